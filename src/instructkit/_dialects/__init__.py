@@ -1,0 +1,341 @@
+"""Dialects: the row layouts instruction data is stored in, and conversions to and from records.
+
+Public entry points: :func:`parse_row`, :func:`to_row`, :func:`detect_dialect`,
+:func:`dialect_names`. Each dialect lives in its own private module and registers here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from instructkit._dialects._base import Conversion, Dialect, describe_type
+from instructkit._dialects._instruction_like import (
+    AlpacaDialect,
+    DollyDialect,
+    InstructionDialect,
+)
+from instructkit._errors import (
+    ConfigurationError,
+    DataError,
+    DialectDetectionError,
+    DialectError,
+)
+from instructkit._records import Record
+from instructkit._report import LossReport, settle_losses
+
+__all__ = [
+    "DIALECTS",
+    "DialectConflict",
+    "DialectGuess",
+    "detect_dialect",
+    "dialect_names",
+    "get_dialect",
+    "parse_row",
+    "to_row",
+]
+
+# Registration order breaks ties in detection: more specific layouts come first.
+DIALECTS: dict[str, Dialect] = {}
+
+
+def _register(*dialects: Dialect) -> None:
+    for dialect in dialects:
+        DIALECTS[dialect.name] = dialect
+
+
+_register(DollyDialect(), AlpacaDialect(), InstructionDialect())
+
+
+def dialect_names() -> list[str]:
+    """The names accepted as ``dialect=``, in detection priority order.
+
+    Example:
+        >>> from instructkit import dialect_names
+        >>> "alpaca" in dialect_names()
+        True
+    """
+    return list(DIALECTS)
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called ``name``.
+
+    Raises:
+        ConfigurationError: no dialect has that name.
+    """
+    try:
+        return DIALECTS[name]
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"expected a dialect name among {sorted(DIALECTS)} or 'auto', got {name!r}"
+        ) from None
+
+
+def _check_row(row: object) -> Mapping[str, Any]:
+    if not isinstance(row, Mapping):
+        raise DialectError(f"expected a row that is a JSON object, got {describe_type(row)}")
+    return row
+
+
+def parse_row(
+    row: Mapping[str, Any],
+    *,
+    dialect: str = "auto",
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    report: LossReport | None = None,
+) -> Record:
+    """Turn one row of a dialect into a record.
+
+    Args:
+        row: The row, as parsed from JSON (a dict).
+        dialect: A name from :func:`dialect_names`, or ``"auto"`` to detect it from this row
+            alone (prefer :func:`detect_dialect` on a sample when reading many rows).
+        column_map: The dialect's column (or message key) name -> the name your data uses,
+            e.g. ``{"output": "response"}`` for an Alpaca file with a ``response`` column.
+        role_map: Extra or different role words -> instructkit roles,
+            e.g. ``{"bot": "assistant"}``.
+        strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
+        report: A :class:`~instructkit.LossReport` to count what was lost.
+
+    Returns:
+        The record (:class:`~instructkit.Instruction`, :class:`~instructkit.Conversation` or
+        :class:`~instructkit.Preference`, depending on the dialect and the row).
+
+    Raises:
+        DialectError: the row does not have the dialect's shape.
+        RecordValidationError: the row has the shape but breaks a record rule.
+        LossyConversionError: ``strict`` and the conversion would lose something.
+        ConfigurationError: an unknown dialect, or a bad ``column_map``/``role_map``.
+
+    Example:
+        >>> from instructkit import parse_row
+        >>> record = parse_row({"instruction": "Add 2 and 2.", "input": "", "output": "4"},
+        ...                    dialect="alpaca")
+        >>> record.instruction, record.response
+        ('Add 2 and 2.', '4')
+    """
+    row = _check_row(row)
+    if dialect == "auto":
+        dialect = detect_dialect([row], column_map=column_map).dialect
+    chosen = get_dialect(dialect)
+    conv = Conversion(chosen, column_map=column_map, role_map=role_map)
+    try:
+        record = chosen.parse(conv.rename_in(row), conv)
+    except DataError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
+        # A safety net: dialect code checks shapes first, so reaching this is a bug in a
+        # dialect, but the caller still gets a located data error instead of a crash.
+        raise DialectError(f"{chosen.name}: unexpected row shape ({err!r})") from err
+    settle_losses(conv.losses, strict=strict, report=report, what=f"{chosen.name} row")
+    return record
+
+
+def to_row(
+    record: Record,
+    *,
+    dialect: str,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    layout: str | None = None,
+    strict: bool = False,
+    report: LossReport | None = None,
+) -> dict[str, Any]:
+    """Turn a record into one row of a dialect.
+
+    Args:
+        record: The record to write.
+        dialect: A name from :func:`dialect_names`.
+        column_map: The dialect's column name -> the name to write instead.
+        role_map: Role words to read; when writing, the dialect's own words are used, and
+            a role the dialect has no word for uses the first word that ``role_map`` maps to it.
+        layout: For dialects with several layouts (see the formats reference), which one to
+            write; ``None`` picks the dialect's default for the record type.
+        strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
+        report: A :class:`~instructkit.LossReport` to count what was lost.
+
+    Returns:
+        The row, a dict of JSON-compatible values.
+
+    Raises:
+        LossyConversionError: ``strict`` and the row cannot carry the whole record.
+        ConfigurationError: an unknown dialect or layout, or a record type the dialect
+            cannot write.
+
+    Example:
+        >>> from instructkit import Instruction, to_row
+        >>> to_row(Instruction(instruction="Add 2 and 2.", response="4"), dialect="alpaca")
+        {'instruction': 'Add 2 and 2.', 'input': '', 'output': '4'}
+    """
+    chosen = get_dialect(dialect)
+    if not isinstance(record, Record):
+        raise ConfigurationError(f"expected an instructkit record, got {describe_type(record)}")
+    if layout is not None and layout not in chosen.layouts:
+        known = list(chosen.layouts) or "none (it has a single layout)"
+        raise ConfigurationError(
+            f"expected a layout of dialect {chosen.name!r} among {known}, got {layout!r}"
+        )
+    conv = Conversion(chosen, column_map=column_map, role_map=role_map)
+    coerced = chosen.coerce(record, conv)
+    row = conv.rename_out(chosen.emit(coerced, conv, layout))
+    settle_losses(conv.losses, strict=strict, report=report, what=f"{type(record).__name__}")
+    return row
+
+
+@dataclass(frozen=True)
+class DialectConflict:
+    """A sampled row that does not fit the detected dialect.
+
+    Attributes:
+        index: The row's 0-based position in the input.
+        dialect: The dialect the row fits instead, or ``None`` if it fits none.
+        reason: Why it does not fit the detected dialect.
+    """
+
+    index: int
+    dialect: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class DialectGuess:
+    """What :func:`detect_dialect` concluded.
+
+    Attributes:
+        dialect: The dialect most sampled rows fit.
+        confidence: The share of sampled rows that fit it (0 to 1).
+        layout: The layout most of those rows use, for dialects with several.
+        sampled: How many rows were looked at.
+        votes: For each dialect, how many sampled rows fit it best.
+        conflicts: The sampled rows that do not fit ``dialect``, with the reason.
+    """
+
+    dialect: str
+    confidence: float
+    layout: str | None
+    sampled: int
+    votes: dict[str, int] = field(default_factory=dict)
+    conflicts: tuple[DialectConflict, ...] = ()
+
+
+def _sample(rows: Iterable[Any], size: int) -> list[tuple[int, Any]]:
+    if isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
+        total = len(rows)
+        if total <= size:
+            return list(enumerate(rows))
+        # Spread over the whole sequence: heterogeneity is often at the end (appended data).
+        step = (total - 1) / (size - 1) if size > 1 else 0
+        indices = sorted({round(i * step) for i in range(size)})
+        return [(i, rows[i]) for i in indices]
+    return list(islice(enumerate(rows), size))
+
+
+def _best(
+    row: Mapping[str, Any], column_map: Mapping[str, str] | None
+) -> tuple[str | None, str | None, str]:
+    # The highest-scoring dialect whose parser accepts the row; the first registered wins ties.
+    candidates = []
+    for order, dialect in enumerate(DIALECTS.values()):
+        try:
+            conv = Conversion(dialect, column_map=column_map, role_map=None)
+        except ConfigurationError:
+            continue
+        found = dialect.match(conv.rename_in(row))
+        if found.score > 0:
+            candidates.append((-found.score, order, dialect, found.layout))
+    candidates.sort(key=lambda item: (item[0], item[1]))
+    reasons = []
+    for _, _, dialect, layout in candidates:
+        try:
+            parse_row(row, dialect=dialect.name, column_map=column_map)
+        except DataError as err:
+            reasons.append(f"looks like {dialect.name} but {err}")
+            continue
+        return dialect.name, layout, ""
+    return None, None, "; ".join(reasons) or f"no dialect has keys {sorted(row)}"
+
+
+def detect_dialect(
+    rows: Iterable[Any],
+    *,
+    sample_size: int = 100,
+    column_map: Mapping[str, str] | None = None,
+) -> DialectGuess:
+    """Find the dialect of some rows by looking at a sample of them, not only the first.
+
+    Every sampled row votes for the best-fitting dialect that can actually parse it; the
+    dialect with most votes wins. Rows that voted otherwise, or could not be parsed by any
+    dialect, are listed as conflicts, so mixed files are noticed instead of half-read.
+
+    Args:
+        rows: The rows (dicts). A sequence is sampled evenly from start to end; any other
+            iterable is sampled from its start.
+        sample_size: How many rows to look at.
+        column_map: As for :func:`parse_row`, applied to every candidate dialect.
+
+    Returns:
+        The guess, with its confidence and conflicts.
+
+    Raises:
+        DialectDetectionError: no sampled row fits any dialect (or there are no rows).
+
+    Example:
+        >>> from instructkit import detect_dialect
+        >>> guess = detect_dialect([
+        ...     {"instruction": "Name a color.", "input": "", "output": "Blue"},
+        ...     {"instruction": "Name a fruit.", "input": "", "output": "Pear"},
+        ... ])
+        >>> guess.dialect, guess.confidence
+        ('alpaca', 1.0)
+    """
+    if sample_size < 1:
+        raise ConfigurationError(f"expected sample_size >= 1, got {sample_size}")
+    sample = _sample(rows, sample_size)
+    if not sample:
+        raise DialectDetectionError("expected at least one row to detect a dialect, got none")
+    votes: dict[str, int] = {}
+    layouts: dict[str, dict[str | None, int]] = {}
+    outcomes: list[tuple[int, str | None, str]] = []
+    for index, row in sample:
+        if not isinstance(row, Mapping):
+            outcomes.append((index, None, f"expected a JSON object, got {describe_type(row)}"))
+            continue
+        name, layout, reason = _best(row, column_map)
+        outcomes.append((index, name, reason))
+        if name is not None:
+            votes[name] = votes.get(name, 0) + 1
+            per = layouts.setdefault(name, {})
+            per[layout] = per.get(layout, 0) + 1
+    if not votes:
+        first = outcomes[0]
+        raise DialectDetectionError(
+            f"expected rows of a known dialect {sorted(DIALECTS)}, got none in "
+            f"{len(sample)} sampled row(s); first: {first[2]}",
+            line=None,
+        )
+    order = list(DIALECTS)
+    winner = max(votes, key=lambda name: (votes[name], -order.index(name)))
+    layout_votes = layouts[winner]
+    layout = max(layout_votes, key=lambda item: layout_votes[item])
+    conflicts = tuple(
+        DialectConflict(
+            index,
+            name,
+            reason if name is None else f"fits {name} better than {winner}",
+        )
+        for index, name, reason in outcomes
+        if name != winner
+    )
+    return DialectGuess(
+        dialect=winner,
+        confidence=votes[winner] / len(sample),
+        layout=layout,
+        sampled=len(sample),
+        votes=dict(sorted(votes.items(), key=lambda item: -item[1])),
+        conflicts=conflicts,
+    )
