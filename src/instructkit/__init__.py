@@ -19,6 +19,7 @@ from instructkit._errors import (
     RecordValidationError,
     TemplateError,
 )
+from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
     Conversation,
     Instruction,
@@ -39,13 +40,16 @@ __all__ = [
     "DialectGuess",
     "Instruction",
     "InstructkitError",
+    "ItemReport",
     "Loss",
     "LossReport",
     "LossyConversionError",
     "MalformedJSONError",
     "Message",
+    "OnError",
     "Preference",
     "RecordValidationError",
+    "Rejection",
     "TemplateError",
     "ToolCall",
     "__version__",
