@@ -17,6 +17,7 @@ from instructkit._dialects._instruction_like import (
     DollyDialect,
     InstructionDialect,
 )
+from instructkit._dialects._native import NativeDialect
 from instructkit._errors import (
     ConfigurationError,
     DataError,
@@ -46,6 +47,7 @@ def _register(*dialects: Dialect) -> None:
         DIALECTS[dialect.name] = dialect
 
 
+_register(NativeDialect())
 _register(DollyDialect(), AlpacaDialect(), InstructionDialect())
 
 
