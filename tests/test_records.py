@@ -7,8 +7,11 @@ from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import instructkit as ik
+from instructkit import strategies as iks
 from instructkit._records import INPUT_OFFSET_KEY
 
 
@@ -364,3 +367,46 @@ def test_loss_report_counts_and_summary() -> None:
     other.merge(report)
     assert other.counts == {loss: 2}
     assert dataclasses.is_dataclass(loss)
+
+
+# -- laws, under Hypothesis ----------------------------------------------------------------
+
+any_record = st.one_of(iks.instructions(), iks.conversations(), iks.preferences())
+
+
+@given(any_record)
+def test_dict_and_json_round_trips(
+    record: ik.Instruction | ik.Conversation | ik.Preference,
+) -> None:
+    model = type(record)
+    assert model.model_validate(record.to_dict()) == record
+    assert model.model_validate_json(record.model_dump_json()) == record
+
+
+@given(iks.instructions())
+def test_instruction_conversation_instruction_is_identity(record: ik.Instruction) -> None:
+    report = ik.LossReport()
+    assert record.to_conversation().to_instruction(strict=True, report=report) == record
+    assert not report
+
+
+@given(iks.instructions())
+def test_joined_user_text_contains_instruction_then_input(record: ik.Instruction) -> None:
+    user_turn = record.to_conversation().messages[-2]
+    assert user_turn.role == "user"
+    assert user_turn.content == (
+        record.instruction + ("\n\n" + record.input if record.input else "")
+    )
+
+
+@given(iks.preferences())
+def test_transcripts_survive_a_split(pair: ik.Preference) -> None:
+    chosen, rejected = pair.to_transcripts()
+    again = ik.Preference.from_transcripts(chosen, rejected)
+    assert again.to_transcripts() == (chosen, rejected)
+    # The prompt is a shared prefix and never swallows a whole side.
+    assert again.chosen
+    assert again.rejected
+    assert chosen.messages[: len(again.prompt)] == again.prompt
+    if pair.chosen[0] != pair.rejected[0] or min(len(pair.chosen), len(pair.rejected)) == 1:
+        assert again == pair
