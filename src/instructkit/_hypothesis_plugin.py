@@ -9,6 +9,9 @@ from __future__ import annotations
 
 
 def _hypothesis_setup_hook() -> None:
-    from instructkit.strategies import register_type_strategies
+    # Imported here, not at module level: Hypothesis is still initialising when it calls
+    # this hook, and importing hypothesis.strategies at module import time of a plugin
+    # causes circular imports (HypothesisWorks/hypothesis#2710).
+    from instructkit._strategies._register import register_type_strategies
 
     register_type_strategies()

@@ -28,6 +28,7 @@ from instructkit._records import (
 from instructkit._report import Loss, LossKind, LossReport
 
 __all__ = [
+    "JSON_NAMES",
     "NO_MATCH",
     "Conversion",
     "Dialect",
@@ -194,7 +195,7 @@ class Conversion:
         else:
             ok = isinstance(value, accepted)
         if not ok:
-            names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in accepted)
+            names = " or ".join(JSON_NAMES.get(k, k.__name__) for k in accepted)
             if nullable:
                 names += " or null"
             raise self.fail(f"expected {names}, got {describe_type(value)}", here)
@@ -224,8 +225,14 @@ class Conversion:
     # -- losses ----------------------------------------------------------------------------
 
     def lost(self, kind: LossKind, field: str, detail: str) -> None:
-        """Record that this conversion dropped, invented or changed ``field``."""
-        self.losses.append(Loss(kind, field, detail))
+        """Record that this conversion dropped, invented or changed ``field``.
+
+        A loss already recorded is not recorded again, so that a report counts rows, not
+        the turns of one row that lost the same thing (``$.messages[*].name``).
+        """
+        loss = Loss(kind, field, detail)
+        if loss not in self.losses:
+            self.losses.append(loss)
 
     # -- building records with located errors ----------------------------------------------
 
@@ -259,7 +266,7 @@ class Conversion:
             ) from err
 
 
-_JSON_NAMES: dict[type, str] = {
+JSON_NAMES: dict[type, str] = {
     str: "a string",
     list: "an array",
     dict: "an object",
@@ -267,6 +274,7 @@ _JSON_NAMES: dict[type, str] = {
     int: "an integer",
     float: "a number",
 }
+"""How error messages name the JSON type that each accepted Python type stands for."""
 
 
 def message_path_mapper(

@@ -1,0 +1,370 @@
+"""ShareGPT: ``conversations`` of ``{"from", "value"}`` turns, with LLaMA-Factory's extensions.
+
+Speakers: ``human``/``user``, ``gpt``/``assistant``, ``system``, ``developer``, and for tool use
+``function_call`` (the value is JSON text ``{"name": ..., "arguments": ...}``, or an array of
+them for parallel calls: an assistant act) and ``observation``/``tool`` (a tool result).
+LLaMA-Factory adds a ``system`` column and a ``tools`` column holding a JSON array as text.
+
+ShareGPT has no tool-call ids. Reading invents them by position (``call_0``, ``call_1``... in
+the order calls appear) and lets each observation answer the oldest unanswered call; both are
+reported as invented. Writing leaves ids out, which loses nothing when they are exactly the
+ones reading would invent, and is reported as dropped otherwise.
+
+A ShareGPT turn cannot carry text and tool calls at once, so an assistant message with both is
+written as a ``gpt`` turn followed by a ``function_call`` turn, and reading merges a
+``function_call`` turn into the assistant text turn right before it. The one record this
+cannot tell apart (a text-only assistant turn followed by a calls-only assistant turn) is
+reported as changed when written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+from instructkit._dialects._base import (
+    NO_MATCH,
+    Conversion,
+    Dialect,
+    Match,
+    Path,
+    describe_type,
+    keys_score,
+)
+from instructkit._dialects._extras import (
+    ANY,
+    CallIds,
+    LocMap,
+    emit_extras,
+    item_texts,
+    loss_loc,
+    member_texts,
+    take_extras,
+    take_id,
+)
+from instructkit._errors import format_loc
+from instructkit._records import Conversation, Record, ToolCall
+
+__all__ = ["FUNCTION_CALL", "ShareGPTDialect", "function_call_text", "tools_text"]
+
+FUNCTION_CALL = "function_call"
+"""The speaker word of a turn whose value holds tool calls (fixed; ``role_map`` cannot move it)."""
+
+_JSON_SPACE = " \t\n\r"
+
+
+def function_call_text(calls: Sequence[tuple[str, str]]) -> str:
+    """The value of a ``function_call`` turn: one call's object, or an array of several.
+
+    The spelling is fixed (``{"name": ..., "arguments": ...}`` with a space after each colon
+    and comma, non-ASCII kept) and the arguments are embedded as their exact text.
+
+    Args:
+        calls: ``(name, arguments JSON text)`` of each call.
+
+    Returns:
+        The JSON text.
+
+    Example:
+        >>> function_call_text([("f", '{"x":1}')])
+        '{"name": "f", "arguments": {"x":1}}'
+    """
+    objects = [
+        f'{{"name": {json.dumps(name, ensure_ascii=False)}, "arguments": {arguments}}}'
+        for name, arguments in calls
+    ]
+    return objects[0] if len(objects) == 1 else "[" + ", ".join(objects) + "]"
+
+
+def tools_text(tools: Sequence[str]) -> str:
+    """The ``tools`` column: the schemas' exact texts in a JSON array, separated by ``", "``."""
+    return "[" + ", ".join(tools) + "]"
+
+
+def _is_json_text(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+class ShareGPTDialect(Dialect):
+    """ShareGPT conversations; layouts ``conversations`` and ``system_column``.
+
+    ``conversations`` (the default) writes every turn, system prompts included, into the
+    ``conversations`` list. ``system_column`` (LLaMA-Factory) writes a leading system prompt
+    into a ``system`` column instead. Either is read whatever the layout.
+    """
+
+    name = "sharegpt"
+    summary = "ShareGPT {from, value} turns, with function_call/observation, system and tools."
+    columns = ("conversations", "system", "tools", "id")
+    message_keys = ("from", "value")
+    roles: ClassVar[Mapping[str, str]] = {
+        "system": "system",
+        "developer": "developer",
+        "human": "user",
+        "user": "user",
+        "gpt": "assistant",
+        "assistant": "assistant",
+        FUNCTION_CALL: "assistant",
+        "observation": "tool",
+        "tool": "tool",
+    }
+    roles_out: ClassVar[Mapping[str, str]] = {
+        "system": "system",
+        "developer": "developer",
+        "user": "human",
+        "assistant": "gpt",
+        "tool": "observation",
+    }
+    layouts = ("conversations", "system_column")
+    record_types = (Conversation,)
+
+    def match(self, row: Mapping[str, Any]) -> Match:
+        turns = row.get("conversations")
+        if not isinstance(turns, list):
+            return NO_MATCH
+        score = keys_score(row, ["conversations"], self.columns)
+        if turns and not (
+            isinstance(turns[0], Mapping) and "from" in turns[0] and "value" in turns[0]
+        ):
+            score *= 0.5
+        layout = "system_column" if row.get("system") is not None else "conversations"
+        return Match(score, layout) if score else NO_MATCH
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
+        turns = conv.get(row, "conversations", (), list)
+        system = conv.get(row, "system", (), str, required=False, nullable=True)
+        tools = self._read_tools(row, conv)
+        record_id = take_id(row, conv)
+        meta = take_extras(row, self.columns, conv)
+        where = LocMap(conv)
+        where.add(("messages",), ("conversations",))
+        messages: list[dict[str, Any]] = []
+        if system == "":
+            conv.lost("dropped", loss_loc(("system",), conv), "an empty system column is left out")
+        elif system is not None:
+            where.add(("messages", 0), ("system",))
+            where.add(("messages", 0, "content"), ("system",))
+            messages.append({"role": "system", "content": system})
+        ids = CallIds()
+        takes_calls = False  # the previous turn was assistant text a function_call may join
+        for index, turn in enumerate(turns):
+            here = ("conversations", index)
+            if not isinstance(turn, Mapping):
+                raise conv.fail(f"expected a turn object, got {describe_type(turn)}", here)
+            self._drop_unknown(turn, conv)
+            word = conv.get(turn, "from", here, str)
+            value = conv.get(turn, "value", here, str)
+            if word == FUNCTION_CALL:
+                at = (*here, "value")
+                calls = self._read_calls(value, at, conv, ids)
+                if not takes_calls:
+                    messages.append({"role": "assistant", "content": None})
+                    where.add(("messages", len(messages) - 1), here)
+                target = len(messages) - 1
+                messages[target]["tool_calls"] = calls
+                for number in range(len(calls)):
+                    for field in ((), ("id",), ("name",), ("arguments",)):
+                        where.add(("messages", target, "tool_calls", number, *field), at)
+                takes_calls = False
+                continue
+            role = conv.role_in(word, (*here, "from"))
+            if conv.role_out(role) != word:
+                conv.lost(
+                    "changed",
+                    loss_loc(("conversations", ANY, "from"), conv),
+                    f"speaker {word!r} is written back as {conv.role_out(role)!r}",
+                )
+            message: dict[str, Any] = {"role": role, "content": value}
+            position = ("messages", len(messages))
+            where.add(position, here)
+            where.add((*position, "content"), (*here, "value"))
+            where.add((*position, "role"), (*here, "from"))
+            if role == "tool":
+                answered = ids.result(None)
+                if answered is None:
+                    raise conv.fail(
+                        f"expected an {word!r} turn to answer an earlier function_call turn, "
+                        "got no unanswered call",
+                        (*here, "from"),
+                    )
+                message["tool_call_id"] = answered
+                where.add((*position, "tool_call_id"), (*here, "from"))
+                conv.lost(
+                    "invented",
+                    "$.messages[*].tool_call_id",
+                    "ShareGPT tool results name no call; each answers the oldest open call",
+                )
+            messages.append(message)
+            takes_calls = role == "assistant"
+        return conv.build(
+            lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
+            where=where,
+        )
+
+    def _drop_unknown(self, turn: Mapping[str, Any], conv: Conversion) -> None:
+        known = {conv.col("from"), conv.col("value")}
+        for key, value in turn.items():
+            if key not in known and value is not None:
+                conv.lost(
+                    "dropped",
+                    loss_loc(("conversations", ANY), conv) + format_loc([key])[1:],
+                    f"turn key {key!r} has no place in a record",
+                )
+
+    def _read_tools(self, row: Mapping[str, Any], conv: Conversion) -> list[str]:
+        text = conv.get(row, "tools", (), str, required=False, nullable=True)
+        if text is None:
+            return []
+        where = loss_loc(("tools",), conv)
+        if text == "":
+            conv.lost("dropped", where, "an empty tools column is left out")
+            return []
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError as err:
+            raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
+        items = item_texts(text)
+        if items is None:
+            raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+        if not items:
+            conv.lost("changed", where, "an empty tools array is written back as no column")
+        elif tools_text(items) != text:
+            conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
+        return items
+
+    def _read_calls(
+        self, value: str, at: Path, conv: Conversion, ids: CallIds
+    ) -> list[dict[str, Any]]:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as err:
+            raise conv.fail(f"expected a function_call value of JSON text, got {err}", at) from err
+        if isinstance(parsed, dict):
+            objects = [value]
+        elif isinstance(parsed, list) and parsed and all(isinstance(p, dict) for p in parsed):
+            objects = item_texts(value) or []
+        else:
+            raise conv.fail(
+                "expected a function_call value holding a call object or a non-empty array "
+                f"of them, got {describe_type(parsed)}",
+                at,
+            )
+        calls = []
+        for text in objects:
+            members = member_texts(text) or []
+            keys = [key for key, _ in members]
+            if sorted(keys) != ["arguments", "name"]:
+                raise conv.fail(
+                    f"expected a function_call object with keys 'name' and 'arguments', "
+                    f"got keys {keys}",
+                    at,
+                )
+            found = dict(members)
+            name = orjson.loads(found["name"])
+            if not isinstance(name, str):
+                raise conv.fail(
+                    f"expected a function_call name that is a string, got {describe_type(name)}",
+                    at,
+                )
+            arguments = found["arguments"]
+            inner = orjson.loads(arguments)
+            # Some data stores the arguments as a string of JSON text (OpenAI's habit); the
+            # record keeps that JSON text itself. A string that is not JSON stays a string.
+            if isinstance(inner, str) and _is_json_text(inner):
+                arguments = inner
+            calls.append({"id": ids.call(None), "name": name, "arguments": arguments})
+        conv.lost(
+            "invented",
+            "$.messages[*].tool_calls[*].id",
+            "ShareGPT tool calls have no ids; they are invented by position",
+        )
+        spelled = function_call_text([(call["name"], call["arguments"]) for call in calls])
+        if spelled != value:
+            conv.lost(
+                "changed",
+                loss_loc(("conversations", ANY, "value"), conv),
+                "a function_call value is re-spelled in the canonical layout",
+            )
+        return calls
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
+        assert isinstance(record, Conversation)
+        messages = list(record.messages)
+        row: dict[str, Any] = {}
+        if layout == "system_column" and messages[0].role == "system":
+            row["system"] = messages[0].content
+            messages = messages[1:]
+        if not CallIds().reinvents(record.messages):
+            conv.lost(
+                "dropped",
+                "$.messages[*].tool_calls[*].id",
+                "ShareGPT has no tool-call ids; reading invents them by position and pairs "
+                "results with calls in order",
+            )
+        speaker, text = conv.col("from"), conv.col("value")
+        turns: list[dict[str, Any]] = []
+        for index, message in enumerate(messages):
+            for field in ("name", "weight", "reasoning"):
+                if getattr(message, field) is not None:
+                    conv.lost(
+                        "dropped", f"$.messages[*].{field}", f"ShareGPT turns have no {field}"
+                    )
+            if not message.tool_calls:
+                turns.append({speaker: conv.role_out(message.role), text: message.content})
+                following = messages[index + 1] if index + 1 < len(messages) else None
+                if (
+                    message.role == "assistant"
+                    and following is not None
+                    and following.role == "assistant"
+                    and following.tool_calls
+                    and following.content is None
+                ):
+                    conv.lost(
+                        "changed",
+                        "$.messages[*]",
+                        "an assistant text turn followed by a calls-only assistant turn is "
+                        "read back as one turn",
+                    )
+                continue
+            self._check_arguments(message.tool_calls, conv)
+            if message.content is not None:
+                turns.append({speaker: conv.role_out("assistant"), text: message.content})
+            spelled = function_call_text([(c.name, c.arguments) for c in message.tool_calls])
+            turns.append({speaker: FUNCTION_CALL, text: spelled})
+        row["conversations"] = turns
+        if record.tools:
+            if any(tool != tool.strip(_JSON_SPACE) for tool in record.tools):
+                conv.lost(
+                    "changed",
+                    "$.tools[*]",
+                    "whitespace around a tool schema is not kept in the tools array",
+                )
+            row["tools"] = tools_text(record.tools)
+        if record.id is not None:
+            row["id"] = record.id
+        emit_extras(row, record.meta, conv, reserved=self.columns)
+        return row
+
+    def _check_arguments(self, calls: Sequence[ToolCall], conv: Conversion) -> None:
+        for call in calls:
+            value = orjson.loads(call.arguments)
+            if call.arguments != call.arguments.strip(_JSON_SPACE) or (
+                isinstance(value, str) and _is_json_text(value)
+            ):
+                conv.lost(
+                    "changed",
+                    "$.messages[*].tool_calls[*].arguments",
+                    "arguments with surrounding whitespace, or a string of JSON text, do not "
+                    "read back the same from a function_call value",
+                )

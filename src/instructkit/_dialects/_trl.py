@@ -1,0 +1,580 @@
+r"""TRL dataset layouts: language modeling, prompt-only, prompt-completion and preference.
+
+Every TRL type comes in a *conversational* form (message lists) and a *standard* form (plain
+strings), which makes ten layouts, named ``<form>_<type>``:
+
+========================================  ==================================================
+Layout                                    Columns
+========================================  ==================================================
+``conversational_language_modeling``      ``messages``
+``standard_language_modeling``            ``text``
+``conversational_prompt_only``            ``prompt``
+``standard_prompt_only``                  ``prompt``
+``conversational_prompt_completion``      ``prompt``, ``completion``
+``standard_prompt_completion``            ``prompt``, ``completion``
+``conversational_preference``             ``prompt``, ``chosen``, ``rejected``
+``standard_preference``                   ``prompt``, ``chosen``, ``rejected``
+``conversational_implicit_preference``    ``chosen``, ``rejected`` (whole transcripts)
+``standard_implicit_preference``          ``chosen``, ``rejected`` (whole texts)
+========================================  ==================================================
+
+Reading picks the layout from the columns (and a string or list value picks the form);
+:func:`~instructkit.detect_dialect` reports it as ``layout``, and ``to_row(...,
+layout=...)`` writes it back. Without ``layout=``, a Conversation is written as
+``conversational_language_modeling`` (or ``conversational_prompt_completion`` when its meta
+holds :data:`COMPLETION_START_KEY`), an Instruction as ``conversational_prompt_completion``
+split before the response, and a Preference as ``conversational_preference``.
+
+Roles of the standard form: a prompt string is a ``user`` turn, a completion, chosen,
+rejected or language-modeling ``text`` string an ``assistant`` turn. An empty prompt string
+means no prompt turn.
+
+Prompt-completion rows read into one Conversation, with the index of the first completion
+message in ``meta[COMPLETION_START_KEY]`` so the split survives.
+
+Implicit preference rows have no prompt column: the prompt is the shared start. For message
+lists it is the longest shared prefix of turns (:meth:`~instructkit.Preference.from_transcripts`);
+for strings it is the longest shared prefix of characters, cut short where needed so that
+chosen and rejected each keep at least one character (identical strings keep their last
+character each; strings that differ at once get no prompt). A row with a string ``prompt``
+next to message-list ``chosen``/``rejected`` (UltraFeedback's layout) is an implicit
+preference too: TRL ignores that prompt, and it is kept in ``meta``.
+
+Messages are OpenAI-like objects with TRL's spelling: tool-call ``arguments`` are JSON
+values (JSON text in a string is accepted, reported as changed), call ids are optional
+(missing ones are invented by position, reported; ids are written only when reading could not
+re-invent them), reasoning goes in ``thinking``. ``tools`` is a list of schemas or a JSON
+string holding one (written back as a list, reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, Path, keys_score
+from instructkit._dialects._extras import (
+    CallIds,
+    LocMap,
+    compact_json,
+    emit_extras,
+    item_texts,
+    loss_loc,
+    take_extras,
+    take_id,
+)
+from instructkit._dialects._openai import (
+    TRL_STYLE,
+    looks_like_trl,
+    read_messages,
+    write_messages,
+    write_tool_list,
+)
+from instructkit._errors import ConfigurationError, DialectError, format_loc
+from instructkit._records import Conversation, Instruction, Message, Preference, Record
+
+__all__ = ["COMPLETION_START_KEY", "TRL_KINDS", "TRLDialect", "split_shared_prefix"]
+
+COMPLETION_START_KEY = "instructkit.completion_start"
+"""The ``meta`` key holding, for a Conversation read from a prompt-completion row, the index
+of the first completion message (the prompt's length)."""
+
+TRL_KINDS = (
+    "language_modeling",
+    "prompt_only",
+    "prompt_completion",
+    "preference",
+    "implicit_preference",
+)
+"""TRL's dataset types, in the order reading prefers them when a row has several's columns."""
+
+_FORMS = ("conversational", "standard")
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "language_modeling": ("messages",),
+    "prompt_only": ("prompt",),
+    "prompt_completion": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "implicit_preference": ("chosen", "rejected"),
+}
+_OPTIONAL = ("tools", "id", "chat_template_kwargs")
+
+
+def split_shared_prefix(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """Split two texts into their shared start and the two remainders, neither left empty.
+
+    The shared start is the longest common prefix of characters, shortened where needed so
+    that each remainder keeps at least one character.
+
+    Args:
+        chosen: The preferred text (non-empty).
+        rejected: The dispreferred text (non-empty).
+
+    Returns:
+        ``(prompt, chosen rest, rejected rest)``.
+
+    Example:
+        >>> split_shared_prefix("The sky is blue.", "The sky is green.")
+        ('The sky is ', 'blue.', 'green.')
+        >>> split_shared_prefix("Yes", "Yes!")
+        ('Ye', 's', 's!')
+    """
+    shared = 0
+    limit = min(len(chosen), len(rejected))
+    while shared < limit and chosen[shared] == rejected[shared]:
+        shared += 1
+    shared = max(0, min(shared, len(chosen) - 1, len(rejected) - 1))
+    return chosen[:shared], chosen[shared:], rejected[shared:]
+
+
+def _shape(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (kind, form) a row's columns select, or ``None``; null columns count as absent."""
+    present = {key for key, value in row.items() if value is not None}
+    if {"chosen", "rejected"} <= present:
+        chosen = row["chosen"]
+        form = "standard" if isinstance(chosen, str) else "conversational"
+        if "prompt" in present and not (isinstance(row["prompt"], str) and form != "standard"):
+            return "preference", form
+        return "implicit_preference", form
+    if "prompt" in present:
+        form = "standard" if isinstance(row["prompt"], str) else "conversational"
+        return ("prompt_completion" if "completion" in present else "prompt_only"), form
+    if "messages" in present:
+        return "language_modeling", "conversational"
+    if "text" in present:
+        return "language_modeling", "standard"
+    return None
+
+
+def _columns_of(kind: str, form: str) -> tuple[str, ...]:
+    if kind == "language_modeling" and form == "standard":
+        return ("text",)
+    return _COLUMNS[kind]
+
+
+class TRLDialect(Dialect):
+    """Hugging Face TRL datasets, in all ten layouts (see the module docs)."""
+
+    name = "trl"
+    summary = "TRL language-modeling, prompt-only, prompt-completion and preference layouts."
+    columns = (
+        "messages",
+        "text",
+        "prompt",
+        "completion",
+        "chosen",
+        "rejected",
+        "tools",
+        "id",
+    )
+    message_keys = TRL_STYLE.keys
+    roles = {role: role for role in ("system", "developer", "user", "assistant", "tool")}
+    roles_out = roles
+    layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in _FORMS)
+    record_types = (Conversation, Preference, Instruction)
+
+    def match(self, row: Mapping[str, Any]) -> Match:
+        shape = _shape(row)
+        if shape is None:
+            return NO_MATCH
+        kind, form = shape
+        columns = _columns_of(kind, form)
+        wanted = str if form == "standard" else list
+        if not all(isinstance(row[key], wanted) for key in columns):
+            return NO_MATCH
+        optional = (*_OPTIONAL, "prompt") if kind == "implicit_preference" else _OPTIONAL
+        score = keys_score(row, columns, optional)
+        if kind == "language_modeling" and form == "conversational":
+            # OpenAI lines have the same key; TRL wins only on TRL's own spelling.
+            score *= 1.0 if looks_like_trl(row["messages"]) else 0.9
+        return Match(score, f"{form}_{kind}") if score else NO_MATCH
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
+        shape = _shape(row)
+        if shape is None:
+            present = ", ".join(repr(k) for k in row) or "none"
+            raise conv.fail(
+                "expected the columns of a TRL layout (messages, text, prompt, prompt and "
+                f"completion, chosen and rejected), got keys {present}"
+            )
+        kind, form = shape
+        used = {*_columns_of(kind, form), "tools", "id"}
+        kept = {k: v for k, v in row.items() if not (k in self.columns and v is None)}
+        tools = self._read_tools(row, conv)
+        record_id = take_id(row, conv)
+        meta = take_extras(kept, used, conv)
+        if form == "standard":
+            return self._parse_standard(row, kind, conv, tools, record_id, meta)
+        if kind == "implicit_preference":
+            return self._parse_implicit(row, conv, tools, record_id, meta)
+        where = LocMap(conv)
+        where.add(("tools",), ("tools",))
+        ids = CallIds()
+        if kind == "preference":
+            prompt = self._messages(row, "prompt", conv, ids, where, "prompt")
+            chosen = self._messages(row, "chosen", conv, ids.copy(), where, "chosen")
+            rejected = self._messages(row, "rejected", conv, ids.copy(), where, "rejected")
+            return conv.build(
+                lambda: Preference(
+                    prompt=prompt,
+                    chosen=chosen,
+                    rejected=rejected,
+                    tools=tools,
+                    id=record_id,
+                    meta=meta,
+                ),
+                where=where,
+            )
+        column = "messages" if kind == "language_modeling" else "prompt"
+        messages = self._messages(row, column, conv, ids, where, "messages")
+        if kind == "prompt_completion":
+            completion = conv.get(row, "completion", (), list)
+            if not completion:
+                raise conv.fail("expected at least one completion message, got none", ("completion",))
+            self._claim_start(meta, conv)
+            meta[COMPLETION_START_KEY] = len(messages)
+            messages += read_messages(
+                completion,
+                ("completion",),
+                conv,
+                TRL_STYLE,
+                ids,
+                where,
+                record_field="messages",
+                offset=len(messages),
+            )
+        return conv.build(
+            lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
+            where=where,
+        )
+
+    def _messages(
+        self,
+        row: Mapping[str, Any],
+        column: str,
+        conv: Conversion,
+        ids: CallIds,
+        where: LocMap,
+        record_field: str,
+    ) -> list[dict[str, Any]]:
+        items = conv.get(row, column, (), list)
+        return read_messages(
+            items, (column,), conv, TRL_STYLE, ids, where, record_field=record_field
+        )
+
+    def _claim_start(self, meta: Mapping[str, Any], conv: Conversion) -> None:
+        if COMPLETION_START_KEY in meta:
+            raise conv.fail(
+                f"expected no {COMPLETION_START_KEY} column in a prompt-completion row (the "
+                "prompt's length is the split), got one",
+                (COMPLETION_START_KEY,),
+            )
+
+    def _parse_implicit(
+        self,
+        row: Mapping[str, Any],
+        conv: Conversion,
+        tools: list[str],
+        record_id: str | None,
+        meta: dict[str, Any],
+    ) -> Record:
+        transcripts = []
+        for column in ("chosen", "rejected"):
+            where = LocMap(conv)
+            where.add(("tools",), ("tools",))
+            messages = self._messages(row, column, conv, CallIds(), where, "messages")
+            transcripts.append(
+                conv.build(lambda m=messages: Conversation(messages=m, tools=tools), where=where)  # type: ignore[misc]
+            )
+        return conv.build(
+            lambda: Preference.from_transcripts(
+                transcripts[0], transcripts[1], id=record_id, meta=meta
+            )
+        )
+
+    def _parse_standard(
+        self,
+        row: Mapping[str, Any],
+        kind: str,
+        conv: Conversion,
+        tools: list[str],
+        record_id: str | None,
+        meta: dict[str, Any],
+    ) -> Record:
+        where = LocMap(conv)
+        where.add(("tools",), ("tools",))
+        texts = {key: conv.get(row, key, (), str) for key in _columns_of(kind, "standard")}
+
+        def turn(role: str, column: str, field: str, index: int) -> dict[str, Any]:
+            where.add((field, index), (column,))
+            where.add((field, index, "content"), (column,))
+            return {"role": role, "content": texts[column]}
+
+        prompt = [turn("user", "prompt", "prompt", 0)] if texts.get("prompt") else []
+        if kind in ("preference", "implicit_preference"):
+            if kind == "implicit_preference":
+                shared, chosen_text, rejected_text = split_shared_prefix(
+                    texts["chosen"], texts["rejected"]
+                )
+                texts.update(prompt=shared, chosen=chosen_text, rejected=rejected_text)
+                for field in ("prompt", "chosen", "rejected"):
+                    where.add((field,), ("chosen",) if field != "rejected" else ("rejected",))
+                prompt = [turn("user", "prompt", "prompt", 0)] if shared else []
+            return conv.build(
+                lambda: Preference(
+                    prompt=prompt,
+                    chosen=[turn("assistant", "chosen", "chosen", 0)],
+                    rejected=[turn("assistant", "rejected", "rejected", 0)],
+                    tools=tools,
+                    id=record_id,
+                    meta=meta,
+                ),
+                where=where,
+            )
+        if kind == "language_modeling":
+            messages = [turn("assistant", "text", "messages", 0)]
+        elif kind == "prompt_only":
+            messages = [turn("user", "prompt", "messages", 0)]
+        else:
+            messages = [turn("user", "prompt", "messages", 0)] if texts["prompt"] else []
+            messages.append(turn("assistant", "completion", "messages", len(messages)))
+            self._claim_start(meta, conv)
+            meta[COMPLETION_START_KEY] = len(messages) - 1
+        return conv.build(
+            lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
+            where=where,
+        )
+
+    def _read_tools(self, row: Mapping[str, Any], conv: Conversion) -> list[str]:
+        raw = conv.get(row, "tools", (), (list, str), required=False, nullable=True)
+        if raw is None:
+            return []
+        if isinstance(raw, list):
+            return [compact_json(tool, ("tools", index), conv) for index, tool in enumerate(raw)]
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
+        items = item_texts(raw)
+        if items is None:
+            raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+        conv.lost(
+            "changed",
+            loss_loc(("tools",), conv),
+            "a tools column of JSON text is written back as a list",
+        )
+        return items
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
+        if isinstance(record, Instruction):
+            chat = record.to_conversation()
+            meta = {**chat.meta, COMPLETION_START_KEY: len(chat.messages) - 1}
+            record = Conversation(messages=chat.messages, id=chat.id, meta=meta)
+        if layout is None:
+            if isinstance(record, Preference):
+                layout = "conversational_preference"
+            elif COMPLETION_START_KEY in record.meta:
+                layout = "conversational_prompt_completion"
+            else:
+                layout = "conversational_language_modeling"
+        form, _, kind = layout.partition("_")
+        wanted = Preference if kind in ("preference", "implicit_preference") else Conversation
+        if not isinstance(record, wanted):
+            raise ConfigurationError(
+                f"expected a {wanted.__name__} for TRL layout {layout!r}, "
+                f"got a {type(record).__name__}"
+            )
+        meta = dict(record.meta)
+        if isinstance(record, Preference):
+            row = self._emit_preference(record, kind, form, conv)
+        else:
+            row = self._emit_conversation(record, kind, form, meta, conv)
+        if record.tools:
+            row["tools"] = write_tool_list(record.tools, conv)
+        if record.id is not None:
+            row["id"] = record.id
+        emit_extras(row, meta, conv, reserved=self._reserved(row, meta, (kind, form)))
+        return row
+
+    def _reserved(
+        self, row: Mapping[str, Any], meta: Mapping[str, Any], shape: tuple[str, str]
+    ) -> set[str]:
+        # A meta entry named like a TRL column is written only if the row still reads back
+        # as the same layout with it (UltraFeedback's string prompt next to implicit
+        # conversational chosen/rejected is the common case that survives).
+        reserved = {"tools", "id"}
+        if shape[0] == "prompt_completion":
+            reserved.add(COMPLETION_START_KEY)
+        trial = dict(row)
+        for key, value in meta.items():
+            if key not in self.columns or key in row or key in reserved:
+                continue
+            trial[key] = value
+            if value is None or _shape(trial) != shape:
+                reserved.add(key)
+                del trial[key]
+        return reserved
+
+    def _emit_conversation(
+        self,
+        record: Conversation,
+        kind: str,
+        form: str,
+        meta: dict[str, Any],
+        conv: Conversion,
+    ) -> dict[str, Any]:
+        messages = record.messages
+        start = len(messages) - 1
+        if kind == "prompt_completion":
+            start = self._completion_start(meta, len(messages), conv)
+        if form == "standard":
+            return self._emit_standard_conversation(messages, kind, start, conv)
+        write_ids = not CallIds().reinvents(messages)
+
+        def write(part: Sequence[Message]) -> list[dict[str, Any]]:
+            return write_messages(
+                part, conv, TRL_STYLE, record_field="messages", write_ids=write_ids
+            )
+
+        if kind == "prompt_completion":
+            return {"prompt": write(messages[:start]), "completion": write(messages[start:])}
+        column = "messages" if kind == "language_modeling" else "prompt"
+        return {column: write(messages)}
+
+    def _completion_start(self, meta: dict[str, Any], count: int, conv: Conversion) -> int:
+        field = f"$.meta[{COMPLETION_START_KEY!r}]"
+        if COMPLETION_START_KEY not in meta:
+            conv.lost(
+                "invented",
+                field,
+                "the record says nowhere where the completion starts; the last message is "
+                "written as the completion",
+            )
+            return count - 1
+        start = meta.pop(COMPLETION_START_KEY)
+        if isinstance(start, int) and not isinstance(start, bool) and 0 <= start < count:
+            return start
+        conv.lost(
+            "dropped",
+            field,
+            f"expected a message index below {count}, got {start!r}; the last message is "
+            "written as the completion",
+        )
+        return count - 1
+
+    def _emit_standard_conversation(
+        self, messages: Sequence[Message], kind: str, start: int, conv: Conversion
+    ) -> dict[str, Any]:
+        layout = f"standard_{kind}"
+        if kind == "language_modeling":
+            self._expect(messages, ["assistant"], layout)
+            return {"text": self._plain(messages[0], "messages", conv)}
+        if kind == "prompt_only":
+            self._expect(messages, ["user"], layout)
+            return {"prompt": self._plain(messages[0], "messages", conv)}
+        roles = ["user", "assistant"] if len(messages) > 1 else ["assistant"]
+        self._expect(messages, roles, layout)
+        if start != len(messages) - 1:
+            conv.lost(
+                "changed",
+                f"$.meta[{COMPLETION_START_KEY!r}]",
+                "a standard prompt-completion row splits before the assistant turn",
+            )
+        texts = [self._plain(message, "messages", conv) for message in messages]
+        return {"prompt": texts[0] if len(texts) > 1 else "", "completion": texts[-1]}
+
+    def _emit_preference(
+        self, record: Preference, kind: str, form: str, conv: Conversion
+    ) -> dict[str, Any]:
+        if form == "standard":
+            layout = f"standard_{kind}"
+            if record.prompt:
+                self._expect(record.prompt, ["user"], layout, "prompt")
+            self._expect(record.chosen, ["assistant"], layout, "chosen")
+            self._expect(record.rejected, ["assistant"], layout, "rejected")
+            prompt = self._plain(record.prompt[0], "prompt", conv) if record.prompt else ""
+            chosen = self._plain(record.chosen[0], "chosen", conv)
+            rejected = self._plain(record.rejected[0], "rejected", conv)
+            if kind == "preference":
+                return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+            if split_shared_prefix(prompt + chosen, prompt + rejected) != (
+                prompt,
+                chosen,
+                rejected,
+            ):
+                conv.lost(
+                    "changed",
+                    "$.prompt",
+                    "reading splits the two texts at their longest shared start of characters, "
+                    "which moves the prompt's end",
+                )
+            return {"chosen": prompt + chosen, "rejected": prompt + rejected}
+        base = CallIds()
+        same = base.reinvents(record.prompt)
+        if kind == "implicit_preference":
+            same = all(
+                CallIds().reinvents((*record.prompt, *side))
+                for side in (record.chosen, record.rejected)
+            )
+        else:
+            same = same and all(
+                base.copy().reinvents(side) for side in (record.chosen, record.rejected)
+            )
+
+        def write(part: Sequence[Message], field: str) -> list[dict[str, Any]]:
+            return write_messages(part, conv, TRL_STYLE, record_field=field, write_ids=not same)
+
+        prompt_items = write(record.prompt, "prompt")
+        chosen_items = write(record.chosen, "chosen")
+        rejected_items = write(record.rejected, "rejected")
+        if kind == "preference":
+            return {"prompt": prompt_items, "chosen": chosen_items, "rejected": rejected_items}
+        again = Preference.from_transcripts(*record.to_transcripts())
+        if (again.prompt, again.chosen, again.rejected) != (
+            record.prompt,
+            record.chosen,
+            record.rejected,
+        ):
+            conv.lost(
+                "changed",
+                "$.prompt",
+                "reading splits the transcripts at their longest shared prefix of turns, which "
+                f"gives a prompt of {len(again.prompt)} turn(s), not {len(record.prompt)}",
+            )
+        return {
+            "chosen": [*prompt_items, *chosen_items],
+            "rejected": [*prompt_items, *rejected_items],
+        }
+
+    def _expect(
+        self, messages: Sequence[Message], roles: list[str], layout: str, field: str = "messages"
+    ) -> None:
+        found = [message.role for message in messages]
+        if found != roles:
+            raise DialectError(
+                f"trl: expected turns {roles} for layout {layout!r}, got {found}",
+                loc=format_loc([field]),
+            )
+        for index, message in enumerate(messages):
+            if message.tool_calls or message.content is None:
+                raise DialectError(
+                    f"trl: expected plain text turns for layout {layout!r}, got tool calls",
+                    loc=format_loc([field, index, "tool_calls"]),
+                )
+
+    def _plain(self, message: Message, field: str, conv: Conversion) -> str:
+        for extra in ("name", "weight", "reasoning"):
+            if getattr(message, extra) is not None:
+                conv.lost(
+                    "dropped", f"$.{field}[*].{extra}", f"standard TRL rows have no {extra}"
+                )
+        assert message.content is not None
+        return message.content
+
+
+_ = Path  # re-exported type alias used in signatures of helpers above

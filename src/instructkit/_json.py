@@ -1,0 +1,399 @@
+"""JSON array files, read element by element with bounded memory, and written one per line.
+
+Reading. The file is never loaded whole. An incremental scanner walks the bytes in chunks,
+skipping whole strings with one regular expression (so brackets inside text are ignored)
+and counting brackets to find where each top-level element ends; each element's bytes are
+then parsed with orjson and checked for repeated keys. When elements sit one per line (as
+instructkit and many tools write them) the scanner first tries the rest of the line as the
+element, which is sound (a JSON object or array that parses ends exactly at its closing
+bracket) and skips the bracket scan. Memory is bounded by the chunk size plus the largest
+element.
+
+Each element becomes ``(line, raw, value)`` like a JSONL line: ``line`` is where the element
+starts, ``raw`` its exact bytes, ``value`` the parsed JSON or a located
+:class:`~instructkit.MalformedJSONError`. A broken element (bad JSON between balanced
+brackets) is one bad item and reading goes on. A broken *array* (a missing ``,`` between
+elements, a missing ``]`` at the end of the file, or anything but whitespace after the ``]``)
+is one final bad item whose ``raw`` is everything from the problem to the end of the file,
+and reading stops there.
+
+A ``.json`` file may also hold JSON Lines (``datasets.Dataset.to_json`` writes that by
+default): :func:`sniff_layout` looks at the first byte that is not whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Final, Literal
+
+import orjson
+
+from instructkit._errors import MalformedJSONError
+from instructkit._jsonl import (
+    CHUNK_SIZE,
+    _TruncatedError,
+    duplicate_key_error,
+    has_duplicate_keys,
+    malformed_error,
+    position,
+)
+
+__all__ = ["iter_json_array", "sniff_layout"]
+
+_BOM: Final = b"\xef\xbb\xbf"
+_WS: Final = re.compile(rb"[ \t\r\n]*")
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A whole string, or one bracket. An unterminated string at the end of the buffer does not
+# match the first branch; the scanner notices the stray quote and waits for more data.
+_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["{}\[\]]', re.DOTALL)
+_SCALAR_END: Final = re.compile(rb"[,\]\s]")
+_QUOTE: Final = ord('"')
+_OPENERS: Final = (ord("{"), ord("["))
+
+Layout = Literal["array", "lines", "empty"]
+
+
+def sniff_layout(data: bytes) -> Layout:
+    """Whether JSON text starting with ``data`` is an array, JSON Lines, or empty so far.
+
+    Example:
+        >>> sniff_layout(b'  [{"a": 1}]'), sniff_layout(b'{"a": 1}\\n'), sniff_layout(b" ")
+        ('array', 'lines', 'empty')
+    """
+    if data.startswith(_BOM):
+        data = data[3:]
+    start = _WS.match(data)
+    assert start is not None
+    at = start.end()
+    if at == len(data):
+        return "empty"
+    return "array" if data[at : at + 1] == b"[" else "lines"
+
+
+class _Scanner:
+    """The buffer, and where its first byte sits in the file (offset, line, column)."""
+
+    def __init__(self, source: Any, first_chunk: bytes, chunk_size: int) -> None:
+        self.source = source
+        self.chunk_size = chunk_size
+        self.buf = first_chunk
+        self.base = 0  # file offset of buf[0]
+        self.eof = False
+        self.truncated: str | None = None
+        # Line number and characters-into-the-line at `self.mark` (an index into buf).
+        self.mark = 0
+        self.line = 1
+        self.column_chars = 0
+        if first_chunk.startswith(_BOM):
+            self.mark = 3
+
+    def advance(self, to: int) -> None:
+        """Move the line/column mark forward to ``to``."""
+        buf = self.buf
+        newlines = buf.count(b"\n", self.mark, to)
+        if newlines:
+            self.line += newlines
+            start = buf.rfind(b"\n", self.mark, to) + 1
+            self.column_chars = len(buf[start:to].decode("utf-8", "replace"))
+        else:
+            self.column_chars += len(buf[self.mark : to].decode("utf-8", "replace"))
+        self.mark = to
+
+    def locate(self, at: int) -> tuple[int, int, int]:
+        """(line, characters before it on its line, file offset) of ``buf[at]``, ``at >= mark``."""
+        self.advance(at)
+        return self.line, self.column_chars, self.base + at
+
+    def more(self, keep_from: int) -> int:
+        """Read more data, dropping bytes before ``keep_from``; return how far indices moved.
+
+        Sets :attr:`eof` (and :attr:`truncated` for a damaged compressed stream) when nothing
+        more comes.
+        """
+        if self.eof:
+            return 0
+        keep_from = min(keep_from, self.mark)
+        self.advance(keep_from)
+        # Grow reads with the kept part, so one huge element costs linear time overall.
+        size = max(self.chunk_size, len(self.buf) - keep_from)
+        try:
+            data = self.source.read(size)
+        except _TruncatedError as err:
+            self.truncated = str(err)
+            data = b""
+        if not data:
+            self.eof = True
+            return 0
+        self.buf = self.buf[keep_from:] + data
+        self.base += keep_from
+        self.mark -= keep_from
+        return keep_from
+
+    def rest(self, start: int) -> bytes:
+        """Everything from ``buf[start]`` to the end of the file."""
+        parts = [self.buf[start:]]
+        while not self.eof:
+            try:
+                data = self.source.read(self.chunk_size)
+            except _TruncatedError as err:
+                self.truncated = str(err)
+                break
+            if not data:
+                break
+            parts.append(data)
+        self.eof = True
+        return b"".join(parts)
+
+
+def _find_end(scan: _Scanner, start: int) -> tuple[int, int]:
+    """Find where the element at ``buf[start]`` ends; return ``(start, end)`` after refills.
+
+    ``end`` is -1 when the file ends first.
+    """
+    first = scan.buf[start]
+    if first in _OPENERS:
+        depth = 0
+        at = start
+        while True:
+            buf = scan.buf
+            for match in _TOKEN.finditer(buf, at):
+                token = match.group()
+                kind = token[0]
+                if kind == _QUOTE:
+                    if len(token) == 1:  # a string that runs past the buffer
+                        at = match.start()
+                        break
+                    continue
+                if kind in _OPENERS:
+                    depth += 1
+                else:
+                    depth -= 1
+                    if depth == 0:
+                        return start, match.end()
+            else:
+                at = len(buf)
+            moved = scan.more(start)
+            if scan.eof:
+                return start, -1
+            start -= moved
+            at -= moved
+    if first == _QUOTE:
+        while True:
+            found = _STRING.match(scan.buf, start)
+            if found is not None:
+                return start, found.end()
+            moved = scan.more(start)
+            if scan.eof:
+                return start, -1
+            start -= moved
+    while True:
+        found_end = _SCALAR_END.search(scan.buf, start)
+        if found_end is not None:
+            return start, found_end.start()
+        moved = scan.more(start)
+        if scan.eof:
+            return start, len(scan.buf)
+        start -= moved
+
+
+def _skip_ws(scan: _Scanner, at: int) -> int:
+    """Index of the next non-whitespace byte at or after ``at`` (refilling), or -1 at EOF."""
+    while True:
+        found = _WS.match(scan.buf, at)
+        assert found is not None
+        if found.end() < len(scan.buf):
+            return found.end()
+        moved = scan.more(len(scan.buf))
+        if scan.eof:
+            return -1
+        at = found.end() - moved
+
+
+def _structure_error(
+    scan: _Scanner, at: int, reason: str, file: str | None
+) -> tuple[int, bytes, MalformedJSONError]:
+    line, column0, offset = scan.locate(at)
+    raw = scan.rest(at)
+    return (
+        line,
+        raw,
+        MalformedJSONError(reason, file=file, line=line, column=column0 + 1, offset=offset),
+    )
+
+
+def _describe_byte(scan: _Scanner, at: int) -> str:
+    text = scan.buf[at : at + 24].decode("utf-8", "replace")
+    return repr(text + ("..." if len(scan.buf) > at + 24 else ""))
+
+
+def _end_reason(scan: _Scanner, expected: str) -> str:
+    if scan.truncated is not None:
+        return f"expected {expected}, got the end of the compressed data: {scan.truncated}"
+    return f"expected {expected}, got the end of the file (is it truncated?)"
+
+
+def iter_json_array(
+    source: Any,
+    *,
+    file: str | None,
+    first_chunk: bytes,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[tuple[int, bytes, Any]]:
+    """Parse a JSON array file element by element.
+
+    Args:
+        source: An object with ``read(size) -> bytes``, positioned after ``first_chunk``.
+        file: The file name for error messages.
+        first_chunk: The bytes already read (they must reach the opening ``[``).
+        chunk_size: Bytes per read.
+
+    Yields:
+        ``(line, raw, value)`` per element, as described in the module docstring.
+    """
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    scan = _Scanner(source, first_chunk, chunk_size)
+    at = _skip_ws(scan, scan.mark)
+    if at < 0:
+        return
+    if scan.buf[at] != ord("["):
+        yield _structure_error(
+            scan, at, f"expected a JSON array ('['), got {_describe_byte(scan, at)}", file
+        )
+        return
+    at += 1
+    expect_value = True  # after '[' or ','
+    after_comma = False
+    speculate = True
+    misses = 0
+    while True:
+        at = _skip_ws(scan, at)
+        if at < 0:
+            line, column0, offset = scan.locate(len(scan.buf))
+            yield (
+                line,
+                b"",
+                MalformedJSONError(
+                    _end_reason(scan, "']' to close the array"),
+                    file=file,
+                    line=line,
+                    column=column0 + 1,
+                    offset=offset,
+                ),
+            )
+            return
+        byte = scan.buf[at]
+        if byte == ord("]") and not after_comma:
+            at += 1
+            break
+        if not expect_value:
+            if byte == ord(","):
+                expect_value, after_comma = True, True
+                at += 1
+                continue
+            yield _structure_error(
+                scan,
+                at,
+                f"expected ',' or ']' after an array element, got {_describe_byte(scan, at)}",
+                file,
+            )
+            return
+        if byte == ord("]"):
+            yield _structure_error(
+                scan, at, "expected an array element after ',', got ']' (a trailing comma)", file
+            )
+            return
+        value: Any = None
+        parsed = False
+        end = -1
+        if speculate and byte in _OPENERS:
+            # Elements one per line: try the rest of the line (without a trailing comma).
+            newline = scan.buf.find(b"\n", at)
+            if 0 <= newline - at <= (1 << 24):
+                candidate = scan.buf[at:newline].rstrip(b" \t\r")
+                if candidate.endswith(b","):
+                    candidate = candidate[:-1].rstrip(b" \t\r")
+                try:
+                    value = loads(candidate)
+                except decode_error:
+                    misses += 1
+                    speculate = misses < 8
+                else:
+                    parsed = True
+                    misses = 0
+                    end = at + len(candidate)
+        if not parsed:
+            at, end = _find_end(scan, at)
+        line, column0, offset = scan.locate(at)
+        if end < 0:
+            raw = scan.buf[at:]
+            try:
+                loads(raw)
+                error: MalformedJSONError = MalformedJSONError(
+                    _end_reason(scan, "the array element to end"),
+                    file=file,
+                    line=line,
+                    column=column0 + 1,
+                    offset=offset,
+                )
+            except decode_error as err:
+                error = malformed_error(
+                    raw, err, file=file, line=line, offset=offset, column0=column0
+                )
+            if scan.truncated is not None:
+                error = MalformedJSONError(
+                    _end_reason(scan, "the array element to end"),
+                    file=file,
+                    line=line,
+                    column=column0 + 1,
+                    offset=offset,
+                )
+            yield line, raw, error
+            return
+        raw = scan.buf[at:end]
+        if not parsed:
+            try:
+                value = loads(raw)
+            except decode_error as err:
+                value = malformed_error(
+                    raw, err, file=file, line=line, offset=offset, column0=column0
+                )
+                parsed = False
+            else:
+                parsed = True
+        if parsed and has_duplicate_keys(raw, value):
+            value = duplicate_key_error(
+                raw, file=file, line=line, offset=offset, column0=column0
+            )
+        yield line, raw, value
+        at = end
+        expect_value, after_comma = False, False
+    # After the closing bracket only whitespace may follow.
+    tail = _skip_ws(scan, at)
+    if tail >= 0:
+        yield _structure_error(
+            scan,
+            tail,
+            f"expected only whitespace after the array's closing ']', got "
+            f"{_describe_byte(scan, tail)}",
+            file,
+        )
+    elif scan.truncated is not None:
+        line, column0, offset = scan.locate(len(scan.buf))
+        yield (
+            line,
+            b"",
+            MalformedJSONError(
+                _end_reason(scan, "the end of the file"),
+                file=file,
+                line=line,
+                column=column0 + 1,
+                offset=offset,
+            ),
+        )
+
+
+def json_error_position(raw: bytes, at: int, line: int, column0: int) -> tuple[int, int]:
+    """(line, column) of ``raw[at]`` for an element starting at ``line``, ``column0``."""
+    return position(raw, at, line, column0)

@@ -1,0 +1,574 @@
+r"""JSON Lines: framing, parsing with located errors, duplicate-key detection, and writing.
+
+Shared by the JSONL and JSON readers (:mod:`instructkit._json` uses the error and
+duplicate-key helpers) and by :mod:`instructkit._io`.
+
+Framing. A file is read in large binary chunks (decompressed on the fly for ``.gz`` and
+``.zst``) and split on ``b"\n"`` only, never with :meth:`str.splitlines`, because JSON text
+may legally hold U+2028, U+2029 and U+0085 unescaped (orjson writes them raw). A line keeps
+any ``\r`` before its ``\n`` (JSON treats it as whitespace). A UTF-8 byte order mark at the
+very start of the file is skipped (and not part of line 1's raw bytes; byte offsets still
+count it). A line holding only spaces, tabs and ``\r`` is *blank*: counted, never an error.
+The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line.
+
+Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the parsed JSON,
+:data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
+in characters, byte offset in the decompressed stream). Errors are values here, not raised,
+so the caller applies its ``on_error`` policy.
+
+Duplicate keys. orjson, like most parsers, silently keeps the last of two equal keys in an
+object. Every parsed line is checked, cheaply: a line that holds no more ``:`` bytes than
+the parsed value has keys cannot hold a repeated key (each key needs a ``:`` outside strings),
+and a line that is byte-for-byte the canonical ``orjson.dumps`` of its value cannot either
+(the dump of a value with a dropped key is shorter). Only lines that pass neither test (text
+with colons in a non-canonical file) are scanned exactly, by a small tokenizer that also
+locates the repeated key (JSON path, column, offset).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, BinaryIO, Final, Literal
+
+import orjson
+
+from instructkit._errors import ConfigurationError, MalformedJSONError, format_loc
+
+__all__ = [
+    "BLANK",
+    "CHUNK_SIZE",
+    "Compression",
+    "compression_for",
+    "duplicate_key_error",
+    "has_duplicate_keys",
+    "iter_jsonl",
+    "malformed_error",
+    "open_compressed_writer",
+    "open_source",
+    "write_jsonl_lines",
+]
+
+CHUNK_SIZE: Final = 1 << 22
+"""Bytes read (after decompression) per chunk: 4 MiB."""
+
+_BOM: Final = b"\xef\xbb\xbf"
+_BLANK_BYTES: Final = b" \t\r"
+
+Compression = Literal["gzip", "zstd"]
+
+
+class _Blank:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BLANK"
+
+
+BLANK: Final = _Blank()
+"""The value :func:`iter_jsonl` gives for a blank line."""
+
+
+# -- compression ---------------------------------------------------------------------------
+
+
+def compression_for(name: str) -> Compression | None:
+    """The compression implied by a file name's last suffix (``.gz``, ``.zst``), or ``None``."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return "gzip"
+    if lower.endswith(".zst"):
+        return "zstd"
+    return None
+
+
+def _zstandard() -> Any:
+    try:
+        import zstandard
+    except ImportError:
+        raise ConfigurationError(
+            "expected the optional 'zstandard' package for .zst files, got it missing "
+            "(pip install 'instructkit[zstd]')"
+        ) from None
+    return zstandard
+
+
+class _TruncatedError(Exception):
+    """The compressed stream ended early or is corrupt (internal signal)."""
+
+
+class _ZstdReader:
+    # zstandard's stream_reader returns a short read, without any error, when a file ends
+    # in the middle of a frame; decompressing frame by frame lets us notice.
+    def __init__(self, raw: BinaryIO) -> None:
+        self._zstd = _zstandard()
+        self._raw = raw
+        self._out = b""
+        self._obj = self._zstd.ZstdDecompressor().decompressobj()
+        self._in_frame = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._out) < size:
+            data = self._raw.read(1 << 20)
+            if not data:
+                if self._in_frame:
+                    raise _TruncatedError("the zstd stream ends in the middle of a frame")
+                break
+            try:
+                self._feed(data)
+            except self._zstd.ZstdError as err:
+                raise _TruncatedError(f"corrupt zstd data ({err})") from err
+        out, self._out = self._out[:size], self._out[size:]
+        return out
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            self._in_frame = True
+            self._out += self._obj.decompress(data)
+            if not self._obj.eof:
+                return
+            # One frame done; whatever follows starts the next frame.
+            data = self._obj.unused_data
+            self._obj = self._zstd.ZstdDecompressor().decompressobj()
+            self._in_frame = False
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _GzipReader:
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._gz.read(size)
+        except EOFError as err:
+            raise _TruncatedError("the gzip stream ends early") from err
+        except (gzip.BadGzipFile, zlib.error) as err:
+            raise _TruncatedError(f"corrupt gzip data ({err})") from err
+
+    def close(self) -> None:
+        try:
+            self._gz.close()
+        finally:
+            self._raw.close()
+
+
+def open_source(path: str | os.PathLike[str], compression: Compression | None) -> Any:
+    """Open ``path`` for reading decompressed bytes (an object with ``read`` and ``close``)."""
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if compression is None:
+        return raw
+    try:
+        if compression == "gzip":
+            return _GzipReader(raw)
+        return _ZstdReader(raw)
+    except BaseException:
+        raw.close()
+        raise
+
+
+class _ZstdWriter:
+    def __init__(self, raw: BinaryIO, level: int | None) -> None:
+        zstd = _zstandard()
+        compressor = zstd.ZstdCompressor(level=3 if level is None else level)
+        self._raw = raw
+        self._stream = compressor.stream_writer(raw, closefd=False)
+
+    def write(self, data: bytes) -> int:
+        written: int = self._stream.write(data)
+        return written
+
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self._stream.write(line)
+
+    def close(self) -> None:
+        # Ends the frame; the raw file stays open for the atomic writer to fsync.
+        self._stream.close()
+
+
+def open_compressed_writer(
+    raw: BinaryIO, compression: Compression | None, level: int | None = None
+) -> Any:
+    """Wrap ``raw`` in a deterministic compressor (no time stamp or name in gzip headers).
+
+    The returned object has ``write``, ``writelines`` and ``close``; closing it finishes the
+    compressed stream but leaves ``raw`` open.
+    """
+    if compression is None:
+        return _Uncompressed(raw)
+    if compression == "gzip":
+        # mtime=0 and an empty name keep the bytes identical from run to run.
+        return gzip.GzipFile(
+            filename="",
+            fileobj=raw,
+            mode="wb",
+            compresslevel=6 if level is None else level,
+            mtime=0,
+        )
+    return _ZstdWriter(raw, level)
+
+
+class _Uncompressed:
+    def __init__(self, raw: BinaryIO) -> None:
+        self.write = raw.write
+        self.writelines = raw.writelines
+
+    def close(self) -> None:
+        pass
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def _chars(data: bytes) -> int:
+    return len(data.decode("utf-8", "replace"))
+
+
+def position(raw: bytes, byte_pos: int, line: int, column0: int) -> tuple[int, int]:
+    """The (line, 1-based column) of ``raw[byte_pos]`` when ``raw[0]`` is at ``line``, ``column0``.
+
+    ``column0`` is the number of characters before ``raw`` on its first line.
+    """
+    newlines = raw.count(b"\n", 0, byte_pos)
+    if newlines:
+        start = raw.rfind(b"\n", 0, byte_pos) + 1
+        return line + newlines, _chars(raw[start:byte_pos]) + 1
+    return line, column0 + _chars(raw[:byte_pos]) + 1
+
+
+def _snippet(text: str) -> str:
+    return repr(text[:24] + ("..." if len(text) > 24 else ""))
+
+
+def malformed_error(
+    raw: bytes,
+    err: ValueError | None,
+    *,
+    file: str | None,
+    line: int,
+    offset: int,
+    column0: int = 0,
+) -> MalformedJSONError:
+    """A located :class:`~instructkit.MalformedJSONError` for bytes orjson could not parse.
+
+    Args:
+        raw: The bytes given to the parser (a line, or a JSON array's element).
+        err: orjson's error, or ``None`` to diagnose from ``raw`` alone.
+        file: The file name, for the message.
+        line: The line on which ``raw`` starts.
+        offset: The byte offset of ``raw[0]`` in the (decompressed) file.
+        column0: Characters before ``raw`` on its first line.
+
+    Returns:
+        The error, with ``column`` (characters, 1-based) and ``offset`` of the problem.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as uerr:
+        at = uerr.start
+        bad = raw[uerr.start : uerr.end]
+        if line == 1 and offset == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            reason = "expected UTF-8 text, got a UTF-16 byte order mark (save the file as UTF-8)"
+        else:
+            reason = f"expected UTF-8 text, got invalid byte(s) {bad.hex(' ')}"
+        where, column = position(raw, at, line, column0)
+        return MalformedJSONError(reason, file=file, line=where, column=column, offset=offset + at)
+    pos = getattr(err, "pos", 0) or 0
+    message = str(getattr(err, "msg", err or "not JSON"))
+    rest = text[pos:]
+    if message.startswith(("unexpected end of data", "EOF while parsing")) or (
+        "empty" in message and not text.strip(" \t\r\n")
+    ):
+        reason = "expected a complete JSON value, got the end of the data (a truncated line?)"
+    elif rest.startswith(("NaN", "Infinity")) or text[max(pos - 1, 0) :].startswith("-Infinity"):
+        word = "NaN" if rest.startswith("NaN") else "Infinity"
+        reason = f"expected a JSON value, got {word} (NaN and Infinity are not JSON)"
+    elif "after document" in message or "trailing" in message:
+        reason = f"expected one JSON value, got more content after it: {_snippet(rest)}"
+    elif text.lstrip(" \t").startswith("\ufeff"):
+        reason = "expected JSON, got a byte order mark (U+FEFF) at the start of the line"
+    else:
+        reason = f"expected valid JSON, got {_snippet(rest)} ({message})"
+    at = len(text[:pos].encode("utf-8"))
+    where, column = position(raw, at, line, column0)
+    return MalformedJSONError(reason, file=file, line=where, column=column, offset=offset + at)
+
+
+# -- duplicate keys ------------------------------------------------------------------------
+
+_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]', re.DOTALL)
+_COLON: Final = ord(":")
+_QUOTE: Final = ord('"')
+_COMMA: Final = ord(",")
+_OPEN_OBJECT: Final = ord("{")
+_OPEN_ARRAY: Final = ord("[")
+
+
+def _key_text(token: bytes) -> str:
+    if b"\\" not in token:
+        return token[1:-1].decode("utf-8", "surrogateescape")
+    # Two spellings of one key ("a" and "\u0061") are still the same key.
+    value: str = orjson.loads(token)
+    return value
+
+
+def locate_duplicate_key(text: bytes) -> tuple[tuple[str | int, ...], str, int] | None:
+    """Find the first object key that repeats in ``text``, which must be valid JSON.
+
+    Returns:
+        ``(path_of_the_object, key, byte_position_of_the_second_occurrence)``, or ``None``.
+    """
+    # Each frame: [is_object, path, keys_seen, current_key_or_index]
+    stack: list[list[Any]] = []
+    last_string = b""
+    last_start = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == _QUOTE:
+            last_string, last_start = token, match.start()
+        elif first == _COLON:
+            frame = stack[-1]
+            key = _key_text(last_string)
+            if key in frame[2]:
+                return tuple(frame[1]), key, last_start
+            frame[2].add(key)
+            frame[3] = key
+        elif first == _COMMA:
+            frame = stack[-1]
+            if not frame[0]:
+                frame[3] += 1
+        elif first in (_OPEN_OBJECT, _OPEN_ARRAY):
+            path = (*stack[-1][1], stack[-1][3]) if stack else ()
+            stack.append([first == _OPEN_OBJECT, path, set(), 0])
+        else:
+            stack.pop()
+    return None
+
+
+def _count_keys(value: Any) -> int:
+    count = 0
+    if type(value) is dict:
+        count = len(value)
+        items: Iterable[Any] = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is list:
+            count += _count_keys(item)
+    return count
+
+
+_CLEAN: Final = 0
+_CANONICAL: Final = 1
+_DUPLICATE: Final = 2
+
+
+def _verdict(raw: bytes, value: Any, *, try_canonical: bool = True) -> int:
+    # Sound shortcuts first: every key needs a ":" outside strings, so a line with no more
+    # colons than its parsed value has keys cannot repeat one; and orjson's rendering of a
+    # value with a dropped key is shorter than the line, so equality rules repeats out.
+    colons = raw.count(b":")
+    if type(value) is dict and colons <= len(value):
+        return _CLEAN
+    if colons == 0 or colons <= _count_keys(value):
+        return _CLEAN
+    if try_canonical and raw == orjson.dumps(value):
+        return _CANONICAL
+    return _CLEAN if locate_duplicate_key(raw) is None else _DUPLICATE
+
+
+def has_duplicate_keys(raw: bytes, value: Any) -> bool:
+    """Whether the JSON text ``raw``, which parsed to ``value``, repeats a key in an object.
+
+    Cheap sound tests first (see the module docstring), the exact scan only when they fail.
+
+    Example:
+        >>> import orjson
+        >>> raw = b'{"a": 1, "a": 2}'
+        >>> has_duplicate_keys(raw, orjson.loads(raw))
+        True
+    """
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return False
+    return _verdict(raw, value) == _DUPLICATE
+
+
+def duplicate_key_error(
+    raw: bytes, *, file: str | None, line: int, offset: int, column0: int = 0
+) -> MalformedJSONError:
+    """The located error for ``raw``, which :func:`has_duplicate_keys` found to repeat a key."""
+    found = locate_duplicate_key(raw)
+    assert found is not None
+    path, key, at = found
+    where, column = position(raw, at, line, column0)
+    return MalformedJSONError(
+        f"expected each key once per JSON object, got {key!r} a second time "
+        "(a JSON parser would silently keep only the last value)",
+        loc=format_loc((*path, key)),
+        file=file,
+        line=where,
+        column=column,
+        offset=offset + at,
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _read_start(source: Any) -> bytes:
+    # The byte order mark check needs three bytes; a decompressor may return fewer at first.
+    data: bytes = source.read(CHUNK_SIZE)
+    while data and len(data) < 3:
+        more = source.read(CHUNK_SIZE)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def iter_jsonl(
+    source: Any,
+    *,
+    file: str | None,
+    chunk_size: int = CHUNK_SIZE,
+    first_chunk: bytes | None = None,
+) -> Iterator[tuple[int, bytes, Any]]:
+    r"""Parse a JSON Lines stream line by line.
+
+    Args:
+        source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
+        file: The file name for error messages.
+        chunk_size: Bytes per read.
+        first_chunk: Bytes already read from ``source`` (by a format sniffer), to use first.
+
+    Yields:
+        ``(line_number, raw, value)``: ``raw`` is the line without its ``\n``; ``value`` is
+        the parsed JSON, :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError`. A
+        compressed stream that ends early gives a final error item whose ``raw`` is the
+        incomplete last line (possibly empty).
+    """
+    loads = orjson.loads
+    dumps = orjson.dumps
+    decode_error = orjson.JSONDecodeError
+    line_no = 0
+    canonical = True  # whether the previous line was orjson's own rendering of its value
+    truncated: str | None = None
+    data = first_chunk if first_chunk is not None else _read_start(source)
+    consumed = 0  # offset of the first byte of `pending`/the next line
+    if data.startswith(_BOM):
+        data = data[3:]
+        consumed = 3
+    pending: list[bytes] = []
+    pending_size = 0
+    while data:
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            if pending:
+                pending.append(lines[0])
+                lines[0] = b"".join(pending)
+                pending = []
+            line_offset = consumed
+            consumed += len(data) - len(tail) + pending_size
+            pending_size = 0
+            for raw in lines:
+                line_no += 1
+                try:
+                    value = loads(raw)
+                except decode_error as err:
+                    if not raw.strip(_BLANK_BYTES):
+                        yield line_no, raw, BLANK
+                    else:
+                        yield (
+                            line_no,
+                            raw,
+                            malformed_error(raw, err, file=file, line=line_no, offset=line_offset),
+                        )
+                    line_offset += len(raw) + 1
+                    continue
+                kind = type(value)
+                if (kind is dict or kind is list) and not (canonical and raw == dumps(value)):
+                    # Files are usually all canonical (written by orjson) or all not, so the
+                    # test that worked for the previous line is tried first.
+                    verdict = _verdict(raw, value, try_canonical=not canonical)
+                    canonical = verdict == _CANONICAL
+                    if verdict == _DUPLICATE:
+                        value = duplicate_key_error(
+                            raw, file=file, line=line_no, offset=line_offset
+                        )
+                yield line_no, raw, value
+                line_offset += len(raw) + 1
+        if tail:
+            pending.append(tail)
+            pending_size += len(tail)
+        try:
+            data = source.read(chunk_size)
+        except _TruncatedError as err:
+            truncated = str(err)
+            break
+    if pending or truncated is not None:
+        raw = b"".join(pending)
+        line_no += 1
+        if truncated is not None:
+            yield (
+                line_no,
+                raw,
+                MalformedJSONError(
+                    f"expected the compressed data to go on, got its end: {truncated} "
+                    f"(the file is truncated or damaged after {consumed + len(raw)} "
+                    "decompressed bytes)",
+                    file=file,
+                    line=line_no,
+                    column=_chars(raw) + 1,
+                    offset=consumed + len(raw),
+                ),
+            )
+            return
+        try:
+            value = loads(raw)
+        except decode_error as err:
+            if not raw.strip(_BLANK_BYTES):
+                yield line_no, raw, BLANK
+            else:
+                yield (
+                    line_no,
+                    raw,
+                    malformed_error(raw, err, file=file, line=line_no, offset=consumed),
+                )
+            return
+        if has_duplicate_keys(raw, value):
+            value = duplicate_key_error(raw, file=file, line=line_no, offset=consumed)
+        yield line_no, raw, value
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 1024) -> int:
+    r"""Write already-encoded rows (each ending in ``\n``) to ``out`` in batches.
+
+    Returns:
+        The number of rows written.
+    """
+    count = 0
+    buffer: list[bytes] = []
+    for row in rows:
+        buffer.append(row)
+        if len(buffer) >= batch:
+            out.writelines(buffer)
+            count += len(buffer)
+            buffer = []
+    if buffer:
+        out.writelines(buffer)
+        count += len(buffer)
+    return count

@@ -1,0 +1,703 @@
+"""Parquet files of records: streaming, atomic, deterministic writing and two ways to read.
+
+Used by :func:`instructkit.read` / :func:`instructkit.write` for ``.parquet`` paths, and
+usable on its own:
+
+* :func:`write_parquet` -- records to a Parquet file (or shards), in row groups, so an
+  iterator of any length is written with bounded memory. With ``dialect=None`` (the default)
+  the file has instructkit's own fixed schema (:func:`~instructkit.arrow_schema`); with a
+  dialect name, each record goes through :func:`~instructkit.to_row` and the columns are
+  that dialect's. The footer's key-value metadata records ``instructkit.version``,
+  ``instructkit.record``, ``instructkit.schema_version`` (own schema only) and
+  ``instructkit.dialect``.
+* :func:`parquet_info` -- what a file holds (rows, schema, the metadata above), cheaply.
+* :func:`iter_parquet_records` -- the fast typed path for files with instructkit's schema:
+  record batches straight to validated records. A file with other columns is refused with an
+  error that names the missing, unexpected or mistyped columns.
+* :func:`iter_parquet_rows` -- ``(row_index, row_dict)`` pairs, without validation, for
+  reading any layout through a dialect (:func:`~instructkit.parse_row`). For files with
+  instructkit's own schema the rows are in the records' JSON form (``meta`` decoded from its
+  JSON text to an object), so they equal ``record.to_dict()``, exactly like native JSONL rows.
+* :func:`read_parquet_table` -- the whole file as an Arrow table conformed to a record
+  type's schema (used by :func:`~instructkit.read_table`).
+
+Row indices are 0-based positions in the file; errors carry them as ``row=``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from instructkit._arrow import (
+    ARROW_SCHEMA_VERSION,
+    META_DIALECT,
+    META_RECORD,
+    META_SCHEMA_VERSION,
+    META_VERSION,
+    RECORD_TYPES,
+    arrow_schema,
+    conform_table,
+    meta_value,
+    record_batches,
+    record_type_of,
+    records_from_batch,
+    resolve_record_type,
+)
+from instructkit._atomic import ShardSet, atomic_path, check_max_rows
+from instructkit._dialects import get_dialect, to_row
+from instructkit._errors import ConfigurationError, DataError
+from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._records import Record
+from instructkit._report import LossReport
+from instructkit._version import __version__
+
+__all__ = [
+    "DEFAULT_ROW_GROUP_BYTES",
+    "DEFAULT_ROW_GROUP_SIZE",
+    "NATIVE_DIALECT",
+    "ParquetInfo",
+    "iter_parquet_records",
+    "iter_parquet_rows",
+    "parquet_info",
+    "read_parquet_table",
+    "write_parquet",
+]
+
+NATIVE_DIALECT = "instructkit"
+"""The dialect name recorded for files with instructkit's own schema."""
+
+DEFAULT_ROW_GROUP_SIZE = 100_000
+"""At most this many rows per row group."""
+
+DEFAULT_ROW_GROUP_BYTES = 128 * 1024 * 1024
+"""A row group also ends once its uncompressed Arrow data reaches this size, so long chats
+don't make huge row groups (readers hold a whole row group in memory)."""
+
+_CHUNK = 8_192
+# Records are turned into Arrow in chunks of this many, and chunks are gathered into a row
+# group; it bounds the Python objects alive at once independently of the row-group size.
+
+_READ_BATCH = 8_192
+
+_COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
+
+
+@dataclass(frozen=True)
+class ParquetInfo:
+    """What a Parquet file holds, from its footer alone.
+
+    Attributes:
+        path: The file.
+        num_rows: Rows in the file.
+        num_row_groups: Row groups in the file.
+        schema: The Arrow schema.
+        record_type: The record type the columns hold when they are instructkit's own schema
+            (from the footer metadata, else from the column names), else ``None``.
+        dialect: The dialect recorded by instructkit's writer (``"instructkit"`` for the own
+            schema), or ``None`` for files written elsewhere.
+        schema_version: The recorded ``instructkit.schema_version``, if any.
+        library_version: The instructkit version that wrote the file, if recorded.
+        metadata: The footer's whole key-value metadata, decoded.
+    """
+
+    path: Path
+    num_rows: int
+    num_row_groups: int
+    schema: pa.Schema
+    record_type: type[Record] | None
+    dialect: str | None
+    schema_version: int | None
+    library_version: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _name(path: str | os.PathLike[str]) -> str:
+    return os.fspath(path)
+
+
+def _open(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise DataError(f"expected a Parquet file, got unreadable data ({err})", file=_name(path)) from err
+
+
+def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
+    """Describe a Parquet file from its footer, without reading its rows.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The description.
+
+    Raises:
+        DataError: the file is not a readable Parquet file.
+        FileNotFoundError: there is no such file.
+    """
+    handle = _open(path)
+    try:
+        footer = handle.metadata
+        schema = handle.schema_arrow
+        raw = footer.metadata or {}
+        metadata = {
+            key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+            for key, value in raw.items()
+            if key != b"ARROW:schema"
+        }
+        version_text = metadata.get(META_SCHEMA_VERSION)
+        schema_version = int(version_text) if version_text and version_text.isdigit() else None
+        dialect = metadata.get(META_DIALECT)
+        kind = record_type_of(schema) if dialect in (None, NATIVE_DIALECT) else None
+        return ParquetInfo(
+            path=Path(path),
+            num_rows=footer.num_rows,
+            num_row_groups=footer.num_row_groups,
+            schema=schema,
+            record_type=kind,
+            dialect=dialect,
+            schema_version=schema_version,
+            library_version=metadata.get(META_VERSION),
+            metadata=metadata,
+        )
+    finally:
+        handle.close()
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"expected {name} to be a positive integer, got {value!r}")
+    return value
+
+
+def _fix_nulls(kind: pa.DataType) -> pa.DataType:
+    # Rows where a value is always None (or a list always empty) would infer `null` types,
+    # which other readers choke on and later row groups cannot widen; text is the safe guess.
+    if pa.types.is_null(kind):
+        return pa.string()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return pa.list_(_fix_nulls(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct(
+            [pa.field(f.name, _fix_nulls(f.type), f.nullable) for f in kind]
+        )
+    return kind
+
+
+def _fields_of(kind: pa.DataType, prefix: str) -> dict[str, pa.DataType]:
+    out = {prefix: kind}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        out.update(_fields_of(kind.value_type, prefix + "[]"))
+    elif pa.types.is_struct(kind):
+        for f in kind:
+            out.update(_fields_of(f.type, f"{prefix}.{f.name}"))
+    return out
+
+
+def _dialect_table(
+    rows: list[dict[str, Any]], schema: pa.Schema | None, start: int, file: str
+) -> pa.Table:
+    """Rows of a dialect as a table; the first row group fixes the schema for the rest."""
+    try:
+        inferred = pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+        raise DataError(
+            f"expected dialect rows whose columns have one type each, got a mix ({err})",
+            row=start,
+            file=file,
+        ) from err
+    fixed = pa.schema([pa.field(f.name, _fix_nulls(f.type)) for f in inferred.schema])
+    if schema is None:
+        schema = fixed
+    else:
+        # Refuse what a cast would silently drop or mangle: new columns or struct fields, and
+        # values of another type than the one fixed by the first row group.
+        old = {}
+        for f in schema:
+            old.update(_fields_of(f.type, f.name))
+        for f in inferred.schema:
+            for path, kind in _fields_of(f.type, f.name).items():
+                if path not in old:
+                    raise DataError(
+                        f"expected the columns fixed by the first row group, got a new field "
+                        f"{path!r} (write with a larger row_group_size, or dialect=None)",
+                        row=start,
+                        file=file,
+                    )
+                want = old[path]
+                if not (
+                    pa.types.is_null(kind)
+                    or kind.equals(want)
+                    or (pa.types.is_list(kind) and pa.types.is_list(want))
+                    or (pa.types.is_struct(kind) and pa.types.is_struct(want))
+                ):
+                    raise DataError(
+                        f"expected field {path!r} to be {want} as in the first row group, "
+                        f"got {kind}",
+                        row=start,
+                        file=file,
+                    )
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:  # pragma: no cover - checked above
+        raise DataError(f"expected rows matching {schema}, got ({err})", row=start, file=file) from err
+
+
+def _footer(
+    kind: type[Record] | None, dialect: str, extra: Mapping[str, str] | None
+) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    if extra:
+        for key, value in extra.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ConfigurationError(
+                    f"expected metadata to map str to str, got {key!r}: {value!r}"
+                )
+            if key.startswith("instructkit."):
+                raise ConfigurationError(
+                    f"expected metadata keys outside the reserved 'instructkit.' prefix, "
+                    f"got {key!r}"
+                )
+            meta[key] = value
+    meta[META_VERSION] = __version__
+    if kind is not None:
+        meta[META_RECORD] = kind.__name__
+    if dialect == NATIVE_DIALECT:
+        meta[META_SCHEMA_VERSION] = str(ARROW_SCHEMA_VERSION)
+    meta[META_DIALECT] = dialect
+    return meta
+
+
+class _GroupedWriter:
+    """Gathers Arrow chunks into row groups and writes them to one or more files."""
+
+    def __init__(
+        self,
+        *,
+        compression: str,
+        compression_level: int | None,
+        row_group_size: int,
+        row_group_bytes: int,
+        max_rows_per_file: int | None,
+        next_path: Any,
+        footer: dict[str, str],
+    ) -> None:
+        self.compression = compression
+        self.compression_level = compression_level
+        self.row_group_size = row_group_size
+        self.row_group_bytes = row_group_bytes
+        self.max_rows = max_rows_per_file
+        self.next_path = next_path
+        self.footer = footer
+        self.schema: pa.Schema | None = None
+        self.writer: pq.ParquetWriter | None = None
+        self.file_rows = 0
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.pending_bytes = 0
+        self.rows = 0
+
+    def _open(self) -> pq.ParquetWriter:
+        assert self.schema is not None
+        return pq.ParquetWriter(
+            self.next_path(),
+            self.schema.with_metadata(self.footer),
+            compression=self.compression,
+            compression_level=self.compression_level,
+            # The Hub, DuckDB and polars all read the spec's nested list layout.
+            use_compliant_nested_type=True,
+        )
+
+    def add(self, table: pa.Table) -> None:
+        if self.schema is None:
+            self.schema = table.schema
+        while table.num_rows:
+            room = self.row_group_size - self.pending_rows
+            if self.max_rows is not None:
+                room = min(room, self.max_rows - self.file_rows - self.pending_rows)
+            head = table.slice(0, room)
+            table = table.slice(room)
+            self.pending.append(head)
+            self.pending_rows += head.num_rows
+            self.pending_bytes += head.nbytes
+            file_full = (
+                self.max_rows is not None and self.file_rows + self.pending_rows >= self.max_rows
+            )
+            if (
+                self.pending_rows >= self.row_group_size
+                or self.pending_bytes >= self.row_group_bytes
+                or file_full
+            ):
+                self.flush()
+            if file_full:
+                self.close_file()
+
+    def flush(self) -> None:
+        if not self.pending_rows:
+            return
+        if self.writer is None:
+            self.writer = self._open()
+        group = pa.concat_tables(self.pending).replace_schema_metadata(self.footer)
+        self.writer.write_table(group, row_group_size=group.num_rows)
+        self.file_rows += group.num_rows
+        self.rows += group.num_rows
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+
+    def close_file(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.file_rows = 0
+
+    def finish(self, empty_schema: pa.Schema) -> None:
+        self.flush()
+        if self.rows == 0 and self.writer is None:
+            # No rows at all: still write one valid file with the schema.
+            if self.schema is None:
+                self.schema = empty_schema
+            self.writer = self._open()
+        self.close_file()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def write_parquet(
+    records: Iterable[Record],
+    path: str | os.PathLike[str],
+    *,
+    record: type[Record] | str | None = None,
+    dialect: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    layout: str | None = None,
+    strict: bool = False,
+    report: LossReport | None = None,
+    compression: str = "zstd",
+    compression_level: int | None = None,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
+    max_rows_per_file: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Write records to Parquet, atomically, streaming in row groups.
+
+    The output is deterministic: the same records (and options) give the same bytes. The
+    destination is replaced only once the whole file is written; on any error it keeps its
+    previous content (or stays absent).
+
+    Args:
+        records: Records of one type (any iterable; only one row group is held at a time).
+        path: The destination, e.g. ``train.parquet``.
+        record: The record type; needed only when ``records`` may be empty.
+        dialect: ``None`` for instructkit's own schema (lossless), or a dialect name from
+            :func:`~instructkit.dialect_names` to write that dialect's columns.
+        column_map: Passed to :func:`~instructkit.to_row` (dialects only).
+        role_map: Passed to :func:`~instructkit.to_row` (dialects only).
+        layout: Passed to :func:`~instructkit.to_row` (dialects only).
+        strict: Raise instead of losing data in a dialect conversion.
+        report: Where a dialect conversion counts what it lost.
+        compression: ``"zstd"`` (default), ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"``
+            or ``"none"``.
+        compression_level: The codec's level, or ``None`` for its default.
+        row_group_size: At most this many rows per row group.
+        row_group_bytes: A row group also ends once its uncompressed data reaches this size.
+        max_rows_per_file: Split the output into shards of at most this many rows, named
+            like ``train-00000-of-00004.parquet`` next to ``path``.
+        metadata: Extra footer key-value metadata (``str`` to ``str``; keys starting with
+            ``instructkit.`` are reserved).
+
+    Returns:
+        The files written (one, unless sharded).
+
+    Raises:
+        ConfigurationError: bad options, mixed record types, or no records and no
+            ``record``.
+        LossyConversionError: ``strict`` and a dialect cannot carry a record.
+        DataError: dialect rows whose columns change type or gain fields after the first row
+            group (the message names the field).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from instructkit import Instruction
+        >>> from instructkit._parquet import iter_parquet_records, write_parquet
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "train.parquet"
+        >>> _ = write_parquet([Instruction(instruction="Add 2 and 2.", response="4")], target)
+        >>> [r.response for r in iter_parquet_records(target)]
+        ['4']
+    """
+    codec = compression.lower() if isinstance(compression, str) else compression
+    if codec not in _COMPRESSIONS:
+        raise ConfigurationError(
+            f"expected compression to be one of {list(_COMPRESSIONS)}, got {compression!r}"
+        )
+    _check_positive("row_group_size", row_group_size)
+    _check_positive("row_group_bytes", row_group_bytes)
+    max_rows = check_max_rows(max_rows_per_file)
+    kind_hint = resolve_record_type(record) if record is not None else None
+    dialect_name = NATIVE_DIALECT if dialect is None else get_dialect(dialect).name
+    file = _name(path)
+
+    tables: Iterator[pa.Table]
+    if dialect_name == NATIVE_DIALECT:
+        kind, batches = record_batches(records, record=kind_hint, batch_size=_CHUNK)
+        empty_schema = arrow_schema(kind)
+        tables = (pa.Table.from_batches([b]) for b in batches)
+    else:
+        iterator = iter(records)
+        first = list(islice(iterator, _CHUNK))
+        if first:
+            kind = _record_kind(first[0])
+        elif kind_hint is not None:
+            kind = kind_hint
+        else:
+            raise ConfigurationError(
+                "expected record= (Instruction, Conversation or Preference) for an empty "
+                "input, got no records and no record="
+            )
+        empty_schema = pa.schema([])
+
+        def dialect_tables() -> Iterator[pa.Table]:
+            chunk, start, schema = first, 0, None
+            while chunk:
+                rows = []
+                for index, item in enumerate(chunk):
+                    if not isinstance(item, kind):
+                        raise ConfigurationError(
+                            f"expected every record to be a {kind.__name__}, got a "
+                            f"{type(item).__name__} at index {start + index}"
+                        )
+                    rows.append(
+                        to_row(
+                            item,
+                            dialect=dialect_name,
+                            column_map=column_map,
+                            role_map=role_map,
+                            layout=layout,
+                            strict=strict,
+                            report=report,
+                        )
+                    )
+                table = _dialect_table(rows, schema, start, file)
+                schema = table.schema
+                yield table
+                start += len(chunk)
+                chunk = list(islice(iterator, _CHUNK))
+
+        tables = dialect_tables()
+
+    footer = _footer(kind, dialect_name, metadata)
+    options: dict[str, Any] = {
+        "compression": codec,
+        "compression_level": compression_level,
+        "row_group_size": row_group_size,
+        "row_group_bytes": row_group_bytes,
+        "footer": footer,
+    }
+    if max_rows is None:
+        with atomic_path(path) as tmp:
+            writer = _GroupedWriter(max_rows_per_file=None, next_path=lambda: tmp, **options)
+            _drain(writer, tables, empty_schema)
+        return [Path(path)]
+    with ShardSet(path, max_rows_per_file=max_rows) as shards:
+        writer = _GroupedWriter(max_rows_per_file=max_rows, next_path=shards.add, **options)
+        _drain(writer, tables, empty_schema)
+    return list(shards.paths)
+
+
+def _drain(writer: _GroupedWriter, tables: Iterator[pa.Table], empty_schema: pa.Schema) -> None:
+    try:
+        for table in tables:
+            writer.add(table)
+        writer.finish(empty_schema)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _record_kind(item: object) -> type[Record]:
+    for kind in RECORD_TYPES:
+        if isinstance(item, kind):
+            return kind
+    raise ConfigurationError(
+        f"expected Instruction, Conversation or Preference records, got a {type(item).__name__}"
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _native_kind(
+    info: ParquetInfo, record: type[Record] | str | None, file: str
+) -> type[Record]:
+    if record is not None:
+        return resolve_record_type(record)
+    if info.record_type is not None:
+        return info.record_type
+    if info.dialect not in (None, NATIVE_DIALECT):
+        raise DataError(
+            f"expected a file with instructkit's own schema, got one written in dialect "
+            f"{info.dialect!r} (read its rows through that dialect)",
+            file=file,
+        )
+    raise DataError(
+        "expected the columns of an Instruction, Conversation or Preference file, got "
+        f"{info.schema.names} (pass record= to have the differences named, or read the rows "
+        "through a dialect)",
+        file=file,
+    )
+
+
+def iter_parquet_records(
+    path: str | os.PathLike[str],
+    *,
+    record: type[Record] | str | None = None,
+    on_error: OnError = "raise",
+    report: ItemReport | None = None,
+    batch_size: int = _READ_BATCH,
+) -> Iterator[Any]:
+    """Read a Parquet file with instructkit's schema as validated records, streaming.
+
+    The schema is checked once, from the footer, before any row is read; then record
+    batches are validated into records one batch at a time (memory stays at about one row
+    group).
+
+    Args:
+        path: The file.
+        record: The record type; by default taken from the footer metadata or the column names.
+        on_error: ``"raise"`` (default) stops at the first invalid row; ``"skip"`` and
+            ``"collect"`` leave it out and count it in ``report``.
+        report: An :class:`~instructkit.ItemReport` to fill (``row`` of each rejection is
+            the 0-based row in the file).
+        batch_size: Rows per batch read.
+
+    Yields:
+        The records, in file order.
+
+    Raises:
+        DataError: the file is not Parquet, or its columns are not a record type's (the
+            message names the missing, unexpected or mistyped columns).
+        RecordValidationError: a row is invalid (``on_error="raise"``), with ``row`` and
+            the field path.
+    """
+    policy = check_on_error(on_error)
+    _check_positive("batch_size", batch_size)
+    file = _name(path)
+    info = parquet_info(path)
+    kind = _native_kind(info, record, file)
+    # Check the types on an empty table first, so a bad file fails before any row is read.
+    conform_table(info.schema.empty_table(), kind, file=file)
+    tally = report if report is not None else ItemReport(source=file)
+    if tally.source is None:
+        tally.source = file
+    handle = _open(path)
+    try:
+        start = 0
+        for batch in _batches(handle, batch_size, file):
+            conformed = conform_table(batch, kind, file=file)
+            yield from records_from_batch(
+                conformed, kind, start=start, on_error=policy, report=tally, file=file
+            )
+            start += batch.num_rows
+    finally:
+        handle.close()
+
+
+def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.RecordBatch]:
+    iterator = handle.iter_batches(batch_size=batch_size, use_threads=True)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
+            raise DataError(f"expected readable Parquet data, got ({err})", file=file) from err
+        yield batch
+
+
+def iter_parquet_rows(
+    path: str | os.PathLike[str],
+    *,
+    batch_size: int = _READ_BATCH,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Read a Parquet file's rows as plain dicts, without validation, streaming.
+
+    Rows of a file with instructkit's own schema come in the records' JSON form (``meta``
+    parsed from its JSON text), so they equal ``record.to_dict()``; rows of any other file
+    are as pyarrow gives them (a missing nested key and ``None`` look the same).
+
+    Args:
+        path: The file.
+        batch_size: Rows per batch read.
+
+    Yields:
+        ``(row_index, row)``, the index 0-based in the file.
+
+    Raises:
+        DataError: the file is not readable Parquet, or a native row's meta is not JSON text
+            of an object (with ``row=``).
+    """
+    _check_positive("batch_size", batch_size)
+    file = _name(path)
+    info = parquet_info(path)
+    native = info.record_type is not None and "meta" in info.schema.names
+    handle = _open(path)
+    try:
+        start = 0
+        for batch in _batches(handle, batch_size, file):
+            rows = batch.to_pylist()
+            for offset, row in enumerate(rows):
+                if native:
+                    try:
+                        row["meta"] = meta_value(row["meta"])
+                    except DataError as err:
+                        raise err.located(row=start + offset, file=file) from err
+                yield start + offset, row
+            start += batch.num_rows
+    finally:
+        handle.close()
+
+
+def read_parquet_table(
+    path: str | os.PathLike[str],
+    *,
+    record: type[Record] | str | None = None,
+) -> pa.Table:
+    """Read a whole Parquet file with instructkit's schema as a conformed Arrow table.
+
+    No validation beyond the schema; :func:`~instructkit.read_table` adds the checks.
+
+    Args:
+        path: The file.
+        record: The record type; by default taken from the footer or the column names.
+
+    Returns:
+        The table, with exactly :func:`~instructkit.arrow_schema` of the record type.
+
+    Raises:
+        DataError: the file is not readable Parquet, or its columns do not match (named).
+    """
+    file = _name(path)
+    info = parquet_info(path)
+    kind = _native_kind(info, record, file)
+    conform_table(info.schema.empty_table(), kind, file=file)
+    try:
+        table = pq.read_table(path, use_threads=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise DataError(f"expected readable Parquet data, got ({err})", file=file) from err
+    return conform_table(table, kind, file=file)

@@ -1,0 +1,1 @@
+"""The implementation of :mod:`instructkit.strategies`; see that module for the public API."""

@@ -1,0 +1,569 @@
+"""Strategies for the record types, valid by construction.
+
+Turns are built in blocks that are valid on their own (a user turn and its answer; an
+assistant turn making tool calls, the results, and the final answer), and blocks are drawn
+with :func:`hypothesis.strategies.lists`, so the shrinker deletes whole blocks and every
+intermediate example stays valid. Tool-call ids are made unique across a transcript by a
+deterministic pass after drawing, never by rejecting examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, ToolCall
+from instructkit._strategies._core import (
+    check_bounds,
+    check_size,
+    check_strategy,
+    defines_strategy,
+)
+from instructkit._strategies._json import (
+    call_ids,
+    identifiers,
+    json_texts,
+    meta_dicts,
+    record_ids,
+    tool_schemas,
+)
+from instructkit._strategies._text import texts
+
+__all__ = [
+    "DEFAULT_MAX_EXCHANGES",
+    "PREFERENCE_SHAPES",
+    "conversations",
+    "instructions",
+    "messages",
+    "preferences",
+    "tool_calls",
+]
+
+DEFAULT_MAX_EXCHANGES = 3
+"""Most user turns a generated conversation has when ``max_exchanges`` is None."""
+
+# A block is a list of turn specs (dicts of Message fields). A tool turn's spec holds
+# "answers": the position, within its block, of the call it answers; the real id is filled
+# in once ids are unique across the whole transcript.
+Spec = dict[str, Any]
+Block = list[Spec]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The strategies for each kind of field, resolved from a public function's arguments."""
+
+    required: st.SearchStrategy[str]
+    free: st.SearchStrategy[str]
+    reasoning: st.SearchStrategy[str | None]
+    weights: st.SearchStrategy[float | None]
+    names: st.SearchStrategy[str | None]
+    calls: st.SearchStrategy[ToolCall]
+    max_tool_calls: int
+
+
+def _optional(value: object, name: str, default: st.SearchStrategy[Any]) -> Any:
+    if value is None:
+        return default
+    check_strategy(value, name)
+    return value
+
+
+def _resolve_parts(
+    text: object,
+    reasoning: object,
+    weights: object,
+    names: object,
+    tool_calls: object,
+    max_tool_calls: object,
+) -> _Parts:
+    if text is None:
+        required: st.SearchStrategy[str] = texts(min_size=1)
+        free: st.SearchStrategy[str] = texts()
+    else:
+        check_strategy(text, "text")
+        assert isinstance(text, st.SearchStrategy)
+        # Only the draw for one field is retried, never a whole record; a caller's
+        # strategy that mostly yields "" is the caller's to fix (Hypothesis will say so).
+        required = text.filter(bool)
+        free = text
+    return _Parts(
+        required=required,
+        free=free,
+        reasoning=_optional(reasoning, "reasoning", st.none() | free),
+        weights=_optional(weights, "weights", st.none() | st.floats(0.0, 1.0, allow_nan=False)),
+        names=_optional(names, "names", st.none() | identifiers(12)),
+        calls=_optional(tool_calls, "tool_calls", _tool_calls()),
+        max_tool_calls=check_size(max_tool_calls, "max_tool_calls"),
+    )
+
+
+def _tool_calls(
+    ids: st.SearchStrategy[str] | None = None,
+    names: st.SearchStrategy[str] | None = None,
+    arguments: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[ToolCall]:
+    return st.builds(
+        ToolCall,
+        id=call_ids() if ids is None else ids.filter(bool),
+        name=identifiers() if names is None else names.filter(bool),
+        arguments=json_texts() if arguments is None else arguments,
+    )
+
+
+@defines_strategy
+def tool_calls(
+    *,
+    ids: st.SearchStrategy[str] | None = None,
+    names: st.SearchStrategy[str] | None = None,
+    arguments: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[ToolCall]:
+    """:class:`~instructkit.ToolCall` records.
+
+    Args:
+        ids: Strategy for call ids (non-empty); default ``call_`` and a few letters or digits.
+        names: Strategy for function names (non-empty); default short ASCII identifiers.
+        arguments: Strategy for the arguments as JSON text; default a small JSON object
+            spelled compactly, with spaces, indented, or with ASCII escapes (the record keeps
+            the exact text, so all spellings must survive a round trip).
+
+    Returns:
+        A strategy for tool calls. Edge cases: argument values with every kind of
+        :func:`texts` trouble, 64-bit integer extremes, ``-0.0``, nested arrays and objects.
+        Shrinks towards ``ToolCall(id="call_0", name="0", arguments="{}")``.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: on first use, if an argument is not a strategy.
+    """
+    for value, name in ((ids, "ids"), (names, "names"), (arguments, "arguments")):
+        if value is not None:
+            check_strategy(value, name)
+    return _tool_calls(ids, names, arguments)
+
+
+# --- turn blocks --------------------------------------------------------------------------
+
+
+def _turn(draw: st.DrawFn, parts: _Parts, role: str, content: str | None) -> Spec:
+    return {
+        "role": role,
+        "content": content,
+        "name": draw(parts.names),
+        "weight": draw(parts.weights),
+    }
+
+
+def _answer(draw: st.DrawFn, parts: _Parts) -> Spec:
+    spec = _turn(draw, parts, "assistant", draw(parts.required))
+    spec["reasoning"] = draw(parts.reasoning)
+    return spec
+
+
+def _tool_round(draw: st.DrawFn, parts: _Parts) -> Block:
+    calls = draw(st.lists(parts.calls, min_size=1, max_size=max(parts.max_tool_calls, 1)))
+    # None, "" and text are three different things on a tool-call turn; formats differ on
+    # which they keep, so all three are generated.
+    content = draw(st.one_of(st.none(), st.just(""), parts.required))
+    caller = _turn(draw, parts, "assistant", content)
+    caller["reasoning"] = draw(parts.reasoning)
+    caller["tool_calls"] = calls
+    # Results usually come back in call order; sometimes not, which is still valid.
+    order = draw(st.permutations(range(len(calls))))
+    results = []
+    for position in order:
+        result = _turn(draw, parts, "tool", draw(parts.free))
+        result["answers"] = position
+        results.append(result)
+    return [caller, *results, _answer(draw, parts)]
+
+
+def _exchange(parts: _Parts) -> st.SearchStrategy[Block]:
+    """A user turn and its answer: plain text, or a round of tool calls then text."""
+
+    @st.composite
+    def plain(draw: st.DrawFn) -> Block:
+        return [_turn(draw, parts, "user", draw(parts.required)), _answer(draw, parts)]
+
+    @st.composite
+    def with_tools(draw: st.DrawFn) -> Block:
+        return [_turn(draw, parts, "user", draw(parts.required)), *_tool_round(draw, parts)]
+
+    if parts.max_tool_calls == 0:
+        return plain()
+    return plain() | with_tools()
+
+
+def _prelude(parts: _Parts, max_system_turns: int) -> st.SearchStrategy[Block]:
+    """System and developer turns, which may only come before the first user turn."""
+
+    @st.composite
+    def turn(draw: st.DrawFn) -> Spec:
+        role = draw(st.sampled_from(("system", "developer")))
+        return _turn(draw, parts, role, draw(parts.required))
+
+    return st.lists(turn(), max_size=max_system_turns)
+
+
+def _finish(blocks: Sequence[Block], used: set[str]) -> list[Message]:
+    """Build messages from blocks, renaming call ids so each is unique in the transcript.
+
+    ``used`` holds ids already taken earlier in the transcript; it is updated in place.
+    """
+    out: list[Message] = []
+    for block in blocks:
+        ids: list[str] = []
+        for spec in block:
+            fields = {key: value for key, value in spec.items() if key != "answers"}
+            if fields.get("tool_calls"):
+                renamed = []
+                for call in fields["tool_calls"]:
+                    new_id = _fresh(call.id, used)
+                    ids.append(new_id)
+                    renamed.append(ToolCall(id=new_id, name=call.name, arguments=call.arguments))
+                fields["tool_calls"] = renamed
+            if "answers" in spec:
+                fields["tool_call_id"] = ids[spec["answers"]]
+            out.append(Message(**fields))
+    return out
+
+
+def _fresh(wanted: str, used: set[str]) -> str:
+    candidate, suffix = wanted, 1
+    while candidate in used:
+        candidate = f"{wanted}-{suffix}"
+        suffix += 1
+    used.add(candidate)
+    return candidate
+
+
+def _call_ids_in(messages: Sequence[Message]) -> set[str]:
+    return {call.id for message in messages for call in message.tool_calls}
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+@defines_strategy
+def messages(
+    *,
+    roles: st.SearchStrategy[str] | None = None,
+    text: st.SearchStrategy[str] | None = None,
+    reasoning: st.SearchStrategy[str | None] | None = None,
+    weights: st.SearchStrategy[float | None] | None = None,
+    names: st.SearchStrategy[str | None] | None = None,
+    tool_calls: st.SearchStrategy[ToolCall] | None = None,
+    max_tool_calls: int = 2,
+) -> st.SearchStrategy[Message]:
+    r"""Single :class:`~instructkit.Message` records, each valid on its own.
+
+    System, developer and user turns get non-empty text; an assistant turn gets either text
+    or up to ``max_tool_calls`` tool calls with content ``None``, ``""`` or text; a tool
+    turn gets a ``tool_call_id`` and text that may be empty. Reasoning only appears on
+    assistant turns. Use :func:`conversations` for turns that must fit together.
+
+    Args:
+        roles: Strategy for the role; default any of ``system``, ``developer``, ``user``,
+            ``assistant``, ``tool``. Drawing another value raises InvalidArgument.
+        text: Strategy for message text; default :func:`texts` (with ``min_size=1`` where
+            text is required). A custom strategy is retried locally where it yields ``""``
+            for a field that needs text.
+        reasoning: Strategy for assistant reasoning; default None or text (possibly ``""``).
+            Pass ``st.none()`` to leave it out.
+        weights: Strategy for the weight; default None or a float in [0, 1].
+        names: Strategy for the optional ``name``; default None or a short identifier.
+        tool_calls: Strategy for tool calls; default :func:`tool_calls`.
+        max_tool_calls: Most calls on one assistant turn; 0 turns tool calls off.
+
+    Returns:
+        A strategy for messages. Shrinks towards ``Message(role="system", content="0")``.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: on first use, for an argument of the wrong type.
+    """
+    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    chosen_roles: st.SearchStrategy[str] = _optional(roles, "roles", st.sampled_from(ROLES))
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Message:
+        role = draw(chosen_roles)
+        if role not in ROLES:
+            raise InvalidArgument(f"expected roles to draw one of {list(ROLES)}, got {role!r}")
+        if role == "assistant":
+            if parts.max_tool_calls and draw(st.booleans()):
+                block = _tool_round(draw, parts)[:1]
+            else:
+                block = [_answer(draw, parts)]
+            return _finish([block], set())[0]
+        if role == "tool":
+            spec = _turn(draw, parts, "tool", draw(parts.free))
+            spec["tool_call_id"] = draw(call_ids())
+            return Message(**spec)
+        return Message(**_turn(draw, parts, role, draw(parts.required)))
+
+    return build()
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+@defines_strategy
+def conversations(
+    *,
+    min_exchanges: int = 1,
+    max_exchanges: int | None = None,
+    max_system_turns: int = 2,
+    text: st.SearchStrategy[str] | None = None,
+    reasoning: st.SearchStrategy[str | None] | None = None,
+    weights: st.SearchStrategy[float | None] | None = None,
+    names: st.SearchStrategy[str | None] | None = None,
+    tool_calls: st.SearchStrategy[ToolCall] | None = None,
+    max_tool_calls: int = 2,
+    tools: st.SearchStrategy[Sequence[str]] | None = None,
+    ids: st.SearchStrategy[str | None] | None = None,
+    meta: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> st.SearchStrategy[Conversation]:
+    """:class:`~instructkit.Conversation` records, valid by construction.
+
+    A conversation is up to ``max_system_turns`` system or developer turns, then
+    ``min_exchanges`` to ``max_exchanges`` exchanges. An exchange is a user turn and its
+    answer: either one assistant turn, or an assistant turn making tool calls (content
+    ``None``, ``""`` or text), one tool turn answering each call (sometimes out of order),
+    and a final assistant turn. Call ids are unique across the conversation.
+
+    Args:
+        min_exchanges: Fewest user turns (at least 1).
+        max_exchanges: Most user turns; None means ``max(min_exchanges, 3)``.
+        max_system_turns: Most system/developer turns at the start; 0 for none.
+        text: Strategy for message text (see :func:`messages`).
+        reasoning: Strategy for assistant reasoning (see :func:`messages`).
+        weights: Strategy for per-turn weights (see :func:`messages`).
+        names: Strategy for per-turn names (see :func:`messages`).
+        tool_calls: Strategy for tool calls; ids are made unique after drawing by adding a
+            ``-N`` suffix to repeats.
+        max_tool_calls: Most calls on one assistant turn; 0 turns tool use off.
+        tools: Strategy for the tool schemas (a sequence of JSON texts); default zero to
+            two OpenAI-style function schemas.
+        ids: Strategy for the record id; default None or non-empty text.
+        meta: Strategy for ``meta``; default a small dict of JSON values (keys never start
+            with ``instructkit.``, which the library reserves).
+
+    Returns:
+        A strategy for conversations. Edge cases: every :func:`texts` edge case in every
+        text field, ``None`` vs ``""`` content on tool-call turns, empty tool results and
+        reasoning, weights 0 and 1, repeated call ids renamed apart. Shrinks towards one
+        user turn and one assistant turn, both ``"0"``, with no extras.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
+    """
+    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    low, high = check_bounds(
+        min_exchanges, max_exchanges, ("min_exchanges", "max_exchanges"), minimum=1
+    )
+    high = max(low, DEFAULT_MAX_EXCHANGES) if high is None else high
+    system_cap = check_size(max_system_turns, "max_system_turns")
+    schemas = _optional(tools, "tools", st.lists(tool_schemas(), max_size=2))
+    record_id = _optional(ids, "ids", record_ids())
+    metas = _optional(meta, "meta", meta_dicts())
+    prelude = _prelude(parts, system_cap)
+    body = st.lists(_exchange(parts), min_size=low, max_size=high)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Conversation:
+        blocks = [draw(prelude), *draw(body)]
+        return Conversation(
+            messages=_finish(blocks, set()),
+            tools=tuple(draw(schemas)),
+            id=draw(record_id),
+            meta=draw(metas),
+        )
+
+    return build()
+
+
+# --- instructions -------------------------------------------------------------------------
+
+
+@defines_strategy
+def instructions(
+    *,
+    text: st.SearchStrategy[str] | None = None,
+    inputs: st.SearchStrategy[str] | None = None,
+    systems: st.SearchStrategy[str | None] | None = None,
+    ids: st.SearchStrategy[str | None] | None = None,
+    meta: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> st.SearchStrategy[Instruction]:
+    r""":class:`~instructkit.Instruction` records.
+
+    Args:
+        text: Strategy for the instruction and response (non-empty); default
+            ``texts(min_size=1)``. A custom strategy is retried locally where it yields ``""``.
+        inputs: Strategy for the input; default ``""`` or :func:`texts` (which may itself
+            be empty, whitespace-only, or contain ``"\n\n"``, the separator used when the
+            instruction is joined into a user turn).
+        systems: Strategy for the system prompt; default None or non-empty text.
+        ids: Strategy for the record id; default None or non-empty text.
+        meta: Strategy for ``meta``; default as for :func:`conversations`.
+
+    Returns:
+        A strategy for instructions. Shrinks towards
+        ``Instruction(instruction="0", input="", response="0")``.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: on first use, for an argument of the wrong type.
+    """
+    if text is None:
+        required: st.SearchStrategy[str] = texts(min_size=1)
+        free: st.SearchStrategy[str] = texts()
+    else:
+        check_strategy(text, "text")
+        required, free = text.filter(bool), text
+    return st.builds(
+        Instruction,
+        instruction=required,
+        input=_optional(inputs, "inputs", st.just("") | free),
+        response=required,
+        system=_optional(systems, "systems", st.none() | required),
+        id=_optional(ids, "ids", record_ids()),
+        meta=_optional(meta, "meta", meta_dicts()),
+    )
+
+
+# --- preferences --------------------------------------------------------------------------
+
+PREFERENCE_SHAPES = ("independent", "identical", "text_prefix", "turn_prefix", "no_prompt")
+"""How :func:`preferences` relates chosen and rejected; see its docstring."""
+
+
+@defines_strategy
+def preferences(
+    *,
+    min_prompt_exchanges: int = 0,
+    max_prompt_exchanges: int | None = None,
+    max_system_turns: int = 1,
+    shapes: st.SearchStrategy[str] | None = None,
+    text: st.SearchStrategy[str] | None = None,
+    reasoning: st.SearchStrategy[str | None] | None = None,
+    weights: st.SearchStrategy[float | None] | None = None,
+    names: st.SearchStrategy[str | None] | None = None,
+    tool_calls: st.SearchStrategy[ToolCall] | None = None,
+    max_tool_calls: int = 2,
+    tools: st.SearchStrategy[Sequence[str]] | None = None,
+    ids: st.SearchStrategy[str | None] | None = None,
+    meta: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> st.SearchStrategy[Preference]:
+    """:class:`~instructkit.Preference` pairs, valid by construction.
+
+    The prompt is optional system turns, ``min_prompt_exchanges`` to
+    ``max_prompt_exchanges`` complete exchanges, and a final user turn; chosen and rejected
+    are each an assistant answer (plain, or a tool-call round ending in text). How the two
+    relate is drawn from ``shapes``:
+
+    * ``"independent"``: drawn separately (the shrink target);
+    * ``"identical"``: rejected equals chosen;
+    * ``"text_prefix"``: one answer's text is a prefix of the other's;
+    * ``"turn_prefix"``: one side's turns are a prefix of the other's, which goes on with
+      another exchange;
+    * ``"no_prompt"``: the prompt is empty and each side is a whole conversation starting
+      with its own user turn.
+
+    Args:
+        min_prompt_exchanges: Fewest complete exchanges before the prompt's last user turn.
+        max_prompt_exchanges: Most of them; None means ``max(min_prompt_exchanges, 1)``.
+        max_system_turns: Most system/developer turns at the start.
+        shapes: Strategy for the shape names above; default any of them. Drawing another
+            value raises InvalidArgument.
+        text: Strategy for message text (see :func:`messages`).
+        reasoning: Strategy for assistant reasoning (see :func:`messages`).
+        weights: Strategy for per-turn weights (see :func:`messages`).
+        names: Strategy for per-turn names (see :func:`messages`).
+        tool_calls: Strategy for tool calls (ids are made unique per transcript).
+        max_tool_calls: Most calls on one assistant turn; 0 turns tool use off.
+        tools: Strategy for the tool schemas, as for :func:`conversations`.
+        ids: Strategy for the record id.
+        meta: Strategy for ``meta``.
+
+    Returns:
+        A strategy for preference pairs. Shrinks towards a prompt of one user turn ``"0"``
+        with chosen and rejected each one assistant turn ``"0"`` (shape ``"independent"``).
+
+    Raises:
+        hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
+    """
+    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    low, high = check_bounds(
+        min_prompt_exchanges,
+        max_prompt_exchanges,
+        ("min_prompt_exchanges", "max_prompt_exchanges"),
+    )
+    high = max(low, 1) if high is None else high
+    system_cap = check_size(max_system_turns, "max_system_turns")
+    shape_names = _optional(shapes, "shapes", st.sampled_from(PREFERENCE_SHAPES))
+    schemas = _optional(tools, "tools", st.lists(tool_schemas(), max_size=2))
+    record_id = _optional(ids, "ids", record_ids())
+    metas = _optional(meta, "meta", meta_dicts())
+    exchanges = st.lists(_exchange(parts), min_size=low, max_size=high)
+    prelude = _prelude(parts, system_cap)
+
+    @st.composite
+    def user_turn(draw: st.DrawFn) -> Block:
+        return [_turn(draw, parts, "user", draw(parts.required))]
+
+    @st.composite
+    def answer(draw: st.DrawFn) -> Block:
+        if parts.max_tool_calls and draw(st.booleans()):
+            return _tool_round(draw, parts)
+        return [_answer(draw, parts)]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Preference:
+        # Every ingredient is drawn for every shape, and the shape last: so the draws mean
+        # the same whatever the shape, and the shrinker can move to a simpler shape without
+        # turning the choices after it into different (and unshrunk) values.
+        prompt_blocks = [draw(prelude), *draw(exchanges), draw(user_turn())]
+        chosen_blocks = [draw(answer())]
+        other_blocks = [draw(answer())]
+        extra_text = draw(parts.required)
+        extra_exchange = draw(_exchange(parts))
+        other_user = draw(user_turn())
+        flip = draw(st.booleans())
+        shape = draw(shape_names)
+        if shape not in PREFERENCE_SHAPES:
+            raise InvalidArgument(
+                f"expected shapes to draw one of {list(PREFERENCE_SHAPES)}, got {shape!r}"
+            )
+        if shape == "identical":
+            rejected_blocks = chosen_blocks
+        elif shape == "text_prefix":
+            # The last turn of an answer is always plain text; extend it.
+            block = chosen_blocks[0]
+            last = block[-1]
+            rejected_blocks = [[*block[:-1], dict(last, content=last["content"] + extra_text)]]
+        elif shape == "turn_prefix":
+            rejected_blocks = [*chosen_blocks, extra_exchange]
+        elif shape == "no_prompt":
+            chosen_blocks = [*prompt_blocks, *chosen_blocks]
+            prompt_blocks = []
+            rejected_blocks = [other_user, *other_blocks]
+        else:
+            rejected_blocks = other_blocks
+        if flip and shape in ("text_prefix", "turn_prefix"):
+            chosen_blocks, rejected_blocks = rejected_blocks, chosen_blocks
+        used: set[str] = set()
+        prompt = _finish(prompt_blocks, used)
+        chosen = _finish(chosen_blocks, set(used))
+        rejected = _finish(rejected_blocks, set(used))
+        return Preference(
+            prompt=prompt,
+            chosen=chosen,
+            rejected=rejected,
+            tools=tuple(draw(schemas)),
+            id=draw(record_id),
+            meta=draw(metas),
+        )
+
+    return build()

@@ -1,0 +1,93 @@
+r"""The template engine: tasks, templates, answer options, rendering, few-shot and mixtures.
+
+Design note for template-library and adapter authors
+====================================================
+
+**A task** (:class:`Task`) declares typed fields, the target field and, for classification,
+the label space::
+
+    NLI = Task(name="nli", cluster="natural language inference",
+               fields={"premise": "text", "hypothesis": "text", "label": "label"},
+               target="label",
+               labels={0: "yes", 1: "it is not possible to tell", 2: "no"})
+
+Field kinds: ``text`` (str), ``number`` (int/float), ``label`` (a label value; renders as
+its answer text), ``choices`` (per-example answer list of a multiple-choice task, named by
+``Task(choices="...")``; shown only via ``{options}``), ``alternatives`` (several gold
+strings, one picked per example by a seeded hash; a lone string is fine), ``list`` (strings
+joined with ", "). ``Task(rationale="...")`` names a chain-of-thought field (optional in rows).
+``Task(optional=(...))`` lists fields templates need not use. Multiple choice with
+per-example answers: ``fields={"question": "text", "choices": "choices", "answer": "label"},
+target="answer", choices="choices"``; the row's ``answer`` is an index or one of the texts.
+
+**A template** (:class:`Template`) has ``id``, ``task`` (the Task object), ``instruction``,
+``response``, optional ``system``, ``inverted``, ``language``, ``tags`` and
+``options_style``. Patterns use ``{field}`` placeholders, ``{{``/``}}`` escapes, nothing
+else; everything is checked when the template is built (unknown fields list the valid names).
+
+**Declaring options.** Put the reserved placeholder ``{options}`` where the options block
+goes (usually the end of the instruction) and the target placeholder (``{label}``) in the
+response. The block includes its own header ("OPTIONS:", "Possible answers:" ...) so do not
+write one. One declaration gives both variants: with options, and without (the ``{options}``
+slot and the whitespace leading into it are dropped), chosen by ``render(..., options=)`` or
+``convert(..., options=)``. Pick a style with ``options_style=`` (a built-in name such as
+``"flan"``, ``"letters"``, ``"numbers"``, ``"inline"``, an :class:`OptionStyle`, or a tuple
+drawn per example); leave it ``None`` to let the caller draw from the default set. Styles
+whose ``target="marker"`` (``"letters-answer"``, ``"numbers-answer"``) make the response's
+target the bare marker (``B``); use them only in templates whose wording asks for a letter or
+number. The rendered target is always exactly one of the rendered options (enforced).
+
+**Inverted templates** set ``inverted=True`` and put an input field in the response (for
+example ``response="{premise}"``); the label may appear in the instruction, where it renders
+as its answer text.
+
+**Chain of thought**: ``response="{rationale} So the answer is {label}."`` with
+``Task(rationale="rationale")``.
+
+**Rendering**: ``render(template, row)`` gives an :class:`~instructkit.Instruction` whose
+``meta["provenance"]`` records task, dataset, example id, template id and hash, options style
+and order, seed and library version. ``convert(rows, templates, seed=...)`` does it for a
+stream, reproducibly per example (see ``docs/templates.md``).
+
+**Storage**: ``Template.save(path)``/``Template.load(path)`` for one template;
+``save_templates(path, templates)``/``load_templates(path)`` for a set (each task stored once).
+Run :func:`lint_templates` on a set before shipping it.
+"""
+
+from __future__ import annotations
+
+from instructkit._templates._convert import convert
+from instructkit._templates._fewshot import FewShot
+from instructkit._templates._lint import LINT_CODES, LintFinding, lint_templates
+from instructkit._templates._mixture import Mixture, MixtureManifest, SourceStats, mix, plan_mixture
+from instructkit._templates._options import (
+    BUILTIN_OPTION_STYLES,
+    DEFAULT_OPTION_STYLES,
+    OptionStyle,
+)
+from instructkit._templates._render import PROVENANCE_KEY, render
+from instructkit._templates._task import FieldKind, Task
+from instructkit._templates._template import Template, load_templates, save_templates
+
+__all__ = [
+    "BUILTIN_OPTION_STYLES",
+    "DEFAULT_OPTION_STYLES",
+    "LINT_CODES",
+    "PROVENANCE_KEY",
+    "FewShot",
+    "FieldKind",
+    "LintFinding",
+    "Mixture",
+    "MixtureManifest",
+    "OptionStyle",
+    "SourceStats",
+    "Task",
+    "Template",
+    "convert",
+    "lint_templates",
+    "load_templates",
+    "mix",
+    "plan_mixture",
+    "render",
+    "save_templates",
+]

@@ -1,0 +1,346 @@
+"""Converting a stream of rows into records, reproducibly per example."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, overload
+
+from instructkit._errors import ConfigurationError, DataError, TemplateError
+from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._records import Conversation, Instruction
+from instructkit._templates._fewshot import (
+    FewShot,
+    Pool,
+    chat_messages,
+    choose_exemplars,
+    fit_budget,
+    flan_prompt,
+)
+from instructkit._templates._options import OptionStyle
+from instructkit._templates._render import (
+    PROVENANCE_KEY,
+    Rendered,
+    Settings,
+    check_seed,
+    example_id_of,
+    render_row,
+    resolve_styles,
+)
+from instructkit._templates._seed import stable_ranked, stable_unit
+from instructkit._templates._template import Template
+
+__all__ = ["convert"]
+
+Output = Literal["instruction", "conversation"]
+
+
+def _check_templates(templates: Template | Sequence[Template]) -> tuple[Template, ...]:
+    items = (templates,) if isinstance(templates, Template) else tuple(templates)
+    if not items:
+        raise ConfigurationError("expected at least one template, got none")
+    for item in items:
+        if not isinstance(item, Template):
+            raise ConfigurationError(f"expected Template objects, got {type(item).__name__}")
+    task = items[0].task
+    ids: set[str] = set()
+    for item in items:
+        if item.task != task:
+            raise ConfigurationError(
+                f"expected templates of one task, got {task.name!r} and {item.task.name!r} "
+                "(convert each task's rows separately, then mix them)"
+            )
+        if item.id in ids:
+            raise ConfigurationError(f"expected distinct template ids, got {item.id!r} twice")
+        ids.add(item.id)
+    return items
+
+
+def _check_per_example(per_example: object, count: int) -> int:
+    if per_example == "all":
+        return count
+    if isinstance(per_example, bool) or not isinstance(per_example, int) or per_example < 1:
+        raise ConfigurationError(
+            f"expected per_example to be a positive int or 'all', got {per_example!r}"
+        )
+    if per_example > count:
+        raise ConfigurationError(
+            f"expected per_example <= the number of templates ({count}), got {per_example}"
+        )
+    return per_example
+
+
+def _check_options(options: object) -> float:
+    if isinstance(options, bool):
+        return 1.0 if options else 0.0
+    if isinstance(options, (int, float)) and math.isfinite(options) and 0 <= options <= 1:
+        return float(options)
+    raise ConfigurationError(
+        f"expected options to be True, False or a probability in [0, 1], got {options!r}"
+    )
+
+
+@overload
+def convert(
+    rows: Iterable[Mapping[str, Any]],
+    templates: Template | Sequence[Template],
+    *,
+    seed: int,
+    dataset: str | None = ...,
+    per_example: int | Literal["all"] = ...,
+    options: bool | float = ...,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = ...,
+    shuffle_options: bool = ...,
+    fewshot: FewShot | None = ...,
+    output: Literal["instruction"] = ...,
+    id_field: str = ...,
+    on_error: OnError = ...,
+    report: ItemReport | None = ...,
+) -> Iterator[Instruction]: ...
+
+
+@overload
+def convert(
+    rows: Iterable[Mapping[str, Any]],
+    templates: Template | Sequence[Template],
+    *,
+    seed: int,
+    dataset: str | None = ...,
+    per_example: int | Literal["all"] = ...,
+    options: bool | float = ...,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = ...,
+    shuffle_options: bool = ...,
+    fewshot: FewShot | None = ...,
+    output: Literal["conversation"],
+    id_field: str = ...,
+    on_error: OnError = ...,
+    report: ItemReport | None = ...,
+) -> Iterator[Conversation]: ...
+
+
+def convert(
+    rows: Iterable[Mapping[str, Any]],
+    templates: Template | Sequence[Template],
+    *,
+    seed: int,
+    dataset: str | None = None,
+    per_example: int | Literal["all"] = 1,
+    options: bool | float = True,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = None,
+    shuffle_options: bool = False,
+    fewshot: FewShot | None = None,
+    output: Output = "instruction",
+    id_field: str = "id",
+    on_error: OnError = "raise",
+    report: ItemReport | None = None,
+) -> Iterator[Instruction] | Iterator[Conversation]:
+    """Render a stream of rows with a task's templates, reproducibly per example.
+
+    Every random choice (which templates, with or without options, option style and order,
+    exemplars, which of several gold answers) is a stable hash of ``(seed, dataset, example
+    id, purpose)``. A row therefore renders the same whatever the order of the rows, the
+    batch size, the process or the number of shards; ``convert`` of a concatenation equals
+    the concatenation of ``convert`` of the parts.
+
+    Args:
+        rows: Mappings of the task's fields (and ``id_field``). Read lazily, one at a time.
+        templates: One template or several, all of one task.
+        seed: The seed of every choice.
+        dataset: The dataset name used for hashing and provenance (default: the task name).
+        per_example: How many templates render each row: ``1`` (default), ``k`` distinct
+            ones, or ``"all"`` (in the given order). The choice is a seeded ranking of the
+            template ids, so the order templates are listed in does not matter.
+        options: ``True``: with-options variants; ``False``: without; a number ``p``: each
+            (row, template) shows options with probability ``p``, seeded.
+        option_styles: Styles to draw from when a template names none.
+        shuffle_options: Show options in a seeded per-example order.
+        fewshot: Add exemplars (see :class:`FewShot`).
+        output: ``"instruction"`` (:class:`~instructkit.Instruction` records) or
+            ``"conversation"`` (:class:`~instructkit.Conversation`; few-shot exemplars
+            become earlier turns).
+        id_field: The row key holding the example id; rows without one are identified by a
+            hash of their task fields.
+        on_error: ``"raise"`` at the first row that cannot be rendered, or ``"skip"`` /
+            ``"collect"`` it into ``report``. A row is rendered with all of its chosen
+            templates or rejected as a whole.
+        report: Counts rows seen, valid and rejected, with each rejection's reason and row
+            index; required unless ``on_error="raise"``, so that no row disappears untracked.
+
+    Returns:
+        A lazy iterator of records, ``id = "dataset/example id/template id"``, each with
+        ``meta["provenance"]``.
+
+    Raises:
+        ConfigurationError: a bad argument (checked at call time, before any row is read).
+        TemplateError: under ``on_error="raise"``, a row that cannot be rendered (a missing
+            field, a label outside the label space such as ``-1`` for unlabeled rows).
+
+    Example:
+        >>> from instructkit import ItemReport, Task, Template, convert
+        >>> task = Task(name="qa", fields={"question": "text", "answer": "alternatives"},
+        ...             target="answer")
+        >>> t = Template(id="qa-1", task=task, instruction="Answer: {question}",
+        ...              response="{answer}")
+        >>> rows = [{"id": "a", "question": "2+2?", "answer": ["4", "four"]},
+        ...         {"id": "b", "question": "Capital of Peru?"}]
+        >>> report = ItemReport()
+        >>> [r.response in ("4", "four") for r in convert(rows, t, seed=1, on_error="skip",
+        ...                                               report=report)]
+        [True]
+        >>> report.summary()
+        '2 seen, 1 valid, 1 rejected, 0 blank'
+    """
+    items = _check_templates(templates)
+    count = _check_per_example(per_example, len(items))
+    rate = _check_options(options)
+    policy = check_on_error(on_error)
+    if output not in ("instruction", "conversation"):
+        raise ConfigurationError(
+            f"expected output to be 'instruction' or 'conversation', got {output!r}"
+        )
+    if policy != "raise" and report is None:
+        raise ConfigurationError(
+            f"expected report= with on_error={policy!r}, so that skipped rows are counted"
+        )
+    if fewshot is not None and not isinstance(fewshot, FewShot):
+        raise ConfigurationError(f"expected fewshot to be a FewShot, got {fewshot!r}")
+    if not isinstance(id_field, str):
+        raise ConfigurationError(f"expected id_field to be text, got {id_field!r}")
+    settings = Settings(
+        seed=check_seed(seed),
+        dataset=dataset,
+        styles=resolve_styles(option_styles),
+        shuffle_options=bool(shuffle_options),
+        id_field=id_field,
+    )
+    pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
+    return _run(
+        rows,
+        items,
+        settings,
+        count=count,
+        every=per_example == "all",
+        rate=rate,
+        pool=pool,
+        output=output,
+        on_error=policy,
+        report=report,
+    )
+
+
+def _run(
+    rows: Iterable[Mapping[str, Any]],
+    templates: tuple[Template, ...],
+    settings: Settings,
+    *,
+    count: int,
+    every: bool,
+    rate: float,
+    pool: Pool | None,
+    output: Output,
+    on_error: OnError,
+    report: ItemReport | None,
+) -> Iterator[Any]:
+    task = templates[0].task
+    dataset = settings.dataset_for(task)
+    for index, row in enumerate(rows):
+        if report is not None:
+            report.seen += 1
+        try:
+            records = _convert_row(
+                row, templates, settings, dataset, count, every, rate, pool, output
+            )
+        except DataError as err:
+            located = err.located(row=index)
+            if report is None:
+                raise located from err
+            report.reject(located, on_error=on_error)
+            continue
+        if report is not None:
+            report.valid += 1
+        yield from records
+
+
+def _convert_row(
+    row: Mapping[str, Any],
+    templates: tuple[Template, ...],
+    settings: Settings,
+    dataset: str,
+    count: int,
+    every: bool,
+    rate: float,
+    pool: Pool | None,
+    output: Output,
+) -> list[Instruction | Conversation]:
+    if not isinstance(row, Mapping):
+        raise TemplateError(
+            f"expected a row mapping field names to values, got {type(row).__name__}"
+        )
+    task = templates[0].task
+    example_id = example_id_of(row, task, settings.id_field)
+    if every:
+        chosen = list(templates)
+    else:
+        chosen = stable_ranked(
+            list(templates),
+            [t.id for t in templates],
+            settings.seed,
+            dataset,
+            example_id,
+            "template",
+        )[:count]
+    out: list[Instruction | Conversation] = []
+    for template in chosen:
+        with_options = rate >= 1.0 or (
+            rate > 0.0
+            and stable_unit(settings.seed, dataset, example_id, f"with-options:{template.id}")
+            < rate
+        )
+        target = render_row(
+            template, row, settings, with_options=with_options, example_id=example_id
+        )
+        out.append(_assemble(target, row, templates, settings, pool, output, with_options))
+    return out
+
+
+def _assemble(
+    target: Rendered,
+    row: Mapping[str, Any],
+    templates: tuple[Template, ...],
+    settings: Settings,
+    pool: Pool | None,
+    output: Output,
+    with_options: bool,
+) -> Instruction | Conversation:
+    conversation = output == "conversation"
+    exemplars: tuple[Rendered, ...] = ()
+    dropped = 0
+    if pool is not None:
+        drawn = choose_exemplars(pool, target, row, templates, settings, with_options=with_options)
+        fitted = fit_budget(pool.shots, drawn, target, conversation=conversation)
+        exemplars, dropped = fitted.exemplars, fitted.dropped
+    ids = [ex.example_id for ex in exemplars]
+    meta = {PROVENANCE_KEY: target.provenance(settings.seed, ids, dropped)}
+    if conversation:
+        if exemplars:
+            return Conversation(
+                messages=chat_messages(exemplars, target), id=target.record_id(), meta=meta
+            )
+        record = Instruction(
+            instruction=target.instruction,
+            response=target.response,
+            system=target.system,
+            id=target.record_id(),
+            meta=meta,
+        )
+        return record.to_conversation()
+    instruction = target.instruction
+    if pool is not None and exemplars:
+        instruction = flan_prompt(pool.shots, exemplars, target)
+    return Instruction(
+        instruction=instruction,
+        response=target.response,
+        system=target.system,
+        id=target.record_id(),
+        meta=meta,
+    )

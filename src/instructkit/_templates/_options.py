@@ -1,0 +1,200 @@
+"""Answer options: how a label space is shown to the model, and what the answer then is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pydantic
+
+from instructkit._errors import ConfigurationError, TemplateError
+from instructkit._records import NonEmptyText, Text
+from instructkit._templates._base import TemplateRecord
+
+__all__ = [
+    "BUILTIN_OPTION_STYLES",
+    "DEFAULT_OPTION_STYLES",
+    "OptionStyle",
+    "RenderedOptions",
+    "render_options",
+    "resolve_style",
+]
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class OptionStyle(TemplateRecord):
+    """How answer options are laid out, and whether the answer is the option text or its marker.
+
+    The block is the ``header`` (if any), then one item per option, either one per line
+    (``layout="lines"``) or on one line joined by ``joiner`` (``layout="inline"``). An item is
+    ``open + marker + close + " " + text``, or just the text with ``marker="none"``.
+
+    Attributes:
+        name: The style's name, recorded in provenance.
+        header: A line before the options (``"OPTIONS:"``), or ``""`` for none.
+        marker: ``"dash"`` (``-``), ``"star"`` (``*``), ``"upper"`` (A, B, ...), ``"lower"``
+            (a, b, ...), ``"number"`` (1, 2, ...) or ``"none"``.
+        open: Text before each marker, such as ``"("``.
+        close: Text after each marker, such as ``")"`` or ``"."``.
+        layout: ``"lines"`` or ``"inline"``.
+        joiner: What separates items in the inline layout.
+        target: ``"text"``: the answer is the option's text. ``"marker"``: the answer is the
+            option's bare marker (``"B"``, ``"2"``); only with letter or number markers.
+
+    Example:
+        >>> from instructkit import OptionStyle
+        >>> style = OptionStyle(name="bracketed", marker="upper", open="[", close="]")
+        >>> print(render_options(style, ["yes", "no"], answer=1).block)
+        [A] yes
+        [B] no
+    """
+
+    name: NonEmptyText
+    header: Text = ""
+    marker: Literal["dash", "star", "upper", "lower", "number", "none"] = "dash"
+    open: Text = ""
+    close: Text = ""
+    layout: Literal["lines", "inline"] = "lines"
+    joiner: Text = " "
+    target: Literal["text", "marker"] = "text"
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> OptionStyle:
+        if self.target == "marker" and self.marker not in ("upper", "lower", "number"):
+            raise TemplateError(
+                f"option style {self.name!r}: expected a letter or number marker for "
+                f"target='marker', got marker={self.marker!r}",
+                loc="$.target",
+            )
+        if self.layout == "lines" and any(c in "\r\n" for c in self.open + self.close):
+            raise TemplateError(
+                f"option style {self.name!r}: expected markers without line breaks, got "
+                f"{self.open!r} / {self.close!r}",
+                loc="$.open",
+            )
+        return self
+
+    def token(self, index: int) -> str:
+        """The bare marker of the option at ``index`` (``"A"``, ``"3"``, ``"-"``, ``""``).
+
+        Raises:
+            TemplateError: more options than letters.
+        """
+        if self.marker in ("upper", "lower"):
+            if index >= len(_LETTERS):
+                raise TemplateError(
+                    f"option style {self.name!r}: expected at most {len(_LETTERS)} options for "
+                    f"letter markers, got more"
+                )
+            letter = _LETTERS[index]
+            return letter if self.marker == "upper" else letter.lower()
+        if self.marker == "number":
+            return str(index + 1)
+        return {"dash": "-", "star": "*", "none": ""}[self.marker]
+
+
+BUILTIN_OPTION_STYLES: dict[str, OptionStyle] = {
+    style.name: style
+    for style in (
+        OptionStyle(name="flan", header="OPTIONS:"),
+        OptionStyle(name="dash"),
+        OptionStyle(name="choose", header="Possible answers:"),
+        OptionStyle(name="letters", marker="upper", open="(", close=")"),
+        OptionStyle(name="numbers", marker="number", close="."),
+        OptionStyle(name="inline", header="Options:", marker="none", layout="inline", joiner=", "),
+        OptionStyle(name="letters-inline", marker="upper", open="(", close=")", layout="inline"),
+        OptionStyle(name="letters-answer", marker="upper", open="(", close=")", target="marker"),
+        OptionStyle(name="numbers-answer", marker="number", close=".", target="marker"),
+    )
+}
+"""The named styles a template or a call may refer to by name.
+
+``flan`` is the Flan 2021 layout (``OPTIONS:`` then ``- text`` lines). The ``*-answer`` styles
+make the answer the bare marker (``B``, ``2``) instead of the option text.
+"""
+
+DEFAULT_OPTION_STYLES: tuple[str, ...] = (
+    "flan",
+    "dash",
+    "choose",
+    "letters",
+    "numbers",
+    "inline",
+    "letters-inline",
+)
+"""The styles drawn from, per example, when neither the template nor the call names any.
+They all keep the answer as the option text, so a response pattern reads the same whatever
+style is drawn."""
+
+
+def resolve_style(style: str | OptionStyle) -> OptionStyle:
+    """The style object for a built-in name, or ``style`` itself.
+
+    Raises:
+        ConfigurationError: an unknown style name.
+    """
+    if isinstance(style, OptionStyle):
+        return style
+    try:
+        return BUILTIN_OPTION_STYLES[style]
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"expected an option style name among {sorted(BUILTIN_OPTION_STYLES)} or an "
+            f"OptionStyle, got {style!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class RenderedOptions:
+    """An options block and the answer it implies.
+
+    Attributes:
+        style: The style used.
+        texts: The option texts in display order.
+        tokens: The bare markers in display order (``""`` with ``marker="none"``).
+        block: The rendered block.
+        answer: What the target renders as (an option text or a marker), or ``None`` when
+            no answer was asked for.
+    """
+
+    style: OptionStyle
+    texts: tuple[str, ...]
+    tokens: tuple[str, ...]
+    block: str
+    answer: str | None
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """Every value the answer may take: the markers or the texts, by the style's target."""
+        return self.tokens if self.style.target == "marker" else self.texts
+
+
+def render_options(
+    style: OptionStyle, texts: Sequence[str], *, answer: int | None
+) -> RenderedOptions:
+    """Lay out ``texts`` in ``style`` and work out the answer for the option at ``answer``.
+
+    Args:
+        style: The layout.
+        texts: Option texts, already in display order.
+        answer: Index (in display order) of the correct option, or ``None``.
+
+    Returns:
+        The block and the answer. The answer is always one of :attr:`RenderedOptions.answers`.
+    """
+    tokens = tuple(style.token(i) for i in range(len(texts)))
+    items = [
+        text if style.marker == "none" else f"{style.open}{token}{style.close} {text}"
+        for token, text in zip(tokens, texts, strict=True)
+    ]
+    if style.layout == "lines":
+        block = "\n".join([style.header, *items] if style.header else items)
+    else:
+        body = style.joiner.join(items)
+        block = f"{style.header} {body}" if style.header else body
+    result = None
+    if answer is not None:
+        result = tokens[answer] if style.target == "marker" else texts[answer]
+    return RenderedOptions(style, tuple(texts), tokens, block, result)

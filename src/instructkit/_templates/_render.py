@@ -1,0 +1,537 @@
+"""Rendering one row with one template: field values, options, the answer, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from instructkit._errors import ConfigurationError, TemplateError
+from instructkit._records import Instruction, JsonValue
+from instructkit._templates._options import (
+    DEFAULT_OPTION_STYLES,
+    OptionStyle,
+    RenderedOptions,
+    render_options,
+    resolve_style,
+)
+from instructkit._templates._seed import stable_index, stable_ranked
+from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
+from instructkit._templates._template import Pattern, Slot, Template
+from instructkit._version import __version__
+
+__all__ = [
+    "PROVENANCE_KEY",
+    "Rendered",
+    "Settings",
+    "example_id_of",
+    "render",
+    "render_row",
+    "resolve_styles",
+]
+
+PROVENANCE_KEY = "provenance"
+"""The ``meta`` key under which every rendered record carries its provenance dict."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The call-level choices shared by :func:`render` and :func:`~instructkit.convert`."""
+
+    seed: int = 0
+    dataset: str | None = None
+    styles: tuple[OptionStyle, ...] = ()
+    shuffle_options: bool = False
+    id_field: str = "id"
+
+    def dataset_for(self, task: Task) -> str:
+        """The dataset name used for hashing and provenance (the task name by default)."""
+        return self.dataset if self.dataset is not None else task.name
+
+
+def resolve_styles(
+    styles: Sequence[str | OptionStyle] | str | OptionStyle | None,
+) -> tuple[OptionStyle, ...]:
+    """The call-level option styles (``None``: :data:`DEFAULT_OPTION_STYLES`).
+
+    Raises:
+        ConfigurationError: an unknown name, an empty list, or two styles with one name.
+    """
+    if styles is None:
+        styles = DEFAULT_OPTION_STYLES
+    if isinstance(styles, (str, OptionStyle)):
+        styles = (styles,)
+    resolved = tuple(resolve_style(s) for s in styles)
+    names = [s.name for s in resolved]
+    if not resolved:
+        raise ConfigurationError("expected at least one option style, got none")
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"expected distinct option style names, got {names}")
+    return resolved
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` if it is an int (not a bool).
+
+    Raises:
+        ConfigurationError: any other value.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigurationError(f"expected seed to be an int, got {seed!r}")
+    return seed
+
+
+def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
+    """The example's id: ``row[id_field]`` as text, or a hash of the task fields present.
+
+    A content hash keeps the id independent of the row's position, so an input without ids
+    still renders the same in any order or shard (identical rows share an id).
+
+    Raises:
+        TemplateError: the id is neither text nor an int, or the row is not JSON data.
+    """
+    value = row.get(id_field)
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise TemplateError(
+                f"expected the example id to be text or an int, got {type(value).__name__}",
+                loc=f"$.{id_field}",
+            )
+        text = str(value)
+        if text:
+            return text
+    content = {name: row[name] for name in task.fields if name in row}
+    try:
+        raw = orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError as err:
+        raise TemplateError(f"expected JSON-compatible field values, got {err}", loc="$") from err
+    return "h" + hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One row rendered with one template, before it becomes a record."""
+
+    template: Template
+    example_id: str
+    dataset: str
+    system: str | None
+    instruction: str
+    response: str
+    options: RenderedOptions | None
+    order: tuple[JsonValue, ...] | None
+    picks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def template_type(self) -> str:
+        """``"zs_opt"`` or ``"zs_noopt"`` (few-shot renders change the prefix to ``fs``)."""
+        return "zs_opt" if self.options is not None else "zs_noopt"
+
+    def provenance(
+        self, seed: int, exemplar_ids: Sequence[str] = (), dropped: int = 0
+    ) -> dict[str, JsonValue]:
+        """The provenance dict stored under ``meta["provenance"]`` (always the same keys)."""
+        template = self.template
+        options: JsonValue = None
+        if self.options is not None:
+            options = {
+                "style": self.options.style.name,
+                "order": list(self.order or ()),
+                "target": self.options.style.target,
+            }
+        kind = self.template_type
+        if exemplar_ids:
+            kind = "fs" + kind[2:]
+        rationale = template.task.rationale
+        response = template.pattern("response")
+        cot = bool(
+            rationale is not None
+            and response is not None
+            and any(s.name == rationale for s in response.slots)
+        )
+        out: dict[str, JsonValue] = {
+            "task": template.task.name,
+            "cluster": template.task.cluster,
+            "dataset": self.dataset,
+            "example_id": self.example_id,
+            "template_id": template.id,
+            "template_hash": template.content_hash,
+            "inverted": template.inverted,
+            "language": template.language,
+            "template_type": kind,
+            "cot": cot,
+            "options": options,
+            "exemplar_ids": list(exemplar_ids),
+            "exemplars_dropped": dropped,
+            "picks": dict(self.picks),
+            "seed": seed,
+            "version": __version__,
+        }
+        return out
+
+    def record_id(self) -> str:
+        """The output record's id: ``dataset/example id/template id``."""
+        return f"{self.dataset}/{self.example_id}/{self.template.id}"
+
+
+def _missing(name: str, row: Mapping[str, Any]) -> TemplateError:
+    keys = ", ".join(sorted(str(k) for k in row)) or "none"
+    return TemplateError(
+        f"expected a value for field {name!r}, got no such key (the row has: {keys})",
+        loc=f"$.{name}",
+    )
+
+
+def _text_list(name: str, value: object, *, what: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)):
+        raise TemplateError(
+            f"expected {what} for field {name!r}, got {type(value).__name__}", loc=f"$.{name}"
+        )
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TemplateError(
+                f"expected text items in field {name!r}, got {type(item).__name__}",
+                loc=f"$.{name}[{index}]",
+            )
+    return list(value)
+
+
+def _choices_of(task: Task, row: Mapping[str, Any]) -> list[str]:
+    name = task.choices
+    assert name is not None
+    if name not in row or row[name] is None:
+        raise _missing(name, row)
+    value = row[name]
+    if isinstance(value, str):
+        raise TemplateError(
+            f"expected a list of answer choices in field {name!r}, got a single string",
+            loc=f"$.{name}",
+        )
+    choices = _text_list(name, value, what="a list of answer choices")
+    if len(choices) < 2:
+        raise TemplateError(
+            f"expected at least 2 answer choices in field {name!r}, got {len(choices)}",
+            loc=f"$.{name}",
+        )
+    for index, choice in enumerate(choices):
+        if not choice.strip():
+            raise TemplateError(
+                f"expected non-blank answer choices, got {choice!r}", loc=f"$.{name}[{index}]"
+            )
+        if choice in choices[:index]:
+            raise TemplateError(
+                f"expected distinct answer choices, got {choice!r} twice",
+                loc=f"$.{name}[{index}]",
+            )
+    return choices
+
+
+@dataclass(frozen=True)
+class _Space:
+    keys: tuple[str, ...]  # distinct text keys for seeded shuffling
+    values: tuple[JsonValue, ...]  # what provenance records as the order
+    texts: tuple[str, ...]
+
+
+def _label_space(task: Task, row: Mapping[str, Any]) -> _Space:
+    if task.labels is not None:
+        values = tuple(v for v, _ in task.labels)
+        return _Space(
+            tuple(f"{type(v).__name__}:{v}" for v in values),
+            values,
+            tuple(t for _, t in task.labels),
+        )
+    choices = _choices_of(task, row)
+    return _Space(tuple(choices), tuple(range(len(choices))), tuple(choices))
+
+
+def _gold(task: Task, row: Mapping[str, Any], space: _Space) -> int:
+    name = task.target
+    if name not in row:
+        raise _missing(name, row)
+    value = row[name]
+    if task.labels is not None:
+        for index, label in enumerate(space.values):
+            if label == value and type(label) is type(value):
+                return index
+        shown = [v for v, _ in task.labels]
+        note = " (an unlabeled row)" if value is None or value == -1 else ""
+        raise TemplateError(f"expected a label among {shown}, got {value!r}{note}", loc=f"$.{name}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(space.texts):
+            return value
+        raise TemplateError(
+            f"expected an answer index in range({len(space.texts)}), got {value}"
+            + (" (an unlabeled row)" if value == -1 else ""),
+            loc=f"$.{name}",
+        )
+    if isinstance(value, str) and value in space.texts:
+        return space.texts.index(value)
+    raise TemplateError(
+        f"expected the answer as an index or one of the choices {list(space.texts)}, got {value!r}",
+        loc=f"$.{name}",
+    )
+
+
+def _scalar(name: str, kind: str, value: object) -> str:
+    if kind == "text":
+        if not isinstance(value, str):
+            raise TemplateError(
+                f"expected text for field {name!r}, got {type(value).__name__}", loc=f"$.{name}"
+            )
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TemplateError(
+                f"expected a number for field {name!r}, got {type(value).__name__}",
+                loc=f"$.{name}",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TemplateError(
+                f"expected a finite number for field {name!r}, got {value!r}", loc=f"$.{name}"
+            )
+        return str(value)
+    # "list"
+    return ", ".join(_text_list(name, value, what="a list of strings"))
+
+
+def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
+    return "".join(p if isinstance(p, str) else values[p.name] for p in pieces)
+
+
+def _pick_style(
+    template: Template, settings: Settings, dataset: str, example_id: str
+) -> OptionStyle:
+    candidates = template.styles or settings.styles or resolve_styles(None)
+    if len(candidates) == 1:
+        return candidates[0]
+    return stable_ranked(
+        list(candidates),
+        [s.name for s in candidates],
+        settings.seed,
+        dataset,
+        example_id,
+        f"options-style:{template.id}",
+    )[0]
+
+
+def render_row(
+    template: Template,
+    row: Mapping[str, Any],
+    settings: Settings,
+    *,
+    with_options: bool,
+    example_id: str | None = None,
+    style: OptionStyle | None = None,
+) -> Rendered:
+    """Render ``row`` with ``template`` (the engine behind :func:`render` and ``convert``).
+
+    Args:
+        template: The template.
+        row: The example's fields.
+        settings: Seed, dataset name, default option styles, shuffling, id field.
+        with_options: Render the with-options variant (else the without-options one).
+        example_id: The example id, if already known.
+        style: Force this option style (few-shot exemplars follow their target's style).
+
+    Returns:
+        The rendered texts with what is needed for provenance.
+
+    Raises:
+        TemplateError: the row lacks a field, has a value of the wrong kind, a label outside
+            the label space, or renders an empty text.
+    """
+    if not isinstance(row, Mapping):
+        raise TemplateError(
+            f"expected a row mapping field names to values, got {type(row).__name__}"
+        )
+    task = template.task
+    dataset = settings.dataset_for(task)
+    ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
+    used = template.fields_used
+    shows_options = with_options and template.uses_options and task.has_label_space
+    needs_gold = task.target in used and task.has_label_space
+    space: _Space | None = None
+    gold: int | None = None
+    if task.has_label_space and (shows_options or needs_gold):
+        space = _label_space(task, row)
+        if needs_gold:
+            gold = _gold(task, row, space)
+    options: RenderedOptions | None = None
+    order: tuple[JsonValue, ...] | None = None
+    text_values: dict[str, str] = {}
+    picks: dict[str, int] = {}
+    if shows_options:
+        assert space is not None
+        chosen = style if style is not None else _pick_style(template, settings, dataset, ex_id)
+        positions = list(range(len(space.texts)))
+        if settings.shuffle_options:
+            positions = stable_ranked(
+                positions,
+                list(space.keys),
+                settings.seed,
+                dataset,
+                ex_id,
+                f"options-order:{template.id}",
+            )
+        shown = [space.texts[i] for i in positions]
+        answer = positions.index(gold) if gold is not None else None
+        options = render_options(chosen, shown, answer=answer)
+        order = tuple(space.values[i] for i in positions)
+        text_values[OPTIONS_PLACEHOLDER] = options.block
+    elif template.uses_options:
+        text_values[OPTIONS_PLACEHOLDER] = ""
+    for name in used:
+        if name == OPTIONS_PLACEHOLDER:
+            continue
+        kind = task.fields[name]
+        if kind == "label":
+            if name == task.target:
+                assert space is not None
+                assert gold is not None
+                text_values[name] = space.texts[gold]
+                continue
+            # A second label-kind field (rare): render its value through the fixed labels.
+            if name not in row:
+                raise _missing(name, row)
+            try:
+                text_values[name] = task.label_text(row[name])
+            except TemplateError as err:
+                raise TemplateError(err.reason, loc=f"$.{name}") from None
+            continue
+        if name not in row or row[name] is None:
+            raise _missing(name, row)
+        value = row[name]
+        if kind == "alternatives":
+            items = _text_list(name, value, what="text or a list of alternatives")
+            if not items:
+                raise TemplateError(
+                    f"expected at least one alternative in field {name!r}, got []",
+                    loc=f"$.{name}",
+                )
+            index = (
+                0
+                if len(items) == 1
+                else stable_index(settings.seed, dataset, ex_id, f"pick:{name}", len(items))
+            )
+            if len(items) > 1:
+                picks[name] = index
+            text_values[name] = items[index]
+        else:
+            text_values[name] = _scalar(name, kind, value)
+    response_values = text_values
+    if options is not None and options.answer is not None and task.target in used:
+        if options.answer not in options.answers:  # pragma: no cover - guarded invariant
+            raise TemplateError(
+                f"template {template.id!r}: the answer {options.answer!r} is not one of the "
+                f"rendered options {list(options.answers)}"
+            )
+        response_values = {**text_values, task.target: options.answer}
+    texts: dict[str, str | None] = {}
+    for part in ("system", "instruction", "response"):
+        pattern: Pattern | None = template.pattern(part)
+        if pattern is None:
+            texts[part] = None
+            continue
+        pieces = pattern.pieces if shows_options else pattern.plain
+        values = response_values if part == "response" else text_values
+        rendered = _join(pieces, values)
+        if not rendered.strip():
+            raise TemplateError(
+                f"template {template.id!r}: expected a non-blank {part}, got {rendered!r} "
+                "for this row",
+                loc="$",
+            )
+        texts[part] = rendered
+    return Rendered(
+        template=template,
+        example_id=ex_id,
+        dataset=dataset,
+        system=texts["system"],
+        instruction=texts["instruction"] or "",
+        response=texts["response"] or "",
+        options=options,
+        order=order,
+        picks=picks,
+    )
+
+
+def render(
+    template: Template,
+    row: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    dataset: str | None = None,
+    options: bool = True,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = None,
+    shuffle_options: bool = False,
+    id_field: str = "id",
+) -> Instruction:
+    r"""Render one row with one template into an :class:`~instructkit.Instruction`.
+
+    Args:
+        template: The template.
+        row: A mapping of the task's field names to values (other keys are ignored).
+        seed: Seeds every choice (option style, option order, which gold answer); the same
+            seed, dataset and example id always give the same record.
+        dataset: The dataset name used for hashing and provenance (default: the task name).
+        options: Render the with-options variant (``False``: the without-options one).
+        option_styles: Styles to draw from when the template names none (default
+            :data:`~instructkit._templates._options.DEFAULT_OPTION_STYLES`).
+        shuffle_options: Show the options in a seeded per-example order.
+        id_field: The row key holding the example id (rows without one get a content hash).
+
+    Returns:
+        The instruction record, with provenance under ``meta["provenance"]``.
+
+    Raises:
+        TemplateError: the row cannot be rendered (missing field, label outside the label
+            space, wrong value kind, blank result).
+        ConfigurationError: a bad argument.
+
+    Example:
+        >>> from instructkit import Task, Template, render
+        >>> task = Task(name="sentiment", fields={"text": "text", "label": "label"},
+        ...             target="label", labels={0: "negative", 1: "positive"})
+        >>> t = Template(id="s1", task=task, instruction="{text}\nHow does the writer feel?\n"
+        ...              "{options}", response="{label}", options_style="flan")
+        >>> record = render(t, {"id": 1, "text": "Great film!", "label": 1})
+        >>> print(record.instruction)
+        Great film!
+        How does the writer feel?
+        OPTIONS:
+        - negative
+        - positive
+        >>> record.response
+        'positive'
+        >>> bare = render(t, {"id": 1, "text": "Great film!", "label": 1}, options=False)
+        >>> print(bare.instruction)
+        Great film!
+        How does the writer feel?
+    """
+    settings = Settings(
+        seed=check_seed(seed),
+        dataset=dataset,
+        styles=resolve_styles(option_styles),
+        shuffle_options=bool(shuffle_options),
+        id_field=id_field,
+    )
+    rendered = render_row(template, row, settings, with_options=bool(options))
+    return to_instruction(rendered, settings.seed)
+
+
+def to_instruction(rendered: Rendered, seed: int, exemplar_ids: Sequence[str] = ()) -> Instruction:
+    """The record for a zero-shot rendering."""
+    return Instruction(
+        instruction=rendered.instruction,
+        response=rendered.response,
+        system=rendered.system,
+        id=rendered.record_id(),
+        meta={PROVENANCE_KEY: rendered.provenance(seed, exemplar_ids)},
+    )

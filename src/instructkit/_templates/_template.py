@@ -1,0 +1,506 @@
+"""Templates: patterns parsed once into literal and field pieces, validated against a task."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pydantic
+from pydantic import PrivateAttr
+
+from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, TemplateError
+from instructkit._records import NonEmptyText, Text
+from instructkit._templates._base import TemplateRecord
+from instructkit._templates._options import OptionStyle, resolve_style
+from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
+
+__all__ = [
+    "PARTS",
+    "Pattern",
+    "PatternProblem",
+    "Slot",
+    "Template",
+    "load_templates",
+    "parse_pattern",
+    "save_templates",
+]
+
+PARTS: tuple[str, ...] = ("system", "instruction", "response")
+"""The patterns of a template, in the order a reader sees them."""
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FILE_FORMAT = "instructkit.templates/1"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A ``{field}`` placeholder: the field's name and where it sits in the raw pattern.
+
+    Attributes:
+        name: The field name (or ``options``).
+        start: Offset of the ``{`` in the raw pattern.
+        end: Offset just after the ``}``.
+    """
+
+    name: str
+    start: int
+    end: int
+
+
+Piece = str | Slot
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One parsed pattern.
+
+    Attributes:
+        raw: The pattern as written.
+        pieces: Literal text (escapes already resolved) and slots, in order.
+        plain: The pieces of the without-options variant: the ``{options}`` slot and the
+            whitespace that leads into it removed.
+    """
+
+    raw: str
+    pieces: tuple[Piece, ...]
+    plain: tuple[Piece, ...]
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        """The placeholders, in order."""
+        return tuple(p for p in self.pieces if isinstance(p, Slot))
+
+
+@dataclass(frozen=True)
+class PatternProblem(Exception):
+    """Why a pattern cannot be parsed, and where (raised by :func:`parse_pattern`).
+
+    Attributes:
+        position: Offset in the raw pattern.
+        reason: What was expected and what came instead.
+    """
+
+    position: int
+    reason: str
+
+
+def _placeholder_problem(name: str) -> str | None:
+    if _IDENT.match(name):
+        return None
+    shown = "{" + name + "}"
+    if name == "":
+        return "expected a field name inside braces, got an empty placeholder '{}'"
+    if name.isdigit():
+        return f"expected a field name, got a positional placeholder {shown!r}"
+    specials = {".": "attribute access", "[": "indexing", "!": "a conversion", ":": "a format spec"}
+    found = [(name.find(char), what) for char, what in specials.items() if char in name]
+    if found:
+        # The first special character decides, so '{x!r:>3}' is named a conversion.
+        what = min(found)[1]
+        return (
+            f"expected a plain field name, got {what} in {shown!r} (placeholders are "
+            "'{field}' only; write '{{' and '}}' for literal braces)"
+        )
+    return f"expected a field name made of letters, digits and '_', got {shown!r}"
+
+
+def parse_pattern(text: str) -> Pattern:
+    """Parse a pattern: ``{field}`` placeholders, ``{{`` and ``}}`` escapes, nothing else.
+
+    Args:
+        text: The raw pattern.
+
+    Returns:
+        The parsed pattern.
+
+    Raises:
+        PatternProblem: a placeholder that is not a plain identifier (attribute access,
+            indexing, format spec, conversion, positional, empty) or an unbalanced brace.
+
+    Example:
+        >>> [str(p) if isinstance(p, str) else p.name for p in parse_pattern("Q: {q}{{}}").pieces]
+        ['Q: ', 'q', '{}']
+    """
+    pieces: list[Piece] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "{":
+            if text.startswith("{", i + 1):
+                literal.append("{")
+                i += 2
+                continue
+            close = text.find("}", i + 1)
+            reopen = text.find("{", i + 1)
+            if close == -1 or (reopen != -1 and reopen < close):
+                raise PatternProblem(
+                    i, "expected '}' to close the '{' here, got none (write '{{' for a literal '{')"
+                )
+            name = text[i + 1 : close]
+            problem = _placeholder_problem(name)
+            if problem is not None:
+                raise PatternProblem(i, problem)
+            if literal:
+                pieces.append("".join(literal))
+                literal = []
+            pieces.append(Slot(name, i, close + 1))
+            i = close + 1
+        elif char == "}":
+            if text.startswith("}", i + 1):
+                literal.append("}")
+                i += 2
+                continue
+            raise PatternProblem(
+                i, "expected '}}' for a literal '}', got a single '}' that closes nothing"
+            )
+        else:
+            literal.append(char)
+            i += 1
+    if literal:
+        pieces.append("".join(literal))
+    return Pattern(text, tuple(pieces), _without_options(pieces))
+
+
+def _without_options(pieces: list[Piece]) -> tuple[Piece, ...]:
+    out = list(pieces)
+    index = len(out) - 1
+    while index >= 0:
+        piece = out[index]
+        if isinstance(piece, Slot) and piece.name == OPTIONS_PLACEHOLDER:
+            before, after = out[:index], out[index + 1 :]
+            if before and isinstance(before[-1], str):
+                before[-1] = before[-1].rstrip()
+            # Options that open the pattern: the whitespace after them led into the rest.
+            opens = all(isinstance(p, str) and not p for p in before)
+            if opens and after and isinstance(after[0], str):
+                after[0] = after[0].lstrip()
+            out = before + after
+        index -= 1
+    merged: list[Piece] = []
+    for piece in out:
+        if isinstance(piece, str):
+            if not piece:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] = merged[-1] + piece
+                continue
+        merged.append(piece)
+    return tuple(merged)
+
+
+OptionStyleSpec = str | OptionStyle
+"""An option style by built-in name or as an object."""
+
+
+class Template(TemplateRecord):
+    r"""An instruction template for one task: what to ask, and what the answer looks like.
+
+    Patterns use ``{field}`` placeholders naming fields of :attr:`task`, ``{{`` and ``}}``
+    for literal braces, and nothing else. The reserved placeholder ``{options}`` shows the
+    task's answer options (see :class:`OptionStyle`); one declaration gives two variants:
+    with options, and without them (the ``{options}`` slot and the whitespace leading into
+    it are removed). Everything is checked when the template is built.
+
+    Attributes:
+        id: A unique id (``"nli-3"``).
+        task: The task whose fields the patterns use.
+        instruction: The pattern of the instruction (the prompt).
+        response: The pattern of the response (the target).
+        system: An optional pattern for a system prompt.
+        inverted: Whether the template turns the task around (asks for an input given the
+            answer, such as "write a premise for this hypothesis").
+        language: BCP 47 language tag of the template's own wording.
+        tags: Free-form tags (``"cot"``, ``"short"``).
+        options_style: The option style(s) this template uses: a built-in name, an
+            :class:`OptionStyle`, a tuple of those (one drawn per example), or ``None`` to
+            leave it to the caller (who by default draws from
+            :data:`~instructkit._templates._options.DEFAULT_OPTION_STYLES`).
+
+    Example:
+        >>> from instructkit import Task, Template
+        >>> task = Task(name="sentiment", fields={"text": "text", "label": "label"},
+        ...             target="label", labels={0: "negative", 1: "positive"})
+        >>> t = Template(id="sent-1", task=task,
+        ...              instruction="Review: {text}\nIs this review positive?\n{options}",
+        ...              response="{label}")
+        >>> t.fields_used
+        ('text', 'options', 'label')
+        >>> len(t.content_hash)
+        16
+    """
+
+    id: NonEmptyText
+    task: Task
+    instruction: Text
+    response: Text
+    system: Text | None = None
+    inverted: bool = False
+    language: NonEmptyText = "en"
+    tags: tuple[NonEmptyText, ...] = ()
+    options_style: OptionStyleSpec | tuple[OptionStyleSpec, ...] | None = None
+
+    _patterns: dict[str, Pattern] = PrivateAttr(default_factory=dict)
+    _styles: tuple[OptionStyle, ...] = PrivateAttr(default=())
+    _hash: str = PrivateAttr(default="")
+
+    @pydantic.model_validator(mode="after")
+    def _build(self) -> Template:
+        valid = [*self.task.fields, OPTIONS_PLACEHOLDER]
+        patterns: dict[str, Pattern] = {}
+        for part in PARTS:
+            raw = getattr(self, part)
+            if raw is None:
+                continue
+            try:
+                pattern = parse_pattern(raw)
+            except PatternProblem as problem:
+                raise TemplateError(
+                    f"template {self.id!r}, {part} position {problem.position}: {problem.reason}",
+                    loc=f"$.{part}",
+                ) from None
+            for slot in pattern.slots:
+                kind = self.task.fields.get(slot.name)
+                if slot.name != OPTIONS_PLACEHOLDER and kind is None:
+                    raise TemplateError(
+                        f"template {self.id!r}, {part} position {slot.start}: expected a field "
+                        f"of task {self.task.name!r} ({', '.join(valid)}), got {{{slot.name}}}",
+                        loc=f"$.{part}",
+                    )
+                if kind == "choices":
+                    raise TemplateError(
+                        f"template {self.id!r}, {part} position {slot.start}: expected "
+                        f"{{{OPTIONS_PLACEHOLDER}}} to show the answer choices, got the choices "
+                        f"field {{{slot.name}}} itself",
+                        loc=f"$.{part}",
+                    )
+            patterns[part] = pattern
+        self._patterns = patterns
+        self._styles = self._resolve_styles()
+        self._hash = self._compute_hash()
+        return self
+
+    def _resolve_styles(self) -> tuple[OptionStyle, ...]:
+        spec = self.options_style
+        if spec is None:
+            return ()
+        specs = spec if isinstance(spec, tuple) else (spec,)
+        if not specs:
+            raise TemplateError(
+                f"template {self.id!r}: expected at least one option style, got ()",
+                loc="$.options_style",
+            )
+        styles = []
+        for index, item in enumerate(specs):
+            try:
+                styles.append(resolve_style(item))
+            except ConfigurationError as err:
+                raise TemplateError(
+                    f"template {self.id!r}: {err}",
+                    loc="$.options_style" + (f"[{index}]" if isinstance(spec, tuple) else ""),
+                ) from None
+        names = [s.name for s in styles]
+        if len(set(names)) != len(names):
+            raise TemplateError(
+                f"template {self.id!r}: expected distinct option style names, got {names}",
+                loc="$.options_style",
+            )
+        return tuple(styles)
+
+    def _compute_hash(self) -> str:
+        # Everything that changes what a rendering looks like, and nothing else (not the id,
+        # tags or language), so renaming or retagging a template keeps its hash.
+        content = {
+            "task": self.task.to_dict(),
+            "system": self.system,
+            "instruction": self.instruction,
+            "response": self.response,
+            "inverted": self.inverted,
+            "options_style": [s.to_dict() for s in self._styles],
+        }
+        digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return digest[:16]
+
+    def __hash__(self) -> int:
+        return hash((self.id, self._hash))
+
+    @property
+    def content_hash(self) -> str:
+        """16 hex digits that change whenever the text, task or option styles change."""
+        return self._hash
+
+    def pattern(self, part: str) -> Pattern | None:
+        """The parsed pattern of ``part`` (``"system"``, ``"instruction"``, ``"response"``)."""
+        return self._patterns.get(part)
+
+    @property
+    def styles(self) -> tuple[OptionStyle, ...]:
+        """The option styles this template names, resolved (empty: the caller decides)."""
+        return self._styles
+
+    @property
+    def fields_used(self) -> tuple[str, ...]:
+        """The distinct placeholder names, in order of first use (system, instruction, response)."""
+        seen: dict[str, None] = {}
+        for part in PARTS:
+            pattern = self._patterns.get(part)
+            if pattern is not None:
+                for slot in pattern.slots:
+                    seen.setdefault(slot.name, None)
+        return tuple(seen)
+
+    @property
+    def uses_options(self) -> bool:
+        """Whether any pattern shows ``{options}``."""
+        return OPTIONS_PLACEHOLDER in self.fields_used
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Template:
+        """Read one template from a JSON file written by :meth:`save`.
+
+        Raises:
+            MalformedJSONError: the file is not JSON.
+            TemplateError: the template breaks a rule (located with the file name).
+            RecordValidationError: a field has the wrong type.
+        """
+        data = _read_json(path)
+        try:
+            return cls.model_validate(data)
+        except DataError as err:
+            raise err.located(file=os.fspath(path)) from err
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this template (with its task) to a JSON file that :meth:`load` reads back."""
+        Path(path).write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _read_json(path: str | os.PathLike[str]) -> Any:
+    raw = Path(path).read_bytes()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise MalformedJSONError(
+            f"expected JSON, got {err.msg}",
+            file=os.fspath(path),
+            line=err.lineno,
+            column=err.colno,
+            offset=err.pos,
+        ) from err
+
+
+def save_templates(path: str | os.PathLike[str], templates: Iterable[Template]) -> None:
+    """Write a set of templates to one JSON file, each task stored once.
+
+    The file is ``{"format": "instructkit.templates/1", "tasks": [...], "templates": [...]}``
+    where each template names its task by ``name``.
+
+    Raises:
+        ConfigurationError: two different tasks share a name, or two templates an id.
+    """
+    tasks: dict[str, Task] = {}
+    rows: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    for template in templates:
+        known = tasks.setdefault(template.task.name, template.task)
+        if known != template.task:
+            raise ConfigurationError(
+                f"expected one definition per task name, got two different tasks named "
+                f"{template.task.name!r}"
+            )
+        if template.id in ids:
+            raise ConfigurationError(f"expected distinct template ids, got {template.id!r} twice")
+        ids.add(template.id)
+        row = template.to_dict()
+        row["task"] = template.task.name
+        rows.append(row)
+    document = {
+        "format": _FILE_FORMAT,
+        "tasks": [task.to_dict() for task in tasks.values()],
+        "templates": rows,
+    }
+    Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def load_templates(path: str | os.PathLike[str]) -> list[Template]:
+    """Read templates from a JSON file.
+
+    Accepts the file :func:`save_templates` writes, a JSON list of templates each with its
+    task inline, or a single template as :meth:`Template.save` writes it.
+
+    Raises:
+        MalformedJSONError: the file is not JSON.
+        TemplateError: a template or task breaks a rule, or names an unknown task.
+        RecordValidationError: a field has the wrong type.
+    """
+    file = os.fspath(path)
+    data = _read_json(path)
+    try:
+        if isinstance(data, dict) and "templates" in data:
+            return _load_document(data)
+        if isinstance(data, list):
+            return [
+                _with_prefix(lambda item=item: Template.model_validate(item), (index,))
+                for index, item in enumerate(data)
+            ]
+        return [Template.model_validate(data)]
+    except DataError as err:
+        raise err.located(file=file) from err
+
+
+def _with_prefix(build: Any, prefix: tuple[str | int, ...]) -> Template:
+    try:
+        result: Template = build()
+    except DataError as err:
+        raise err.located(prefix=prefix) from err
+    return result
+
+
+def _load_document(data: dict[str, Any]) -> list[Template]:
+    if data.get("format") != _FILE_FORMAT:
+        raise TemplateError(
+            f"expected format {_FILE_FORMAT!r}, got {data.get('format')!r}", loc="$.format"
+        )
+    raw_tasks = data.get("tasks")
+    raw_templates = data.get("templates")
+    if not isinstance(raw_tasks, list) or not isinstance(raw_templates, list):
+        raise TemplateError(
+            "expected lists under 'tasks' and 'templates', got "
+            f"{type(raw_tasks).__name__} and {type(raw_templates).__name__}",
+            loc="$",
+        )
+    tasks: dict[str, Task] = {}
+    for index, item in enumerate(raw_tasks):
+        task = _with_prefix_task(item, ("tasks", index))
+        tasks[task.name] = task
+    out = []
+    for index, item in enumerate(raw_templates):
+        if not isinstance(item, dict):
+            raise TemplateError(
+                f"expected a template object, got {type(item).__name__}",
+                loc=f"$.templates[{index}]",
+            )
+        name = item.get("task")
+        if isinstance(name, str):
+            if name not in tasks:
+                raise TemplateError(
+                    f"expected a task among {sorted(tasks)}, got {name!r}",
+                    loc=f"$.templates[{index}].task",
+                )
+            item = {**item, "task": tasks[name]}
+        out.append(
+            _with_prefix(lambda item=item: Template.model_validate(item), ("templates", index))
+        )
+    return out
+
+
+def _with_prefix_task(item: Any, prefix: tuple[str | int, ...]) -> Task:
+    try:
+        return Task.model_validate(item)
+    except DataError as err:
+        raise err.located(prefix=prefix) from err
