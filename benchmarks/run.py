@@ -131,9 +131,7 @@ def _chat_row(rng: random.Random, index: int) -> dict[str, Any]:
             )
             messages.append(_message("tool", _text(rng, 20, 400), tool_call_id=call_id))
         messages.append(_message("assistant", _text(rng, 100, 1500)))
-    tools = (
-        [json.dumps({"name": "search", "parameters": {"type": "object"}})] if with_tool else []
-    )
+    tools = [json.dumps({"name": "search", "parameters": {"type": "object"}})] if with_tool else []
     return {"messages": messages[:8], "tools": tools, "id": f"chat-{index}", "meta": {}}
 
 

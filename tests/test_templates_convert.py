@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -102,12 +103,14 @@ def test_one_pass_shuffled_and_chunked_conversion_give_identical_records(
 
     shuffled_rows = list(ROWS)
     random.Random(shuffle_seed).shuffle(shuffled_rows)
-    shuffled_templates = list(reversed(templates)) if settings["per_example"] != "all" else templates
+    shuffled_templates = (
+        list(reversed(templates)) if settings["per_example"] != "all" else templates
+    )
     shuffled = list(convert(shuffled_rows, shuffled_templates, seed=seed, **settings))
 
     bounds = [0, *sorted(cuts), len(ROWS)]
     chunked: list[Any] = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         chunked.extend(convert(ROWS[lo:hi], templates, seed=seed, **settings))
 
     assert chunked == one_pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from instructkit import LintFinding, Task, Template, lint_templates
@@ -187,7 +188,9 @@ def test_sample_rows_are_rendered_and_failures_reported() -> None:
         [Template(id="sum-5", task=SUM, instruction="Sum up: {article}", response="{summary}")],
         rows=[{"article": "text", "summary": "  "}],
     )
-    assert [(f.code, "non-blank response" in f.message) for f in finding] == [("empty-render", True)]
+    assert [(f.code, "non-blank response" in f.message) for f in finding] == [
+        ("empty-render", True)
+    ]
 
 
 def test_raw_templates_report_build_problems_with_positions() -> None:
@@ -221,3 +224,10 @@ def test_every_code_is_documented() -> None:
         codes.add(finding.code)
     assert codes <= set(LINT_CODES)
     assert len(codes) >= 6
+
+
+def test_the_docs_list_every_code() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "templates.md").read_text(encoding="utf-8")
+    for code, meaning in LINT_CODES.items():
+        assert f"| `{code}` |" in page, code
+        assert meaning.replace("{options}", "`{options}`").replace("'}n'", "`}n`") in page, code

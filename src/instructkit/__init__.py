@@ -19,6 +19,7 @@ from instructkit._errors import (
     RecordValidationError,
     TemplateError,
 )
+from instructkit._io import Reader, WriteResult, read, read_raw, write
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
     Conversation,
@@ -40,6 +41,7 @@ from instructkit._templates import (
     lint_templates,
     load_templates,
     mix,
+    plan_mixture,
     render,
     save_templates,
 )
@@ -68,12 +70,14 @@ __all__ = [
     "OnError",
     "OptionStyle",
     "Preference",
+    "Reader",
     "RecordValidationError",
     "Rejection",
     "Task",
     "Template",
     "TemplateError",
     "ToolCall",
+    "WriteResult",
     "__version__",
     "convert",
     "detect_dialect",
@@ -82,7 +86,11 @@ __all__ = [
     "load_templates",
     "mix",
     "parse_row",
+    "plan_mixture",
+    "read",
+    "read_raw",
     "render",
     "save_templates",
     "to_row",
+    "write",
 ]

@@ -175,7 +175,9 @@ def resolve_record_type(record: object) -> type[Record]:
             if record.lower() == kind.__name__.lower():
                 return kind
     names = ", ".join(kind.__name__ for kind in RECORD_TYPES)
-    raise ConfigurationError(f"expected record to be one of {names} (class or name), got {record!r}")
+    raise ConfigurationError(
+        f"expected record to be one of {names} (class or name), got {record!r}"
+    )
 
 
 def arrow_schema(record: type[Record] | str) -> pa.Schema:
@@ -456,7 +458,9 @@ def record_batches(
             ``batch_size``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigurationError(f"expected batch_size to be a positive integer, got {batch_size!r}")
+        raise ConfigurationError(
+            f"expected batch_size to be a positive integer, got {batch_size!r}"
+        )
     iterator = iter(records)
     first_chunk = list(islice(iterator, batch_size))
     if record is not None:
@@ -570,27 +574,24 @@ def _type_problem(got: pa.DataType, want: pa.DataType, path: str) -> tuple[str, 
     elif pa.types.is_list(want):
         if pa.types.is_list(got) or pa.types.is_large_list(got):
             return _type_problem(got.value_type, want.value_type, path + "[]")
-    elif pa.types.is_struct(want):
-        if pa.types.is_struct(got):
-            have = [got.field(i).name for i in range(got.num_fields)]
-            need = [want.field(i).name for i in range(want.num_fields)]
-            missing = [n for n in need if n not in have]
-            extra = [n for n in have if n not in need]
-            if missing or extra:
-                parts = []
-                if missing:
-                    parts.append("missing " + ", ".join(f"{path}.{n}" for n in missing))
-                if extra:
-                    parts.append("unexpected " + ", ".join(f"{path}.{n}" for n in extra))
-                return path, (
-                    f"expected struct fields {need}, got {have} ({'; '.join(parts)})"
-                )
-            for index in range(want.num_fields):
-                field = want.field(index)
-                found = _type_problem(got.field(field.name).type, field.type, f"{path}.{field.name}")
-                if found:
-                    return found
-            return None
+    elif pa.types.is_struct(want) and pa.types.is_struct(got):
+        have = [got.field(i).name for i in range(got.num_fields)]
+        need = [want.field(i).name for i in range(want.num_fields)]
+        missing = [n for n in need if n not in have]
+        extra = [n for n in have if n not in need]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(f"{path}.{n}" for n in missing))
+            if extra:
+                parts.append("unexpected " + ", ".join(f"{path}.{n}" for n in extra))
+            return path, (f"expected struct fields {need}, got {have} ({'; '.join(parts)})")
+        for index in range(want.num_fields):
+            field = want.field(index)
+            found = _type_problem(got.field(field.name).type, field.type, f"{path}.{field.name}")
+            if found:
+                return found
+        return None
     return path, f"expected {_describe_type(want)}, got {_describe_type(got)}"
 
 
@@ -665,7 +666,9 @@ def conform_table(
 
 def _cast(column: pa.ChunkedArray, kind: pa.DataType, name: str, file: str | None) -> Any:
     if isinstance(column.type, pa.ExtensionType):
-        column = pa.chunked_array([chunk.storage for chunk in column.chunks], column.type.storage_type)
+        column = pa.chunked_array(
+            [chunk.storage for chunk in column.chunks], column.type.storage_type
+        )
     try:
         return column.cast(kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
@@ -719,9 +722,9 @@ def records_from_batch(
     try:
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         meta_column = columns[names.index("meta")]
-        for offset, values in enumerate(zip(*columns)):
+        for offset, values in enumerate(zip(*columns, strict=True)):
             tally.seen += 1
-            row = dict(zip(names, values))
+            row = dict(zip(names, values, strict=True))
             try:
                 text = meta_column[offset]
                 row["meta"] = {} if text == "{}" else meta_value(text)
@@ -774,10 +777,11 @@ def from_arrow(
         ...       "id": None, "meta": "{}"}],
         ...     schema=arrow_schema(Instruction),
         ... )
-        >>> from_arrow(table)
-        Traceback (most recent call last):
-        ...
-        instructkit._errors.RecordValidationError: expected non-empty text, got '' - at $.response (row 0)
+        >>> try:
+        ...     from_arrow(table)
+        ... except ValueError as err:
+        ...     print(err.loc, err.row)
+        $.response 0
     """
     policy = check_on_error(on_error)
     if not isinstance(table, (pa.Table, pa.RecordBatch)):
@@ -798,8 +802,6 @@ def from_arrow(
     out: list[Any] = []
     start = 0
     for batch in conformed.to_batches(max_chunksize=DEFAULT_BATCH_SIZE):
-        out.extend(
-            records_from_batch(batch, kind, start=start, on_error=policy, report=report)
-        )
+        out.extend(records_from_batch(batch, kind, start=start, on_error=policy, report=report))
         start += batch.num_rows
     return out

@@ -36,7 +36,6 @@ from instructkit._jsonl import (
     duplicate_key_error,
     has_duplicate_keys,
     malformed_error,
-    position,
 )
 
 __all__ = ["iter_json_array", "sniff_layout"]
@@ -49,16 +48,17 @@ _STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["{}\[\]]', re.DOTALL)
 _SCALAR_END: Final = re.compile(rb"[,\]\s]")
 _QUOTE: Final = ord('"')
+_SPECULATE_LIMIT: Final = 1 << 20
 _OPENERS: Final = (ord("{"), ord("["))
 
 Layout = Literal["array", "lines", "empty"]
 
 
 def sniff_layout(data: bytes) -> Layout:
-    """Whether JSON text starting with ``data`` is an array, JSON Lines, or empty so far.
+    r"""Whether JSON text starting with ``data`` is an array, JSON Lines, or empty so far.
 
     Example:
-        >>> sniff_layout(b'  [{"a": 1}]'), sniff_layout(b'{"a": 1}\\n'), sniff_layout(b" ")
+        >>> sniff_layout(b'  [{"a": 1}]'), sniff_layout(b'{"a": 1}\n'), sniff_layout(b" ")
         ('array', 'lines', 'empty')
     """
     if data.startswith(_BOM):
@@ -113,8 +113,8 @@ class _Scanner:
         """
         if self.eof:
             return 0
-        keep_from = min(keep_from, self.mark)
-        self.advance(keep_from)
+        if self.mark < keep_from:
+            self.advance(keep_from)
         # Grow reads with the kept part, so one huge element costs linear time overall.
         size = max(self.chunk_size, len(self.buf) - keep_from)
         try:
@@ -309,39 +309,35 @@ def iter_json_array(
         end = -1
         if speculate and byte in _OPENERS:
             # Elements one per line: try the rest of the line (without a trailing comma).
-            newline = scan.buf.find(b"\n", at)
-            if 0 <= newline - at <= (1 << 24):
+            newline = scan.buf.find(b"\n", at, at + _SPECULATE_LIMIT)
+            if newline >= 0:
                 candidate = scan.buf[at:newline].rstrip(b" \t\r")
                 if candidate.endswith(b","):
                     candidate = candidate[:-1].rstrip(b" \t\r")
                 try:
                     value = loads(candidate)
                 except decode_error:
-                    misses += 1
-                    speculate = misses < 8
+                    pass
                 else:
                     parsed = True
-                    misses = 0
                     end = at + len(candidate)
+            misses = 0 if parsed else misses + 1
+            # A file that does not put one element per line stops paying for the attempt.
+            speculate = misses < 8
         if not parsed:
             at, end = _find_end(scan, at)
         line, column0, offset = scan.locate(at)
         if end < 0:
             raw = scan.buf[at:]
-            try:
-                loads(raw)
-                error: MalformedJSONError = MalformedJSONError(
-                    _end_reason(scan, "the array element to end"),
-                    file=file,
-                    line=line,
-                    column=column0 + 1,
-                    offset=offset,
-                )
-            except decode_error as err:
-                error = malformed_error(
-                    raw, err, file=file, line=line, offset=offset, column0=column0
-                )
-            if scan.truncated is not None:
+            error: MalformedJSONError | None = None
+            if scan.truncated is None:
+                try:
+                    loads(raw)
+                except decode_error as err:
+                    error = malformed_error(
+                        raw, err, file=file, line=line, offset=offset, column0=column0
+                    )
+            if error is None:
                 error = MalformedJSONError(
                     _end_reason(scan, "the array element to end"),
                     file=file,
@@ -363,9 +359,7 @@ def iter_json_array(
             else:
                 parsed = True
         if parsed and has_duplicate_keys(raw, value):
-            value = duplicate_key_error(
-                raw, file=file, line=line, offset=offset, column0=column0
-            )
+            value = duplicate_key_error(raw, file=file, line=line, offset=offset, column0=column0)
         yield line, raw, value
         at = end
         expect_value, after_comma = False, False
@@ -392,8 +386,3 @@ def iter_json_array(
                 offset=offset,
             ),
         )
-
-
-def json_error_position(raw: bytes, at: int, line: int, column0: int) -> tuple[int, int]:
-    """(line, column) of ``raw[at]`` for an element starting at ``line``, ``column0``."""
-    return position(raw, at, line, column0)

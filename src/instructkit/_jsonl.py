@@ -286,7 +286,7 @@ def malformed_error(
     if message.startswith(("unexpected end of data", "EOF while parsing")) or (
         "empty" in message and not text.strip(" \t\r\n")
     ):
-        reason = "expected a complete JSON value, got the end of the data (a truncated line?)"
+        reason = "expected a complete JSON value, got the end of the data (is it truncated?)"
     elif rest.startswith(("NaN", "Infinity")) or text[max(pos - 1, 0) :].startswith("-Infinity"):
         word = "NaN" if rest.startswith("NaN") else "Infinity"
         reason = f"expected a JSON value, got {word} (NaN and Infinity are not JSON)"

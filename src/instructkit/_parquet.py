@@ -129,7 +129,9 @@ def _open(path: str | os.PathLike[str]) -> pq.ParquetFile:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
-        raise DataError(f"expected a Parquet file, got unreadable data ({err})", file=_name(path)) from err
+        raise DataError(
+            f"expected a Parquet file, got unreadable data ({err})", file=_name(path)
+        ) from err
 
 
 def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
@@ -191,9 +193,7 @@ def _fix_nulls(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         return pa.list_(_fix_nulls(kind.value_type))
     if pa.types.is_struct(kind):
-        return pa.struct(
-            [pa.field(f.name, _fix_nulls(f.type), f.nullable) for f in kind]
-        )
+        return pa.struct([pa.field(f.name, _fix_nulls(f.type), f.nullable) for f in kind])
     return kind
 
 
@@ -253,7 +253,9 @@ def _dialect_table(
     try:
         return pa.Table.from_pylist(rows, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:  # pragma: no cover - checked above
-        raise DataError(f"expected rows matching {schema}, got ({err})", row=start, file=file) from err
+        raise DataError(
+            f"expected rows matching {schema}, got ({err})", row=start, file=file
+        ) from err
 
 
 def _footer(
@@ -542,9 +544,7 @@ def _record_kind(item: object) -> type[Record]:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _native_kind(
-    info: ParquetInfo, record: type[Record] | str | None, file: str
-) -> type[Record]:
+def _native_kind(info: ParquetInfo, record: type[Record] | str | None, file: str) -> type[Record]:
     if record is not None:
         return resolve_record_type(record)
     if info.record_type is not None:

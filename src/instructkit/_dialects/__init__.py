@@ -17,7 +17,12 @@ from instructkit._dialects._instruction_like import (
     DollyDialect,
     InstructionDialect,
 )
+from instructkit._dialects._flan import FlanDialect
+from instructkit._dialects._hh import HHDialect
 from instructkit._dialects._native import NativeDialect
+from instructkit._dialects._openai import OpenAIDialect, OpenAIDPODialect
+from instructkit._dialects._sharegpt import ShareGPTDialect
+from instructkit._dialects._trl import TRLDialect
 from instructkit._errors import (
     ConfigurationError,
     DataError,
@@ -49,6 +54,16 @@ def _register(*dialects: Dialect) -> None:
 
 _register(NativeDialect())
 _register(DollyDialect(), AlpacaDialect(), InstructionDialect())
+# OpenAI before TRL (both read "messages") and HH before TRL (both read chosen/rejected
+# strings): the specific layout wins a tie. ShareGPT, OpenAI DPO and Flan share no keys.
+_register(
+    OpenAIDPODialect(),
+    OpenAIDialect(),
+    ShareGPTDialect(),
+    HHDialect(),
+    TRLDialect(),
+    FlanDialect(),
+)
 
 
 def dialect_names() -> list[str]:

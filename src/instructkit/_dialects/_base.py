@@ -131,14 +131,23 @@ class Conversion:
         """A copy of ``row`` with the user's column names replaced by the dialect's."""
         if not self._columns:
             return dict(row)
-        back = {actual: canonical for canonical, actual in self._columns.items()}
+        # Only top-level columns: a message key's renaming applies inside messages.
+        back = {
+            actual: canonical
+            for canonical, actual in self._columns.items()
+            if canonical in self.dialect.columns
+        }
         return {back.get(key, key): value for key, value in row.items()}
 
     def rename_out(self, row: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``row`` with the dialect's column names replaced by the user's."""
         if not self._columns:
             return row
-        return {self._columns.get(key, key): value for key, value in row.items()}
+        columns = self.dialect.columns
+        return {
+            (self._columns.get(key, key) if key in columns else key): value
+            for key, value in row.items()
+        }
 
     def row_loc(self, path: Path) -> str:
         """The JSON path of ``path`` in the user's own column names."""
@@ -179,12 +188,14 @@ class Conversion:
         Raises:
             DialectError: missing, or of the wrong type.
         """
-        actual = self.col(key)
+        # The row itself (path ``()``) was renamed to the dialect's names by rename_in;
+        # nested objects keep the data's names, which ``col`` gives.
+        actual = self.col(key) if path else key
         here = (*path, key)
         if actual not in obj:
             if required:
-                present = ", ".join(repr(k) for k in obj) or "none"
-                raise self.fail(f"expected a {actual!r} key, got keys {present}", path)
+                present = ", ".join(repr(k if path else self.col(k)) for k in obj) or "none"
+                raise self.fail(f"expected a {self.col(key)!r} key, got keys {present}", path)
             return None
         value = obj[actual]
         if value is None and nullable:

@@ -50,11 +50,12 @@ string holding one (written back as a list, reported).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 import orjson
 
-from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, Path, keys_score
+from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
 from instructkit._dialects._extras import (
     CallIds,
     LocMap,
@@ -169,7 +170,9 @@ class TRLDialect(Dialect):
         "id",
     )
     message_keys = TRL_STYLE.keys
-    roles = {role: role for role in ("system", "developer", "user", "assistant", "tool")}
+    roles: ClassVar[Mapping[str, str]] = {
+        role: role for role in ("system", "developer", "user", "assistant", "tool")
+    }
     roles_out = roles
     layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in _FORMS)
     record_types = (Conversation, Preference, Instruction)
@@ -233,7 +236,9 @@ class TRLDialect(Dialect):
         if kind == "prompt_completion":
             completion = conv.get(row, "completion", (), list)
             if not completion:
-                raise conv.fail("expected at least one completion message, got none", ("completion",))
+                raise conv.fail(
+                    "expected at least one completion message, got none", ("completion",)
+                )
             self._claim_start(meta, conv)
             meta[COMPLETION_START_KEY] = len(messages)
             messages += read_messages(
@@ -287,7 +292,7 @@ class TRLDialect(Dialect):
             where.add(("tools",), ("tools",))
             messages = self._messages(row, column, conv, CallIds(), where, "messages")
             transcripts.append(
-                conv.build(lambda m=messages: Conversation(messages=m, tools=tools), where=where)  # type: ignore[misc]
+                conv.build(partial(Conversation, messages=messages, tools=tools), where=where)
             )
         return conv.build(
             lambda: Preference.from_transcripts(
@@ -308,26 +313,31 @@ class TRLDialect(Dialect):
         where.add(("tools",), ("tools",))
         texts = {key: conv.get(row, key, (), str) for key in _columns_of(kind, "standard")}
 
-        def turn(role: str, column: str, field: str, index: int) -> dict[str, Any]:
+        def turn(role: str, text: str, field: str, index: int, column: str) -> dict[str, Any]:
             where.add((field, index), (column,))
             where.add((field, index, "content"), (column,))
-            return {"role": role, "content": texts[column]}
+            return {"role": role, "content": text}
 
-        prompt = [turn("user", "prompt", "prompt", 0)] if texts.get("prompt") else []
         if kind in ("preference", "implicit_preference"):
             if kind == "implicit_preference":
                 shared, chosen_text, rejected_text = split_shared_prefix(
                     texts["chosen"], texts["rejected"]
                 )
-                texts.update(prompt=shared, chosen=chosen_text, rejected=rejected_text)
-                for field in ("prompt", "chosen", "rejected"):
-                    where.add((field,), ("chosen",) if field != "rejected" else ("rejected",))
-                prompt = [turn("user", "prompt", "prompt", 0)] if shared else []
+                prompt = [turn("user", shared, "prompt", 0, "chosen")] if shared else []
+            else:
+                shared, chosen_text, rejected_text = (
+                    texts["prompt"],
+                    texts["chosen"],
+                    texts["rejected"],
+                )
+                prompt = [turn("user", shared, "prompt", 0, "prompt")] if shared else []
+            chosen = [turn("assistant", chosen_text, "chosen", 0, "chosen")]
+            rejected = [turn("assistant", rejected_text, "rejected", 0, "rejected")]
             return conv.build(
                 lambda: Preference(
                     prompt=prompt,
-                    chosen=[turn("assistant", "chosen", "chosen", 0)],
-                    rejected=[turn("assistant", "rejected", "rejected", 0)],
+                    chosen=chosen,
+                    rejected=rejected,
                     tools=tools,
                     id=record_id,
                     meta=meta,
@@ -335,12 +345,16 @@ class TRLDialect(Dialect):
                 where=where,
             )
         if kind == "language_modeling":
-            messages = [turn("assistant", "text", "messages", 0)]
+            messages = [turn("assistant", texts["text"], "messages", 0, "text")]
         elif kind == "prompt_only":
-            messages = [turn("user", "prompt", "messages", 0)]
+            messages = [turn("user", texts["prompt"], "messages", 0, "prompt")]
         else:
-            messages = [turn("user", "prompt", "messages", 0)] if texts["prompt"] else []
-            messages.append(turn("assistant", "completion", "messages", len(messages)))
+            messages = []
+            if texts["prompt"]:
+                messages.append(turn("user", texts["prompt"], "messages", 0, "prompt"))
+            messages.append(
+                turn("assistant", texts["completion"], "messages", len(messages), "completion")
+            )
             self._claim_start(meta, conv)
             meta[COMPLETION_START_KEY] = len(messages) - 1
         return conv.build(
@@ -375,6 +389,7 @@ class TRLDialect(Dialect):
             chat = record.to_conversation()
             meta = {**chat.meta, COMPLETION_START_KEY: len(chat.messages) - 1}
             record = Conversation(messages=chat.messages, id=chat.id, meta=meta)
+        assert isinstance(record, (Conversation, Preference))
         if layout is None:
             if isinstance(record, Preference):
                 layout = "conversational_preference"
@@ -570,11 +585,6 @@ class TRLDialect(Dialect):
     def _plain(self, message: Message, field: str, conv: Conversion) -> str:
         for extra in ("name", "weight", "reasoning"):
             if getattr(message, extra) is not None:
-                conv.lost(
-                    "dropped", f"$.{field}[*].{extra}", f"standard TRL rows have no {extra}"
-                )
+                conv.lost("dropped", f"$.{field}[*].{extra}", f"standard TRL rows have no {extra}")
         assert message.content is not None
         return message.content
-
-
-_ = Path  # re-exported type alias used in signatures of helpers above

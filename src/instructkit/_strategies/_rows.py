@@ -21,7 +21,9 @@ from instructkit._dialects import dialect_names, get_dialect, to_row
 from instructkit._errors import format_loc
 from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, Record
 from instructkit._strategies._core import check_choice, check_strategy, defines_strategy
-from instructkit._strategies._records import conversations, instructions, preferences
+from instructkit._strategies._json import meta_dicts, record_ids
+from instructkit._strategies._records import conversations, instructions, messages, preferences
+from instructkit._strategies._text import texts
 
 __all__ = ["INVALID_ROW_KINDS", "InvalidRow", "dialect_rows", "invalid_rows"]
 
@@ -44,8 +46,8 @@ class InvalidRow(NamedTuple):
 
 
 INVALID_ROW_KINDS = (
-    "not_an_object",
     "empty_object",
+    "not_an_object",
     "missing_key",
     "wrong_type",
     "empty_text",
@@ -55,19 +57,87 @@ INVALID_ROW_KINDS = (
 """The kinds of damage :func:`invalid_rows` does, simplest first."""
 
 
-def _records_for(dialect: str) -> st.SearchStrategy[Record]:
-    kinds = get_dialect(dialect).record_types
+_EMPTY = InvalidRow({}, "empty_object", "an empty object has none of the dialect's keys")
+
+
+Source = tuple[Record, "str | None"]
+
+
+def _default_records(dialect: str) -> st.SearchStrategy[Record]:
     table: dict[type[Record], Callable[[], st.SearchStrategy[Any]]] = {
         Instruction: instructions,
         Conversation: conversations,
         Preference: preferences,
     }
+    kinds = get_dialect(dialect).record_types
     return st.one_of([table[kind]() for kind in kinds if kind in table])
 
 
-def _layouts_for(dialect: str) -> st.SearchStrategy[str | None]:
-    layouts = get_dialect(dialect).layouts
-    return st.sampled_from((None, *layouts))
+def _single_turn(role: str) -> st.SearchStrategy[Record]:
+    return st.builds(
+        lambda message, record_id, meta: Conversation(messages=[message], id=record_id, meta=meta),
+        messages(roles=st.just(role), max_tool_calls=0),
+        record_ids(),
+        meta_dicts(),
+    )
+
+
+def _hh_text(text: str) -> str:
+    # A speaker marker inside turn text would be read back as a new turn, so HH cannot
+    # hold one; a space before the colon keeps the text readable and makes it harmless.
+    for word in get_dialect("hh").roles:
+        text = text.replace(f"\n\n{word}:", f"\n\n{word} :")
+    return text
+
+
+def _trl_sources() -> st.SearchStrategy[Source]:
+    # Each TRL layout holds one shape of record; write each with records of that shape.
+    chats = conversations() | instructions()
+    plain_pairs = preferences(
+        max_prompt_exchanges=0,
+        max_system_turns=0,
+        max_tool_calls=0,
+        shapes=st.sampled_from(("independent", "identical", "text_prefix")),
+    )
+    table: dict[str | None, st.SearchStrategy[Record]] = {
+        None: chats | preferences(),
+        "conversational_language_modeling": chats,
+        "standard_language_modeling": _single_turn("assistant"),
+        "conversational_prompt_only": conversations(),
+        "standard_prompt_only": _single_turn("user"),
+        "conversational_prompt_completion": chats,
+        "standard_prompt_completion": instructions(systems=st.none()) | _single_turn("assistant"),
+        "conversational_preference": preferences(),
+        "standard_preference": plain_pairs,
+        "conversational_implicit_preference": preferences(),
+        "standard_implicit_preference": plain_pairs,
+    }
+    return st.sampled_from(list(table)).flatmap(
+        lambda layout: st.tuples(table[layout], st.just(layout))
+    )
+
+
+def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
+    if dialect == "trl":
+        return _trl_sources()
+    if dialect == "hh":
+        return st.tuples(preferences(text=texts(min_size=1).map(_hh_text)), st.none())
+    if dialect == "sharegpt":
+        layouts = get_dialect(dialect).layouts
+        return st.tuples(conversations(), st.sampled_from((None, *layouts)))
+    return None
+
+
+def _sources(dialect: str, records: st.SearchStrategy[Record] | None) -> st.SearchStrategy[Source]:
+    """Records to write and the layout to write them in (None: the dialect's default)."""
+    if records is not None:
+        return st.tuples(records, st.none())
+    tuned = _tuned_sources(dialect)
+    if tuned is not None:
+        return tuned
+    # A dialect this module knows nothing special about: its default layout for each
+    # record type it writes, which every dialect must be able to write.
+    return st.tuples(_default_records(dialect), st.none())
 
 
 def _check_dialect(dialect: object) -> str:
@@ -127,13 +197,12 @@ def dialect_rows(
     name = _check_dialect(dialect)
     if records is not None:
         check_strategy(records, "records")
-    chosen_records = _records_for(name) if records is None else records
-    layouts = _layouts_for(name)
+    sources = _sources(name, records)
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
-        record = draw(chosen_records)
-        row = to_row(record, dialect=name, layout=draw(layouts))
+        record, layout = draw(sources)
+        row = to_row(record, dialect=name, layout=layout)
         return _variations(name, row, draw)
 
     return build()
@@ -143,14 +212,19 @@ def dialect_rows(
 
 
 def _mark(record: Record) -> Record | None:
-    """The record with its first required text replaced by the marker, if it has one."""
+    """The record with one required text replaced by the marker, if it has one.
+
+    The answer is marked rather than the question: every layout has a required place for
+    the answer, while some keep the prompt in a column that may be absent or empty (TRL's
+    standard layouts) or move system turns to an optional column (ShareGPT).
+    """
     if isinstance(record, Instruction):
-        return record.model_copy(update={"instruction": _MARKER})
+        return record.model_copy(update={"response": _MARKER})
     if isinstance(record, Conversation):
         marked = _mark_turns(record.messages)
         return None if marked is None else record.model_copy(update={"messages": marked})
     if isinstance(record, Preference):
-        for side in ("prompt", "chosen"):
+        for side in ("chosen", "prompt", "rejected"):
             marked = _mark_turns(getattr(record, side))
             if marked is not None:
                 return record.model_copy(update={side: marked})
@@ -158,7 +232,16 @@ def _mark(record: Record) -> Record | None:
 
 
 def _mark_turns(turns: tuple[Message, ...]) -> tuple[Message, ...] | None:
-    for index, message in enumerate(turns):
+    def rank(index: int) -> tuple[int, int]:
+        message = turns[index]
+        if message.role == "assistant" and not message.tool_calls:
+            return (0, -index)  # the last plain answer first
+        if message.role == "user":
+            return (1, index)
+        return (2, index)
+
+    for index in sorted(range(len(turns)), key=rank):
+        message = turns[index]
         needs_text = message.role in ("system", "developer", "user") or (
             message.role == "assistant" and not message.tool_calls
         )
@@ -203,6 +286,19 @@ def _show(path: Where) -> str:
     return format_loc(path)
 
 
+def _removable(whole: list[Where], dialect: str) -> list[Where]:
+    """The marked places whose key can be removed to make the row invalid.
+
+    In a dialect with several layouts told apart by their columns (TRL), removing a
+    top-level column can turn the row into another valid layout (prompt-completion without
+    its completion is a prompt-only row), so only keys inside nested objects are removed.
+    """
+    nested_only = bool(get_dialect(dialect).layouts)
+    return [
+        path for path in whole if isinstance(path[-1], str) and (len(path) > 1 or not nested_only)
+    ]
+
+
 def _role_siblings(row: Any, whole: list[Where], dialect: str) -> list[Where]:
     words = set(get_dialect(dialect).roles) | set(ROLES)
     found = []
@@ -222,7 +318,7 @@ def _damage(row: Any, kind: str, draw: st.DrawFn, dialect: str) -> InvalidRow:
     inside: list[Where] = []
     _find(row, (), whole, inside)
     if kind == "missing_key":
-        paths = [p for p in whole if isinstance(p[-1], str)]
+        paths = _removable(whole, dialect)
         for path in paths:
             del _parent(row, path)[path[-1]]
         reason = "required text key removed"
@@ -277,11 +373,11 @@ def invalid_rows(
     Each example is an :class:`InvalidRow` ``(row, kind, reason)``. The kinds, drawn from
     those that apply to the row at hand:
 
-    * ``"not_an_object"``: JSON that is not an object (null, a number, a string, an array,
-      or the valid row wrapped in an array).
     * ``"empty_object"``: ``{}``.
-    * ``"missing_key"``: the key holding a required text (the instruction, or the first
-      turn that needs text) is removed.
+    * ``"not_an_object"``: JSON that is not an object (null, a number, a string, an array,
+      or a valid row wrapped in an array).
+    * ``"missing_key"``: the key holding a required text (the response, or the last plain
+      assistant answer; a user turn where there is none) is removed.
     * ``"wrong_type"``: that text is replaced by a number, boolean, null, object or array.
     * ``"empty_text"``: that text is replaced by ``""``.
     * ``"lone_surrogate"``: that text becomes a lone surrogate (also where a dialect embeds
@@ -294,13 +390,14 @@ def invalid_rows(
         records: Strategy for the records the rows start from; default as for
             :func:`dialect_rows`.
         kinds: Strategy for the kinds to make; default any of :data:`INVALID_ROW_KINDS`.
-            A drawn kind that does not apply to a row falls back to ``"not_an_object"``,
-            which always applies; drawing an unknown kind raises InvalidArgument.
+            A drawn kind that does not apply to the row at hand (``"unknown_role"`` for a
+            dialect without role words, say) gives ``"empty_object"``, which always
+            applies; drawing an unknown kind raises InvalidArgument.
 
     Returns:
         A strategy for invalid rows. ``parse_row(example.row, dialect=dialect)`` raises a
         :class:`~instructkit.DataError` for every example. Shrinks towards
-        ``InvalidRow(None, "not_an_object", ...)``.
+        ``InvalidRow({}, "empty_object", ...)``.
 
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for an unknown dialect or kind.
@@ -308,11 +405,10 @@ def invalid_rows(
     name = _check_dialect(dialect)
     if records is not None:
         check_strategy(records, "records")
-    chosen_records = _records_for(name) if records is None else records
+    sources = _sources(name, records)
     if kinds is not None:
         check_strategy(kinds, "kinds")
     chosen_kinds = st.sampled_from(INVALID_ROW_KINDS) if kinds is None else kinds
-    layouts = _layouts_for(name)
 
     @st.composite
     def build(draw: st.DrawFn) -> InvalidRow:
@@ -322,26 +418,32 @@ def invalid_rows(
                 f"expected kinds to draw one of {list(INVALID_ROW_KINDS)}, got {kind!r}"
             )
         if kind == "empty_object":
-            return InvalidRow({}, kind, "an empty object has none of the dialect's keys")
-        record = draw(chosen_records)
+            return _EMPTY
+        if kind == "not_an_object":
+            value: Any = draw(st.sampled_from([None, 0, "text", [], "wrapped"]))
+            if value != "wrapped":
+                return InvalidRow(value, kind, f"a row must be a JSON object, got {value!r}")
+            record, layout = draw(sources)
+            row = to_row(record, dialect=name, layout=layout)
+            return InvalidRow([row], kind, "a valid row wrapped in an array")
+        record, layout = draw(sources)
         marked = _mark(record)
-        row = to_row(marked if marked is not None else record, dialect=name, layout=draw(layouts))
+        row = to_row(marked if marked is not None else record, dialect=name, layout=layout)
         whole: list[Where] = []
         inside: list[Where] = []
         _find(row, (), whole, inside)
         applicable = {
-            "missing_key": any(isinstance(p[-1], str) for p in whole),
+            "missing_key": bool(_removable(whole, name)),
             "wrong_type": bool(whole),
             "empty_text": bool(whole),
             "lone_surrogate": bool(whole or inside),
             "unknown_role": bool(_role_siblings(row, whole, name)),
         }
-        if kind != "not_an_object" and applicable.get(kind):
-            return _damage(row, kind, draw, name)
-        row = _unmark(row)
-        value: Any = draw(st.sampled_from([None, 0, "text", [], "wrapped"]))
-        if value == "wrapped":
-            return InvalidRow([row], "not_an_object", "a valid row wrapped in an array")
-        return InvalidRow(value, "not_an_object", f"a row must be a JSON object, got {value!r}")
+        if not applicable[kind]:
+            # HH embeds every text in a transcript string; a surrogate still breaks it.
+            kind = "lone_surrogate" if applicable["lone_surrogate"] else "empty_object"
+        if kind == "empty_object":
+            return _EMPTY
+        return _damage(row, kind, draw, name)
 
     return build()

@@ -51,7 +51,20 @@ stream, reproducibly per example (see ``docs/templates.md``).
 
 **Storage**: ``Template.save(path)``/``Template.load(path)`` for one template;
 ``save_templates(path, templates)``/``load_templates(path)`` for a set (each task stored once).
-Run :func:`lint_templates` on a set before shipping it.
+``template.model_copy(update={...})`` re-validates and re-parses, so deriving a variant
+(another id, another style) is safe.
+
+**Checking a library**: ``lint_templates(templates, rows={task_name: sample_rows})`` must
+return ``[]`` for shipped templates; it reports typos (the Flan ``}n``), glued text,
+boundary whitespace, doubled spaces, duplicates, options/label-space mismatches, unused
+required fields, targets missing from non-inverted responses, and rows that fail or render
+blank.
+
+**Adapters** produce plain row mappings keyed by the task's field names (plus ``id``) and
+call ``convert(rows, templates, seed=..., dataset="snli")``; leave unlabeled rows (label -1)
+in: ``convert`` rejects them through ``on_error``/``ItemReport`` with their reason. Few-shot
+is ``convert(..., fewshot=FewShot(pool=train_rows, k=3))``; mixtures are
+``mix({"snli": records, ...}, seed=..., cap=3000)``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 import pydantic
@@ -41,6 +42,19 @@ class _TemplateRecordMeta(_RecordMeta):
 
 class TemplateRecord(Record, metaclass=_TemplateRecordMeta):
     """A :class:`~instructkit._records.Record` that raises TemplateError for broken rules."""
+
+    def model_copy(self: _R, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> _R:
+        """A copy with ``update`` applied, validated (and re-parsed) like a new record.
+
+        pydantic's own copy skips validation, which would leave a template's parsed pieces
+        and content hash describing the old text.
+
+        Raises:
+            TemplateError: the updated record breaks a rule.
+        """
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(update or {})
+        return type(self)(**data)
 
     @classmethod
     def model_validate(

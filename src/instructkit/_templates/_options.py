@@ -76,6 +76,24 @@ class OptionStyle(TemplateRecord):
             )
         return self
 
+    @classmethod
+    def builtin(cls, name: str) -> OptionStyle:
+        """The built-in style called ``name``.
+
+        Raises:
+            ConfigurationError: no built-in style has that name.
+
+        Example:
+            >>> OptionStyle.builtin("letters").marker
+            'upper'
+        """
+        return resolve_style(name)
+
+    @classmethod
+    def builtin_names(cls) -> list[str]:
+        """The names of the built-in styles (those a template may name in ``options_style``)."""
+        return list(BUILTIN_OPTION_STYLES)
+
     def token(self, index: int) -> str:
         """The bare marker of the option at ``index`` (``"A"``, ``"3"``, ``"-"``, ``""``).
 

@@ -235,7 +235,7 @@ def _choices_of(task: Task, row: Mapping[str, Any]) -> list[str]:
 @dataclass(frozen=True)
 class _Space:
     keys: tuple[str, ...]  # distinct text keys for seeded shuffling
-    values: tuple[JsonValue, ...]  # what provenance records as the order
+    values: tuple[JsonValue, ...]  # label values (fixed labels) or choice indices
     texts: tuple[str, ...]
 
 
@@ -383,7 +383,7 @@ def render_row(
         shown = [space.texts[i] for i in positions]
         answer = positions.index(gold) if gold is not None else None
         options = render_options(chosen, shown, answer=answer)
-        order = tuple(space.values[i] for i in positions)
+        order = tuple(positions)
         text_values[OPTIONS_PLACEHOLDER] = options.block
     elif template.uses_options:
         text_values[OPTIONS_PLACEHOLDER] = ""

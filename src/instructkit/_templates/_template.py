@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pydantic
@@ -249,6 +249,7 @@ class Template(TemplateRecord):
     _patterns: dict[str, Pattern] = PrivateAttr(default_factory=dict)
     _styles: tuple[OptionStyle, ...] = PrivateAttr(default=())
     _hash: str = PrivateAttr(default="")
+    _used: tuple[str, ...] = PrivateAttr(default=())
 
     @pydantic.model_validator(mode="after")
     def _build(self) -> Template:
@@ -282,6 +283,12 @@ class Template(TemplateRecord):
                     )
             patterns[part] = pattern
         self._patterns = patterns
+        seen: dict[str, None] = {}
+        for part in PARTS:
+            if part in patterns:
+                for slot in patterns[part].slots:
+                    seen.setdefault(slot.name, None)
+        self._used = tuple(seen)
         self._styles = self._resolve_styles()
         self._hash = self._compute_hash()
         return self
@@ -347,13 +354,7 @@ class Template(TemplateRecord):
     @property
     def fields_used(self) -> tuple[str, ...]:
         """The distinct placeholder names, in order of first use (system, instruction, response)."""
-        seen: dict[str, None] = {}
-        for part in PARTS:
-            pattern = self._patterns.get(part)
-            if pattern is not None:
-                for slot in pattern.slots:
-                    seen.setdefault(slot.name, None)
-        return tuple(seen)
+        return self._used
 
     @property
     def uses_options(self) -> bool:
@@ -444,21 +445,21 @@ def load_templates(path: str | os.PathLike[str]) -> list[Template]:
         if isinstance(data, dict) and "templates" in data:
             return _load_document(data)
         if isinstance(data, list):
-            return [
-                _with_prefix(lambda item=item: Template.model_validate(item), (index,))
-                for index, item in enumerate(data)
-            ]
+            return [_validate_at(Template, item, (index,)) for index, item in enumerate(data)]
         return [Template.model_validate(data)]
     except DataError as err:
         raise err.located(file=file) from err
 
 
-def _with_prefix(build: Any, prefix: tuple[str | int, ...]) -> Template:
+_T = TypeVar("_T", Template, Task)
+
+
+def _validate_at(kind: type[_T], item: Any, prefix: tuple[str | int, ...]) -> _T:
+    # Errors inside a file's list point at the item: $.templates[3].instruction.
     try:
-        result: Template = build()
+        return kind.model_validate(item)
     except DataError as err:
         raise err.located(prefix=prefix) from err
-    return result
 
 
 def _load_document(data: dict[str, Any]) -> list[Template]:
@@ -476,7 +477,7 @@ def _load_document(data: dict[str, Any]) -> list[Template]:
         )
     tasks: dict[str, Task] = {}
     for index, item in enumerate(raw_tasks):
-        task = _with_prefix_task(item, ("tasks", index))
+        task = _validate_at(Task, item, ("tasks", index))
         tasks[task.name] = task
     out = []
     for index, item in enumerate(raw_templates):
@@ -493,14 +494,5 @@ def _load_document(data: dict[str, Any]) -> list[Template]:
                     loc=f"$.templates[{index}].task",
                 )
             item = {**item, "task": tasks[name]}
-        out.append(
-            _with_prefix(lambda item=item: Template.model_validate(item), ("templates", index))
-        )
+        out.append(_validate_at(Template, item, ("templates", index)))
     return out
-
-
-def _with_prefix_task(item: Any, prefix: tuple[str | int, ...]) -> Task:
-    try:
-        return Task.model_validate(item)
-    except DataError as err:
-        raise err.located(prefix=prefix) from err

@@ -1,0 +1,773 @@
+"""``read_table``: JSONL or Parquet to a validated Arrow table, without a Python object per row.
+
+The fast path never materialises records:
+
+* **JSONL** (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``, ``.ndjson``) is parsed by pyarrow's
+  multi-threaded JSON reader with an explicit schema: every column of the record type's
+  fixed schema except ``meta``. The rows must be instructkit's own JSON form
+  (``record.to_dict()``, what ``instructkit.write`` produces without a dialect), so ``meta``
+  is a JSON *object* on disk but JSON *text* in the table. pyarrow cannot read arbitrary
+  objects into a text column, so ``meta`` is left to pyarrow's inference and then:
+
+  - when every row's meta is ``{}`` (inferred as an empty struct), the column is the
+    constant ``"{}"``, built in Arrow;
+  - otherwise the meta column alone is rebuilt from the file in Python (``orjson`` per line,
+    then compact JSON text): correct, but that part costs a Python parse per row.
+
+  Unknown keys (top level or inside messages) surface as extra inferred fields and are
+  refused. When pyarrow cannot read the file at all (malformed JSON, a value of the wrong
+  JSON type, a duplicate key, invalid UTF-8, metas whose types clash across rows), or with
+  ``on_error="skip"``/``"collect"`` when some lines cannot be typed, the file is read line by
+  line through the records instead: errors are then located by line, and skipped lines are
+  counted, exactly as :func:`instructkit.read` does.
+* **Parquet** files with instructkit's schema are read with pyarrow and conformed
+  (:func:`~instructkit._arrow.conform_table`; missing, extra or mistyped columns are named).
+
+Then the table is checked, column-wise, with Arrow compute:
+
+* required texts present and non-empty (instruction, response, system/name/id when set,
+  tool-call id and name, tool_call_id), ``input`` present;
+* roles in the known set; content ``None`` only on an assistant turn with tool calls, ``""``
+  only on tool turns and assistant turns with tool calls;
+* ``tool_calls`` only on assistant turns, ``reasoning`` only on assistant turns,
+  ``tool_call_id`` on (and only on) tool turns; weights in [0, 1] (NaN refused);
+* at least one message in ``messages``, ``chosen`` and ``rejected``; lists never null;
+* the cross-turn rules, with Arrow group-bys and joins: system and developer turns only
+  before the first user turn; tool-call ids unique within a transcript; every tool turn
+  answers a call issued by an earlier turn of its transcript, once (for a preference, each
+  of ``prompt + chosen`` and ``prompt + rejected``);
+* valid UTF-8 everywhere (Arrow's full validation).
+
+Two checks look at values in Python, once per *distinct* value rather than per row: that
+tool-call arguments and tool schemas are valid JSON text, and that ``meta`` texts other
+than ``"{}"`` are JSON objects. Only rows found bad are then turned into records, to report
+the record layer's own message for them. The result is exactly the rows
+:func:`~instructkit.from_arrow` accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from instructkit._arrow import (
+    MESSAGE_TYPE,
+    TOOL_CALL_TYPE,
+    arrow_schema,
+    conform_table,
+    meta_text,
+    meta_value,
+    record_batches,
+    record_type_of,
+    records_from_batch,
+    resolve_record_type,
+)
+from instructkit._dialects._native import native_record_type
+from instructkit._errors import ConfigurationError, DataError, RecordValidationError
+from instructkit._jsonl import BLANK, compression_for, iter_jsonl, open_source
+from instructkit._parquet import read_parquet_table
+from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._records import ROLES, Conversation, Instruction, Record
+
+__all__ = ["read_table", "validate_table"]
+
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
+_BLOCK_SIZE = 16 << 20
+# pyarrow's JSON reader parses blocks in parallel; 16 MiB blocks were ~10 % faster than the
+# 1 MiB default on the benchmark file. A line longer than a block fails; the block grows then.
+_MAX_BLOCK_SIZE = 1 << 31
+_META_COLUMN = re.compile(r"Column\(/meta[/)]")
+
+
+def _format_of(path: str, format: str | None) -> str:
+    if format is not None:
+        if format not in ("jsonl", "parquet"):
+            raise ConfigurationError(
+                f"expected format 'jsonl' or 'parquet' for read_table, got {format!r}"
+            )
+        return format
+    lower = path.lower()
+    if lower.endswith(".parquet"):
+        return "parquet"
+    if lower.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    raise ConfigurationError(
+        f"expected a .jsonl (optionally .gz or .zst) or .parquet path, got {path!r} "
+        "(pass format=; for a JSON array file, use instructkit.read and to_arrow)"
+    )
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    record: type[Record] | str | None = None,
+    format: str | None = None,
+    on_error: OnError = "raise",
+    report: ItemReport | None = None,
+) -> pa.Table:
+    """Read JSONL or Parquet of instructkit's own layout into a validated Arrow table.
+
+    The whole file is parsed by pyarrow and checked with Arrow compute, so no Python object
+    is made per record (see the module notes for the details and the one exception, ``meta``
+    objects in JSONL). The table has exactly :func:`~instructkit.arrow_schema` of the record
+    type, and every row is a valid record.
+
+    Args:
+        path: A ``.jsonl`` (``.jsonl.gz``, ``.jsonl.zst``) or ``.parquet`` file.
+        record: The record type; by default taken from the Parquet footer, or from the keys of
+            the first JSONL row.
+        format: ``"jsonl"`` or ``"parquet"`` to override the file extension.
+        on_error: ``"raise"`` (default) raises for the first invalid row; ``"skip"`` and
+            ``"collect"`` leave invalid rows out of the table and count them in ``report``.
+        report: An :class:`~instructkit.ItemReport` to fill with the counts.
+
+    Returns:
+        The validated table.
+
+    Raises:
+        DataError: the file cannot be read, or holds another layout; for Parquet, the message
+            names the missing, unexpected or mistyped columns.
+        MalformedJSONError: a JSONL line is not JSON (with line, column and byte offset).
+        RecordValidationError: a row is not a valid record; ``row`` (0-based), ``file`` and the
+            field path are set, and ``line`` for JSONL.
+        ConfigurationError: bad arguments.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from instructkit import Instruction, read_table
+        >>> from instructkit._parquet import write_parquet
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "train.parquet"
+        >>> _ = write_parquet([Instruction(instruction="Add 2 and 2.", response="4")], target)
+        >>> read_table(target).column("response").to_pylist()
+        ['4']
+    """
+    policy = check_on_error(on_error)
+    file = os.fspath(path)
+    kind_format = _format_of(file, format)
+    kind = resolve_record_type(record) if record is not None else None
+    tally = report if report is not None else ItemReport()
+    if tally.source is None:
+        tally.source = file
+    if kind_format == "parquet":
+        table = read_parquet_table(path, record=kind)
+        _check_utf8(table, file)
+        return validate_table(table, on_error=policy, report=tally, file=file)
+    if kind is None:
+        kind = _sniff_jsonl(file)
+    table = _read_jsonl_arrow(file, kind)
+    if table is None:
+        return _read_jsonl_records(file, kind, policy, tally)
+    lines = _LineFinder(file)
+    return validate_table(table, on_error=policy, report=tally, file=file, line_of=lines)
+
+
+# --- JSONL ---------------------------------------------------------------------------------
+
+
+def _sniff_jsonl(file: str) -> type[Record]:
+    source = open_source(file, compression_for(file))
+    try:
+        for line, _raw, value in iter_jsonl(source, file=file):
+            if value is BLANK:
+                continue
+            if isinstance(value, DataError):
+                raise value
+            kind = native_record_type(value) if isinstance(value, dict) else None
+            if kind is None:
+                keys = sorted(value) if isinstance(value, dict) else type(value).__name__
+                raise DataError(
+                    "expected rows in instructkit's own layout (all fields of an Instruction, "
+                    f"Conversation or Preference), got {keys} (pass record= to have the "
+                    "differences named; read other dialects with instructkit.read)",
+                    file=file,
+                    line=line,
+                    row=0,
+                )
+            return kind
+    finally:
+        source.close()
+    raise DataError(
+        "expected at least one JSON row to tell the record type, got none (pass record=)",
+        file=file,
+    )
+
+
+def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
+    """The fast path; ``None`` when the file must be read line by line instead."""
+    schema = arrow_schema(kind)
+    explicit = pa.schema([f for f in schema if f.name != "meta"])
+    parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+    block = _BLOCK_SIZE
+    while True:
+        try:
+            table = pj.read_json(
+                file,
+                read_options=pj.ReadOptions(block_size=block, use_threads=True),
+                parse_options=parse,
+            )
+            break
+        except pa.ArrowInvalid as err:
+            if "straddl" in str(err) and block < _MAX_BLOCK_SIZE:
+                block = min(block * 4, _MAX_BLOCK_SIZE)
+                continue
+            return None
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except (OSError, UnicodeDecodeError, pa.ArrowNotImplementedError):
+            # Truncated or corrupt compressed data and the like; the line reader locates it.
+            return None
+    try:
+        table.validate(full=True)  # pyarrow's JSON reader does not check UTF-8
+    except pa.ArrowInvalid:
+        return None
+    names = table.schema.names
+    if set(names) - set(schema.names) or "meta" not in names:
+        return None  # unknown or missing columns: the line reader names the row and field
+    meta = table.column("meta")
+    if pa.types.is_struct(meta.type) and meta.type.num_fields == 0:
+        texts = pc.if_else(pc.is_null(meta), pa.scalar(None, pa.string()), pa.scalar("{}"))
+    elif pa.types.is_null(meta.type):
+        texts = pa.nulls(table.num_rows, pa.string())
+    else:
+        found = _meta_texts(file, table.num_rows)
+        if found is None:
+            return None
+        texts = found
+    table = table.set_column(names.index("meta"), "meta", texts)
+    try:
+        return conform_table(table, kind, file=file)
+    except DataError:
+        return None  # a nested field pyarrow inferred anew; the line reader names it
+
+
+def _meta_texts(file: str, rows: int) -> pa.Array | None:
+    """Each row's meta as compact JSON text, parsed line by line (rows with non-empty meta)."""
+    texts: list[str | None] = []
+    source = open_source(file, compression_for(file))
+    try:
+        for _line, _raw, value in iter_jsonl(source, file=file):
+            if value is BLANK:
+                continue
+            if not isinstance(value, dict):
+                return None
+            meta = value.get("meta")
+            if isinstance(meta, dict):
+                try:
+                    texts.append(meta_text(meta))
+                except DataError:
+                    return None
+            elif meta is None:
+                texts.append(None)
+            else:
+                # Not an object: keep its JSON text, so the check reports what it is.
+                texts.append(orjson.dumps(meta).decode())
+    finally:
+        source.close()
+    if len(texts) != rows:
+        return None
+    return pa.array(texts, pa.string())
+
+
+def _read_jsonl_records(
+    file: str, kind: type[Record], policy: OnError, report: ItemReport
+) -> pa.Table:
+    """The slow path: every line through the record layer, errors located by line."""
+    batches: list[pa.RecordBatch] = []
+    pending: list[Record] = []
+    row = 0
+    source = open_source(file, compression_for(file))
+    try:
+        for line, _raw, value in iter_jsonl(source, file=file):
+            report.seen += 1
+            if value is BLANK:
+                report.blank += 1
+                continue
+            index = row
+            row += 1
+            if isinstance(value, DataError):
+                report.reject(value.located(file=file, line=line, row=index), on_error=policy)
+                continue
+            if not isinstance(value, dict):
+                error = DataError(
+                    f"expected a JSON object per line, got a {type(value).__name__}",
+                    file=file,
+                    line=line,
+                    row=index,
+                )
+                report.reject(error, on_error=policy)
+                continue
+            try:
+                pending.append(kind.model_validate(value))
+            except DataError as err:
+                report.reject(err.located(file=file, line=line, row=index), on_error=policy)
+                continue
+            report.valid += 1
+            if len(pending) >= 65_536:
+                batches.extend(record_batches(pending, record=kind)[1])
+                pending = []
+    finally:
+        source.close()
+    batches.extend(record_batches(pending, record=kind)[1])
+    return pa.Table.from_batches(batches, schema=arrow_schema(kind))
+
+
+class _LineFinder:
+    """Maps table rows of a JSONL file to 1-based line numbers, by a scan made only on error."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def __call__(self, rows: set[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        if not rows:
+            return found
+        last = max(rows)
+        row = -1
+        source = open_source(self.file, compression_for(self.file))
+        try:
+            for line, raw in _raw_lines(source):
+                if not raw.strip(b" \t\r"):
+                    continue
+                row += 1
+                if row in rows:
+                    found[row] = line
+                if row >= last:
+                    break
+        finally:
+            source.close()
+        return found
+
+
+def _raw_lines(source: Any) -> Iterator[tuple[int, bytes]]:
+    line = 0
+    tail = b""
+    first = True
+    while True:
+        data = source.read(1 << 22)
+        if not data:
+            break
+        if first:
+            first = False
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+        parts = (tail + data).split(b"\n")
+        tail = parts.pop()
+        for raw in parts:
+            line += 1
+            yield line, raw
+    if tail:
+        yield line + 1, tail
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _check_utf8(table: pa.Table, file: str) -> None:
+    for name in table.schema.names:
+        try:
+            table.column(name).validate(full=True)
+        except pa.ArrowInvalid as err:
+            raise DataError(
+                f"expected valid UTF-8 text in column {name!r}, got invalid bytes ({err})",
+                file=file,
+            ) from err
+
+
+_ROLE_VALUES = pa.array(ROLES, pa.string())
+_MSG = {MESSAGE_TYPE.field(i).name: i for i in range(MESSAGE_TYPE.num_fields)}
+_CALL = {TOOL_CALL_TYPE.field(i).name: i for i in range(TOOL_CALL_TYPE.num_fields)}
+
+
+def _rows(mask: Any) -> pa.Array:
+    """Indices where a boolean mask is true (nulls count as false)."""
+    return pc.indices_nonzero(pc.fill_null(mask, False))
+
+
+def _empty(values: Any) -> Any:
+    return pc.equal(pc.binary_length(values), 0)
+
+
+def _missing_or_empty(values: Any) -> Any:
+    return pc.or_(pc.is_null(values), pc.fill_null(_empty(values), False))
+
+
+def _set_but_empty(values: Any) -> Any:
+    return pc.fill_null(_empty(values), False)
+
+
+def _bad_json_texts(values: Any, *, objects: bool = False) -> Any:
+    """Mask of values (texts) that are not valid JSON (or not JSON objects), via distinct values."""
+    distinct = pc.unique(pc.drop_null(values))
+    bad: list[str] = []
+    for text in distinct.to_pylist():
+        if objects:
+            if text == "{}":
+                continue
+            try:
+                meta_value(text)
+            except DataError:
+                bad.append(text)
+            continue
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            bad.append(text)
+    if not bad:
+        return None
+    return pc.is_in(values, value_set=pa.array(bad, pa.string()))
+
+
+class _Findings:
+    """Row indices (table-wide) that fail some check, with the first check's label."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, pa.Array]] = []
+
+    def add(self, label: str, rows: pa.Array, base: int) -> None:
+        if len(rows):
+            self.parts.append((label, pc.add(rows.cast(pa.int64()), base)))
+
+    def bad_rows(self) -> list[int]:
+        if not self.parts:
+            return []
+        joined = pa.concat_arrays([rows for _, rows in self.parts])
+        return sorted(pc.unique(joined).to_pylist())
+
+    def label(self, row: int) -> str:
+        for label, rows in self.parts:
+            if pc.any(pc.equal(rows, row)).as_py():
+                return label
+        return "a rule"
+
+
+def _check_text_columns(
+    batch: pa.RecordBatch, kind: type[Record], out: _Findings, base: int
+) -> None:
+    required = {"instruction": False, "input": True, "response": False}
+    if kind is Instruction:
+        for name, allow_empty in required.items():
+            column = batch.column(name)
+            mask = pc.is_null(column) if allow_empty else _missing_or_empty(column)
+            out.add(f"$.{name} present and non-empty", _rows(mask), base)
+        out.add("$.system non-empty", _rows(_set_but_empty(batch.column("system"))), base)
+    out.add("$.id non-empty", _rows(_set_but_empty(batch.column("id"))), base)
+    meta = batch.column("meta")
+    out.add("$.meta present", _rows(pc.is_null(meta)), base)
+    bad_meta = _bad_json_texts(meta, objects=True)
+    if bad_meta is not None:
+        out.add("$.meta a JSON object", _rows(bad_meta), base)
+    if kind is not Instruction:
+        tools = batch.column("tools")
+        out.add("$.tools a list", _rows(pc.is_null(tools)), base)
+        flat = pc.list_flatten(tools)
+        if len(flat):
+            parents = pc.list_parent_indices(tools)
+            out.add("$.tools[] present", pc.take(parents, _rows(pc.is_null(flat))), base)
+            bad = _bad_json_texts(flat)
+            if bad is not None:
+                out.add("$.tools[] JSON text", pc.take(parents, _rows(bad)), base)
+
+
+class _Turns:
+    """The flattened messages of one list column of a batch, with per-turn facts."""
+
+    def __init__(self, column: pa.Array) -> None:
+        self.column = column
+        self.values = pc.list_flatten(column)
+        self.parents = pc.list_parent_indices(column)
+        self.count = len(self.values)
+        values = self.values
+        self.role = pc.struct_field(values, [_MSG["role"]])
+        self.content = pc.struct_field(values, [_MSG["content"]])
+        self.tool_calls = pc.struct_field(values, [_MSG["tool_calls"]])
+        self.tool_call_id = pc.struct_field(values, [_MSG["tool_call_id"]])
+        self.name = pc.struct_field(values, [_MSG["name"]])
+        self.reasoning = pc.struct_field(values, [_MSG["reasoning"]])
+        self.weight = pc.struct_field(values, [_MSG["weight"]])
+
+
+def _check_turns(turns: _Turns, field: str, out: _Findings, base: int) -> None:
+    if not turns.count:
+        return
+    parents = turns.parents
+
+    def add(label: str, mask: Any) -> None:
+        found = _rows(mask)
+        if len(found):
+            out.add(f"$.{field}[].{label}", pc.take(parents, found), base)
+
+    role = turns.role
+    add("role known", pc.invert(pc.fill_null(pc.is_in(role, value_set=_ROLE_VALUES), False)))
+    assistant = pc.fill_null(pc.equal(role, "assistant"), False)
+    tool = pc.fill_null(pc.equal(role, "tool"), False)
+    calls_length = pc.list_value_length(turns.tool_calls)
+    add("tool_calls a list", pc.is_null(turns.tool_calls))
+    has_calls = pc.fill_null(pc.greater(calls_length, 0), False)
+    calling = pc.and_(assistant, has_calls)
+    add("content present", pc.and_(pc.is_null(turns.content), pc.invert(calling)))
+    add(
+        "content non-empty",
+        pc.and_(_set_but_empty(turns.content), pc.and_(pc.invert(tool), pc.invert(calling))),
+    )
+    add("name non-empty", _set_but_empty(turns.name))
+    add("tool_calls on assistant turns only", pc.and_(has_calls, pc.invert(assistant)))
+    add(
+        "reasoning on assistant turns only",
+        pc.and_(pc.is_valid(turns.reasoning), pc.invert(assistant)),
+    )
+    add("tool_call_id on tool turns", pc.and_(tool, pc.is_null(turns.tool_call_id)))
+    add(
+        "tool_call_id on tool turns only",
+        pc.and_(pc.is_valid(turns.tool_call_id), pc.invert(tool)),
+    )
+    add("tool_call_id non-empty", _set_but_empty(turns.tool_call_id))
+    weight = turns.weight
+    in_range = pc.and_(pc.greater_equal(weight, 0.0), pc.less_equal(weight, 1.0))
+    add("weight in [0, 1]", pc.and_(pc.is_valid(weight), pc.invert(pc.fill_null(in_range, False))))
+    calls = pc.list_flatten(turns.tool_calls)
+    if len(calls):
+        owners = pc.take(parents, pc.list_parent_indices(turns.tool_calls))
+
+        def add_call(label: str, mask: Any) -> None:
+            found = _rows(mask)
+            if len(found):
+                out.add(f"$.{field}[].tool_calls[].{label}", pc.take(owners, found), base)
+
+        add_call("id non-empty", _missing_or_empty(pc.struct_field(calls, [_CALL["id"]])))
+        add_call("name non-empty", _missing_or_empty(pc.struct_field(calls, [_CALL["name"]])))
+        arguments = pc.struct_field(calls, [_CALL["arguments"]])
+        add_call("arguments present", pc.is_null(arguments))
+        bad = _bad_json_texts(arguments)
+        if bad is not None:
+            add_call("arguments JSON text", bad)
+
+
+def _arange(count: int) -> pa.Array:
+    """``0, 1, ..., count - 1`` built in Arrow (no Python int per item, no numpy)."""
+    return pc.subtract(pc.cumulative_sum(pa.nulls(count, pa.int64()).fill_null(1)), 1)
+
+
+def _positions(column: pa.Array, parents: pa.Array) -> pa.Array:
+    """Each flattened item's 0-based position within its list."""
+    index = _arange(len(parents))
+    offsets = column.offsets
+    starts = pc.subtract(pc.take(offsets, parents).cast(pa.int64()), offsets[0].as_py())
+    return pc.subtract(index, starts)
+
+
+def _transcript_rows(pieces: list[tuple[_Turns, pa.Array, int]]) -> list[int]:
+    """Rows of the batch that break a cross-turn rule.
+
+    ``pieces`` are ``(turns, transcript_ids, position_shift)``: each piece's turns belong to
+    the transcripts given per turn, at their list position plus the shift (per turn).
+    """
+    tables = []
+    call_tables = []
+    for turns, transcript, shift in pieces:
+        if not turns.count:
+            continue
+        position = pc.add(_positions(turns.column, turns.parents), shift)
+        tables.append(
+            pa.table(
+                {
+                    "tid": transcript,
+                    "pos": position,
+                    "role": turns.role,
+                    "answers": turns.tool_call_id,
+                }
+            )
+        )
+        calls = pc.list_flatten(turns.tool_calls)
+        if len(calls):
+            owner = pc.list_parent_indices(turns.tool_calls)
+            call_tables.append(
+                pa.table(
+                    {
+                        "tid": pc.take(transcript, owner),
+                        "call_pos": pc.take(position, owner),
+                        "answers": pc.struct_field(calls, [_CALL["id"]]),
+                    }
+                )
+            )
+    if not tables:
+        return []
+    turns_table = pa.concat_tables(tables)
+    bad: list[pa.Array] = []
+    role = turns_table.column("role")
+    # System or developer turns after the first user turn.
+    early = turns_table.filter(pc.is_in(role, value_set=pa.array(["system", "developer"])))
+    if early.num_rows:
+        users = turns_table.filter(pc.equal(role, "user"))
+        first_user = users.group_by("tid").aggregate([("pos", "min")])
+        joined = early.join(first_user, "tid", join_type="inner")
+        late = joined.filter(pc.greater(joined.column("pos"), joined.column("pos_min")))
+        bad.append(late.column("tid").combine_chunks())
+    tools = turns_table.filter(
+        pc.and_(pc.equal(role, "tool"), pc.is_valid(turns_table.column("answers")))
+    )
+    calls_table = pa.concat_tables(call_tables) if call_tables else None
+    if calls_table is not None:
+        calls_table = calls_table.filter(pc.is_valid(calls_table.column("answers")))
+        repeated = calls_table.group_by(["tid", "answers"]).aggregate([("call_pos", "count")])
+        bad.append(
+            repeated.filter(pc.greater(repeated.column("call_pos_count"), 1))
+            .column("tid")
+            .combine_chunks()
+        )
+    if tools.num_rows:
+        twice = tools.group_by(["tid", "answers"]).aggregate([("pos", "count")])
+        bad.append(
+            twice.filter(pc.greater(twice.column("pos_count"), 1)).column("tid").combine_chunks()
+        )
+        if calls_table is None or not calls_table.num_rows:
+            bad.append(tools.column("tid").combine_chunks())
+        else:
+            linked = tools.join(calls_table, ["tid", "answers"], join_type="left outer")
+            unanswered = pc.or_(
+                pc.is_null(linked.column("call_pos")),
+                pc.fill_null(
+                    pc.greater_equal(linked.column("call_pos"), linked.column("pos")), True
+                ),
+            )
+            bad.append(linked.filter(unanswered).column("tid").combine_chunks())
+    if not bad:
+        return []
+    joined_bad = pa.concat_arrays(
+        [b.cast(pa.int64()) for b in bad if len(b)] or [pa.array([], pa.int64())]
+    )
+    return sorted(pc.unique(joined_bad).to_pylist())
+
+
+def _check_cross_turn(
+    batch: pa.RecordBatch, kind: type[Record], found: dict[str, _Turns], out: _Findings, base: int
+) -> None:
+    if kind is Conversation:
+        turns = found["messages"]
+        pieces = [(turns, turns.parents.cast(pa.int64()), 0)]
+        rows = _transcript_rows(pieces)
+    else:
+        prompt, chosen, rejected = found["prompt"], found["chosen"], found["rejected"]
+        prompt_length = pc.fill_null(pc.list_value_length(batch.column("prompt")), 0).cast(
+            pa.int64()
+        )
+        pieces = []
+        for side, turns in ((0, chosen), (1, rejected)):
+            # Transcript id = 2 * row + side; the prompt's turns belong to both transcripts.
+            if prompt.count:
+                pieces.append(
+                    (prompt, pc.add(pc.multiply(prompt.parents.cast(pa.int64()), 2), side), 0)
+                )
+            if turns.count:
+                row_of = turns.parents.cast(pa.int64())
+                shift = pc.take(prompt_length, row_of)
+                pieces.append((turns, pc.add(pc.multiply(row_of, 2), side), shift))
+        rows = sorted({tid // 2 for tid in _transcript_rows(pieces)})
+    if rows:
+        out.add("cross-turn rules", pa.array(rows, pa.int64()), base)
+
+
+def _check_batch(batch: pa.RecordBatch, kind: type[Record], out: _Findings, base: int) -> None:
+    _check_text_columns(batch, kind, out, base)
+    if kind is Instruction:
+        return
+    names = ("messages",) if kind is Conversation else ("prompt", "chosen", "rejected")
+    found: dict[str, _Turns] = {}
+    for name in names:
+        column = batch.column(name)
+        out.add(f"$.{name} a list", _rows(pc.is_null(column)), base)
+        if name != "prompt":
+            length = pc.list_value_length(column)
+            out.add(f"$.{name} non-empty", _rows(pc.equal(length, 0)), base)
+        turns = _Turns(column)
+        _check_turns(turns, name, out, base)
+        found[name] = turns
+    _check_cross_turn(batch, kind, found, out, base)
+
+
+def validate_table(
+    table: pa.Table,
+    record: type[Record] | str | None = None,
+    *,
+    on_error: OnError = "raise",
+    report: ItemReport | None = None,
+    file: str | None = None,
+    line_of: Callable[[set[int]], dict[int, int]] | None = None,
+) -> pa.Table:
+    """Check every row of a table with Arrow compute; return it (without bad rows if skipping).
+
+    Args:
+        table: A table of a record type's columns (conformed first; see
+            :func:`~instructkit._arrow.conform_table`).
+        record: The record type; by default from the schema.
+        on_error: ``"raise"`` raises for the first bad row; ``"skip"`` and ``"collect"`` drop
+            bad rows and count them in ``report``.
+        report: An :class:`~instructkit.ItemReport` to fill.
+        file: The file name, for errors.
+        line_of: Maps rows to 1-based lines, for errors (JSONL).
+
+    Returns:
+        The table with exactly the rows that are valid records.
+
+    Raises:
+        RecordValidationError: the first bad row, located (``on_error="raise"``).
+        DataError: the table's columns are not a record type's.
+    """
+    policy = check_on_error(on_error)
+    if record is not None:
+        kind = resolve_record_type(record)
+    else:
+        found = record_type_of(table.schema)
+        if found is None:
+            raise DataError(
+                f"expected the columns of an Instruction, Conversation or Preference table, "
+                f"got {table.schema.names}",
+                file=file,
+            )
+        kind = found
+    table = conform_table(table, kind, file=file)
+    tally = report if report is not None else ItemReport()
+    out = _Findings()
+    base = 0
+    for batch in table.to_batches():
+        _check_batch(batch, kind, out, base)
+        base += batch.num_rows
+    bad = out.bad_rows()
+    tally.seen += table.num_rows
+    tally.valid += table.num_rows - len(bad)
+    if not bad:
+        return table
+    targets = bad[:1] if policy == "raise" else bad
+    lines = line_of(set(targets)) if line_of is not None else {}
+    for row in targets:
+        error = _describe(table, kind, row, out, file, lines.get(row))
+        tally.reject(error, on_error=policy)
+    keep = pc.invert(pc.is_in(_arange(table.num_rows), value_set=pa.array(bad, pa.int64())))
+    return table.filter(keep)
+
+
+def _describe(
+    table: pa.Table,
+    kind: type[Record],
+    row: int,
+    out: _Findings,
+    file: str | None,
+    line: int | None,
+) -> DataError:
+    # The record layer words the message, so read_table and from_arrow say the same thing.
+    probe = ItemReport()
+    records_from_batch(table.slice(row, 1), kind, start=row, on_error="collect", report=probe)
+    if probe.rejections and probe.rejections[0].error is not None:
+        return probe.rejections[0].error.located(file=file, line=line, row=row)
+    return RecordValidationError(  # pragma: no cover - the checks mirror the record rules
+        f"expected a row that keeps {out.label(row)}, got one that breaks it",
+        file=file,
+        line=line,
+        row=row,
+    )
