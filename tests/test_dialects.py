@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import instructkit as ik
 from instructkit import strategies as iks
+from instructkit._dialects import get_dialect
 from instructkit._dialects._trl import COMPLETION_START_KEY, split_shared_prefix
 
 # -- helpers -----------------------------------------------------------------------------
@@ -1097,3 +1098,34 @@ def test_every_dialect_is_registered_once_in_priority_order() -> None:
     )
     assert names.index("openai") < names.index("trl")
     assert names.index("hh") < names.index("trl")
+
+
+# -- rows from the public row strategies -------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ik.dialect_names())
+@given(data=st.data())
+def test_valid_rows_survive_parse_and_write(dialect: str, data: st.DataObject) -> None:
+    row = data.draw(iks.dialect_rows(dialect=dialect))
+    layout = get_dialect(dialect).match(row).layout
+    back = ik.to_row(ik.parse_row(row, dialect=dialect), dialect=dialect, layout=layout)
+    if dialect == "instruction" and row.get("input") == "":
+        row = {key: value for key, value in row.items() if key != "input"}  # optional, empty
+    assert back == row
+
+
+@pytest.mark.parametrize("dialect", ik.dialect_names())
+@given(data=st.data())
+def test_invalid_rows_raise_data_errors_where_the_damage_is(
+    dialect: str, data: st.DataObject
+) -> None:
+    bad = data.draw(iks.invalid_rows(dialect=dialect))
+    with pytest.raises(ik.DataError) as caught:
+        ik.parse_row(bad.row, dialect=dialect)
+    if bad.kind in ("empty_object", "not_an_object"):
+        return
+    damaged = bad.reason.rsplit(" at ", 1)[1].split(", ")
+    loc = caught.value.loc or "$"
+    assert any(path.startswith(loc) or loc.startswith(path) for path in damaged), (
+        f"{bad.reason}: {caught.value}"
+    )

@@ -1,5 +1,6 @@
 """instructkit: typed records, dialects, I/O, templates and strategies for instruction data."""
 
+from instructkit._arrow import ARROW_SCHEMA_VERSION, arrow_schema, from_arrow, to_arrow
 from instructkit._dialects import (
     DialectConflict,
     DialectGuess,
@@ -20,6 +21,7 @@ from instructkit._errors import (
     TemplateError,
 )
 from instructkit._io import Reader, WriteResult, read, read_raw, write
+from instructkit._library import builtin_families, builtin_tasks, builtin_templates
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
     Conversation,
@@ -29,6 +31,7 @@ from instructkit._records import (
     ToolCall,
 )
 from instructkit._report import Loss, LossReport
+from instructkit._table import read_table
 from instructkit._templates import (
     FewShot,
     LintFinding,
@@ -48,6 +51,7 @@ from instructkit._templates import (
 from instructkit._version import __version__
 
 __all__ = [
+    "ARROW_SCHEMA_VERSION",
     "ConfigurationError",
     "Conversation",
     "DataError",
@@ -79,9 +83,14 @@ __all__ = [
     "ToolCall",
     "WriteResult",
     "__version__",
+    "arrow_schema",
+    "builtin_families",
+    "builtin_tasks",
+    "builtin_templates",
     "convert",
     "detect_dialect",
     "dialect_names",
+    "from_arrow",
     "lint_templates",
     "load_templates",
     "mix",
@@ -89,8 +98,10 @@ __all__ = [
     "plan_mixture",
     "read",
     "read_raw",
+    "read_table",
     "render",
     "save_templates",
+    "to_arrow",
     "to_row",
     "write",
 ]

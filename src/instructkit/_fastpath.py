@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from pydantic import BaseModel
+
 from instructkit._records import Conversation, Instruction, Message, Record
 
 __all__ = ["build_native"]
@@ -48,51 +50,24 @@ _ENABLED: Final = (
 
 _new = object.__new__
 _set = object.__setattr__
+# pydantic keeps these three in slots; their descriptors set them without a name lookup.
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _build(cls: type[Record], values: dict[str, Any]) -> Any:
+    # What pydantic's model_construct does, minus its generality.
     record = _new(cls)
     _set(record, "__dict__", values)
-    _set(record, "__pydantic_fields_set__", set(values))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
+    _set_fields_set(record, set(values))
+    _set_extra(record, None)
+    _set_private(record, None)
     return record
 
 
 def _optional_text(value: Any) -> bool:
     return value is None or (type(value) is str and value != "")
-
-
-def _instruction(row: dict[str, Any]) -> Instruction | None:
-    instruction = row["instruction"]
-    input_text = row["input"]
-    response = row["response"]
-    system = row["system"]
-    record_id = row["id"]
-    meta = row["meta"]
-    if (
-        type(instruction) is str
-        and instruction
-        and type(input_text) is str
-        and type(response) is str
-        and response
-        and (system is None or (type(system) is str and system))
-        and (record_id is None or (type(record_id) is str and record_id))
-        and type(meta) is dict
-    ):
-        built: Instruction = _build(
-            Instruction,
-            {
-                "instruction": instruction,
-                "input": input_text,
-                "response": response,
-                "system": system,
-                "id": record_id,
-                "meta": meta,
-            },
-        )
-        return built
-    return None
 
 
 def _message(row: Any, seen_user: bool) -> Message | None:
@@ -162,8 +137,8 @@ def build_native(row: dict[str, Any]) -> Record | None:
 
     Args:
         row: A dict parsed by orjson from instructkit's own layout (``record.to_dict()``).
-            It becomes the record's storage (its ``meta`` is not copied), so it must not be
-            used afterwards.
+            Its nested values become the record's (``meta`` is not copied), so it must not
+            be used afterwards.
 
     Returns:
         The record, equal to what full validation would build, or ``None``.
@@ -178,7 +153,42 @@ def build_native(row: dict[str, Any]) -> Record | None:
         return None
     keys = row.keys()
     if keys == _INSTRUCTION_KEYS:
-        return _instruction(row)
+        # Inlined (no helper calls): this runs once per line of a native file.
+        instruction = row["instruction"]
+        input_text = row["input"]
+        response = row["response"]
+        system = row["system"]
+        record_id = row["id"]
+        meta = row["meta"]
+        if (
+            type(instruction) is str
+            and instruction
+            and type(input_text) is str
+            and type(response) is str
+            and response
+            and (system is None or (type(system) is str and system))
+            and (record_id is None or (type(record_id) is str and record_id))
+            and type(meta) is dict
+        ):
+            record = _new(Instruction)
+            _set(
+                record,
+                "__dict__",
+                {
+                    "instruction": instruction,
+                    "input": input_text,
+                    "response": response,
+                    "system": system,
+                    "id": record_id,
+                    "meta": meta,
+                },
+            )
+            _set_fields_set(record, set(_INSTRUCTION_FIELDS))
+            _set_extra(record, None)
+            _set_private(record, None)
+            built: Instruction = record
+            return built
+        return None
     if keys == _CONVERSATION_KEYS:
         return _conversation(row)
     return None

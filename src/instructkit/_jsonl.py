@@ -42,13 +42,18 @@ __all__ = [
     "BLANK",
     "CHUNK_SIZE",
     "Compression",
+    "LineChunk",
     "compression_for",
     "duplicate_key_error",
+    "failed_line",
     "has_duplicate_keys",
     "iter_jsonl",
+    "iter_line_chunks",
     "malformed_error",
     "open_compressed_writer",
     "open_source",
+    "read_start",
+    "truncation_error",
     "write_jsonl_lines",
 ]
 
@@ -367,29 +372,15 @@ def _count_keys(value: Any) -> int:
     return count
 
 
-_CLEAN: Final = 0
-_CANONICAL: Final = 1
-_DUPLICATE: Final = 2
-
-
-def _verdict(raw: bytes, value: Any, *, try_canonical: bool = True) -> int:
-    # Sound shortcuts first: every key needs a ":" outside strings, so a line with no more
-    # colons than its parsed value has keys cannot repeat one; and orjson's rendering of a
-    # value with a dropped key is shorter than the line, so equality rules repeats out.
-    colons = raw.count(b":")
-    if type(value) is dict and colons <= len(value):
-        return _CLEAN
-    if colons == 0 or colons <= _count_keys(value):
-        return _CLEAN
-    if try_canonical and raw == orjson.dumps(value):
-        return _CANONICAL
-    return _CLEAN if locate_duplicate_key(raw) is None else _DUPLICATE
-
-
-def has_duplicate_keys(raw: bytes, value: Any) -> bool:
+def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1) -> bool:
     """Whether the JSON text ``raw``, which parsed to ``value``, repeats a key in an object.
 
     Cheap sound tests first (see the module docstring), the exact scan only when they fail.
+
+    Args:
+        raw: The JSON text.
+        value: What orjson parsed it to.
+        colons: ``raw.count(b":")`` if the caller already knows it.
 
     Example:
         >>> import orjson
@@ -400,7 +391,16 @@ def has_duplicate_keys(raw: bytes, value: Any) -> bool:
     kind = type(value)
     if kind is not dict and kind is not list:
         return False
-    return _verdict(raw, value) == _DUPLICATE
+    # Every key needs a ":" outside strings, so a text with no more colons than its value
+    # has keys cannot repeat one; and orjson's rendering of a value that lost a repeated key
+    # is shorter than the text, so equality rules repeats out too.
+    if colons < 0:
+        colons = raw.count(b":")
+    if (kind is dict and colons <= len(value)) or colons <= _count_keys(value):
+        return False
+    if raw == orjson.dumps(value):
+        return False
+    return locate_duplicate_key(raw) is not None
 
 
 def duplicate_key_error(
@@ -425,7 +425,8 @@ def duplicate_key_error(
 # -- reading -------------------------------------------------------------------------------
 
 
-def _read_start(source: Any) -> bytes:
+def read_start(source: Any) -> bytes:
+    """Read the first chunk of ``source``: at least 3 bytes unless the file is shorter."""
     # The byte order mark check needs three bytes; a decompressor may return fewer at first.
     data: bytes = source.read(CHUNK_SIZE)
     while data and len(data) < 3:
@@ -436,6 +437,114 @@ def _read_start(source: Any) -> bytes:
     return data
 
 
+class LineChunk:
+    r"""Consecutive lines of a file, as :func:`iter_line_chunks` gives them.
+
+    Attributes:
+        lines: The lines, each without its ``
+    ``.
+        first_line: The 1-based number of ``lines[0]``.
+        offset: The byte offset of ``lines[0]`` in the (decompressed) file.
+        truncated: For the last chunk of a compressed stream that ends early or is damaged,
+            what went wrong (``lines`` then holds the incomplete last line, maybe empty).
+    """
+
+    __slots__ = ("_index", "_offset", "first_line", "lines", "offset", "truncated")
+
+    def __init__(
+        self, lines: list[bytes], first_line: int, offset: int, truncated: str | None = None
+    ) -> None:
+        self.lines = lines
+        self.first_line = first_line
+        self.offset = offset
+        self.truncated = truncated
+        self._index = 0
+        self._offset = offset
+
+    def offset_of(self, line: int) -> int:
+        """The byte offset of line number ``line`` (of this chunk)."""
+        # Asked for in line order (errors), so walking on from the last answer is linear.
+        target = line - self.first_line
+        if target < self._index:
+            self._index, self._offset = 0, self.offset
+        while self._index < target:
+            self._offset += len(self.lines[self._index]) + 1
+            self._index += 1
+        return self._offset
+
+
+def iter_line_chunks(
+    source: Any, *, first_chunk: bytes | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[LineChunk]:
+    r"""Split a byte stream into lines on ``b"\n"``, a large chunk at a time.
+
+    A UTF-8 byte order mark at the very start is dropped (offsets still count it). The last
+    line needs no ``\n``. A line longer than a chunk is gathered in pieces and joined once.
+
+    Args:
+        source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
+        first_chunk: Bytes already read from ``source``, to use first.
+        chunk_size: Bytes per read.
+
+    Yields:
+        :class:`LineChunk` objects, in file order.
+    """
+    data = first_chunk if first_chunk is not None else read_start(source)
+    consumed = 0  # offset of the first byte of `pending` (or of the next line)
+    if data.startswith(_BOM):
+        data = data[3:]
+        consumed = 3
+    line_no = 1
+    pending: list[bytes] = []
+    pending_size = 0
+    truncated: str | None = None
+    while data:
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            if pending:
+                pending.append(lines[0])
+                lines[0] = b"".join(pending)
+                pending = []
+            yield LineChunk(lines, line_no, consumed)
+            line_no += len(lines)
+            consumed += len(data) - len(tail) + pending_size
+            pending_size = 0
+        if tail:
+            pending.append(tail)
+            pending_size += len(tail)
+        try:
+            data = source.read(chunk_size)
+        except _TruncatedError as err:
+            truncated = str(err)
+            break
+    if pending or truncated is not None:
+        yield LineChunk([b"".join(pending)], line_no, consumed, truncated)
+
+
+def truncation_error(chunk: LineChunk, *, file: str | None) -> MalformedJSONError:
+    """The error for the last, incomplete line of a compressed stream that ends early."""
+    raw = chunk.lines[0]
+    end = chunk.offset + len(raw)
+    return MalformedJSONError(
+        f"expected the compressed data to go on, got its end: {chunk.truncated} (the file "
+        f"is truncated or damaged after {end} decompressed bytes)",
+        file=file,
+        line=chunk.first_line,
+        column=_chars(raw) + 1,
+        offset=end,
+    )
+
+
+def failed_line(
+    raw: bytes, err: ValueError, *, file: str | None, line: int, chunk: LineChunk
+) -> _Blank | MalformedJSONError:
+    """What a line orjson could not parse is: :data:`BLANK`, or a located error."""
+    if not raw.strip(_BLANK_BYTES):
+        return BLANK
+    return malformed_error(raw, err, file=file, line=line, offset=chunk.offset_of(line))
+
+
 def iter_jsonl(
     source: Any,
     *,
@@ -444,6 +553,9 @@ def iter_jsonl(
     first_chunk: bytes | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
     r"""Parse a JSON Lines stream line by line.
+
+    The reader (:mod:`instructkit._io`) runs the same steps inline for speed; this is the
+    general form, one item per line.
 
     Args:
         source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
@@ -458,97 +570,22 @@ def iter_jsonl(
         incomplete last line (possibly empty).
     """
     loads = orjson.loads
-    dumps = orjson.dumps
     decode_error = orjson.JSONDecodeError
-    line_no = 0
-    canonical = True  # whether the previous line was orjson's own rendering of its value
-    truncated: str | None = None
-    data = first_chunk if first_chunk is not None else _read_start(source)
-    consumed = 0  # offset of the first byte of `pending`/the next line
-    if data.startswith(_BOM):
-        data = data[3:]
-        consumed = 3
-    pending: list[bytes] = []
-    pending_size = 0
-    while data:
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        if lines:
-            if pending:
-                pending.append(lines[0])
-                lines[0] = b"".join(pending)
-                pending = []
-            line_offset = consumed
-            consumed += len(data) - len(tail) + pending_size
-            pending_size = 0
-            for raw in lines:
-                line_no += 1
-                try:
-                    value = loads(raw)
-                except decode_error as err:
-                    if not raw.strip(_BLANK_BYTES):
-                        yield line_no, raw, BLANK
-                    else:
-                        yield (
-                            line_no,
-                            raw,
-                            malformed_error(raw, err, file=file, line=line_no, offset=line_offset),
-                        )
-                    line_offset += len(raw) + 1
-                    continue
-                kind = type(value)
-                if (kind is dict or kind is list) and not (canonical and raw == dumps(value)):
-                    # Files are usually all canonical (written by orjson) or all not, so the
-                    # test that worked for the previous line is tried first.
-                    verdict = _verdict(raw, value, try_canonical=not canonical)
-                    canonical = verdict == _CANONICAL
-                    if verdict == _DUPLICATE:
-                        value = duplicate_key_error(
-                            raw, file=file, line=line_no, offset=line_offset
-                        )
-                yield line_no, raw, value
-                line_offset += len(raw) + 1
-        if tail:
-            pending.append(tail)
-            pending_size += len(tail)
-        try:
-            data = source.read(chunk_size)
-        except _TruncatedError as err:
-            truncated = str(err)
-            break
-    if pending or truncated is not None:
-        raw = b"".join(pending)
-        line_no += 1
-        if truncated is not None:
-            yield (
-                line_no,
-                raw,
-                MalformedJSONError(
-                    f"expected the compressed data to go on, got its end: {truncated} "
-                    f"(the file is truncated or damaged after {consumed + len(raw)} "
-                    "decompressed bytes)",
-                    file=file,
-                    line=line_no,
-                    column=_chars(raw) + 1,
-                    offset=consumed + len(raw),
-                ),
-            )
+    for chunk in iter_line_chunks(source, first_chunk=first_chunk, chunk_size=chunk_size):
+        if chunk.truncated is not None:
+            yield chunk.first_line, chunk.lines[0], truncation_error(chunk, file=file)
             return
-        try:
-            value = loads(raw)
-        except decode_error as err:
-            if not raw.strip(_BLANK_BYTES):
-                yield line_no, raw, BLANK
-            else:
-                yield (
-                    line_no,
-                    raw,
-                    malformed_error(raw, err, file=file, line=line_no, offset=consumed),
-                )
-            return
-        if has_duplicate_keys(raw, value):
-            value = duplicate_key_error(raw, file=file, line=line_no, offset=consumed)
-        yield line_no, raw, value
+        line = chunk.first_line - 1
+        for raw in chunk.lines:
+            line += 1
+            try:
+                value = loads(raw)
+            except decode_error as err:
+                yield line, raw, failed_line(raw, err, file=file, line=line, chunk=chunk)
+                continue
+            if has_duplicate_keys(raw, value):
+                value = duplicate_key_error(raw, file=file, line=line, offset=chunk.offset_of(line))
+            yield line, raw, value
 
 
 # -- writing -------------------------------------------------------------------------------

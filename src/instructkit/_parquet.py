@@ -160,7 +160,10 @@ def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
         version_text = metadata.get(META_SCHEMA_VERSION)
         schema_version = int(version_text) if version_text and version_text.isdigit() else None
         dialect = metadata.get(META_DIALECT)
-        kind = record_type_of(schema) if dialect in (None, NATIVE_DIALECT) else None
+        # Our own schema: written by us without a dialect (the schema version is recorded),
+        # or written elsewhere with exactly our column names.
+        own = schema_version is not None or dialect is None
+        kind = record_type_of(schema) if own else None
         return ParquetInfo(
             path=Path(path),
             num_rows=footer.num_rows,
@@ -259,7 +262,7 @@ def _dialect_table(
 
 
 def _footer(
-    kind: type[Record] | None, dialect: str, extra: Mapping[str, str] | None
+    kind: type[Record] | None, dialect: str, native: bool, extra: Mapping[str, str] | None
 ) -> dict[str, str]:
     meta: dict[str, str] = {}
     if extra:
@@ -277,7 +280,7 @@ def _footer(
     meta[META_VERSION] = __version__
     if kind is not None:
         meta[META_RECORD] = kind.__name__
-    if dialect == NATIVE_DIALECT:
+    if native:
         meta[META_SCHEMA_VERSION] = str(ARROW_SCHEMA_VERSION)
     meta[META_DIALECT] = dialect
     return meta
@@ -454,9 +457,12 @@ def write_parquet(
     kind_hint = resolve_record_type(record) if record is not None else None
     dialect_name = NATIVE_DIALECT if dialect is None else get_dialect(dialect).name
     file = _name(path)
+    # The own dialect without renames is exactly the fixed schema; with renames it is
+    # written like any other dialect, from its rows.
+    native = dialect_name == NATIVE_DIALECT and not column_map and not role_map
 
     tables: Iterator[pa.Table]
-    if dialect_name == NATIVE_DIALECT:
+    if native:
         kind, batches = record_batches(records, record=kind_hint, batch_size=_CHUNK)
         empty_schema = arrow_schema(kind)
         tables = (pa.Table.from_batches([b]) for b in batches)
@@ -503,7 +509,7 @@ def write_parquet(
 
         tables = dialect_tables()
 
-    footer = _footer(kind, dialect_name, metadata)
+    footer = _footer(kind, dialect_name, native, metadata)
     options: dict[str, Any] = {
         "compression": codec,
         "compression_level": compression_level,

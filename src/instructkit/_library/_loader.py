@@ -57,7 +57,7 @@ def family_templates(family: str) -> tuple[Template, ...]:
         raise ConfigurationError(
             f"expected a built-in family among {list(FAMILIES)}, got {family!r}"
         )
-    resource = resources.files(__package__).joinpath("templates", f"{family}.json")
+    resource = resources.files(__package__).joinpath("templates").joinpath(f"{family}.json")
     with resources.as_file(resource) as path:
         templates = load_templates(path)
         allowed = FAMILIES[family].tasks
@@ -125,9 +125,7 @@ def builtin_templates(
             )
         name = task
     else:
-        raise ConfigurationError(
-            f"expected a task name or a Task, got {type(task).__name__}"
-        )
+        raise ConfigurationError(f"expected a task name or a Task, got {type(task).__name__}")
     cluster = BUILTIN_TASKS[name].cluster
     assert cluster is not None  # every built-in task names its family
     if family is not None and family != cluster:

@@ -52,7 +52,7 @@ Every template of that task tells the model to reply with exactly this text when
 does not hold the answer, so an adapter puts it in the row's ``answer`` field for such rows
 (SQuAD v2 rows with no gold answers)."""
 
-# --- natural language inference --------------------------------------------------------------
+# --- natural language inference ---------------------------------------------------------------
 
 NLI = Task(
     name="nli",
@@ -81,7 +81,7 @@ Fields: ``premise`` (text), ``hypothesis`` (text), ``label`` (label, the target)
 Labels: ``0`` entailment -> "yes", ``1`` not entailment -> "no" (the GLUE / SuperGLUE RTE ids;
 a 3-way dataset maps neutral and contradiction both to ``1``). Datasets: RTE, two-way ANLI."""
 
-# --- paraphrase identification ---------------------------------------------------------------
+# --- paraphrase identification ----------------------------------------------------------------
 
 PARAPHRASE = Task(
     name="paraphrase",
@@ -96,7 +96,7 @@ Fields: ``sentence1`` (text), ``sentence2`` (text), ``label`` (label, the target
 Labels: ``1`` paraphrase / duplicate -> "yes", ``0`` not -> "no" (shown in that order).
 Datasets: QQP (``question1``/``question2``/``label``), MRPC, PAWS."""
 
-# --- sentiment ---------------------------------------------------------------------------------
+# --- sentiment --------------------------------------------------------------------------------
 
 SENTIMENT = Task(
     name="sentiment",
@@ -111,7 +111,7 @@ Fields: ``text`` (text), ``label`` (label, the target).
 Labels: ``0`` -> "negative", ``1`` -> "positive". Datasets: SST-2 (``sentence``), IMDB, Yelp
 polarity (whose Hugging Face copy already uses 0/1)."""
 
-# --- topic classification --------------------------------------------------------------------
+# --- topic classification ---------------------------------------------------------------------
 
 NEWS_TOPIC = Task(
     name="news_topic",
@@ -178,7 +178,7 @@ Labels: the six TREC coarse classes in their published order: ``0`` ABBR -> "abb
 ``1`` ENTY -> "entity", ``2`` DESC -> "description", ``3`` HUM -> "person", ``4`` LOC ->
 "location", ``5`` NUM -> "number". Dataset: TREC (``text``, ``coarse_label``)."""
 
-# --- reading comprehension -------------------------------------------------------------------
+# --- reading comprehension --------------------------------------------------------------------
 
 EXTRACTIVE_QA = Task(
     name="extractive_qa",
@@ -221,7 +221,7 @@ Fields: ``question`` (text), ``answer`` (alternatives, the target). No label spa
 Datasets: trivia and open-domain QA sets (Natural Questions, TriviaQA, Web Questions), or any
 multiple-choice set with its choices dropped."""
 
-# --- yes/no question answering ------------------------------------------------------------------
+# --- yes/no question answering ----------------------------------------------------------------
 
 YES_NO_QA = Task(
     name="yes_no_qa",
@@ -237,7 +237,7 @@ mark, which the templates allow for), ``label`` (label, the target).
 Labels: ``1`` true -> "yes", ``0`` false -> "no" (the SuperGLUE BoolQ ids; an adapter turns
 BoolQ's boolean ``answer`` into 1/0). Dataset: BoolQ."""
 
-# --- commonsense reasoning (multiple choice) -------------------------------------------------------
+# --- commonsense reasoning (multiple choice) --------------------------------------------------
 
 MULTIPLE_CHOICE_QA = Task(
     name="multiple_choice_qa",
@@ -280,7 +280,7 @@ Fields: ``premise`` (text), ``relation`` (text: exactly ``"cause"`` or ``"effect
 (choices: the alternatives), ``answer`` (label, the target). Dataset: COPA (``choice1``,
 ``choice2``, ``label`` 0/1)."""
 
-# --- coreference / Winograd ----------------------------------------------------------------------
+# --- coreference / Winograd -------------------------------------------------------------------
 
 FILL_BLANK = Task(
     name="fill_blank",
@@ -295,7 +295,7 @@ Fields: ``sentence`` (text containing one ``_`` for the blank), ``choices`` (cho
 candidates), ``answer`` (label, the target). Dataset: WinoGrande (``option1``/``option2`` as
 ``choices``, the answer "1"/"2" as index 0/1)."""
 
-# --- summarization -----------------------------------------------------------------------------
+# --- summarization ----------------------------------------------------------------------------
 
 SUMMARIZATION = Task(
     name="summarization",
@@ -309,7 +309,7 @@ Fields: ``document`` (text), ``summary`` (alternatives, the target: one referenc
 several). No label space. Datasets: CNN/DailyMail (``article``, ``highlights``), XSum
 (``document``, ``summary``)."""
 
-# --- translation -------------------------------------------------------------------------------
+# --- translation ------------------------------------------------------------------------------
 
 TRANSLATION = Task(
     name="translation",
@@ -329,7 +329,7 @@ translations), ``source_language`` and ``target_language`` (text: language names
 "German", "English", as they read inside a sentence). No label space. Datasets: WMT pairs,
 in either direction (an adapter swaps the fields for the reverse direction)."""
 
-# --- structured data to text -----------------------------------------------------------------------
+# --- structured data to text ------------------------------------------------------------------
 
 DATA_TO_TEXT = Task(
     name="data_to_text",

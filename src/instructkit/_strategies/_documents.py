@@ -11,6 +11,7 @@ skipped, anywhere else it is an error; the last line may lack its ``\n``. Line n
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from instructkit._strategies._core import (
     defines_strategy,
 )
 from instructkit._strategies._records import conversations, instructions, preferences
+from instructkit._strategies._text import texts
 
 __all__ = [
     "JSONL_DEFECTS",
@@ -54,6 +56,7 @@ JSONL_DEFECTS = (
 )
 """The kinds of bad line :func:`corrupt_jsonl_documents` makes, simplest first."""
 
+_ROW_TEXT_CAP = 48
 _BLANKS = (b"", b" ", b"\t", b"  \t ")
 _INVALID_UTF8 = (b"\xff", b"\xfe", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82")
 _BOM = "\ufeff".encode()
@@ -95,20 +98,42 @@ class CorruptDocument(NamedTuple):
 
 def _record_rows() -> st.SearchStrategy[st.SearchStrategy[dict[str, Any]]]:
     # One record type per document, as real files have.
-    factories: list[Callable[[], st.SearchStrategy[Record]]] = [
+    factories: list[Callable[..., st.SearchStrategy[Record]]] = [
         instructions,
         conversations,
         preferences,
     ]
-    return st.sampled_from(factories).map(lambda make: make().map(lambda r: r.to_dict()))
+    # Short texts: a document's subject is its lines, and a few rows of long texts would make
+    # every example tens of kilobytes, slow to generate, shrink and print.
+    short = texts(max_size=_ROW_TEXT_CAP)
+    return st.sampled_from(factories).map(lambda make: make(text=short).map(lambda r: r.to_dict()))
+
+
+def _check_finite(value: Any) -> None:
+    # orjson writes NaN and infinities as null, silently; json.dumps refuses them.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not JSON")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_finite(item)
 
 
 def _encode(row: dict[str, Any], style: int) -> bytes:
     # orjson writes non-ASCII and U+2028 raw; json.dumps(ensure_ascii=True) escapes them and
     # puts spaces after separators. Both are one line and must read the same.
-    if style == 0:
-        return orjson.dumps(row)
-    return json.dumps(row, ensure_ascii=True).encode()
+    try:
+        if style == 0:
+            _check_finite(row)
+            return orjson.dumps(row)
+        return json.dumps(row, ensure_ascii=True, allow_nan=False).encode()
+    except (TypeError, ValueError) as err:
+        raise InvalidArgument(
+            f"expected rows to draw JSON objects that JSON can hold (string keys, 64-bit "
+            f"integers, finite floats), got {row!r} ({err})"
+        ) from None
 
 
 class _Noise(NamedTuple):

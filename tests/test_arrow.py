@@ -1,0 +1,550 @@
+"""Arrow tables of records: the fixed schemas, to_arrow/from_arrow, read_table's checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import instructkit
+from instructkit import (
+    ARROW_SCHEMA_VERSION,
+    ConfigurationError,
+    Conversation,
+    DataError,
+    Instruction,
+    ItemReport,
+    MalformedJSONError,
+    Message,
+    Preference,
+    RecordValidationError,
+    ToolCall,
+    arrow_schema,
+    from_arrow,
+    read_table,
+    to_arrow,
+)
+from instructkit._arrow import conform_table, meta_text, meta_value
+from instructkit._table import validate_table
+from instructkit.strategies import conversations, instructions, preferences
+
+RECORDS = {
+    Instruction: instructions(),
+    Conversation: conversations(),
+    Preference: preferences(),
+}
+any_record_type = st.sampled_from(list(RECORDS))
+
+
+@st.composite
+def record_lists(draw: st.DrawFn, max_size: int = 4) -> tuple[type[Any], list[Any]]:
+    kind = draw(any_record_type)
+    return kind, draw(st.lists(RECORDS[kind], max_size=max_size))
+
+
+def no_null_types(kind: pa.DataType) -> bool:
+    if pa.types.is_null(kind):
+        return False
+    if pa.types.is_list(kind):
+        return no_null_types(kind.value_type)
+    if pa.types.is_struct(kind):
+        return all(no_null_types(kind.field(i).type) for i in range(kind.num_fields))
+    return True
+
+
+# --- the schemas ---------------------------------------------------------------------------
+
+
+def test_schema_columns_and_metadata() -> None:
+    assert arrow_schema(Instruction).names == [
+        "instruction",
+        "input",
+        "response",
+        "system",
+        "id",
+        "meta",
+    ]
+    assert arrow_schema(Conversation).names == ["messages", "tools", "id", "meta"]
+    assert arrow_schema(Preference).names == [
+        "prompt",
+        "chosen",
+        "rejected",
+        "tools",
+        "id",
+        "meta",
+    ]
+    for kind in RECORDS:
+        schema = arrow_schema(kind)
+        assert schema.metadata == {
+            b"instructkit.record": kind.__name__.encode(),
+            b"instructkit.schema_version": str(ARROW_SCHEMA_VERSION).encode(),
+        }
+        assert all(no_null_types(field.type) for field in schema)
+        assert arrow_schema(kind.__name__.lower()) is schema
+
+
+def test_message_layout_role_and_content_first_nullable_where_records_allow_none() -> None:
+    message = arrow_schema(Conversation).field("messages").type.value_type
+    names = [message.field(i).name for i in range(message.num_fields)]
+    assert names == [
+        "role",
+        "content",
+        "name",
+        "tool_calls",
+        "tool_call_id",
+        "reasoning",
+        "weight",
+    ]
+    nullable = {message.field(i).name: message.field(i).nullable for i in range(len(names))}
+    assert nullable == {
+        "role": False,
+        "content": True,
+        "name": True,
+        "tool_calls": False,
+        "tool_call_id": True,
+        "reasoning": True,
+        "weight": True,
+    }
+    call = message.field("tool_calls").type.value_type
+    assert [(call.field(i).name, str(call.field(i).type)) for i in range(3)] == [
+        ("id", "string"),
+        ("name", "string"),
+        ("arguments", "string"),
+    ]
+    assert message.field("weight").type == pa.float64()
+    assert arrow_schema(Conversation).field("tools").type.value_type == pa.string()
+    assert arrow_schema(Instruction).field("meta").type == pa.string()
+
+
+def test_schema_accessor_rejects_non_record_types() -> None:
+    with pytest.raises(ConfigurationError, match="Instruction, Conversation, Preference"):
+        arrow_schema(Message)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        arrow_schema("chat")
+
+
+# --- to_arrow / from_arrow -----------------------------------------------------------------
+
+
+@given(record_lists())
+def test_round_trip_through_arrow(case: tuple[type[Any], list[Any]]) -> None:
+    kind, records = case
+    table = to_arrow(records, record=kind)
+    assert table.schema.equals(arrow_schema(kind), check_metadata=True)
+    assert table.num_rows == len(records)
+    assert from_arrow(table) == records
+
+
+@given(record_lists(max_size=3))
+def test_round_trip_through_arrow_rows_as_python(case: tuple[type[Any], list[Any]]) -> None:
+    # The table holds what to_dict() holds, with meta as JSON text of the same object.
+    kind, records = case
+    rows = to_arrow(records, record=kind).to_pylist()
+    for record, row in zip(records, rows, strict=True):
+        expected = record.to_dict()
+        assert orjson.loads(row.pop("meta")) == expected.pop("meta")
+        assert row == expected
+
+
+def test_none_and_empty_content_stay_apart_and_empty_lists_keep_types() -> None:
+    chat = Conversation(
+        messages=[
+            Message(role="user", content="Weather?"),
+            Message(
+                role="assistant",
+                content=None,
+                tool_calls=[ToolCall(id="a", name="f", arguments="{}")],
+            ),
+            Message(role="tool", content="", tool_call_id="a"),
+            Message(
+                role="assistant",
+                content="",
+                tool_calls=[ToolCall(id="b", name="f", arguments="[]")],
+            ),
+            Message(role="tool", content="sunny", tool_call_id="b"),
+            Message(role="assistant", content="Sunny."),
+        ]
+    )
+    plain = Conversation(messages=[Message(role="user", content="hi")])
+    table = to_arrow([plain, chat])
+    contents = table.column("messages").to_pylist()[1]
+    assert [m["content"] for m in contents] == [
+        "Weather?",
+        None,
+        "",
+        "",
+        "sunny",
+        "Sunny.",
+    ]
+    assert from_arrow(table) == [plain, chat]
+    only_plain = to_arrow([plain])
+    assert only_plain.schema.equals(arrow_schema(Conversation))
+    assert only_plain.column("tools").to_pylist() == [[]]
+
+
+def test_empty_input_gives_the_fixed_schema() -> None:
+    for kind in RECORDS:
+        table = to_arrow([], record=kind)
+        assert table.num_rows == 0
+        assert table.schema.equals(arrow_schema(kind), check_metadata=True)
+        assert from_arrow(table) == []
+    with pytest.raises(ConfigurationError, match="record="):
+        to_arrow([])
+
+
+def test_mixed_record_types_are_refused() -> None:
+    records = [
+        Instruction(instruction="a", response="b"),
+        Conversation(messages=[Message(role="user", content="x")]),
+    ]
+    with pytest.raises(ConfigurationError, match="index 1"):
+        to_arrow(records)
+
+
+def test_to_arrow_builds_columns_without_per_row_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("to_arrow went through per-row dicts")
+
+    monkeypatch.setattr(Conversation, "to_dict", refuse)
+    monkeypatch.setattr(Conversation, "model_dump", refuse)
+    chat = Conversation(messages=[Message(role="user", content="hi")])
+    assert to_arrow([chat]).num_rows == 1
+
+
+def test_meta_is_compact_json_text_and_keeps_big_integers() -> None:
+    record = Instruction(instruction="a", response="b", meta={"n": 2**70, "x": [1.5, "é"]})
+    table = to_arrow([record])
+    assert table.column("meta").to_pylist() == ['{"n":1180591620717411303424,"x":[1.5,"é"]}']
+    assert from_arrow(table) == [record]
+
+
+def test_meta_with_nan_is_refused_not_turned_into_null() -> None:
+    records = [
+        Instruction(instruction="a", response="b"),
+        Instruction(instruction="a", response="b", meta={"score": [1, float("nan")]}),
+    ]
+    with pytest.raises(RecordValidationError) as caught:
+        to_arrow(records)
+    assert caught.value.row == 1
+    assert caught.value.loc == "$.meta['score'][1]"
+
+
+def test_meta_helpers_are_inverse() -> None:
+    value = {"a": {"b": [None, True, 3, 2.5]}}
+    assert meta_value(meta_text(value)) == value
+    assert meta_text({}) == "{}"
+    with pytest.raises(RecordValidationError, match="object"):
+        meta_value("[1]")
+    with pytest.raises(RecordValidationError, match="JSON text"):
+        meta_value("{bad")
+
+
+def instruction_rows(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "instruction": f"q{i}",
+            "input": "",
+            "response": f"a{i}",
+            "system": None,
+            "id": None,
+            "meta": "{}",
+        }
+        for i in range(count)
+    ]
+
+
+def test_from_arrow_locates_bad_rows_and_never_leaks_foreign_errors() -> None:
+    rows = instruction_rows(6)
+    rows[2]["response"] = ""
+    rows[4]["meta"] = "{not json"
+    table = pa.Table.from_pylist(rows, schema=arrow_schema(Instruction))
+    with pytest.raises(RecordValidationError) as caught:
+        from_arrow(table)
+    assert (caught.value.row, caught.value.loc) == (2, "$.response")
+    report = ItemReport()
+    records = from_arrow(table, on_error="collect", report=report)
+    assert [r.instruction for r in records] == ["q0", "q1", "q3", "q5"]
+    assert (report.seen, report.valid, report.rejected) == (6, 4, 2)
+    assert [(r.row, r.loc) for r in report.rejections] == [(2, "$.response"), (4, "$.meta")]
+    assert all(isinstance(r.error, RecordValidationError) for r in report.rejections)
+
+
+def test_from_arrow_names_missing_extra_and_mistyped_columns() -> None:
+    good = pa.Table.from_pylist(instruction_rows(1), schema=arrow_schema(Instruction))
+    renamed = good.rename_columns(["instruction", "input", "output", "system", "id", "meta"])
+    with pytest.raises(DataError, match="missing 'response'; unexpected 'output'"):
+        from_arrow(renamed, record=Instruction)
+    with pytest.raises(DataError, match="pass record="):
+        from_arrow(renamed.replace_schema_metadata({}))
+    mistyped = good.set_column(0, "instruction", pa.array([1], pa.int64()))
+    with pytest.raises(DataError, match="column 'instruction': expected string, got int64"):
+        from_arrow(mistyped)
+    chat = to_arrow([Conversation(messages=[Message(role="user", content="hi")])])
+    messages = pa.array([[{"role": "user", "text": "hi"}]])
+    odd = chat.set_column(0, "messages", messages)
+    with pytest.raises(
+        DataError, match=r"missing messages\[\]\.content.*unexpected messages\[\]\.text"
+    ):
+        from_arrow(odd)
+
+
+def test_conform_accepts_harmless_differences() -> None:
+    # Hub-style: content before role, large strings, an all-null column typed null.
+    messages = pa.array(
+        [
+            [
+                {
+                    "content": "hi",
+                    "role": "user",
+                    "name": None,
+                    "tool_calls": [],
+                    "tool_call_id": None,
+                    "reasoning": None,
+                    "weight": 1,
+                }
+            ]
+        ],
+        pa.list_(
+            pa.struct(
+                [
+                    ("content", pa.large_string()),
+                    ("role", pa.large_string()),
+                    ("name", pa.null()),
+                    (
+                        "tool_calls",
+                        pa.list_(
+                            pa.struct(
+                                [
+                                    ("id", pa.string()),
+                                    ("name", pa.string()),
+                                    ("arguments", pa.string()),
+                                ]
+                            )
+                        ),
+                    ),
+                    ("tool_call_id", pa.null()),
+                    ("reasoning", pa.null()),
+                    ("weight", pa.int64()),
+                ]
+            )
+        ),
+    )
+    table = pa.table(
+        {
+            "messages": messages,
+            "tools": pa.array([[]], pa.list_(pa.null())),
+            "id": pa.nulls(1),
+            "meta": pa.array(["{}"], pa.large_string()),
+        }
+    )
+    conformed = conform_table(table, Conversation)
+    assert conformed.schema.equals(arrow_schema(Conversation), check_metadata=True)
+    assert from_arrow(table, record=Conversation) == [
+        Conversation(messages=[Message(role="user", content="hi", weight=1.0)])
+    ]
+
+
+def test_from_arrow_rejects_non_tables() -> None:
+    with pytest.raises(ConfigurationError, match="Table or RecordBatch"):
+        from_arrow([{"instruction": "x"}])  # type: ignore[arg-type]
+    batch = to_arrow([Instruction(instruction="a", response="b")]).to_batches()[0]
+    assert from_arrow(batch) == [Instruction(instruction="a", response="b")]
+
+
+# --- validate_table: the Arrow checks agree with the record layer --------------------------
+
+_MESSAGE_MUTATIONS = [
+    ("role", None),
+    ("role", "bot"),
+    ("role", "system"),
+    ("role", "tool"),
+    ("role", "assistant"),
+    ("role", "user"),
+    ("content", None),
+    ("content", ""),
+    ("name", ""),
+    ("name", "n"),
+    ("tool_calls", None),
+    ("tool_calls", [{"id": "x", "name": "f", "arguments": "{}"}]),
+    ("tool_calls", [{"id": "", "name": "f", "arguments": "{}"}]),
+    ("tool_calls", [{"id": "y", "name": None, "arguments": "{}"}]),
+    ("tool_calls", [{"id": "z", "name": "f", "arguments": "{nope"}]),
+    ("tool_calls", [{"id": "w", "name": "f", "arguments": None}]),
+    ("tool_call_id", None),
+    ("tool_call_id", ""),
+    ("tool_call_id", "x"),
+    ("tool_call_id", "unknown-call"),
+    ("reasoning", "thinking"),
+    ("reasoning", ""),
+    ("weight", -0.5),
+    ("weight", 1.5),
+    ("weight", float("nan")),
+    ("weight", 0.0),
+]
+
+
+@st.composite
+def mutated_tables(draw: st.DrawFn) -> tuple[type[Any], pa.Table]:
+    kind, records = draw(record_lists(max_size=4).filter(lambda case: case[1]))
+    rows = to_arrow(records, record=kind).to_pylist()
+    for _ in range(draw(st.integers(1, 3))):
+        row = draw(st.sampled_from(rows))
+        lists = [name for name in ("messages", "prompt", "chosen", "rejected") if row.get(name)]
+        choice = draw(st.integers(0, 9))
+        if lists and choice < 7:
+            turns = row[draw(st.sampled_from(lists))]
+            turn = draw(st.sampled_from(turns))
+            key, value = draw(st.sampled_from(_MESSAGE_MUTATIONS))
+            turn[key] = value
+            if choice == 0:
+                turns.append(dict(draw(st.sampled_from(turns))))  # repeats a turn: ids, answers
+        elif lists and choice == 7:
+            row[draw(st.sampled_from(lists))] = [] if draw(st.booleans()) else None
+        else:
+            scalars = ("instruction", "input", "response", "system", "id", "meta", "tools")
+            column = draw(st.sampled_from([n for n in row if n in scalars]))
+            value = draw(st.sampled_from([None, "", "{}", "[1]", "{bad", '"s"', "x"]))
+            if column == "tools":
+                value = draw(st.sampled_from([None, ["{bad"], ["{}"], [None]]))
+            row[column] = value
+    return kind, pa.Table.from_pylist(rows, schema=arrow_schema(kind))
+
+
+@given(mutated_tables())
+def test_arrow_checks_reject_exactly_the_rows_the_record_layer_rejects(
+    case: tuple[type[Any], pa.Table],
+) -> None:
+    kind, table = case
+    by_records = ItemReport()
+    from_arrow(table, on_error="collect", report=by_records)
+    by_arrow = ItemReport()
+    kept = validate_table(table, on_error="collect", report=by_arrow)
+    assert [r.row for r in by_arrow.rejections] == [r.row for r in by_records.rejections]
+    # Both word the error the same way: read_table reports the record layer's message.
+    assert [r.reason for r in by_arrow.rejections] == [r.reason for r in by_records.rejections]
+    assert kept.num_rows == by_records.valid == by_arrow.valid
+    assert from_arrow(kept) == from_arrow(table, on_error="skip")
+
+
+@given(record_lists())
+def test_valid_tables_pass_the_arrow_checks_unchanged(case: tuple[type[Any], list[Any]]) -> None:
+    kind, records = case
+    table = to_arrow(records, record=kind)
+    assert validate_table(table).equals(table)
+
+
+# --- read_table ----------------------------------------------------------------------------
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_bytes(b"".join(r if isinstance(r, bytes) else orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+@given(record_lists(), st.sampled_from(["jsonl", "parquet"]))
+def test_read_table_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[type[Any], list[Any]], fmt: str
+) -> None:
+    kind, records = case
+    folder = tmp_path_factory.mktemp("read_table")
+    if fmt == "jsonl":
+        path = write_jsonl(folder / "data.jsonl", [r.to_dict() for r in records])
+    else:
+        path = folder / "data.parquet"
+        pq.write_table(to_arrow(records, record=kind), path)
+    table = read_table(path, record=kind)
+    assert table.schema.equals(arrow_schema(kind), check_metadata=True)
+    assert from_arrow(table) == records
+
+
+def test_read_table_jsonl_builds_meta_text_only_where_needed(tmp_path: Path) -> None:
+    rows = [Instruction(instruction=f"q{i}", response="a").to_dict() for i in range(3)]
+    table = read_table(write_jsonl(tmp_path / "plain.jsonl", rows))
+    assert table.column("meta").to_pylist() == ["{}"] * 3
+    rows[1]["meta"] = {"source": "x", "n": [1, 2]}
+    rows[2]["meta"] = {"source": 5}  # another type for the same key: no Arrow inference
+    table = read_table(write_jsonl(tmp_path / "meta.jsonl", rows))
+    assert table.column("meta").to_pylist() == ["{}", '{"source":"x","n":[1,2]}', '{"source":5}']
+
+
+def test_read_table_handles_blank_lines_crlf_bom_and_compression(tmp_path: Path) -> None:
+    import gzip
+
+    rows = [Instruction(instruction=f"q{i}", response="a").to_dict() for i in range(3)]
+    body = b"\xef\xbb\xbf" + b"\r\n\n  \n".join(orjson.dumps(r) for r in rows) + b"\r\n"
+    (tmp_path / "odd.jsonl").write_bytes(body)
+    assert read_table(tmp_path / "odd.jsonl").column("instruction").to_pylist() == [
+        "q0",
+        "q1",
+        "q2",
+    ]
+    (tmp_path / "odd.jsonl.gz").write_bytes(gzip.compress(body))
+    assert read_table(tmp_path / "odd.jsonl.gz").num_rows == 3
+
+
+def test_read_table_errors_name_file_line_row_and_field(tmp_path: Path) -> None:
+    good = Conversation(messages=[Message(role="user", content="hi")]).to_dict()
+    bad = orjson.loads(orjson.dumps(good))
+    bad["messages"][0]["role"] = "bot"
+    path = write_jsonl(tmp_path / "chats.jsonl", [good, b"\n", good, bad, good])
+    with pytest.raises(RecordValidationError) as caught:
+        read_table(path)
+    err = caught.value
+    assert (err.file, err.line, err.row, err.loc) == (str(path), 4, 2, "$.messages[0].role")
+    assert "'bot'" in str(err)
+    report = ItemReport()
+    table = read_table(path, on_error="skip", report=report)
+    assert table.num_rows == 3
+    assert (report.seen, report.valid, report.rejected) == (4, 3, 1)
+    assert report.balanced
+
+
+def test_read_table_malformed_jsonl_is_located_and_skippable(tmp_path: Path) -> None:
+    good = Instruction(instruction="q", response="a").to_dict()
+    path = write_jsonl(tmp_path / "bad.jsonl", [good, b'{"instruction": "q",\n', good])
+    with pytest.raises(MalformedJSONError) as caught:
+        read_table(path)
+    assert caught.value.line == 2
+    report = ItemReport()
+    assert read_table(path, on_error="collect", report=report).num_rows == 2
+    assert (report.seen, report.valid, report.rejected) == (3, 2, 1)
+
+
+def test_read_table_unknown_fields_are_refused_with_their_path(tmp_path: Path) -> None:
+    good = Conversation(messages=[Message(role="user", content="hi")]).to_dict()
+    odd = orjson.loads(orjson.dumps(good))
+    odd["messages"][0]["lang"] = "en"
+    with pytest.raises(RecordValidationError) as caught:
+        read_table(write_jsonl(tmp_path / "x.jsonl", [good, odd]))
+    assert (caught.value.line, caught.value.loc) == (2, "$.messages[0].lang")
+
+
+def test_read_table_needs_our_layout(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "alpaca.jsonl", [{"instruction": "q", "input": "", "output": "a"}]
+    )
+    with pytest.raises(DataError, match="own layout"):
+        read_table(path)
+    with pytest.raises(ConfigurationError, match="jsonl"):
+        read_table(tmp_path / "data.json")
+    assert instructkit.read_table is read_table
+
+
+def test_read_table_long_lines_grow_the_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import instructkit._table as table_module
+
+    monkeypatch.setattr(table_module, "_BLOCK_SIZE", 1 << 10)
+    rows = [
+        Instruction(instruction="q" * 5000, response="a").to_dict(),
+        Instruction(instruction="q", response="a").to_dict(),
+    ]
+    table = read_table(write_jsonl(tmp_path / "long.jsonl", rows))
+    assert table.column("instruction").to_pylist()[0] == "q" * 5000
