@@ -30,13 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +49,14 @@ FULL_CHATS = 200_000
 
 # --- data generation -----------------------------------------------------------------------
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - a sentence is easier to read and edit than 75 quoted words
     "the of and to in is was for that on as with by it at from this be are or an which "
     "have not had one were all their there been has more when will would who so no model "
     "data train answer question explain write list summarize translate describe compare "
     "function value number result example step first second because however therefore "
     "python code error file table user system response input output language sentence"
 ).split()
-_NON_ASCII = (
+_NON_ASCII = (  # noqa: SIM905
     "café naïve résumé Zürich façade über straße ñandú déjà-vu São Paulo "
     "Москва привет данные 東京 数据 模型 训练 こんにちは 한국어 Ελληνικά"
 ).split()
@@ -151,23 +153,368 @@ def generate(path: Path, count: int, make: Callable[[random.Random, int], dict[s
     tmp.replace(path)
 
 
-def ensure_data(scale: float, regenerate: bool) -> dict[str, tuple[Path, int]]:
-    DATA.mkdir(parents=True, exist_ok=True)
+def ensure_data(scale: float, regenerate: bool, folder: Path = DATA) -> dict[str, tuple[Path, int]]:
+    folder.mkdir(parents=True, exist_ok=True)
     files = {
-        "instructions": (DATA / "instructions.jsonl", max(1, round(FULL_INSTRUCTIONS * scale))),
-        "chats": (DATA / "chats.jsonl", max(1, round(FULL_CHATS * scale))),
+        "instructions": (folder / "instructions.jsonl", max(1, round(FULL_INSTRUCTIONS * scale))),
+        "chats": (folder / "chats.jsonl", max(1, round(FULL_CHATS * scale))),
     }
-    stamp = DATA / "scale.json"
+    stamp = folder / "scale.json"
     known = json.loads(stamp.read_text()) if stamp.exists() else {}
     for name, (path, count) in files.items():
         if regenerate or known.get(name) != count or not path.exists():
             started = time.perf_counter()
             generate(path, count, _instruction_row if name == "instructions" else _chat_row)
             print(
-                f"generated {path.relative_to(HERE.parent)}: {count:,} records, "
+                f"generated {path}: {count:,} records, "
                 f"{path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - started:.0f} s",
                 file=sys.stderr,
             )
             known[name] = count
             stamp.write_text(json.dumps(known))
     return files
+
+
+# --- the cases, each run in a fresh process -------------------------------------------------
+
+
+def _plain_models() -> dict[str, Any]:
+    """Plain pydantic models of the same rows: the "pydantic per line" baseline."""
+    from pydantic import BaseModel
+
+    class ToolCallModel(BaseModel):
+        id: str
+        name: str
+        arguments: str
+
+    class MessageModel(BaseModel):
+        role: str
+        content: str | None
+        name: str | None = None
+        tool_calls: list[ToolCallModel] = []
+        tool_call_id: str | None = None
+        reasoning: str | None = None
+        weight: float | None = None
+
+    class InstructionModel(BaseModel):
+        instruction: str
+        input: str = ""
+        response: str
+        system: str | None = None
+        id: str | None = None
+        meta: dict[str, Any] = {}
+
+    class ConversationModel(BaseModel):
+        messages: list[MessageModel]
+        tools: list[str] = []
+        id: str | None = None
+        meta: dict[str, Any] = {}
+
+    return {"instructions": InstructionModel, "chats": ConversationModel}
+
+
+def _record_type(dataset: str) -> Any:
+    import instructkit
+
+    return instructkit.Instruction if dataset == "instructions" else instructkit.Conversation
+
+
+def _load_records(path: Path, dataset: str) -> list[Any]:
+    kind = _record_type(dataset)
+    with open(path, "rb") as handle:
+        return [kind.model_validate_json(line) for line in handle]
+
+
+def _load_dicts(path: Path) -> list[Any]:
+    import orjson
+
+    with open(path, "rb") as handle:
+        return [orjson.loads(line) for line in handle]
+
+
+def _explicit_schema(dataset: str) -> Any:
+    import pyarrow as pa
+
+    import instructkit
+
+    # Every column of the fixed schema but meta, which is an object in JSONL and cannot be
+    # given a type in advance (pyarrow infers it).
+    schema = instructkit.arrow_schema(_record_type(dataset))
+    return pa.schema([f for f in schema if f.name != "meta"])
+
+
+def run_case(case: str, path: Path, dataset: str, out_dir: Path) -> dict[str, Any]:
+    """Run one case in this process; return its time (seconds) and record count."""
+    setup: Any = None
+    if case in ("instructkit_write_jsonl", "instructkit_write_parquet"):
+        setup = _load_records(path, dataset)
+    elif case == "orjson_dumps_loop":
+        setup = _load_dicts(path)
+    elif case == "pyarrow_write_table":
+        import instructkit
+
+        setup = instructkit.to_arrow(_load_records(path, dataset))
+    # Imports happen before the clock starts: the cases measure work, not start-up
+    # (`import datasets` alone takes seconds).
+    import orjson  # noqa: F401
+    import pyarrow.json
+    import pyarrow.parquet  # noqa: F401
+
+    import instructkit
+
+    if case.startswith("datasets"):
+        import datasets  # noqa: F401
+    out = out_dir / f"{case}.out"
+    started = time.perf_counter()
+    count = _CASES[case](path, dataset, setup, out)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "records": count}
+
+
+def _typed_read(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import instructkit
+
+    count = 0
+    with instructkit.read(path) as records:
+        for _ in records:
+            count += 1
+    return count
+
+
+def _orjson_lines(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import orjson
+
+    loads = orjson.loads
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            loads(line)
+            count += 1
+    return count
+
+
+def _pydantic_lines(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    validate = _plain_models()[dataset].model_validate_json
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            validate(line)
+            count += 1
+    return count
+
+
+def _datasets_load(path: Path, out: Path) -> Any:
+    import datasets
+
+    datasets.disable_progress_bars()
+    cache = out.with_suffix(".cache")
+    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache))
+
+
+def _datasets_cold(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    return len(_datasets_load(path, out))
+
+
+def _datasets_iterate(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    count = 0
+    for _row in _datasets_load(path, out):
+        count += 1
+    return count
+
+
+def _read_table(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import instructkit
+
+    return int(instructkit.read_table(path).num_rows)
+
+
+def _pyarrow_read_json(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import pyarrow.json as pj
+
+    options = pj.ParseOptions(explicit_schema=_explicit_schema(dataset))
+    return int(pj.read_json(path, parse_options=options).num_rows)
+
+
+def _write_jsonl(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import instructkit
+
+    return int(instructkit.write(setup, out.with_suffix(".jsonl")).rows)
+
+
+def _orjson_dumps(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import orjson
+
+    dumps = orjson.dumps
+    with open(out.with_suffix(".jsonl"), "wb", buffering=1 << 20) as handle:
+        for row in setup:
+            handle.write(dumps(row) + b"\n")
+    return len(setup)
+
+
+def _write_parquet(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import instructkit
+
+    return int(instructkit.write(setup, out.with_suffix(".parquet")).rows)
+
+
+def _pq_write_table(path: Path, dataset: str, setup: Any, out: Path) -> int:
+    import pyarrow.parquet as pq
+
+    pq.write_table(setup, out.with_suffix(".parquet"), compression="zstd")
+    return int(setup.num_rows)
+
+
+_CASES: dict[str, Callable[[Path, str, Any, Path], int]] = {
+    "instructkit_typed_read": _typed_read,
+    "orjson_loads_per_line": _orjson_lines,
+    "pydantic_validate_json_per_line": _pydantic_lines,
+    "datasets_load_cold": _datasets_cold,
+    "datasets_load_and_iterate": _datasets_iterate,
+    "instructkit_read_table": _read_table,
+    "pyarrow_read_json_explicit": _pyarrow_read_json,
+    "instructkit_write_jsonl": _write_jsonl,
+    "orjson_dumps_loop": _orjson_dumps,
+    "instructkit_write_parquet": _write_parquet,
+    "pyarrow_write_table": _pq_write_table,
+}
+
+# Each target: (case, baseline, required ratio of throughputs) as in issue 3.
+TARGETS = [
+    ("instructkit_typed_read", "orjson_loads_per_line", 0.6),
+    ("instructkit_typed_read", "datasets_load_and_iterate", 4.0),
+    ("instructkit_read_table", "pyarrow_read_json_explicit", 0.8),
+    ("instructkit_read_table", "datasets_load_cold", 2.0),
+    ("instructkit_write_jsonl", "orjson_dumps_loop", 0.8),
+    ("instructkit_write_parquet", "pyarrow_write_table", 0.8),
+]
+
+LABELS = {
+    "instructkit_typed_read": "instructkit.read (typed records, streaming)",
+    "orjson_loads_per_line": "orjson.loads per line",
+    "pydantic_validate_json_per_line": "pydantic model_validate_json per line",
+    "datasets_load_cold": "datasets.load_dataset('json'), cold cache",
+    "datasets_load_and_iterate": "datasets.load_dataset + iterate rows as dicts",
+    "instructkit_read_table": "instructkit.read_table (validated Arrow)",
+    "pyarrow_read_json_explicit": "pyarrow.json.read_json, explicit schema",
+    "instructkit_write_jsonl": "instructkit.write .jsonl (from records)",
+    "orjson_dumps_loop": "orjson.dumps loop (from plain dicts)",
+    "instructkit_write_parquet": "instructkit.write .parquet (from records)",
+    "pyarrow_write_table": "pyarrow.parquet.write_table (from an Arrow table)",
+}
+
+
+def _child(args: argparse.Namespace) -> None:
+    out_dir = Path(args.out_dir)
+    result = run_case(args.case, Path(args.path), args.dataset, out_dir)
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 if sys.platform == "darwin" else 1024
+    result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    print(json.dumps(result))
+
+
+def _spawn(case: str, path: Path, dataset: str, out_dir: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--case",
+        case,
+        "--path",
+        str(path),
+        "--dataset",
+        dataset,
+        "--out-dir",
+        str(out_dir),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for leftover in out_dir.iterdir():
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink()
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:120]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _fmt_rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full data")
+    parser.add_argument("--only", default="", help="comma-separated case names to run")
+    parser.add_argument("--datasets", default="instructions,chats", help="which data files")
+    parser.add_argument("--regenerate", action="store_true", help="regenerate the data files")
+    parser.add_argument("--data-dir", default=str(DATA), help="where the data files live")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    started = time.perf_counter()
+    data_dir = Path(args.data_dir)
+    files = ensure_data(args.scale, args.regenerate, data_dir)
+    cases = [c for c in args.only.split(",") if c] or list(_CASES)
+    unknown = sorted(set(cases) - set(_CASES))
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; known: {sorted(_CASES)}")
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix="out-") as tmp:
+        for dataset in [d for d in args.datasets.split(",") if d]:
+            path, _count = files[dataset]
+            for case in cases:
+                result = _spawn(case, path, dataset, Path(tmp))
+                results[(dataset, case)] = result
+                shown = result["error"] if "error" in result else f"{result['seconds']:.1f} s"
+                print(f"  {dataset:12s} {case:34s} {shown}", file=sys.stderr)
+    print(_table(results, files))
+    print(
+        f"\nTotal wall time {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU(s), "
+        f"Python {platform.python_version()}, {_versions()}."
+    )
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ["instructkit", "pyarrow", "orjson", "pydantic", "datasets"]
+    return ", ".join(f"{name} {version(name)}" for name in names)
+
+
+def _table(results: dict[tuple[str, str], dict[str, Any]], files: dict[str, Any]) -> str:
+    lines = [
+        "| data | case | time (s) | MB/s | records/s | peak RSS (MB) | vs baseline |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for (dataset, case), result in results.items():
+        path, _count = files[dataset]
+        megabytes = path.stat().st_size / 1e6
+        if "error" in result:
+            lines.append(f"| {dataset} | {LABELS[case]} | failed: {result['error']} | | | | |")
+            continue
+        seconds = result["seconds"]
+        ratios = []
+        for subject, baseline, wanted in TARGETS:
+            other = results.get((dataset, baseline))
+            if subject != case or not other or "error" in other:
+                continue
+            ratio = other["seconds"] / seconds
+            verdict = "meets" if ratio >= wanted else "misses"
+            ratios.append(f"{ratio:.2f}x {baseline} (target {wanted}x: {verdict})")
+        lines.append(
+            f"| {dataset} | {LABELS[case]} | {seconds:.1f} | {_fmt_rate(megabytes / seconds)} | "
+            f"{_fmt_rate(result['records'] / seconds)} | {result['peak_rss'] / 1e6:,.0f} | "
+            f"{'; '.join(ratios)} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -420,7 +420,7 @@ def mutated_tables(draw: st.DrawFn) -> tuple[type[Any], pa.Table]:
 def test_arrow_checks_reject_exactly_the_rows_the_record_layer_rejects(
     case: tuple[type[Any], pa.Table],
 ) -> None:
-    kind, table = case
+    _kind, table = case
     by_records = ItemReport()
     from_arrow(table, on_error="collect", report=by_records)
     by_arrow = ItemReport()

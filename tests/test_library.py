@@ -521,57 +521,84 @@ def test_one_data_file_per_family_and_nothing_else() -> None:
     )
 
 
-def test_data_files_store_the_builtin_task_definitions() -> None:
+def test_data_files_refer_to_the_builtin_tasks_by_name() -> None:
+    # Tasks are defined once, in _tasks.py; the data files only name them.
     for family in FAMILIES:
         document = json.loads((TEMPLATE_DIR / f"{family}.json").read_text(encoding="utf-8"))
-        stored = {task["name"]: task for task in document["tasks"]}
-        assert set(stored) == set(FAMILIES[family].tasks)
-        for name, task in stored.items():
-            assert Task.model_validate(task) == TASKS[name]
+        assert set(document) == {"format", "templates"}
+        names = {template["task"] for template in document["templates"]}
+        assert names == set(FAMILIES[family].tasks)
+    for template in ALL:
+        assert template.task is TASKS[template.task.name]
 
 
-def _patched_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, document: Any) -> None:
+def _patched_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, document: Any) -> Path:
     (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "sentiment.json").write_text(json.dumps(document))
+    path = tmp_path / "templates" / "sentiment.json"
+    path.write_text(json.dumps(document))
     monkeypatch.setattr("instructkit._library._loader.resources.files", lambda _: tmp_path)
     family_templates.cache_clear()
+    return path
 
 
-def test_a_data_file_whose_task_drifted_is_refused(
+def _sentiment_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        (TEMPLATE_DIR / "sentiment.json").read_text(encoding="utf-8")
+    )
+    return document
+
+
+def test_a_data_file_naming_an_unknown_task_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    document = json.loads((TEMPLATE_DIR / "sentiment.json").read_text(encoding="utf-8"))
-    document["tasks"][0]["labels"] = [[0, "bad"], [1, "good"]]
-    _patched_loader(monkeypatch, tmp_path, document)
+    document = _sentiment_document()
+    document["templates"][3]["task"] = "mood"
+    path = _patched_loader(monkeypatch, tmp_path, document)
     try:
-        with pytest.raises(TemplateError, match="equal the built-in one") as info:
+        with pytest.raises(TemplateError, match="unknown task 'mood'") as info:
+            loader_builtin_templates(family="sentiment")
+        assert info.value.file == str(path)
+        assert info.value.loc == "$.templates[3].task"
+        assert str(path) in str(info.value)
+        # A task of another family is unknown here too: each file sees its own tasks only.
+        document["templates"][3]["task"] = "nli"
+        path.write_text(json.dumps(document))
+        family_templates.cache_clear()
+        with pytest.raises(TemplateError, match="unknown task 'nli'"):
             family_templates("sentiment")
-        assert info.value.file is not None
-        assert info.value.file.endswith("sentiment.json")
     finally:
         family_templates.cache_clear()
 
 
-def test_a_data_file_with_a_foreign_task_is_refused(
+def test_a_data_file_storing_a_drifted_or_foreign_task_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    document = json.loads((TEMPLATE_DIR / "sentiment.json").read_text(encoding="utf-8"))
-    document["tasks"][0]["name"] = "mood"
-    for template in document["templates"]:
-        template["task"] = "mood"
-    _patched_loader(monkeypatch, tmp_path, document)
+    document = _sentiment_document()
+    drifted = {**TASKS["sentiment"].to_dict(), "labels": [[0, "bad"], [1, "good"]]}
+    document["tasks"] = [drifted]
+    path = _patched_loader(monkeypatch, tmp_path, document)
     try:
-        with pytest.raises(TemplateError, match="got task 'mood'"):
-            loader_builtin_templates(family="sentiment")
+        with pytest.raises(TemplateError, match="equal the one given in tasks=") as info:
+            family_templates("sentiment")
+        assert info.value.file == str(path)
+        document["tasks"] = [{**drifted, "name": "mood"}]
+        for template in document["templates"]:
+            template["task"] = "mood"
+        path.write_text(json.dumps(document))
+        family_templates.cache_clear()
+        with pytest.raises(TemplateError, match="got task 'mood'") as foreign:
+            family_templates("sentiment")
+        assert foreign.value.file == str(path)
     finally:
         family_templates.cache_clear()
 
 
 def test_data_files_round_trip_through_load_templates(tmp_path: Path) -> None:
     for family in FAMILIES:
-        loaded = load_templates(TEMPLATE_DIR / f"{family}.json")
+        loaded = load_templates(TEMPLATE_DIR / f"{family}.json", tasks=TASKS)
+        assert loaded == list(family_templates(family))
         target = tmp_path / f"{family}.json"
-        instructkit.save_templates(target, loaded)
+        instructkit.save_templates(target, loaded, embed_tasks=False)
         assert target.read_bytes() == (TEMPLATE_DIR / f"{family}.json").read_bytes()
 
 

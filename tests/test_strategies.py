@@ -158,15 +158,20 @@ def test_conversation_bounds_and_opt_outs(chat: Conversation) -> None:
     )
 )
 def test_conversation_parts_come_from_the_given_strategies(chat: Conversation) -> None:
-    assert chat.id is None and chat.meta == {} and chat.tools == ()
+    assert chat.id is None
+    assert chat.meta == {}
+    assert chat.tools == ()
     for message in chat.messages:
         assert message.content in ("hi", None, "")
-        assert message.reasoning is None and message.weight is None and message.name is None
+        assert message.reasoning is None
+        assert message.weight is None
+        assert message.name is None
 
 
 @given(messages(roles=st.just("tool")))
 def test_messages_follow_the_roles_strategy(message: Message) -> None:
-    assert message.role == "tool" and message.tool_call_id
+    assert message.role == "tool"
+    assert message.tool_call_id
 
 
 @given(preferences(shapes=st.just("identical")))
@@ -262,7 +267,12 @@ def test_from_type_uses_the_strategies() -> None:
     assert repr(st.from_type(ToolCall)) == "tool_calls()"
 
 
-@given(st.builds(dict, chat=st.from_type(Conversation), pair=st.from_type(Preference)))
-def test_builds_infers_record_arguments(value: dict[str, Any]) -> None:
-    assert isinstance(value["chat"], Conversation)
-    assert isinstance(value["pair"], Preference)
+def _takes_records(chat: Conversation, record: Instruction) -> tuple[Conversation, Instruction]:
+    return chat, record
+
+
+@settings(max_examples=10)
+@given(st.builds(_takes_records))
+def test_builds_infers_record_arguments(value: tuple[Conversation, Instruction]) -> None:
+    assert isinstance(value[0], Conversation)
+    assert isinstance(value[1], Instruction)

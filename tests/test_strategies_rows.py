@@ -70,7 +70,8 @@ def _layout(row: dict[str, Any], dialect: str) -> str | None:
 def test_invalid_rows_are_rejected(case: tuple[str, InvalidRow]) -> None:
     dialect, example = case
     assert isinstance(example, InvalidRow)
-    assert example.kind in INVALID_ROW_KINDS and example.reason
+    assert example.kind in INVALID_ROW_KINDS
+    assert example.reason
     with pytest.raises(DataError):
         parse_row(example.row, dialect=dialect)
 
@@ -121,7 +122,8 @@ def test_raw_variations_are_reached() -> None:
 
 def test_invalid_rows_shrink_to_an_empty_object() -> None:
     found = find(invalid_rows(dialect="alpaca"), lambda _: True, settings=settings(database=None))
-    assert found.row == {} and found.kind == "empty_object"
+    assert found.row == {}
+    assert found.kind == "empty_object"
 
 
 def test_dialect_rows_shrink_to_the_simplest_row() -> None:

@@ -21,6 +21,7 @@ from instructkit import (
     Task,
     Template,
     TemplateError,
+    convert,
     load_templates,
     render,
     save_templates,
@@ -135,8 +136,65 @@ def test_task_type_errors_are_record_validation_errors() -> None:
         Task(name="t", fields={"x": "blob"}, target="x")  # type: ignore[dict-item]
     with pytest.raises(RecordValidationError):
         Task(
-            name="t", fields={"x": "text", "y": "label"}, target="y", labels=[[True, "a"], [1, "b"]]
+            name="t", fields={"x": "text", "y": "label"}, target="y", labels=[[1.5, "a"], [1, "b"]]
         )
+
+
+@pytest.mark.parametrize(
+    ("labels", "loc"),
+    [
+        ({True: "yes", False: "no"}, "$.labels[0][0]"),
+        ([[1, "yes"], [False, "no"]], "$.labels[1][0]"),
+    ],
+)
+def test_bool_labels_are_refused_with_what_to_do(labels: Any, loc: str) -> None:
+    with pytest.raises(RecordValidationError) as info:
+        Task(name="t", fields={"x": "text", "y": "label"}, target="y", labels=labels)
+    assert info.value.loc == loc
+    assert "got the bool" in info.value.reason
+    assert "{1: 'yes', 0: 'no'}" in info.value.reason
+    assert "int(value)" in info.value.reason
+    data = Task(name="t", fields={"x": "text", "y": "label"}, target="y", labels={1: "a", 0: "b"})
+    stored = {**data.to_dict(), "labels": [[True, "a"], [False, "b"]]}
+    with pytest.raises(RecordValidationError, match="int\\(value\\)"):
+        Task.model_validate_json(json.dumps(stored))
+
+
+BOOL_TASK = Task(
+    name="boolq",
+    fields={"passage": "text", "question": "text", "label": "label"},
+    target="label",
+    labels={1: "yes", 0: "no"},
+)
+
+
+@given(answer=st.booleans(), options=st.booleans(), seed=st.integers(min_value=0, max_value=99))
+def test_bool_row_labels_never_pass_for_one_and_zero(
+    answer: bool, options: bool, seed: int
+) -> None:
+    template = Template(
+        id="b", task=BOOL_TASK, instruction="{passage}\n{question}?\n{options}", response="{label}"
+    )
+    row = {"passage": "Penguins cannot fly.", "question": "can penguins fly", "label": answer}
+    with pytest.raises(TemplateError) as info:
+        render(template, row, seed=seed, options=options)
+    assert info.value.loc == "$.label"
+    assert f"expected a label among [1, 0], got {answer!r}; booleans are not label values" in str(
+        info.value
+    )
+    assert "int(value)" in str(info.value)
+    assert render(template, {**row, "label": int(answer)}, options=options).response == (
+        "yes" if answer else "no"
+    )
+    with pytest.raises(TemplateError, match="int\\(value\\)"):
+        BOOL_TASK.label_text(answer)
+
+
+def test_bool_answer_of_a_multiple_choice_row_says_what_to_do() -> None:
+    template = Template(id="mc", task=MC, instruction="{question}\n{options}", response="{answer}")
+    row = {"question": "Sky?", "choices": ["green", "blue"], "answer": True}
+    with pytest.raises(TemplateError, match=r"one of the choices.*got True; booleans are not"):
+        render(template, row)
 
 
 def test_task_rationale_is_optional_for_templates() -> None:
@@ -372,8 +430,87 @@ def test_loading_bad_files_reports_file_and_location(tmp_path: Path) -> None:
     assert err.value.loc == "$.templates[0].instruction"
     document["templates"][0]["task"] = "unknown"
     bad.write_text(json.dumps(document))
-    with pytest.raises(TemplateError, match=r"expected a task among \['nli'\]"):
+    with pytest.raises(TemplateError, match=r"\(known: 'nli'\), got unknown task 'unknown'"):
         load_templates(bad)
+
+
+SET = [
+    nli_template(),
+    nli_template(id="nli-2", instruction="{hypothesis}? {premise}\n{options}", inverted=False),
+    Template(id="mc-1", task=MC, instruction="{question}\n{options}", response="{answer}"),
+    Template(id="qa-1", task=QA, instruction="{context}\n{question}", response="{answers}"),
+]
+TASKS = {task.name: task for task in (NLI, MC, QA, COT)}
+
+
+@given(
+    chosen=st.lists(st.sampled_from(SET), unique_by=lambda t: t.id, max_size=len(SET)),
+    embed=st.booleans(),
+)
+def test_template_sets_round_trip_with_or_without_their_tasks(
+    tmp_path_factory: pytest.TempPathFactory, chosen: list[Template], embed: bool
+) -> None:
+    path = tmp_path_factory.mktemp("sets") / "set.json"
+    save_templates(path, chosen, embed_tasks=embed)
+    document = json.loads(path.read_text())
+    assert ("tasks" in document) is embed
+    assert [row["task"] for row in document["templates"]] == [t.task.name for t in chosen]
+    assert load_templates(path, tasks=TASKS) == chosen
+    if embed:
+        assert load_templates(path) == chosen
+
+
+def test_a_set_referring_to_an_unknown_task_names_it_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "refs.json"
+    save_templates(path, SET[:3], embed_tasks=False)
+    with pytest.raises(TemplateError) as info:
+        load_templates(path, tasks={"nli": NLI})
+    assert info.value.file == str(path)
+    assert info.value.loc == "$.templates[2].task"
+    assert "got unknown task 'mc'" in str(info.value)
+    assert str(path) in str(info.value)
+    assert "tasks=" in str(info.value)
+    with pytest.raises(TemplateError, match=r"\(known: none\), got unknown task 'nli'"):
+        load_templates(path)
+
+
+def test_task_names_resolve_in_template_lists_too(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    rows = [{**t.to_dict(), "task": t.task.name} for t in SET[:2]]
+    path.write_text(json.dumps(rows))
+    assert load_templates(path, tasks={"nli": NLI}) == SET[:2]
+    with pytest.raises(TemplateError, match="unknown task 'nli'") as info:
+        load_templates(path)
+    assert info.value.loc == "$[0].task"
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps(rows[0]))
+    assert load_templates(single, tasks={"nli": NLI}) == SET[:1]
+
+
+def test_a_stored_task_must_equal_the_given_one(tmp_path: Path) -> None:
+    path = tmp_path / "set.json"
+    save_templates(path, SET[:2])
+    assert load_templates(path, tasks={"nli": NLI}) == SET[:2]
+    drifted = NLI.model_copy(update={"labels": {0: "yes", 1: "maybe", 2: "no"}})
+    with pytest.raises(TemplateError, match="equal the one given in tasks=") as info:
+        load_templates(path, tasks={"nli": drifted})
+    assert info.value.loc == "$.tasks[0]"
+    assert info.value.file == str(path)
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ([NLI], "expected tasks to map task names to Task objects, got list"),
+        ({"nli": "nli"}, "got str for 'nli'"),
+        ({"snli": NLI}, "got task 'nli' under 'snli'"),
+    ],
+)
+def test_load_templates_checks_its_tasks_argument(tmp_path: Path, tasks: Any, message: str) -> None:
+    path = tmp_path / "set.json"
+    save_templates(path, SET[:1])
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_templates(path, tasks=tasks)
 
 
 def test_nested_task_errors_keep_their_class_and_location() -> None:
@@ -430,6 +567,119 @@ def test_letters_run_out_after_26_options() -> None:
 
 
 _TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1)
+
+
+def split_inline(block: str, header: str = "Options: ") -> list[str]:
+    """How a reader takes an inline list apart: JSON strings when quoted, else at ", "."""
+    assert block.startswith(header)
+    body = block[len(header) :]
+    if body.startswith('"'):
+        items = json.loads(f"[{body}]")
+        assert isinstance(items, list)
+        return items
+    return body.split(", ")
+
+
+# Commas, quotes and backslashes are the interesting characters; the rest is any text.
+_OPTION = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(',"\\ 0'), st.characters(codec="utf-8", exclude_categories=["Cs"])
+    ),
+    min_size=1,
+).filter(str.strip)
+
+
+@given(texts=st.lists(_OPTION, min_size=2, max_size=6, unique=True))
+def test_inline_options_split_back_into_the_options(texts: list[str]) -> None:
+    style = BUILTIN_OPTION_STYLES["inline"]
+    block = render_options(style, texts, answer=0).block
+    assert split_inline(block) == texts
+    if not any("," in text or '"' in text for text in texts):
+        # Lists that were never ambiguous render as they always did.
+        assert block == "Options: " + ", ".join(texts)
+
+
+def test_inline_options_with_commas_are_quoted() -> None:
+    style = BUILTIN_OPTION_STYLES["inline"]
+    assert render_options(style, ["10,000", "20,000", "none"], answer=1).block == (
+        'Options: "10,000", "20,000", "none"'
+    )
+    assert render_options(style, ['say "hi"', "no"], answer=None).block == (
+        'Options: "say \\"hi\\"", "no"'
+    )
+    custom = OptionStyle(name="slashes", marker="none", layout="inline", joiner=" / ")
+    assert render_options(custom, ["and/or", "or"], answer=None).block == '"and/or" / "or"'
+    assert render_options(custom, ["a, b", "c"], answer=None).block == "a, b / c"
+    task = Task(
+        name="count",
+        fields={"q": "text", "n": "label"},
+        target="n",
+        labels={0: "10,000", 1: "20,000"},
+    )
+    template = Template(
+        id="c", task=task, instruction="{q}\n{options}", response="{n}", options_style="inline"
+    )
+    record = render(template, {"q": "How many?", "n": 1})
+    assert record.instruction == 'How many?\nOptions: "10,000", "20,000"'
+    assert record.response == "20,000"
+
+
+MARKER = Template(
+    id="mc-letter",
+    task=MC,
+    instruction="{question}\nAnswer with the letter.\n{options}",
+    response="{answer}",
+    options_style=("letters-answer", "numbers-answer"),
+)
+MC_ROW = {"id": "q", "question": "Sky?", "choices": ["green", "blue"], "answer": 1}
+
+
+def test_marker_only_templates_have_no_without_options_variant() -> None:
+    assert MARKER.marker_only
+    assert render(MARKER, MC_ROW).response in ("B", "2")
+    with pytest.raises(ConfigurationError, match="no without-options variant") as info:
+        render(MARKER, MC_ROW, options=False)
+    assert "'mc-letter'" in str(info.value)
+    assert "['letters-answer', 'numbers-answer']" in str(info.value)
+    mixed = MARKER.model_copy(update={"options_style": ("letters-answer", "letters")})
+    assert not mixed.marker_only
+    assert render(mixed, MC_ROW, options=False).response == "blue"
+    # Call-level marker styles leave the template's wording generic, so both variants exist.
+    plain = MARKER.model_copy(update={"options_style": None})
+    assert not plain.marker_only
+    assert render(plain, MC_ROW, options=False, option_styles="letters-answer").response == "blue"
+
+
+def test_marker_only_templates_must_show_options() -> None:
+    hidden = MARKER.model_copy(update={"instruction": "{question}\nAnswer with the letter."})
+    with pytest.raises(ConfigurationError, match="has no \\{options\\} block"):
+        render(hidden, MC_ROW)
+    nli = nli_template(options_style="letters-answer")
+    unlabeled = Task(name="qa", fields={"q": "text", "a": "text"}, target="a")
+    free = Template(
+        id="qa-x",
+        task=unlabeled,
+        instruction="{q}\n{options}",
+        response="{a}",
+        options_style="letters-answer",
+    )
+    with pytest.raises(ConfigurationError, match="task 'qa' has no label space"):
+        render(free, {"q": "?", "a": "x"})
+    assert render(nli, ROW).response == "A"
+
+
+@pytest.mark.parametrize("options", [False, 0.0, 0.5, 0.999])
+def test_convert_refuses_marker_only_templates_without_options_before_reading(
+    options: float,
+) -> None:
+    def rows() -> Any:
+        raise AssertionError("read before the arguments were checked")
+        yield  # pragma: no cover
+
+    with pytest.raises(ConfigurationError, match=r"'mc-letter'.*no without-options variant"):
+        convert(rows(), [MARKER], seed=0, options=options)
+    records = list(convert([MC_ROW], [MARKER], seed=0, options=1.0))
+    assert [r.response for r in records] in (["B"], ["2"])
 
 
 @given(
@@ -595,7 +845,8 @@ def test_multiple_choice_answer_by_index_or_text() -> None:
     row = {"question": "Color of the sky?", "choices": ["green", "blue"], "answer": 1}
     assert render(template, row).response == "B"
     assert render(template, {**row, "answer": "blue"}).response == "B"
-    assert render(template, row, options=False).response == "blue"
+    either = template.model_copy(update={"options_style": ("letters-answer", "letters")})
+    assert render(either, row, options=False).response == "blue"
     with pytest.raises(TemplateError, match=r"answer index in range\(2\), got 2"):
         render(template, {**row, "answer": 2})
     with pytest.raises(TemplateError, match="one of the choices"):

@@ -212,6 +212,37 @@ def test_raw_templates_report_build_problems_with_positions() -> None:
     assert "(premise, hypothesis, label, options)" in findings[1].message
 
 
+MC = Task(
+    name="mc",
+    fields={"question": "text", "choices": "choices", "answer": "label"},
+    target="answer",
+    choices="choices",
+)
+MC_ROWS = [{"question": "Sky?", "choices": ["green", "blue"], "answer": 1}]
+
+
+def test_marker_only_templates_are_reported_and_rendered_with_options_only() -> None:
+    letters = Template(
+        id="mc-1",
+        task=MC,
+        instruction="{question}\nAnswer with the letter.\n{options}",
+        response="{answer}",
+        options_style="letters-answer",
+    )
+    findings = lint_templates([letters], rows={"mc": MC_ROWS})
+    assert [(f.template_id, f.code, f.part, f.position) for f in findings] == [
+        ("mc-1", "marker-answer-only", "instruction", 35)
+    ]
+    assert "letters-answer" in findings[0].message
+    assert "no without-options variant" in findings[0].message
+    # Either style may be drawn, and one answers with the text: both variants exist.
+    either = letters.model_copy(update={"options_style": ("letters-answer", "letters")})
+    assert lint_templates([either], rows={"mc": MC_ROWS}) == []
+    hidden = letters.model_copy(update={"instruction": "{question}\nAnswer with the letter."})
+    codes = {f.code: f.message for f in lint_templates([hidden])}
+    assert "no options are ever shown" in codes["marker-answer-only"]
+
+
 def test_every_code_is_documented() -> None:
     codes = set()
     bad = [

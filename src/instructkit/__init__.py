@@ -1,6 +1,8 @@
 """instructkit: typed records, dialects, I/O, templates and strategies for instruction data."""
 
+from instructkit._adapters import Adapter, adapt, adapter_names, get_adapter
 from instructkit._arrow import ARROW_SCHEMA_VERSION, arrow_schema, from_arrow, to_arrow
+from instructkit._describe import Description, DuplicateGroup, LengthStats, describe
 from instructkit._dialects import (
     DialectConflict,
     DialectGuess,
@@ -52,17 +54,21 @@ from instructkit._version import __version__
 
 __all__ = [
     "ARROW_SCHEMA_VERSION",
+    "Adapter",
     "ConfigurationError",
     "Conversation",
     "DataError",
+    "Description",
     "DialectConflict",
     "DialectDetectionError",
     "DialectError",
     "DialectGuess",
+    "DuplicateGroup",
     "FewShot",
     "Instruction",
     "InstructkitError",
     "ItemReport",
+    "LengthStats",
     "LintFinding",
     "Loss",
     "LossReport",
@@ -83,14 +89,18 @@ __all__ = [
     "ToolCall",
     "WriteResult",
     "__version__",
+    "adapt",
+    "adapter_names",
     "arrow_schema",
     "builtin_families",
     "builtin_tasks",
     "builtin_templates",
     "convert",
+    "describe",
     "detect_dialect",
     "dialect_names",
     "from_arrow",
+    "get_adapter",
     "lint_templates",
     "load_templates",
     "mix",

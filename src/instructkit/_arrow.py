@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from instructkit._errors import ConfigurationError, DataError, RecordValidationError
+from instructkit._errors import ConfigurationError, DataError, RecordValidationError, format_loc
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
@@ -60,12 +60,14 @@ __all__ = [
     "arrow_schema",
     "conform_table",
     "from_arrow",
+    "json_value",
     "meta_text",
     "meta_value",
     "record_batches",
     "record_type_of",
     "records_from_batch",
     "resolve_record_type",
+    "strip_nulls",
     "to_arrow",
 ]
 
@@ -249,6 +251,19 @@ def _non_finite_path(value: Any, path: str) -> str | None:
     return None
 
 
+def strip_nulls(value: Any) -> Any:
+    """``value`` with every ``None``-valued key removed from the dicts nested inside it.
+
+    Arrow cannot tell a missing struct field from a null one (and merges the keys of all
+    rows), so for rows of other layouts both read back as "absent".
+    """
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
 def meta_text(meta: dict[str, Any]) -> str:
     """A record's meta as compact JSON text, deterministically (keys in their order).
 
@@ -284,6 +299,28 @@ def meta_text(meta: dict[str, Any]) -> str:
                 loc=where,
             )
     return data.decode()
+
+
+def json_value(text: str, field: str = "value") -> Any:
+    """Parse JSON text, keeping integers beyond 64 bits exact.
+
+    Args:
+        text: The JSON text.
+        field: The field it came from, for the error location.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        RecordValidationError: the text is not JSON.
+    """
+    try:
+        # orjson reads integers past 64 bits as floats; the standard library keeps them exact.
+        return json.loads(text) if _LONG_INTEGER.search(text) else orjson.loads(text)
+    except ValueError as err:
+        raise RecordValidationError(
+            f"expected JSON text, got {_short(text)} ({err})", loc=format_loc((field,))
+        ) from None
 
 
 def meta_value(text: str | None) -> dict[str, Any]:
@@ -557,7 +594,7 @@ def to_arrow(
 def _storage(kind: pa.DataType) -> pa.DataType:
     # Extension types (e.g. the arrow.json type `datasets` writes for JSON columns) are read
     # through their storage type.
-    return kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
 
 
 def _type_problem(got: pa.DataType, want: pa.DataType, path: str) -> tuple[str, str] | None:
@@ -615,7 +652,10 @@ def conform_table(
 
     Harmless differences are cast away: ``large_string`` or string-view text, ``null``-typed
     columns (all values missing), integer weights, struct fields in another order, list field
-    names, nullability flags, extension types over text (such as ``arrow.json``).
+    names, nullability flags, extension types over text (such as ``arrow.json``). A ``meta``
+    column of structs (what ``datasets`` writes when every row's meta has the same keys) is
+    turned into JSON text; null-valued keys are dropped then, since Arrow merges the keys of
+    all rows into every struct.
 
     Args:
         table: A table or record batch.
@@ -654,6 +694,8 @@ def conform_table(
     columns = []
     for field in schema:
         column = table.column(field.name)
+        if field.name == "meta" and pa.types.is_struct(_storage(column.type)):
+            column = _meta_from_struct(column, file)
         if not column.type.equals(field.type):
             problem = _type_problem(column.type, field.type, field.name)
             if problem is not None:
@@ -664,8 +706,20 @@ def conform_table(
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _meta_from_struct(column: pa.ChunkedArray, file: str | None) -> pa.Array:
+    # `datasets` writes a meta object of the same shape in every row as a struct. Arrow has
+    # merged the keys of all rows into it, so null-valued keys are taken as absent.
+    texts = []
+    for index, value in enumerate(column.to_pylist()):
+        try:
+            texts.append(None if value is None else meta_text(strip_nulls(value)))
+        except DataError as err:
+            raise err.located(row=index, file=file) from err
+    return pa.array(texts, pa.string())
+
+
 def _cast(column: pa.ChunkedArray, kind: pa.DataType, name: str, file: str | None) -> Any:
-    if isinstance(column.type, pa.ExtensionType):
+    if isinstance(column.type, pa.BaseExtensionType):
         column = pa.chunked_array(
             [chunk.storage for chunk in column.chunks], column.type.storage_type
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from instructkit._records import Conversation, Instruction, Message, Preference,
 
 __all__ = ["Description", "DuplicateGroup", "LengthStats", "describe", "normalize_text"]
 
+AnyRecord = Instruction | Conversation | Preference
+
 NO_CATEGORY = "(none)"
 """The category of a record for which the key finds nothing."""
 
@@ -24,14 +27,14 @@ _SHOWN_GROUPS = 5  # duplicate groups listed by __str__ (all are in the object)
 
 
 def normalize_text(text: str) -> str:
-    """The form texts are compared in for *normalised* duplicates.
+    r"""The form texts are compared in for *normalised* duplicates.
 
     Unicode NFKC (so full-width letters and ligatures match their plain forms), case-folded,
     every run of whitespace turned into one space, and trimmed. Punctuation is kept: "Why?"
     and "Why" differ.
 
     Example:
-        >>> normalize_text("  What  is\\tPhotosynthesis? ")
+        >>> normalize_text("  What  is\tPhotosynthesis? ")
         'what is photosynthesis?'
     """
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -74,7 +77,7 @@ class DuplicateGroup:
 
     def __str__(self) -> str:
         parts = []
-        for index, record_id in zip(self.indices, self.ids):
+        for index, record_id in zip(self.indices, self.ids, strict=True):
             parts.append(f"#{index}" + (f" ({record_id})" if record_id is not None else ""))
         return ", ".join(parts)
 
@@ -91,7 +94,8 @@ class Description:
         total: Records described.
         by_type: Records per record type (``"Instruction"``, ``"Conversation"``,
             ``"Preference"``).
-        by_category: Records per category, most frequent first (ties by name).
+        by_category: Records per category, most frequent first (ties by name), with
+            ``"(none)"`` last.
         category_key: How categories were found (for the report).
         lengths: Length statistics per field, in a fixed order, for fields some record has.
         exact_duplicates: Groups of records whose texts are identical, character for
@@ -188,7 +192,15 @@ class Description:
     def _length_table(self) -> list[str]:
         header = ("field", "unit", "records", "min", "median", "mean", "max")
         rows = [
-            (s.field, s.unit, str(s.count), str(s.min), f"{s.median:.1f}", f"{s.mean:.1f}", str(s.max))
+            (
+                s.field,
+                s.unit,
+                str(s.count),
+                str(s.min),
+                f"{s.median:.1f}",
+                f"{s.mean:.1f}",
+                str(s.max),
+            )
             for s in self.lengths.values()
         ]
         if not rows:
@@ -204,7 +216,7 @@ class Description:
         return out
 
 
-Key = Callable[[Record], object] | str | None
+Key = Callable[[AnyRecord], object] | str | None
 
 _FIELD_ORDER = (
     "system",
@@ -224,7 +236,7 @@ def _chars(messages: Iterable[Message], role: str | None = None) -> int:
     return sum(len(m.content or "") for m in messages if role is None or m.role == role)
 
 
-def _measures(record: Record) -> dict[str, int]:
+def _measures(record: AnyRecord) -> dict[str, int]:
     if isinstance(record, Instruction):
         out = {
             "instruction": len(record.instruction),
@@ -262,12 +274,35 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def _digest(value: Any) -> bytes:
+def _digest(value: Any) -> int:
+    # 64-bit digests keep memory to a small int per record; among a million records the odds
+    # of any collision are about 3 in 100 million.
     raw = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(raw, digest_size=16).digest()
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
 
 
-def _content(record: Record) -> dict[str, Any]:
+class _Dupes:
+    """Finds repeated digests, keeping only the first index of each unique one."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, int] = {}
+        self.repeats: dict[int, list[int]] = {}
+
+    def add(self, digest: int, index: int) -> None:
+        first = self.first.setdefault(digest, index)
+        if first != index:
+            self.repeats.setdefault(digest, [first]).append(index)
+
+    def groups(self, ids: list[str | None]) -> tuple[DuplicateGroup, ...]:
+        out = [
+            DuplicateGroup(indices=tuple(indices), ids=tuple(ids[i] for i in indices))
+            for indices in self.repeats.values()
+        ]
+        out.sort(key=lambda g: g.indices[0])
+        return tuple(out)
+
+
+def _content(record: AnyRecord) -> dict[str, Any]:
     data = record.to_dict()
     data.pop("id", None)
     data.pop("meta", None)
@@ -275,7 +310,7 @@ def _content(record: Record) -> dict[str, Any]:
     return data
 
 
-def _prompt(record: Record, content: dict[str, Any]) -> Any:
+def _prompt(record: AnyRecord, content: dict[str, Any]) -> Any:
     if isinstance(record, Instruction):
         return [content["system"], content["instruction"], content["input"]]
     if isinstance(record, Conversation):
@@ -288,7 +323,7 @@ def _prompt(record: Record, content: dict[str, Any]) -> Any:
     return content["prompt"]
 
 
-def _category_of(record: Record, by: Key) -> str:
+def _category_of(record: AnyRecord, by: Key) -> str:
     if callable(by):
         value = by(record)
     else:
@@ -305,23 +340,12 @@ def _category_of(record: Record, by: Key) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _groups(
-    seen: dict[bytes, list[int]], ids: list[str | None]
-) -> tuple[DuplicateGroup, ...]:
-    out = [
-        DuplicateGroup(indices=tuple(indices), ids=tuple(ids[i] for i in indices))
-        for indices in seen.values()
-        if len(indices) > 1
-    ]
-    out.sort(key=lambda g: g.indices[0])
-    return tuple(out)
-
-
-def describe(records: Iterable[Record], *, by: Key = None) -> Description:
+def describe(records: Iterable[AnyRecord], *, by: Key = None) -> Description:
     """Describe how diverse a set of records is: categories, lengths and exact duplicates.
 
     The records are read once (any iterable, a :func:`~instructkit.read` reader included);
-    memory grows with the number of records only by a few numbers each.
+    no text is kept, only a few lengths, hashes and the id of each record. Duplicates are
+    found by 64-bit hashes of the texts.
 
     Args:
         records: Instruction, Conversation or Preference records, in any mix.
@@ -359,17 +383,13 @@ def describe(records: Iterable[Record], *, by: Key = None) -> Description:
         raise ConfigurationError(
             f"expected by to be None, a meta key or a callable, got {type(by).__name__}"
         )
-    if isinstance(records, (str, bytes, Mapping)) or isinstance(records, Record):
-        raise ConfigurationError(
-            f"expected an iterable of records, got {type(records).__name__}"
-        )
+    if isinstance(records, (str, bytes, Mapping, Record)):
+        raise ConfigurationError(f"expected an iterable of records, got {type(records).__name__}")
     by_type: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
-    values: dict[str, list[int]] = {}
+    values: dict[str, array[int]] = {}
     ids: list[str | None] = []
-    exact: dict[bytes, list[int]] = {}
-    normal: dict[bytes, list[int]] = {}
-    prompts: dict[bytes, list[int]] = {}
+    exact, normal, prompts = _Dupes(), _Dupes(), _Dupes()
     for index, record in enumerate(records):
         if not isinstance(record, (Instruction, Conversation, Preference)):
             raise ConfigurationError(
@@ -379,13 +399,12 @@ def describe(records: Iterable[Record], *, by: Key = None) -> Description:
         by_type[type(record).__name__] += 1
         by_category[_category_of(record, by)] += 1
         for name, size in _measures(record).items():
-            values.setdefault(name, []).append(size)
+            values.setdefault(name, array("q")).append(size)
         ids.append(record.id)
         content = _content(record)
-        exact.setdefault(_digest(content), []).append(index)
-        normal.setdefault(_digest(_normalized(content)), []).append(index)
-        prompt = [type(record).__name__, _normalized(_prompt(record, content))]
-        prompts.setdefault(_digest(prompt), []).append(index)
+        exact.add(_digest(content), index)
+        normal.add(_digest(_normalized(content)), index)
+        prompts.add(_digest([type(record).__name__, _normalized(_prompt(record, content))]), index)
     lengths = {
         name: LengthStats(
             field=name,
@@ -408,10 +427,12 @@ def describe(records: Iterable[Record], *, by: Key = None) -> Description:
     return Description(
         total=len(ids),
         by_type=dict(by_type.most_common()),
-        by_category=dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_category=dict(
+            sorted(by_category.items(), key=lambda kv: (kv[0] == NO_CATEGORY, -kv[1], kv[0]))
+        ),
         category_key=key,
         lengths=lengths,
-        exact_duplicates=_groups(exact, ids),
-        normalized_duplicates=_groups(normal, ids),
-        duplicate_prompts=_groups(prompts, ids),
+        exact_duplicates=exact.groups(ids),
+        normalized_duplicates=normal.groups(ids),
+        duplicate_prompts=prompts.groups(ids),
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from instructkit._records import Conversation, Instruction, Message, Record
 
-__all__ = ["build_native"]
+__all__ = ["build_native", "native_key_count"]
 
 _INSTRUCTION_FIELDS: Final = ("instruction", "input", "response", "system", "id", "meta")
 _MESSAGE_FIELDS: Final = (
@@ -34,7 +34,8 @@ _MESSAGE_FIELDS: Final = (
     "weight",
 )
 _CONVERSATION_FIELDS: Final = ("messages", "tools", "id", "meta")
-_INSTRUCTION_KEYS: Final = frozenset(_INSTRUCTION_FIELDS)
+_INSTRUCTION_SET: Final = set(_INSTRUCTION_FIELDS)
+_MESSAGE_SET: Final = set(_MESSAGE_FIELDS)
 _MESSAGE_KEYS: Final = frozenset(_MESSAGE_FIELDS)
 _CONVERSATION_KEYS: Final = frozenset(_CONVERSATION_FIELDS)
 _PLAIN_ROLES: Final = frozenset({"system", "developer", "user", "assistant"})
@@ -49,8 +50,8 @@ _ENABLED: Final = (
 )
 
 _new = object.__new__
-_set = object.__setattr__
-# pydantic keeps these three in slots; their descriptors set them without a name lookup.
+# pydantic keeps these in slots; their descriptors set them without a name lookup.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -59,7 +60,7 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 def _build(cls: type[Record], values: dict[str, Any]) -> Any:
     # What pydantic's model_construct does, minus its generality.
     record = _new(cls)
-    _set(record, "__dict__", values)
+    _set_dict(record, values)
     _set_fields_set(record, set(values))
     _set_extra(record, None)
     _set_private(record, None)
@@ -68,41 +69,6 @@ def _build(cls: type[Record], values: dict[str, Any]) -> Any:
 
 def _optional_text(value: Any) -> bool:
     return value is None or (type(value) is str and value != "")
-
-
-def _message(row: Any, seen_user: bool) -> Message | None:
-    if type(row) is not dict or row.keys() != _MESSAGE_KEYS:
-        return None
-    role = row["role"]
-    content = row["content"]
-    name = row["name"]
-    reasoning = row["reasoning"]
-    weight = row["weight"]
-    if (
-        role in _PLAIN_ROLES
-        and type(content) is str
-        and content
-        and row["tool_calls"] == []
-        and row["tool_call_id"] is None
-        and _optional_text(name)
-        and (reasoning is None or (type(reasoning) is str and role == "assistant"))
-        and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
-        and not (seen_user and role in _EARLY_ROLES)
-    ):
-        built: Message = _build(
-            Message,
-            {
-                "role": role,
-                "content": content,
-                "name": name,
-                "tool_calls": (),
-                "tool_call_id": None,
-                "reasoning": reasoning,
-                "weight": weight,
-            },
-        )
-        return built
-    return None
 
 
 def _conversation(row: dict[str, Any]) -> Conversation | None:
@@ -120,10 +86,46 @@ def _conversation(row: dict[str, Any]) -> Conversation | None:
     messages = []
     seen_user = False
     for item in rows:
-        message = _message(item, seen_user)
-        if message is None:
+        # One message per pass, inlined: a chat has many.
+        if type(item) is not dict or item.keys() != _MESSAGE_KEYS:
             return None
-        seen_user = seen_user or message.role == "user"
+        role = item["role"]
+        content = item["content"]
+        name = item["name"]
+        reasoning = item["reasoning"]
+        weight = item["weight"]
+        if not (
+            type(role) is str
+            and role in _PLAIN_ROLES
+            and type(content) is str
+            and content
+            and item["tool_calls"] == []
+            and item["tool_call_id"] is None
+            and (name is None or (type(name) is str and name))
+            and (reasoning is None or (type(reasoning) is str and role == "assistant"))
+            and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
+        ):
+            return None
+        if role == "user":
+            seen_user = True
+        elif seen_user and role in _EARLY_ROLES:
+            return None
+        message = _new(Message)
+        _set_dict(
+            message,
+            {
+                "role": role,
+                "content": content,
+                "name": name,
+                "tool_calls": (),
+                "tool_call_id": None,
+                "reasoning": reasoning,
+                "weight": weight,
+            },
+        )
+        _set_fields_set(message, _MESSAGE_SET.copy())
+        _set_extra(message, None)
+        _set_private(message, None)
         messages.append(message)
     built: Conversation = _build(
         Conversation,
@@ -149,17 +151,21 @@ def build_native(row: dict[str, Any]) -> Record | None:
         >>> build_native(row) == Instruction.model_validate(row)
         True
     """
-    if not _ENABLED:
+    if not _ENABLED:  # pragma: no cover - only if the records' fields change
         return None
-    keys = row.keys()
-    if keys == _INSTRUCTION_KEYS:
-        # Inlined (no helper calls): this runs once per line of a native file.
-        instruction = row["instruction"]
-        input_text = row["input"]
-        response = row["response"]
-        system = row["system"]
-        record_id = row["id"]
-        meta = row["meta"]
+    size = len(row)
+    if size == 6:
+        # Inlined (no helper calls): this runs once per line of a native file. Six keys and
+        # six successful look-ups mean exactly the six fields.
+        try:
+            instruction = row["instruction"]
+            input_text = row["input"]
+            response = row["response"]
+            system = row["system"]
+            record_id = row["id"]
+            meta = row["meta"]
+        except KeyError:
+            return None
         if (
             type(instruction) is str
             and instruction
@@ -171,9 +177,8 @@ def build_native(row: dict[str, Any]) -> Record | None:
             and type(meta) is dict
         ):
             record = _new(Instruction)
-            _set(
+            _set_dict(
                 record,
-                "__dict__",
                 {
                     "instruction": instruction,
                     "input": input_text,
@@ -183,12 +188,37 @@ def build_native(row: dict[str, Any]) -> Record | None:
                     "meta": meta,
                 },
             )
-            _set_fields_set(record, set(_INSTRUCTION_FIELDS))
+            _set_fields_set(record, _INSTRUCTION_SET.copy())
             _set_extra(record, None)
             _set_private(record, None)
             built: Instruction = record
             return built
         return None
-    if keys == _CONVERSATION_KEYS:
+    if size == 4 and row.keys() == _CONVERSATION_KEYS:
         return _conversation(row)
     return None
+
+
+def native_key_count(record: Record) -> int:
+    """How many object keys the row of a record :func:`build_native` built has, in all.
+
+    The duplicate-key check compares this with the line's ``:`` count: it is exact for the
+    shapes the fast path accepts (every message has its seven keys, no tool calls).
+    """
+    meta = record.meta  # type: ignore[attr-defined]
+    count = _count_json_keys(meta) if meta else 0
+    if type(record) is Instruction:
+        return 6 + count
+    messages: tuple[Message, ...] = record.messages  # type: ignore[attr-defined]
+    return 4 + 7 * len(messages) + count
+
+
+def _count_json_keys(value: Any) -> int:
+    count = 0
+    if type(value) is dict:
+        count = len(value)
+        value = value.values()
+    for item in value:
+        if type(item) is dict or type(item) is list:
+            count += _count_json_keys(item)
+    return count

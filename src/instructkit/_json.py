@@ -32,10 +32,10 @@ import orjson
 from instructkit._errors import MalformedJSONError
 from instructkit._jsonl import (
     CHUNK_SIZE,
-    _TruncatedError,
     duplicate_key_error,
     has_duplicate_keys,
     malformed_error,
+    truncated_reason,
 )
 
 __all__ = ["iter_json_array", "sniff_layout"]
@@ -117,13 +117,10 @@ class _Scanner:
             self.advance(keep_from)
         # Grow reads with the kept part, so one huge element costs linear time overall.
         size = max(self.chunk_size, len(self.buf) - keep_from)
-        try:
-            data = self.source.read(size)
-        except _TruncatedError as err:
-            self.truncated = str(err)
-            data = b""
+        data = self.source.read(size)
         if not data:
             self.eof = True
+            self.truncated = truncated_reason(self.source)
             return 0
         self.buf = self.buf[keep_from:] + data
         self.base += keep_from
@@ -134,15 +131,12 @@ class _Scanner:
         """Everything from ``buf[start]`` to the end of the file."""
         parts = [self.buf[start:]]
         while not self.eof:
-            try:
-                data = self.source.read(self.chunk_size)
-            except _TruncatedError as err:
-                self.truncated = str(err)
-                break
+            data = self.source.read(self.chunk_size)
             if not data:
                 break
             parts.append(data)
         self.eof = True
+        self.truncated = truncated_reason(self.source)
         return b"".join(parts)
 
 
@@ -253,6 +247,11 @@ def iter_json_array(
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    while len(first_chunk) < 3:  # enough to see a byte order mark
+        more = source.read(chunk_size)
+        if not more:
+            break
+        first_chunk += more
     scan = _Scanner(source, first_chunk, chunk_size)
     at = _skip_ws(scan, scan.mark)
     if at < 0:

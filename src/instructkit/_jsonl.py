@@ -53,12 +53,13 @@ __all__ = [
     "open_compressed_writer",
     "open_source",
     "read_start",
+    "truncated_reason",
     "truncation_error",
     "write_jsonl_lines",
 ]
 
-CHUNK_SIZE: Final = 1 << 22
-"""Bytes read (after decompression) per chunk: 4 MiB."""
+CHUNK_SIZE: Final = 1 << 18
+"""Bytes read (after decompression) per chunk: 256 KiB (the lines of a chunk stay in cache)."""
 
 _BOM: Final = b"\xef\xbb\xbf"
 _BLANK_BYTES: Final = b" \t\r"
@@ -101,78 +102,83 @@ def _zstandard() -> Any:
     return zstandard
 
 
-class _TruncatedError(Exception):
-    """The compressed stream ended early or is corrupt (internal signal)."""
+class _Decompressing:
+    """A decompressing reader that notices a stream that ends early or is damaged.
 
+    Both ``gzip`` and ``zstandard``'s own readers fall short here: ``gzip`` raises at the
+    end and drops what it had decompressed in the same call, and ``zstandard``'s stream
+    reader returns a short read without any error. Decompressing member by member (frame by
+    frame) keeps every byte that decompressed and tells an early end from a normal one.
+    """
 
-class _ZstdReader:
-    # zstandard's stream_reader returns a short read, without any error, when a file ends
-    # in the middle of a frame; decompressing frame by frame lets us notice.
-    def __init__(self, raw: BinaryIO) -> None:
-        self._zstd = _zstandard()
+    def __init__(self, raw: BinaryIO, codec: Compression) -> None:
         self._raw = raw
-        self._out = b""
-        self._obj = self._zstd.ZstdDecompressor().decompressobj()
-        self._in_frame = False
+        self._codec = codec
+        if codec == "zstd":
+            self._zstd = _zstandard()
+            self._errors: tuple[type[Exception], ...] = (self._zstd.ZstdError,)
+        else:
+            self._errors = (zlib.error,)
+        self._obj = self._new()
+        self._in_member = False
+        self._buffer = bytearray()
+        self._done = False
+        self.truncated: str | None = None
+
+    def _new(self) -> Any:
+        if self._codec == "zstd":
+            return self._zstd.ZstdDecompressor().decompressobj()
+        return zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
 
     def read(self, size: int) -> bytes:
-        while len(self._out) < size:
-            data = self._raw.read(1 << 20)
+        while len(self._buffer) < size and not self._done:
+            data = self._raw.read(1 << 16)
             if not data:
-                if self._in_frame:
-                    raise _TruncatedError("the zstd stream ends in the middle of a frame")
+                self._done = True
+                if self._in_member:
+                    self.truncated = f"the {self._codec} stream ends early"
                 break
             try:
                 self._feed(data)
-            except self._zstd.ZstdError as err:
-                raise _TruncatedError(f"corrupt zstd data ({err})") from err
-        out, self._out = self._out[:size], self._out[size:]
+            except self._errors as err:
+                self._done = True
+                self.truncated = f"corrupt {self._codec} data ({err})"
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
         return out
 
     def _feed(self, data: bytes) -> None:
         while data:
-            self._in_frame = True
-            self._out += self._obj.decompress(data)
+            if not self._in_member and self._codec == "gzip":
+                # Zero bytes may pad a gzip file after (or between) members.
+                data = data.lstrip(b"\0")
+                if not data:
+                    return
+            self._in_member = True
+            self._buffer += self._obj.decompress(data)
             if not self._obj.eof:
                 return
-            # One frame done; whatever follows starts the next frame.
+            # One member (frame) done; whatever follows starts the next one.
             data = self._obj.unused_data
-            self._obj = self._zstd.ZstdDecompressor().decompressobj()
-            self._in_frame = False
+            self._obj = self._new()
+            self._in_member = False
 
     def close(self) -> None:
         self._raw.close()
 
 
-class _GzipReader:
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self._gz.read(size)
-        except EOFError as err:
-            raise _TruncatedError("the gzip stream ends early") from err
-        except (gzip.BadGzipFile, zlib.error) as err:
-            raise _TruncatedError(f"corrupt gzip data ({err})") from err
-
-    def close(self) -> None:
-        try:
-            self._gz.close()
-        finally:
-            self._raw.close()
-
-
 def open_source(path: str | os.PathLike[str], compression: Compression | None) -> Any:
-    """Open ``path`` for reading decompressed bytes (an object with ``read`` and ``close``)."""
+    """Open ``path`` for reading decompressed bytes (an object with ``read`` and ``close``).
+
+    A compressed stream that ends early or is damaged does not raise: reads return ``b""``
+    from there on and the reader's ``truncated`` attribute says what went wrong (see
+    :func:`truncated_reason`).
+    """
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if compression is None:
         return raw
     try:
-        if compression == "gzip":
-            return _GzipReader(raw)
-        return _ZstdReader(raw)
+        return _Decompressing(raw, compression)
     except BaseException:
         raw.close()
         raise
@@ -372,7 +378,7 @@ def _count_keys(value: Any) -> int:
     return count
 
 
-def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1) -> bool:
+def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1, keys: int = -1) -> bool:
     """Whether the JSON text ``raw``, which parsed to ``value``, repeats a key in an object.
 
     Cheap sound tests first (see the module docstring), the exact scan only when they fail.
@@ -381,6 +387,7 @@ def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1) -> bool:
         raw: The JSON text.
         value: What orjson parsed it to.
         colons: ``raw.count(b":")`` if the caller already knows it.
+        keys: The number of keys in ``value`` (at every depth) if the caller knows it.
 
     Example:
         >>> import orjson
@@ -396,7 +403,9 @@ def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1) -> bool:
     # is shorter than the text, so equality rules repeats out too.
     if colons < 0:
         colons = raw.count(b":")
-    if (kind is dict and colons <= len(value)) or colons <= _count_keys(value):
+    if kind is dict and colons <= len(value):
+        return False
+    if colons <= (keys if keys >= 0 else _count_keys(value)):
         return False
     if raw == orjson.dumps(value):
         return False
@@ -423,6 +432,12 @@ def duplicate_key_error(
 
 
 # -- reading -------------------------------------------------------------------------------
+
+
+def truncated_reason(source: Any) -> str | None:
+    """Why a source from :func:`open_source` stopped early, or ``None`` if it did not."""
+    reason: str | None = getattr(source, "truncated", None)
+    return reason
 
 
 def read_start(source: Any) -> bytes:
@@ -497,7 +512,6 @@ def iter_line_chunks(
     line_no = 1
     pending: list[bytes] = []
     pending_size = 0
-    truncated: str | None = None
     while data:
         lines = data.split(b"\n")
         tail = lines.pop()
@@ -513,11 +527,8 @@ def iter_line_chunks(
         if tail:
             pending.append(tail)
             pending_size += len(tail)
-        try:
-            data = source.read(chunk_size)
-        except _TruncatedError as err:
-            truncated = str(err)
-            break
+        data = source.read(chunk_size)
+    truncated = truncated_reason(source)
     if pending or truncated is not None:
         yield LineChunk([b"".join(pending)], line_no, consumed, truncated)
 
@@ -591,8 +602,10 @@ def iter_jsonl(
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 1024) -> int:
-    r"""Write already-encoded rows (each ending in ``\n``) to ``out`` in batches.
+def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 64) -> int:
+    r"""Write already-encoded rows (each ending in ``\n``) to ``out`` in small batches.
+
+    Batches stay small because orjson's output buffers keep a few KiB each.
 
     Returns:
         The number of rows written.

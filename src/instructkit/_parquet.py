@@ -26,6 +26,8 @@ Row indices are 0-based positions in the file; errors carry them as ``row=``.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,11 +47,14 @@ from instructkit._arrow import (
     RECORD_TYPES,
     arrow_schema,
     conform_table,
+    json_value,
+    meta_text,
     meta_value,
     record_batches,
     record_type_of,
     records_from_batch,
     resolve_record_type,
+    strip_nulls,
 )
 from instructkit._atomic import ShardSet, atomic_path, check_max_rows
 from instructkit._dialects import get_dialect, to_row
@@ -70,6 +75,9 @@ __all__ = [
     "read_parquet_table",
     "write_parquet",
 ]
+
+META_JSON_COLUMNS = "instructkit.json_columns"
+"""Footer key of dialect files: the JSON list of columns stored as JSON text."""
 
 NATIVE_DIALECT = "instructkit"
 """The dialect name recorded for files with instructkit's own schema."""
@@ -200,6 +208,125 @@ def _fix_nulls(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equality that also tells 1 from 1.0 and True from 1 (Arrow would promote them)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+
+
+class _DialectTables:
+    """Dialect rows to tables: JSON-object columns as JSON text, the rest inferred once.
+
+    Columns whose values are JSON objects (``meta``, extra columns) have an open-ended shape,
+    so they are stored as JSON text and listed in the footer (``instructkit.json_columns``)
+    for the reader to decode. The other columns' types are inferred from the first chunk of rows
+    (``null`` types made text) and fixed; every group is checked to read back exactly (up to
+    absent-versus-null nested keys), so nothing is silently promoted, merged or dropped.
+    """
+
+    def __init__(self, file: str, footer: dict[str, str]) -> None:
+        self.file = file
+        self.footer = footer
+        self.schema: pa.Schema | None = None
+        self.json_columns: list[str] = []
+
+    def _encode(self, rows: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
+        if not self.json_columns:
+            return rows
+        out = []
+        for index, row in enumerate(rows):
+            row = dict(row)
+            for name in self.json_columns:
+                value = row.get(name)
+                if isinstance(value, dict):
+                    row[name] = meta_text(value)
+                elif value is not None:
+                    raise DataError(
+                        f"expected column {name!r} to hold JSON objects as in the first rows, "
+                        f"group, got a {type(value).__name__}",
+                        row=start + index,
+                        file=self.file,
+                    )
+            out.append(row)
+        return out
+
+    def table(self, rows: list[dict[str, Any]], start: int) -> pa.Table:
+        # Column names are the union of every row's keys (pyarrow's from_pylist would take
+        # the first row's keys only and silently drop the rest).
+        names = list(dict.fromkeys(key for row in rows for key in row))
+        if self.schema is None:
+            self.json_columns = [
+                name
+                for name in names
+                if all(isinstance(r.get(name), (dict, type(None))) for r in rows)
+                and any(isinstance(r.get(name), dict) for r in rows)
+            ]
+            if self.json_columns:
+                self.footer[META_JSON_COLUMNS] = json.dumps(self.json_columns)
+        encoded = self._encode(rows, start)
+        inferred = pa.schema(
+            [pa.field(name, self._array(name, encoded, None, start).type) for name in names]
+        )
+        if self.schema is None:
+            self.schema = pa.schema([pa.field(f.name, _fix_nulls(f.type)) for f in inferred])
+        else:
+            self._check_fields(inferred, start)
+        table = pa.Table.from_arrays(
+            [self._array(f.name, encoded, f.type, start) for f in self.schema],
+            schema=self.schema,
+        )
+        self._check_exact(table, encoded, start)
+        return table
+
+    def _array(
+        self, name: str, rows: list[dict[str, Any]], kind: pa.DataType | None, start: int
+    ) -> pa.Array:
+        try:
+            return pa.array([row.get(name) for row in rows], type=kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+            raise DataError(
+                f"expected column {name!r} to hold values of one Arrow type"
+                + (f" ({kind})" if kind is not None else "")
+                + f", got a mix ({err})",
+                row=start,
+                file=self.file,
+            ) from err
+
+    def _check_fields(self, inferred: pa.Schema, start: int) -> None:
+        # Refuse what a cast would silently drop: columns or struct fields first seen now.
+        assert self.schema is not None
+        known: dict[str, pa.DataType] = {}
+        for f in self.schema:
+            known.update(_fields_of(f.type, f.name))
+        for f in inferred:
+            for path in _fields_of(f.type, f.name):
+                if path not in known:
+                    raise DataError(
+                        f"expected only the columns fixed by the first rows, got a new field "
+                        f"{path!r} (write with dialect=None for a lossless file)",
+                        row=start,
+                        file=self.file,
+                    )
+
+    def _check_exact(self, table: pa.Table, rows: list[dict[str, Any]], start: int) -> None:
+        for name in table.column_names:
+            stored = table.column(name).to_pylist()
+            for index, (row, back) in enumerate(zip(rows, stored, strict=True)):
+                if not _same(strip_nulls(row.get(name)), strip_nulls(back)):
+                    raise DataError(
+                        f"expected column {name!r} to read back as written, got {back!r:.80} "
+                        f"for {row.get(name)!r:.80} (mixed types or shapes that Arrow merges; "
+                        "write with dialect=None for a lossless file)",
+                        row=start + index,
+                        file=self.file,
+                    )
+
+
 def _fields_of(kind: pa.DataType, prefix: str) -> dict[str, pa.DataType]:
     out = {prefix: kind}
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
@@ -208,57 +335,6 @@ def _fields_of(kind: pa.DataType, prefix: str) -> dict[str, pa.DataType]:
         for f in kind:
             out.update(_fields_of(f.type, f"{prefix}.{f.name}"))
     return out
-
-
-def _dialect_table(
-    rows: list[dict[str, Any]], schema: pa.Schema | None, start: int, file: str
-) -> pa.Table:
-    """Rows of a dialect as a table; the first row group fixes the schema for the rest."""
-    try:
-        inferred = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
-        raise DataError(
-            f"expected dialect rows whose columns have one type each, got a mix ({err})",
-            row=start,
-            file=file,
-        ) from err
-    fixed = pa.schema([pa.field(f.name, _fix_nulls(f.type)) for f in inferred.schema])
-    if schema is None:
-        schema = fixed
-    else:
-        # Refuse what a cast would silently drop or mangle: new columns or struct fields, and
-        # values of another type than the one fixed by the first row group.
-        old = {}
-        for f in schema:
-            old.update(_fields_of(f.type, f.name))
-        for f in inferred.schema:
-            for path, kind in _fields_of(f.type, f.name).items():
-                if path not in old:
-                    raise DataError(
-                        f"expected the columns fixed by the first row group, got a new field "
-                        f"{path!r} (write with a larger row_group_size, or dialect=None)",
-                        row=start,
-                        file=file,
-                    )
-                want = old[path]
-                if not (
-                    pa.types.is_null(kind)
-                    or kind.equals(want)
-                    or (pa.types.is_list(kind) and pa.types.is_list(want))
-                    or (pa.types.is_struct(kind) and pa.types.is_struct(want))
-                ):
-                    raise DataError(
-                        f"expected field {path!r} to be {want} as in the first row group, "
-                        f"got {kind}",
-                        row=start,
-                        file=file,
-                    )
-    try:
-        return pa.Table.from_pylist(rows, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:  # pragma: no cover - checked above
-        raise DataError(
-            f"expected rows matching {schema}, got ({err})", row=start, file=file
-        ) from err
 
 
 def _footer(
@@ -312,7 +388,7 @@ class _GroupedWriter:
         self.file_rows = 0
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
-        self.pending_bytes = 0
+        self.pending_bytes = 0.0
         self.rows = 0
 
     def _open(self) -> pq.ParquetWriter:
@@ -329,15 +405,21 @@ class _GroupedWriter:
     def add(self, table: pa.Table) -> None:
         if self.schema is None:
             self.schema = table.schema
+        if not table.num_rows:
+            return
+        # Bytes per row, measured once per incoming chunk, so that row groups end by size
+        # at row granularity (and the same records always give the same groups).
+        row_bytes = max(1.0, table.nbytes / table.num_rows)
         while table.num_rows:
             room = self.row_group_size - self.pending_rows
             if self.max_rows is not None:
                 room = min(room, self.max_rows - self.file_rows - self.pending_rows)
-            head = table.slice(0, room)
-            table = table.slice(room)
+            room_by_bytes = math.ceil((self.row_group_bytes - self.pending_bytes) / row_bytes)
+            head = table.slice(0, max(1, min(room, room_by_bytes)))
+            table = table.slice(head.num_rows)
             self.pending.append(head)
             self.pending_rows += head.num_rows
-            self.pending_bytes += head.nbytes
+            self.pending_bytes += head.num_rows * row_bytes
             file_full = (
                 self.max_rows is not None and self.file_rows + self.pending_rows >= self.max_rows
             )
@@ -359,7 +441,7 @@ class _GroupedWriter:
         self.writer.write_table(group, row_group_size=group.num_rows)
         self.file_rows += group.num_rows
         self.rows += group.num_rows
-        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0.0
 
     def close_file(self) -> None:
         if self.writer is not None:
@@ -434,8 +516,8 @@ def write_parquet(
         ConfigurationError: bad options, mixed record types, or no records and no
             ``record``.
         LossyConversionError: ``strict`` and a dialect cannot carry a record.
-        DataError: dialect rows whose columns change type or gain fields after the first row
-            group (the message names the field).
+        DataError: dialect rows whose columns change type or gain fields after the first
+            chunk of rows, or that Arrow cannot store exactly (the message names the field).
 
     Example:
         >>> import pathlib, tempfile
@@ -464,6 +546,7 @@ def write_parquet(
     tables: Iterator[pa.Table]
     if native:
         kind, batches = record_batches(records, record=kind_hint, batch_size=_CHUNK)
+        footer = _footer(kind, dialect_name, native, metadata)
         empty_schema = arrow_schema(kind)
         tables = (pa.Table.from_batches([b]) for b in batches)
     else:
@@ -478,10 +561,12 @@ def write_parquet(
                 "expected record= (Instruction, Conversation or Preference) for an empty "
                 "input, got no records and no record="
             )
+        footer = _footer(kind, dialect_name, native, metadata)
         empty_schema = pa.schema([])
+        converter = _DialectTables(file, footer)
 
         def dialect_tables() -> Iterator[pa.Table]:
-            chunk, start, schema = first, 0, None
+            chunk, start = first, 0
             while chunk:
                 rows = []
                 for index, item in enumerate(chunk):
@@ -501,15 +586,14 @@ def write_parquet(
                             report=report,
                         )
                     )
-                table = _dialect_table(rows, schema, start, file)
-                schema = table.schema
-                yield table
+                # The first table also settles the footer's JSON columns, before the
+                # writer (which opens at the first row group) writes the footer schema.
+                yield converter.table(rows, start)
                 start += len(chunk)
                 chunk = list(islice(iterator, _CHUNK))
 
         tables = dialect_tables()
 
-    footer = _footer(kind, dialect_name, native, metadata)
     options: dict[str, Any] = {
         "compression": codec,
         "compression_level": compression_level,
@@ -644,8 +728,11 @@ def iter_parquet_rows(
     """Read a Parquet file's rows as plain dicts, without validation, streaming.
 
     Rows of a file with instructkit's own schema come in the records' JSON form (``meta``
-    parsed from its JSON text), so they equal ``record.to_dict()``; rows of any other file
-    are as pyarrow gives them (a missing nested key and ``None`` look the same).
+    parsed from its JSON text), so they equal ``record.to_dict()``. Rows of any other file
+    are as pyarrow gives them, except that ``None``-valued keys are left out, at every level:
+    Arrow cannot tell a missing key from a null one (a column or struct field exists for every
+    row once any row has it), so both read as "absent". Columns that instructkit's dialect
+    writer stored as JSON text (footer key ``instructkit.json_columns``) are decoded.
 
     Args:
         path: The file.
@@ -655,24 +742,38 @@ def iter_parquet_rows(
         ``(row_index, row)``, the index 0-based in the file.
 
     Raises:
-        DataError: the file is not readable Parquet, or a native row's meta is not JSON text
-            of an object (with ``row=``).
+        DataError: the file is not readable Parquet, or a JSON text column does not hold
+            valid JSON (with ``row=``).
     """
     _check_positive("batch_size", batch_size)
     file = _name(path)
     info = parquet_info(path)
     native = info.record_type is not None and "meta" in info.schema.names
+    json_columns: list[str] = []
+    if not native and META_JSON_COLUMNS in info.metadata:
+        try:
+            listed = json.loads(info.metadata[META_JSON_COLUMNS])
+        except ValueError as err:
+            raise DataError(
+                f"expected a JSON list in the footer's {META_JSON_COLUMNS}", file=file
+            ) from err
+        json_columns = [name for name in listed if name in info.schema.names]
     handle = _open(path)
     try:
         start = 0
         for batch in _batches(handle, batch_size, file):
             rows = batch.to_pylist()
             for offset, row in enumerate(rows):
-                if native:
-                    try:
+                try:
+                    if native:
                         row["meta"] = meta_value(row["meta"])
-                    except DataError as err:
-                        raise err.located(row=start + offset, file=file) from err
+                    else:
+                        row = strip_nulls(row)
+                        for name in json_columns:
+                            if name in row:
+                                row[name] = json_value(row[name], name)
+                except DataError as err:
+                    raise err.located(row=start + offset, file=file) from err
                 yield start + offset, row
             start += batch.num_rows
     finally:

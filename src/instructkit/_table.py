@@ -48,7 +48,6 @@ the record layer's own message for them. The result is exactly the rows
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -82,8 +81,7 @@ _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz",
 _BLOCK_SIZE = 16 << 20
 # pyarrow's JSON reader parses blocks in parallel; 16 MiB blocks were ~10 % faster than the
 # 1 MiB default on the benchmark file. A line longer than a block fails; the block grows then.
-_MAX_BLOCK_SIZE = 1 << 31
-_META_COLUMN = re.compile(r"Column\(/meta[/)]")
+_MAX_BLOCK_SIZE = (1 << 31) - 1
 
 
 def _format_of(path: str, format: str | None) -> str:
@@ -199,20 +197,15 @@ def _sniff_jsonl(file: str) -> type[Record]:
     )
 
 
-def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
-    """The fast path; ``None`` when the file must be read line by line instead."""
-    schema = arrow_schema(kind)
-    explicit = pa.schema([f for f in schema if f.name != "meta"])
-    parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
     block = _BLOCK_SIZE
     while True:
         try:
-            table = pj.read_json(
+            return pj.read_json(
                 file,
                 read_options=pj.ReadOptions(block_size=block, use_threads=True),
                 parse_options=parse,
             )
-            break
         except pa.ArrowInvalid as err:
             if "straddl" in str(err) and block < _MAX_BLOCK_SIZE:
                 block = min(block * 4, _MAX_BLOCK_SIZE)
@@ -223,6 +216,16 @@ def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
         except (OSError, UnicodeDecodeError, pa.ArrowNotImplementedError):
             # Truncated or corrupt compressed data and the like; the line reader locates it.
             return None
+
+
+def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
+    """The fast path; ``None`` when the file must be read line by line instead."""
+    schema = arrow_schema(kind)
+    explicit = pa.schema([f for f in schema if f.name != "meta"])
+    parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+    table = _parse_jsonl(file, parse)
+    if table is None:
+        return None
     try:
         table.validate(full=True)  # pyarrow's JSON reader does not check UTF-8
     except pa.ArrowInvalid:

@@ -20,7 +20,7 @@ from instructkit._adapters._qa import ADAPTERS as _QA
 from instructkit._errors import ConfigurationError
 from instructkit._policy import ItemReport, OnError
 
-__all__ = ["ADAPTERS", "Adapter", "adapt", "adapter_names", "get_adapter"]
+__all__ = ["ADAPTERS", "Adapter", "adapt", "adapter_names", "get_adapter", "markdown_table"]
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter for adapter in (*_CLASSIFICATION, *_QA, *_COMMONSENSE, *_GENERATION)
@@ -116,3 +116,29 @@ def adapt(
         'snli: 2 seen, 1 valid, 1 rejected, 0 blank'
     """
     return get_adapter(name).rows(rows, on_error=on_error, report=report, **options)
+
+
+def markdown_table() -> str:
+    """The adapter table of ``docs/adapters.md``, built from the registry (a test compares).
+
+    Example:
+        >>> from instructkit._adapters import markdown_table
+        >>> markdown_table().splitlines()[0].startswith("| adapter |")
+        True
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| adapter | dataset (Hub id) | task | published columns read | example id | quirks |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for adapter in ADAPTERS.values():
+        ids = ", ".join(f"`{c}`" for c in adapter.id_columns) or "content hash"
+        columns = ", ".join(f"`{c}`" for c in adapter.columns)
+        lines.append(
+            f"| `{adapter.name}` | {cell(adapter.title)} (`{cell(adapter.hub)}`) | "
+            f"`{adapter.task.name}` | {columns} | {ids} | {cell(adapter.quirks)} |"
+        )
+    return "\n".join(lines) + "\n"

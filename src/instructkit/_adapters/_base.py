@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +189,7 @@ class Row:
         Raises:
             DialectError: missing, not an int, outside ``allowed``, or an unlabeled marker.
         """
-        value = self.raw(column)
+        value = _plain_int(self.raw(column))
         if value in unlabeled and not isinstance(value, bool):
             raise self.unlabeled(column, value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -218,7 +219,7 @@ class Row:
         Raises:
             DialectError: missing, not text, empty (unlabeled) or not among ``keys``.
         """
-        value = self.raw(column)
+        value = _plain_int(self.raw(column))
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
@@ -235,6 +236,13 @@ class Row:
         return list(keys).index(key)
 
 
+def _plain_int(value: object) -> object:
+    # numpy and pandas integers (rows from a DataFrame) are not ints; treat them as their value.
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
+        return int(value)
+    return value
+
+
 def _loc(column: str) -> str:
     # Column names are identifiers in every supported dataset, except nested paths such as
     # "answers.text" or "choices[1]" that the accessors build; both read well after "$.".
@@ -249,7 +257,9 @@ def content_id(data: Mapping[str, Any], columns: Sequence[str]) -> str:
     published rows share an id.
     """
     content = {name: data.get(name) for name in columns}
-    raw = orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+    # numpy values (rows built from arrays) hash like the Python values they hold.
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    raw = orjson.dumps(content, option=options, default=repr)
     return "h" + hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
@@ -270,7 +280,9 @@ class Adapter:
         id_columns: Columns holding the dataset's own example id, tried in order; rows
             without one get :func:`content_id` of ``columns``.
         quirks: How the adapter handles the dataset's peculiarities, in a sentence or two.
+        mapper: The row function: a published :class:`Row` and the options to task fields.
         options: Keyword options :meth:`rows` accepts, with their defaults.
+        check_options: Checks resolved options (raises ConfigurationError), if any.
     """
 
     name: str
@@ -306,7 +318,7 @@ class Adapter:
             DialectError: the id column holds something other than text or an int.
         """
         for column in self.id_columns:
-            value = data.get(column)
+            value = _plain_int(data.get(column))
             if value is None or value == "":
                 continue
             if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -424,6 +436,10 @@ def iter_source(data: object) -> Iterator[object]:
             f"expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got "
             f"{type(data).__name__}"
         )
+    package = type(data).__module__.split(".")[0]
+    if package == "datasets":
+        # Checked before Mapping: a DatasetDict is a dict of splits.
+        return _hf_rows(data)
     if isinstance(data, Mapping):
         raise ConfigurationError(
             "expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got a "
@@ -433,9 +449,6 @@ def iter_source(data: object) -> Iterator[object]:
         return _arrow_rows(data.to_batches(max_chunksize=BATCH_ROWS))
     if isinstance(data, pa.RecordBatch):
         return _arrow_rows([data])
-    package = type(data).__module__.split(".")[0]
-    if package == "datasets":
-        return _hf_rows(data)
     if package == "pandas":
         raise ConfigurationError(
             "expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got a pandas "

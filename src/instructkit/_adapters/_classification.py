@@ -97,14 +97,13 @@ ADAPTERS: tuple[Adapter, ...] = (
         "2 contradiction, -1 no gold label)",
         columns=("premise", "hypothesis", "label"),
         id_columns=(),
-        quirks="No id column: ids are content hashes. Label -1 (no annotator majority) is "
-        "reported as unlabeled.",
+        quirks="Label -1 (no annotator majority) is reported as unlabeled.",
         mapper=_nli,
     ),
     Adapter(
         name="multi_nli",
         title="MultiNLI",
-        hub="nyu-mll/multi_nli (also glue/mnli)",
+        hub="nyu-mll/multi_nli",
         task=NLI,
         schema="promptID: int; pairID: string; premise: string; hypothesis: string; genre: "
         "string; label: int (0 entailment, 1 neutral, 2 contradiction, -1 unlabeled); "
@@ -112,8 +111,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         "pairID.",
         columns=("premise", "hypothesis", "label"),
         id_columns=("pairID", "idx"),
-        quirks="Ids from pairID (or GLUE's idx, which restarts in every split). Label -1 "
-        "(GLUE test splits) is reported as unlabeled.",
+        quirks="Also reads GLUE's mnli copy (ids from idx, which restarts in every split). "
+        "Label -1 (GLUE test splits) is reported as unlabeled.",
         mapper=_nli,
     ),
     Adapter(
@@ -131,15 +130,15 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="rte",
         title="RTE",
-        hub="nyu-mll/glue rte (also super_glue rte)",
+        hub="nyu-mll/glue rte",
         task=ENTAILMENT,
         schema="sentence1: string; sentence2: string; label: int (0 entailment, "
         "1 not_entailment, -1 unlabeled); idx: int. SuperGLUE copies name the texts premise "
         "and hypothesis.",
         columns=("sentence1", "sentence2", "premise", "hypothesis", "label"),
         id_columns=("idx",),
-        quirks="Reads either the GLUE or the SuperGLUE column names. Two-way task; label -1 "
-        "(test splits) is reported as unlabeled.",
+        quirks="Reads the GLUE or the SuperGLUE (super_glue rte) column names. Two-way "
+        "task; label -1 (test splits) is reported as unlabeled.",
         mapper=_rte,
     ),
     Adapter(
@@ -176,19 +175,19 @@ ADAPTERS: tuple[Adapter, ...] = (
         "meaning, 1 paraphrase)",
         columns=("sentence1", "sentence2", "label"),
         id_columns=("id",),
-        quirks="Ids from id. The pairs overlap almost word for word by design.",
+        quirks="The pairs overlap almost word for word by design; nothing special to do.",
         mapper=_pair("sentence1", "sentence2"),
     ),
     Adapter(
         name="sst2",
         title="SST-2",
-        hub="nyu-mll/glue sst2 (also stanfordnlp/sst2)",
+        hub="nyu-mll/glue sst2",
         task=SENTIMENT,
         schema="sentence: string; label: int (0 negative, 1 positive, -1 unlabeled); idx: int",
         columns=("sentence", "label"),
         id_columns=("idx",),
-        quirks="Sentences are lower-cased, tokenised and end in a space, which is stripped. "
-        "Label -1 (test split) is reported as unlabeled.",
+        quirks="Also reads stanfordnlp/sst2. Sentences are lower-cased, tokenised and end in a "
+        "space, which is stripped. Label -1 (test split) is reported as unlabeled.",
         mapper=_text_label("sentence", (0, 1), "0 negative, 1 positive"),
     ),
     Adapter(
@@ -199,8 +198,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         schema="text: string; label: int (0 neg, 1 pos, -1 in the unsupervised split)",
         columns=("text", "label"),
         id_columns=(),
-        quirks="No id column: ids are content hashes. Reviews keep their <br /> markup. The "
-        "unsupervised split (label -1) is reported as unlabeled.",
+        quirks="Reviews keep their `<br />` markup. The unsupervised split (label -1) is "
+        "reported as unlabeled.",
         mapper=_text_label("text", (0, 1), "0 negative, 1 positive"),
     ),
     Adapter(
@@ -213,7 +212,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         columns=("text", "label"),
         id_columns=(),
         quirks="The original CSV's classes 1/2 are 0/1 on the hub, as the task expects. "
-        "Reviews keep their escaped '\\n' sequences. No id column: ids are content hashes.",
+        "Reviews keep their escaped `\\n` sequences.",
         mapper=_text_label("text", (0, 1), "0 negative, 1 positive"),
     ),
     Adapter(
@@ -225,8 +224,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         "2 Business, 3 Sci/Tech)",
         columns=("text", "label"),
         id_columns=(),
-        quirks="No id column: ids are content hashes. Texts keep the feed's HTML entities "
-        "(such as #39;).",
+        quirks="Texts (title and description joined) keep the feed's HTML entities (such as "
+        "`#39;`).",
         mapper=_text_label("text", (0, 1, 2, 3), "0 World, 1 Sports, 2 Business, 3 Sci/Tech"),
     ),
     Adapter(
@@ -237,8 +236,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         schema="label: int (0 Company ... 13 WrittenWork); title: string; content: string",
         columns=("title", "content", "label"),
         id_columns=(),
-        quirks="Contents start with a space, which is stripped. No id column: ids are "
-        "content hashes.",
+        quirks="Contents start with a space, which is stripped.",
         mapper=_dbpedia,
     ),
     Adapter(
@@ -251,8 +249,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         "label-fine.",
         columns=("text", "coarse_label", "label-coarse"),
         id_columns=(),
-        quirks="Uses the six coarse classes; the 50 fine classes have no task. No id column: "
-        "ids are content hashes.",
+        quirks="Uses the six coarse classes; the 50 fine classes have no task. Also reads "
+        "older copies' label-coarse column.",
         mapper=_trec,
     ),
 )

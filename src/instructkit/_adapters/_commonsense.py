@@ -110,7 +110,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         columns=("goal", "sol1", "sol2", "label"),
         id_columns=(),
         quirks="The goal is the question and [sol1, sol2] the choices. Label -1 (test split) "
-        "is reported as unlabeled. No id column: ids are content hashes.",
+        "is reported as unlabeled.",
         mapper=_piqa,
     ),
     Adapter(
@@ -143,20 +143,20 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="winogrande",
         title="WinoGrande",
-        hub="allenai/winogrande (any size config)",
+        hub="allenai/winogrande",
         task=FILL_BLANK,
         schema="sentence: string (with one '_'); option1: string; option2: string; answer: "
         "string ('1' or '2', '' in the test split)",
         columns=("sentence", "option1", "option2", "answer"),
         id_columns=(),
         quirks="The answer '1'/'2' becomes index 0/1 into [option1, option2]; an empty answer "
-        "(test split) is reported as unlabeled. No id column: ids are content hashes.",
+        "(test split) is reported as unlabeled.",
         mapper=_winogrande,
     ),
     Adapter(
         name="arc",
         title="AI2 Reasoning Challenge",
-        hub="allenai/ai2_arc (ARC-Challenge, ARC-Easy)",
+        hub="allenai/ai2_arc",
         task=MULTIPLE_CHOICE_QA,
         schema="id: string; question: string; choices: {text: list[string], label: "
         "list[string]}; answerKey: string",
@@ -169,7 +169,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="openbookqa",
         title="OpenBookQA",
-        hub="allenai/openbookqa (main, additional)",
+        hub="allenai/openbookqa main",
         task=MULTIPLE_CHOICE_QA,
         schema="id: string; question_stem: string; choices: {text: list[string], label: "
         "list[string]}; answerKey: string. The additional config's fact1, humanScore, clarity "

@@ -132,7 +132,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="cnn_dailymail",
         title="CNN/DailyMail",
-        hub="abisee/cnn_dailymail (3.0.0)",
+        hub="abisee/cnn_dailymail 3.0.0",
         task=SUMMARIZATION,
         schema="article: string; highlights: string (one highlight per line); id: string",
         columns=("article", "highlights"),
@@ -154,8 +154,8 @@ ADAPTERS: tuple[Adapter, ...] = (
     ),
     Adapter(
         name="wmt",
-        title="WMT news translation (any pair, e.g. wmt16 de-en)",
-        hub="wmt/wmt16 de-en (also other wmt14/16/19 pairs)",
+        title="WMT news translation",
+        hub="wmt/wmt16 de-en",
         task=TRANSLATION,
         schema="translation: {<code>: string, <code>: string}, for example "
         "{de: string, en: string}",
@@ -163,7 +163,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         id_columns=(),
         quirks="direction='both' (default) turns each pair into two task rows, one per "
         "direction, with ids ending in '.de-en' and '.en-de'; direction='de-en' keeps one. "
-        "Language codes become English names. No id column: ids are content hashes.",
+        "Language codes become English names; any pair among the "
+        "WMT news languages (cs, de, en, fi, fr, ro, ru, tr, zh and more) works.",
         mapper=_wmt,
         options={"direction": "both"},
         check_options=_check_wmt,
@@ -178,7 +179,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         columns=("concept_set_idx", "concepts", "target"),
         id_columns=(),
         quirks="Each concept set has several rows, one per reference sentence; each row is "
-        "an example (ids are content hashes, since concept_set_idx repeats). An empty target "
+        "an example (concept_set_idx repeats, so it is not the id). An empty target "
         "(test split) is reported as unlabeled.",
         mapper=_common_gen,
     ),
@@ -192,7 +193,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         columns=("meaning_representation", "human_reference"),
         id_columns=(),
         quirks="Each meaning representation has several rows, one per human reference; each "
-        "row is an example. No id column: ids are content hashes.",
+        "row is an example.",
         mapper=_e2e,
     ),
 )

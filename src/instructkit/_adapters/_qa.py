@@ -119,14 +119,14 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="boolq",
         title="BoolQ",
-        hub="google/boolq (also super_glue boolq)",
+        hub="google/boolq",
         task=YES_NO_QA,
         schema="question: string; answer: bool; passage: string. SuperGLUE copies have "
         "label: int (0 False, 1 True, -1 unlabeled) and idx: int instead of answer.",
         columns=("question", "passage", "answer", "label"),
         id_columns=("idx",),
-        quirks="Reads the boolean answer (True -> 1) or SuperGLUE's label; questions are lower "
-        "case without a question mark, as published.",
+        quirks="Reads the boolean answer (True -> 1), or the label and idx of super_glue "
+        "boolq (-1: unlabeled). Questions stay lower case without a question mark.",
         mapper=_boolq,
     ),
     Adapter(
@@ -137,7 +137,7 @@ ADAPTERS: tuple[Adapter, ...] = (
         schema="question: string; answer: list[string]",
         columns=("question", "answer"),
         id_columns=(),
-        quirks="Every listed answer is a gold alternative. No id column: ids are content hashes.",
+        quirks="Every listed answer is a gold alternative (one is picked per example).",
         mapper=_nq_open,
     ),
     Adapter(

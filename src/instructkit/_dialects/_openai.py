@@ -8,7 +8,8 @@ joined, reported as changed; other parts are dropped, reported); a missing tool-
 tool message without ``tool_call_id``, gets an invented one (see
 :class:`~instructkit._dialects._extras.CallIds`), reported; the deprecated ``function`` role
 and assistant ``function_call`` are read as ``tool`` and ``tool_calls`` (reported as changed,
-with invented ids). Keys with null values, and empty ``tool_calls`` arrays, read as absent.
+with invented ids). Keys with null values, and empty ``tool_calls`` and ``tools`` arrays, read
+as absent.
 Writing: ``weight`` 0 and 1 are written as the integers OpenAI documents, other weights as they
 are; reasoning has no place in an OpenAI line and is dropped (reported).
 """
@@ -108,7 +109,7 @@ TRL_STYLE = ChatStyle(
 )
 """TRL conversational messages: argument values, optional ids, ``thinking`` for reasoning."""
 
-_MESSAGE_FIELDS = ("role", "content", "name", "weight", "tool_call_id")
+_MESSAGE_FIELDS = ("role", "content", "name", "weight", "tool_calls", "tool_call_id")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def _read_content(item: Mapping[str, Any], here: Path, path: Path, conv: Convers
             conv.lost(
                 "dropped",
                 loss_loc((*path, ANY, "content", ANY), conv),
-                f"a {kind!r} content part is dropped: records hold text only",
+                f"a content part of type {kind!r} is dropped: records hold text only",
             )
     conv.lost(
         "changed",

@@ -192,7 +192,7 @@ class ShareGPTDialect(Dialect):
                 answered = ids.result(None)
                 if answered is None:
                     raise conv.fail(
-                        f"expected an {word!r} turn to answer an earlier function_call turn, "
+                        f"expected this {word!r} turn to answer an earlier function_call turn, "
                         "got no unanswered call",
                         (*here, "from"),
                     )

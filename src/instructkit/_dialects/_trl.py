@@ -57,6 +57,7 @@ import orjson
 
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
 from instructkit._dialects._extras import (
+    ANY,
     CallIds,
     LocMap,
     compact_json,
@@ -148,6 +149,34 @@ def _shape(row: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _reinvented(record: Conversation | Preference, *, implicit: bool) -> bool:
+    """Whether reading the record's row back without tool-call ids gives the same ids."""
+    if isinstance(record, Conversation):
+        return CallIds().reinvents(record.messages)
+    sides = (record.chosen, record.rejected)
+    if implicit:
+        return all(CallIds().reinvents((*record.prompt, *side)) for side in sides)
+    base = CallIds()
+    same = base.reinvents(record.prompt)
+    return all([same, *(base.copy().reinvents(side) for side in sides)])
+
+
+def _row_has_ids(row: Mapping[str, Any], columns: Sequence[str], conv: Conversion) -> bool:
+    """Whether any message of the row spells out a tool-call id or a ``tool_call_id``."""
+    for column in columns:
+        items = row.get(column)
+        for message in items if isinstance(items, list) else ():
+            if not isinstance(message, Mapping):
+                continue
+            if message.get(conv.col("tool_call_id")) is not None:
+                return True
+            calls = message.get(conv.col("tool_calls"))
+            for call in calls if isinstance(calls, list) else ():
+                if isinstance(call, Mapping) and call.get("id") is not None:
+                    return True
+    return False
+
+
 def _columns_of(kind: str, form: str) -> tuple[str, ...]:
     if kind == "language_modeling" and form == "standard":
         return ("text",)
@@ -196,6 +225,21 @@ class TRLDialect(Dialect):
     # -- reading ---------------------------------------------------------------------------
 
     def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
+        record = self._parse(row, conv)
+        shape = _shape(row)
+        if shape is not None and shape[1] == "conversational":
+            columns = _columns_of(*shape)
+            implicit = shape[0] == "implicit_preference"
+            assert isinstance(record, (Conversation, Preference))
+            if _row_has_ids(row, columns, conv) and _reinvented(record, implicit=implicit):
+                conv.lost(
+                    "changed",
+                    loss_loc((columns[0], ANY, "tool_calls", ANY, "id"), conv),
+                    "tool-call ids equal to those reading invents are left out when written",
+                )
+        return record
+
+    def _parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
         shape = _shape(row)
         if shape is None:
             present = ", ".join(repr(k) for k in row) or "none"
@@ -449,7 +493,7 @@ class TRLDialect(Dialect):
             start = self._completion_start(meta, len(messages), conv)
         if form == "standard":
             return self._emit_standard_conversation(messages, kind, start, conv)
-        write_ids = not CallIds().reinvents(messages)
+        write_ids = not _reinvented(record, implicit=False)
 
         def write(part: Sequence[Message]) -> list[dict[str, Any]]:
             return write_messages(
@@ -529,17 +573,7 @@ class TRLDialect(Dialect):
                     "which moves the prompt's end",
                 )
             return {"chosen": prompt + chosen, "rejected": prompt + rejected}
-        base = CallIds()
-        same = base.reinvents(record.prompt)
-        if kind == "implicit_preference":
-            same = all(
-                CallIds().reinvents((*record.prompt, *side))
-                for side in (record.chosen, record.rejected)
-            )
-        else:
-            same = same and all(
-                base.copy().reinvents(side) for side in (record.chosen, record.rejected)
-            )
+        same = _reinvented(record, implicit=kind == "implicit_preference")
 
         def write(part: Sequence[Message], field: str) -> list[dict[str, Any]]:
             return write_messages(part, conv, TRL_STYLE, record_field=field, write_ids=not same)

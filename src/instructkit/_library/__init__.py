@@ -1,8 +1,9 @@
 """The built-in template library: tasks, task families and templates written for instructkit.
 
 Tasks live in :mod:`instructkit._library._tasks` (dataset adapters import the task constants
-from there); the templates are data, one JSON file per family under ``templates/``, read with
-:func:`~instructkit.load_templates` and checked against the tasks when first used.
+from there), and only there; the templates are data, one JSON file per family under
+``templates/``, that refer to their tasks by name. They are read with
+``load_templates(path, tasks=...)`` when first used.
 """
 
 from __future__ import annotations

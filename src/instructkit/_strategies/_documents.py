@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from hypothesis import strategies as st
@@ -38,7 +38,7 @@ __all__ = [
     "jsonl_documents",
 ]
 
-DEFAULT_MAX_ROWS = 4
+DEFAULT_MAX_ROWS = 3
 """Most rows in a generated document when ``max_rows`` is None."""
 
 JSONL_NOISE = ("blank_lines", "crlf", "no_final_newline", "leading_bom")
@@ -56,6 +56,7 @@ JSONL_DEFECTS = (
 )
 """The kinds of bad line :func:`corrupt_jsonl_documents` makes, simplest first."""
 
+T = TypeVar("T")
 _ROW_TEXT_CAP = 48
 _BLANKS = (b"", b" ", b"\t", b"  \t ")
 _INVALID_UTF8 = (b"\xff", b"\xfe", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82")
@@ -97,16 +98,21 @@ class CorruptDocument(NamedTuple):
 
 
 def _record_rows() -> st.SearchStrategy[st.SearchStrategy[dict[str, Any]]]:
-    # One record type per document, as real files have.
-    factories: list[Callable[..., st.SearchStrategy[Record]]] = [
-        instructions,
-        conversations,
-        preferences,
-    ]
-    # Short texts: a document's subject is its lines, and a few rows of long texts would make
-    # every example tens of kilobytes, slow to generate, shrink and print.
+    # One record type per document, as real files have. Records are kept small (short
+    # texts, one or two exchanges): a document's subject is its lines, and rows of long
+    # conversations would make each example tens of kilobytes, slow to generate and shrink.
     short = texts(max_size=_ROW_TEXT_CAP)
-    return st.sampled_from(factories).map(lambda make: make(text=short).map(lambda r: r.to_dict()))
+    # Built once: a strategy made afresh inside every draw is validated afresh every time.
+    choices: list[st.SearchStrategy[Record]] = [
+        instructions(text=short),
+        conversations(text=short, max_exchanges=2),
+        preferences(text=short, max_prompt_exchanges=0),
+    ]
+    return st.sampled_from([choice.map(_to_dict) for choice in choices])
+
+
+def _to_dict(record: Record) -> dict[str, Any]:
+    return record.to_dict()
 
 
 def _check_finite(value: Any) -> None:
@@ -235,11 +241,13 @@ def jsonl_documents(
     line, and a byte-order mark at the start of the file.
 
     Args:
-        rows: Strategy for the rows (JSON objects); default the ``to_dict()`` of records
-            from :func:`instructions`, :func:`conversations` or :func:`preferences`, one
-            record type per document.
+        rows: Strategy for the rows (JSON objects that JSON can hold: string keys, 64-bit
+            integers, finite floats; others raise InvalidArgument); default the
+            ``to_dict()`` of small records from :func:`instructions`,
+            :func:`conversations` or :func:`preferences` (texts of at most 48 characters,
+            one or two exchanges), one record type per document.
         min_rows: Fewest rows.
-        max_rows: Most rows; None means ``max(min_rows, 4)``.
+        max_rows: Most rows; None means ``max(min_rows, 3)``.
         allow_blank_lines: Mix in blank and whitespace-only lines.
         allow_crlf: Sometimes end lines with ``\r\n``.
         allow_no_final_newline: Sometimes leave out the last line's ``\n``.
@@ -285,31 +293,39 @@ def _free_key(row: dict[str, Any], base: str) -> str:
     return key
 
 
-def _bad_line(defect: str, row: dict[str, Any], text: bytes, draw: st.DrawFn) -> bytes:
-    """The line ``text`` (the encoding of ``row``) with ``defect`` put in."""
+def _pick(options: Sequence[T], variant: int) -> T:
+    return options[variant % len(options)]
+
+
+def _bad_line(defect: str, row: dict[str, Any], text: bytes, variant: int) -> bytes:
+    """The line ``text`` (the encoding of ``row``) with ``defect`` put in.
+
+    Every defect takes its few choices from one drawn number, ``variant``, so that all
+    defects cost the shrinker the same and it settles on the simplest, not the cheapest.
+    """
     if defect == "truncated":
         # Every proper prefix of an object's text lacks the closing brace.
-        return text[: draw(st.integers(1, len(text) - 1))]
+        return text[: 1 + variant % (len(text) - 1)]
     if defect == "trailing_comma":
         return text[:-1] + b",}" if row else b'{"a":1,}'
     if defect == "duplicate_keys":
         if not row:
             return b'{"a":1,"a":2}'
         key = next(iter(row))
-        again = draw(st.sampled_from([row[key], None, "other"]))
+        again = _pick([row[key], None, "other"], variant)
         return b"{" + orjson.dumps(key) + b":" + orjson.dumps(again) + b"," + text[1:]
     if defect == "invalid_utf8":
         # Inside the first key: the bytes are not UTF-8, wherever a reader decodes them.
-        bad = draw(st.sampled_from(_INVALID_UTF8))
+        bad = _pick(_INVALID_UTF8, variant)
         return b'{"' + bad + b'":0' + (b"," + text[1:] if row else b"}")
     if defect == "bom":
         return _BOM + text
     if defect == "nan":
         name = orjson.dumps(_free_key(row, "score"))
-        word = draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity"]))
+        word = _pick([b"NaN", b"Infinity", b"-Infinity"], variant)
         return b"{" + name + b":" + word + (b"," + text[1:] if row else b"}")
     if defect == "not_an_object":
-        value = draw(st.sampled_from([b"null", b"1", b'"text"', b"[]", b"wrapped"]))
+        value = _pick([b"null", b"1", b'"text"', b"[]", b"wrapped"], variant)
         return b"[" + text + b"]" if value == b"wrapped" else value
     if defect == "bare_cr":
         # Two rows split by a lone CR: one line for a reader that frames on \n only.
@@ -348,7 +364,7 @@ def corrupt_jsonl_documents(
             for :func:`jsonl_documents`.
         defects: Strategy for defect names; default any of :data:`JSONL_DEFECTS`. Drawing an
             unknown name raises InvalidArgument.
-        max_rows: Most good rows besides the bad line; None means 4.
+        max_rows: Most good rows besides the bad line; None means 3.
         allow_blank_lines: Mix in blank and whitespace-only lines.
         allow_crlf: Sometimes end lines with ``\r\n``.
         allow_no_final_newline: Sometimes leave out the last line's ``\n``.
@@ -386,7 +402,8 @@ def corrupt_jsonl_documents(
             )
         row_strategy = draw(row_strategies)
         source = draw(row_strategy)
-        bad = _bad_line(defect, source, _encode(source, draw(st.integers(0, 1))), draw)
+        text = _encode(source, draw(st.integers(0, 1)))
+        bad = _bad_line(defect, source, text, draw(st.integers(0, 255)))
         before = draw(st.lists(row_strategy, max_size=high))
         after = draw(st.lists(row_strategy, max_size=high - len(before)))
         if defect == "bom" and not before:

@@ -108,13 +108,15 @@ def tool_schemas() -> st.SearchStrategy[str]:
     )
 
 
+def _unreserved(key: str) -> str:
+    return "_" + key if key.startswith("instructkit.") else key
+
+
 def meta_dicts() -> st.SearchStrategy[dict[str, Any]]:
     """Record ``meta``: a few JSON values under non-empty keys; shrinks towards ``{}``.
 
     Keys never start with ``instructkit.``: that namespace is reserved for the library's
     own bookkeeping (such as the input offset of a joined instruction).
     """
-    keys = texts(min_size=1, max_size=12, allow_whitespace_only=False).map(
-        lambda key: "_" + key if key.startswith("instructkit.") else key
-    )
+    keys = texts(min_size=1, max_size=12, allow_whitespace_only=False).map(_unreserved)
     return st.dictionaries(keys, json_values(), max_size=2)

@@ -9,6 +9,7 @@ deterministic pass after drawing, never by rejecting examples.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,18 @@ class _Parts:
     calls: st.SearchStrategy[ToolCall]
     max_tool_calls: int
 
+    # Strategies used inside draws are built once here: one made afresh in every draw is
+    # also validated afresh, which costs more than the draw itself.
+    @functools.cached_property
+    def call_lists(self) -> st.SearchStrategy[list[ToolCall]]:
+        return st.lists(self.calls, min_size=1, max_size=max(self.max_tool_calls, 1))
+
+    @functools.cached_property
+    def caller_content(self) -> st.SearchStrategy[str | None]:
+        # None, "" and text are three different things on a tool-call turn; formats differ
+        # on which they keep, so all three are generated.
+        return st.one_of(st.none(), st.just(""), self.required)
+
 
 def _optional(value: object, name: str, default: st.SearchStrategy[Any]) -> Any:
     if value is None:
@@ -95,7 +108,10 @@ def _resolve_parts(
         required=required,
         free=free,
         reasoning=_optional(reasoning, "reasoning", st.none() | free),
-        weights=_optional(weights, "weights", st.none() | st.floats(0.0, 1.0, allow_nan=False)),
+        # 0 and 1 are the weights OpenAI's format allows; they come up often on purpose.
+        weights=_optional(
+            weights, "weights", st.none() | st.sampled_from((0.0, 1.0)) | st.floats(0.0, 1.0)
+        ),
         names=_optional(names, "names", st.none() | identifiers(12)),
         calls=_optional(tool_calls, "tool_calls", _tool_calls()),
         max_tool_calls=check_size(max_tool_calls, "max_tool_calls"),
@@ -164,21 +180,24 @@ def _answer(draw: st.DrawFn, parts: _Parts) -> Spec:
 
 
 def _tool_round(draw: st.DrawFn, parts: _Parts) -> Block:
-    calls = draw(st.lists(parts.calls, min_size=1, max_size=max(parts.max_tool_calls, 1)))
-    # None, "" and text are three different things on a tool-call turn; formats differ on
-    # which they keep, so all three are generated.
-    content = draw(st.one_of(st.none(), st.just(""), parts.required))
+    calls = draw(parts.call_lists)
+    content = draw(parts.caller_content)
     caller = _turn(draw, parts, "assistant", content)
     caller["reasoning"] = draw(parts.reasoning)
     caller["tool_calls"] = calls
     # Results usually come back in call order; sometimes not, which is still valid.
-    order = draw(st.permutations(range(len(calls))))
+    order = draw(_permutations(len(calls)))
     results = []
     for position in order:
         result = _turn(draw, parts, "tool", draw(parts.free))
         result["answers"] = position
         results.append(result)
     return [caller, *results, _answer(draw, parts)]
+
+
+@functools.cache
+def _permutations(count: int) -> st.SearchStrategy[list[int]]:
+    return st.permutations(range(count))
 
 
 def _exchange(parts: _Parts) -> st.SearchStrategy[Block]:
@@ -273,7 +292,7 @@ def messages(
             for a field that needs text.
         reasoning: Strategy for assistant reasoning; default None or text (possibly ``""``).
             Pass ``st.none()`` to leave it out.
-        weights: Strategy for the weight; default None or a float in [0, 1].
+        weights: Strategy for the weight; default None, 0, 1 or a float in [0, 1].
         names: Strategy for the optional ``name``; default None or a short identifier.
         tool_calls: Strategy for tool calls; default :func:`tool_calls`.
         max_tool_calls: Most calls on one assistant turn; 0 turns tool calls off.

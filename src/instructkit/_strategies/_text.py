@@ -217,9 +217,11 @@ def _mixed(
     low: int,
     high: int,
 ) -> st.SearchStrategy[str]:
+    several = st.lists(pieces, min_size=1, max_size=5)
+
     @st.composite
     def build(draw: st.DrawFn) -> str:
-        text = "".join(draw(st.lists(pieces, min_size=1, max_size=5)))[:high]
+        text = "".join(draw(several))[:high]
         if len(text) < low:
             missing = low - len(text)
             text += draw(st.text(alphabet, min_size=missing, max_size=missing))

@@ -11,6 +11,9 @@ the label space::
                target="label",
                labels={0: "yes", 1: "it is not possible to tell", 2: "no"})
 
+Label values are ints or strings, never bools (``True == 1`` in Python): an adapter turns a
+boolean column into ``int(value)`` for labels such as ``{1: "yes", 0: "no"}``.
+
 Field kinds: ``text`` (str), ``number`` (int/float), ``label`` (a label value; renders as
 its answer text), ``choices`` (per-example answer list of a multiple-choice task, named by
 ``Task(choices="...")``; shown only via ``{options}``), ``alternatives`` (several gold
@@ -35,7 +38,12 @@ slot and the whitespace leading into it are dropped), chosen by ``render(..., op
 drawn per example); leave it ``None`` to let the caller draw from the default set. Styles
 whose ``target="marker"`` (``"letters-answer"``, ``"numbers-answer"``) make the response's
 target the bare marker (``B``); use them only in templates whose wording asks for a letter or
-number. The rendered target is always exactly one of the rendered options (enforced).
+number. A template whose styles all answer with a marker (``Template.marker_only``) has no
+without-options variant: ``render(..., options=False)`` and ``convert(..., options=p < 1)``
+raise ConfigurationError, and the linter reports ``marker-answer-only``. The rendered target
+is always exactly one of the rendered options (enforced). The ``inline`` style joins options
+with ``", "``, and writes every option as a quoted JSON string when one contains a comma or
+a quote (``Options: "10,000", "20,000"``), so the list always splits back into its options.
 
 **Inverted templates** set ``inverted=True`` and put an input field in the response (for
 example ``response="{premise}"``); the label may appear in the instruction, where it renders
@@ -51,6 +59,9 @@ stream, reproducibly per example (see ``docs/templates.md``).
 
 **Storage**: ``Template.save(path)``/``Template.load(path)`` for one template;
 ``save_templates(path, templates)``/``load_templates(path)`` for a set (each task stored once).
+A set may instead refer to tasks defined in code by name: ``save_templates(path, templates,
+embed_tasks=False)`` and ``load_templates(path, tasks={"nli": NLI})``; this is how the
+built-in library stores its templates next to the tasks in ``_library/_tasks.py``.
 ``template.model_copy(update={...})`` re-validates and re-parses, so deriving a variant
 (another id, another style) is safe.
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
 from instructkit._policy import ItemReport, OnError, check_on_error
-from instructkit._records import Conversation, Instruction
+from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._templates._fewshot import (
     FewShot,
     Pool,
@@ -22,12 +22,15 @@ from instructkit._templates._render import (
     PROVENANCE_KEY,
     Rendered,
     Settings,
+    check_dataset,
+    check_marker_variant,
     check_seed,
     example_id_of,
+    instruction_record,
     render_row,
     resolve_styles,
 )
-from instructkit._templates._seed import stable_ranked, stable_unit
+from instructkit._templates._seed import Ranking, stable_unit
 from instructkit._templates._template import Template
 
 __all__ = ["convert"]
@@ -151,7 +154,8 @@ def convert(
             ones, or ``"all"`` (in the given order). The choice is a seeded ranking of the
             template ids, so the order templates are listed in does not matter.
         options: ``True``: with-options variants; ``False``: without; a number ``p``: each
-            (row, template) shows options with probability ``p``, seeded.
+            (row, template) shows options with probability ``p``, seeded. Templates that
+            answer with an option marker only have the with-options variant.
         option_styles: Styles to draw from when a template names none.
         shuffle_options: Show options in a seeded per-example order.
         fewshot: Add exemplars (see :class:`FewShot`).
@@ -171,7 +175,9 @@ def convert(
         ``meta["provenance"]``.
 
     Raises:
-        ConfigurationError: a bad argument (checked at call time, before any row is read).
+        ConfigurationError: a bad argument (checked at call time, before any row is read),
+            including ``options`` below 1 with a template whose option styles all answer with
+            a marker (see :attr:`Template.marker_only`).
         TemplateError: under ``on_error="raise"``, a row that cannot be rendered (a missing
             field, a label outside the label space such as ``-1`` for unlabeled rows).
 
@@ -206,9 +212,11 @@ def convert(
         raise ConfigurationError(f"expected fewshot to be a FewShot, got {fewshot!r}")
     if not isinstance(id_field, str):
         raise ConfigurationError(f"expected id_field to be text, got {id_field!r}")
+    for item in items:
+        check_marker_variant(item, with_options=rate)
     settings = Settings(
         seed=check_seed(seed),
-        dataset=dataset,
+        dataset=check_dataset(dataset),
         styles=resolve_styles(option_styles),
         shuffle_options=bool(shuffle_options),
         id_field=id_field,
@@ -243,12 +251,13 @@ def _run(
 ) -> Iterator[Any]:
     task = templates[0].task
     dataset = settings.dataset_for(task)
+    ranking = None if every else Ranking([t.id for t in templates], "template")
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
         try:
             records = _convert_row(
-                row, templates, settings, dataset, count, every, rate, pool, output
+                row, templates, settings, dataset, count, ranking, rate, pool, output
             )
         except DataError as err:
             located = err.located(row=index)
@@ -267,7 +276,7 @@ def _convert_row(
     settings: Settings,
     dataset: str,
     count: int,
-    every: bool,
+    ranking: Ranking | None,
     rate: float,
     pool: Pool | None,
     output: Output,
@@ -278,17 +287,13 @@ def _convert_row(
         )
     task = templates[0].task
     example_id = example_id_of(row, task, settings.id_field)
-    if every:
+    if ranking is None:  # every template, in the given order
         chosen = list(templates)
+    elif count == 1:
+        chosen = [templates[ranking.first(settings.seed, dataset, example_id)]]
     else:
-        chosen = stable_ranked(
-            list(templates),
-            [t.id for t in templates],
-            settings.seed,
-            dataset,
-            example_id,
-            "template",
-        )[:count]
+        order = ranking.order(settings.seed, dataset, example_id)
+        chosen = [templates[i] for i in order[:count]]
     out: list[Instruction | Conversation] = []
     for template in chosen:
         with_options = rate >= 1.0 or (
@@ -320,27 +325,17 @@ def _assemble(
         fitted = fit_budget(pool.shots, drawn, target, conversation=conversation)
         exemplars, dropped = fitted.exemplars, fitted.dropped
     ids = [ex.example_id for ex in exemplars]
-    meta = {PROVENANCE_KEY: target.provenance(settings.seed, ids, dropped)}
+    meta: dict[str, JsonValue] = {PROVENANCE_KEY: target.provenance(settings.seed, ids, dropped)}
     if conversation:
         if exemplars:
             return Conversation(
                 messages=chat_messages(exemplars, target), id=target.record_id(), meta=meta
             )
-        record = Instruction(
-            instruction=target.instruction,
-            response=target.response,
-            system=target.system,
-            id=target.record_id(),
-            meta=meta,
+        record = instruction_record(
+            target.instruction, target.response, target.system, target.record_id(), meta
         )
         return record.to_conversation()
     instruction = target.instruction
     if pool is not None and exemplars:
         instruction = flan_prompt(pool.shots, exemplars, target)
-    return Instruction(
-        instruction=instruction,
-        response=target.response,
-        system=target.system,
-        id=target.record_id(),
-        meta=meta,
-    )
+    return instruction_record(instruction, target.response, target.system, target.record_id(), meta)

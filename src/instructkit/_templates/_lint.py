@@ -27,6 +27,8 @@ LINT_CODES: dict[str, str] = {
     "duplicate-template": "two templates of the set with the same content hash",
     "options-without-labels": "an {options} block in a template whose task has no label space",
     "labels-without-options": "a classification template answering the target without {options}",
+    "marker-answer-only": "a template whose option styles all answer with a marker, so it has "
+    "no without-options variant",
     "target-not-in-response": "a non-inverted template whose response does not use the target",
     "inverted-answers-target": "an inverted template whose response is just the target",
     "rationale-after-answer": "a chain-of-thought response giving the answer before the reasons",
@@ -202,6 +204,21 @@ def _structure(template: Template) -> list[LintFinding]:
                 "instruction",
             )
         )
+    if template.marker_only:
+        names = [style.name for style in template.styles]
+        if template.uses_options and task.has_label_space:
+            message = (
+                f"every option style ({', '.join(names)}) answers with a marker, so there is no "
+                "without-options variant (render and convert refuse options=False); add a style "
+                "that answers with the option text if the template should have one"
+            )
+        else:
+            message = (
+                f"every option style ({', '.join(names)}) answers with a marker, but no options "
+                "are ever shown, so the answer would refer to nothing"
+            )
+        part, position = _first_slot(template, OPTIONS_PLACEHOLDER)
+        found.append(LintFinding(tid, "marker-answer-only", message, part, position))
     if not template.inverted and task.target not in response_fields:
         found.append(
             LintFinding(
@@ -398,8 +415,10 @@ def _render_checks(
 ) -> list[LintFinding]:
     found: list[LintFinding] = []
     settings = Settings(seed=seed)
+    # A marker-only template has no without-options variant (reported as marker-answer-only).
+    variants = (True,) if template.marker_only else (True, False)
     for row_index, row in enumerate(rows):
-        for with_options in (True, False):
+        for with_options in variants:
             try:
                 render_row(template, row, settings, with_options=with_options)
             except DataError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +30,10 @@ class OptionStyle(TemplateRecord):
 
     The block is the ``header`` (if any), then one item per option, either one per line
     (``layout="lines"``) or on one line joined by ``joiner`` (``layout="inline"``). An item is
-    ``open + marker + close + " " + text``, or just the text with ``marker="none"``.
+    ``open + marker + close + " " + text``, or just the text with ``marker="none"``. Inline
+    items without markers are double-quoted JSON strings when any option contains the
+    joiner's visible character or a ``"`` (``Options: "10,000", "20,000"``), so that the
+    list is never ambiguous.
 
     Attributes:
         name: The style's name, recorded in provenance.
@@ -189,10 +193,24 @@ class RenderedOptions:
         return self.tokens if self.style.target == "marker" else self.texts
 
 
+def _quote_items(style: OptionStyle, texts: Sequence[str]) -> bool:
+    # Inline options without markers are told apart only by the joiner; when an option holds
+    # its visible part (the "," of ", ") or a quote, "20,000" would read as two options.
+    if style.layout != "inline" or style.marker != "none":
+        return False
+    mark = style.joiner.strip() or style.joiner
+    return any(mark in text or '"' in text for text in texts)
+
+
 def render_options(
     style: OptionStyle, texts: Sequence[str], *, answer: int | None
 ) -> RenderedOptions:
     """Lay out ``texts`` in ``style`` and work out the answer for the option at ``answer``.
+
+    In the inline layout without markers (the ``inline`` style), options are joined with the
+    style's ``joiner``; when any option contains the joiner's visible character (``","``) or
+    a double quote, every option is written as a double-quoted JSON string instead, so the
+    list can always be split back into its options.
 
     Args:
         style: The layout.
@@ -201,17 +219,32 @@ def render_options(
 
     Returns:
         The block and the answer. The answer is always one of :attr:`RenderedOptions.answers`.
+
+    Example:
+        >>> inline = OptionStyle.builtin("inline")
+        >>> print(render_options(inline, ["yes", "no"], answer=None).block)
+        Options: yes, no
+        >>> print(render_options(inline, ["10,000", "20,000"], answer=None).block)
+        Options: "10,000", "20,000"
     """
+    marker = style.marker
     tokens = tuple(style.token(i) for i in range(len(texts)))
-    items = [
-        text if style.marker == "none" else f"{style.open}{token}{style.close} {text}"
-        for token, text in zip(tokens, texts, strict=True)
-    ]
+    if marker == "none":
+        if _quote_items(style, texts):
+            items = [json.dumps(text, ensure_ascii=False) for text in texts]
+        else:
+            items = list(texts)
+    else:
+        opening, closing = style.open, style.close
+        items = [
+            f"{opening}{token}{closing} {text}" for token, text in zip(tokens, texts, strict=True)
+        ]
+    header = style.header
     if style.layout == "lines":
-        block = "\n".join([style.header, *items] if style.header else items)
+        block = "\n".join([header, *items] if header else items)
     else:
         body = style.joiner.join(items)
-        block = f"{style.header} {body}" if style.header else body
+        block = f"{header} {body}" if header else body
     result = None
     if answer is not None:
         result = tokens[answer] if style.target == "marker" else texts[answer]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -19,16 +20,19 @@ from instructkit._templates._options import (
     render_options,
     resolve_style,
 )
-from instructkit._templates._seed import stable_index, stable_ranked
-from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
-from instructkit._templates._template import Pattern, Slot, Template
+from instructkit._templates._seed import Ranking, stable_index, stable_ranked
+from instructkit._templates._task import BOOL_LABEL_ADVICE, OPTIONS_PLACEHOLDER, Task
+from instructkit._templates._template import LabelSpace, Slot, Template, compiled
 from instructkit._version import __version__
 
 __all__ = [
     "PROVENANCE_KEY",
     "Rendered",
     "Settings",
+    "check_dataset",
+    "check_marker_variant",
     "example_id_of",
+    "instruction_record",
     "render",
     "render_row",
     "resolve_styles",
@@ -85,6 +89,19 @@ def check_seed(seed: object) -> int:
     return seed
 
 
+def check_dataset(dataset: object) -> str | None:
+    """Return ``dataset`` if it is text or ``None``.
+
+    Raises:
+        ConfigurationError: any other value (it goes into record ids and provenance).
+    """
+    if dataset is not None and (not isinstance(dataset, str) or not _utf8(dataset)):
+        raise ConfigurationError(
+            f"expected dataset to be text (encodable as UTF-8) or None, got {dataset!r}"
+        )
+    return dataset
+
+
 def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
     """The example's id: ``row[id_field]`` as text, or a hash of the task fields present.
 
@@ -102,6 +119,12 @@ def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
                 loc=f"$.{id_field}",
             )
         text = str(value)
+        if not _utf8(text):
+            # Caught here: the id is hashed as JSON for every seeded choice.
+            raise TemplateError(
+                f"expected an example id encodable as UTF-8, got {text!r} (a lone surrogate)",
+                loc=f"$.{id_field}",
+            )
         if text:
             return text
     content = {name: row[name] for name in task.fields if name in row}
@@ -136,6 +159,7 @@ class Rendered:
     ) -> dict[str, JsonValue]:
         """The provenance dict stored under ``meta["provenance"]`` (always the same keys)."""
         template = self.template
+        plan = compiled(template)
         options: JsonValue = None
         if self.options is not None:
             options = {
@@ -146,24 +170,17 @@ class Rendered:
         kind = self.template_type
         if exemplar_ids:
             kind = "fs" + kind[2:]
-        rationale = template.task.rationale
-        response = template.pattern("response")
-        cot = bool(
-            rationale is not None
-            and response is not None
-            and any(s.name == rationale for s in response.slots)
-        )
         out: dict[str, JsonValue] = {
             "task": template.task.name,
             "cluster": template.task.cluster,
             "dataset": self.dataset,
             "example_id": self.example_id,
             "template_id": template.id,
-            "template_hash": template.content_hash,
+            "template_hash": plan.content_hash,
             "inverted": template.inverted,
             "language": template.language,
             "template_type": kind,
-            "cot": cot,
+            "cot": plan.cot,
             "options": options,
             "exemplar_ids": list(exemplar_ids),
             "exemplars_dropped": dropped,
@@ -232,26 +249,20 @@ def _choices_of(task: Task, row: Mapping[str, Any]) -> list[str]:
     return choices
 
 
-@dataclass(frozen=True)
-class _Space:
-    keys: tuple[str, ...]  # distinct text keys for seeded shuffling
-    values: tuple[JsonValue, ...]  # label values (fixed labels) or choice indices
-    texts: tuple[str, ...]
+def _label_space(template: Template, task: Task, row: Mapping[str, Any]) -> LabelSpace:
+    fixed = compiled(template).labels
+    if fixed is not None:
+        return fixed
+    choices = tuple(_choices_of(task, row))
+    return LabelSpace(choices, tuple(range(len(choices))), choices)
 
 
-def _label_space(task: Task, row: Mapping[str, Any]) -> _Space:
-    if task.labels is not None:
-        values = tuple(v for v, _ in task.labels)
-        return _Space(
-            tuple(f"{type(v).__name__}:{v}" for v in values),
-            values,
-            tuple(t for _, t in task.labels),
-        )
-    choices = _choices_of(task, row)
-    return _Space(tuple(choices), tuple(range(len(choices))), tuple(choices))
+def _bool_note(value: object) -> str:
+    # bool is an int subclass and True == 1, so a silent match would be easy and wrong.
+    return f"; {BOOL_LABEL_ADVICE}" if isinstance(value, bool) else ""
 
 
-def _gold(task: Task, row: Mapping[str, Any], space: _Space) -> int:
+def _gold(task: Task, row: Mapping[str, Any], space: LabelSpace) -> int:
     name = task.target
     if name not in row:
         raise _missing(name, row)
@@ -260,8 +271,8 @@ def _gold(task: Task, row: Mapping[str, Any], space: _Space) -> int:
         for index, label in enumerate(space.values):
             if label == value and type(label) is type(value):
                 return index
-        shown = [v for v, _ in task.labels]
-        note = " (an unlabeled row)" if value is None or value == -1 else ""
+        shown = list(space.values)
+        note = " (an unlabeled row)" if value is None or value == -1 else _bool_note(value)
         raise TemplateError(f"expected a label among {shown}, got {value!r}{note}", loc=f"$.{name}")
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(space.texts):
@@ -274,7 +285,8 @@ def _gold(task: Task, row: Mapping[str, Any], space: _Space) -> int:
     if isinstance(value, str) and value in space.texts:
         return space.texts.index(value)
     raise TemplateError(
-        f"expected the answer as an index or one of the choices {list(space.texts)}, got {value!r}",
+        f"expected the answer as an index or one of the choices {list(space.texts)}, got "
+        f"{value!r}{_bool_note(value)}",
         loc=f"$.{name}",
     )
 
@@ -302,23 +314,67 @@ def _scalar(name: str, kind: str, value: object) -> str:
 
 
 def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
-    return "".join(p if isinstance(p, str) else values[p.name] for p in pieces)
+    return "".join([p if isinstance(p, str) else values[p.name] for p in pieces])
+
+
+@functools.lru_cache(maxsize=4096)
+def _ranking(purpose: str, keys: tuple[str, ...]) -> Ranking:
+    # Templates and their candidate styles or labels repeat for every row of a dataset.
+    return Ranking(keys, purpose)
+
+
+@functools.cache
+def _default_styles() -> tuple[OptionStyle, ...]:
+    return resolve_styles(None)
 
 
 def _pick_style(
-    template: Template, settings: Settings, dataset: str, example_id: str
+    template: Template,
+    styles: tuple[OptionStyle, ...],
+    settings: Settings,
+    dataset: str,
+    example_id: str,
 ) -> OptionStyle:
-    candidates = template.styles or settings.styles or resolve_styles(None)
+    candidates = styles or settings.styles or _default_styles()
     if len(candidates) == 1:
         return candidates[0]
-    return stable_ranked(
-        list(candidates),
-        [s.name for s in candidates],
-        settings.seed,
-        dataset,
-        example_id,
-        f"options-style:{template.id}",
-    )[0]
+    ranking = _ranking(f"options-style:{template.id}", tuple(s.name for s in candidates))
+    return candidates[ranking.first(settings.seed, dataset, example_id)]
+
+
+def check_marker_variant(template: Template, *, with_options: bool | float) -> None:
+    """Refuse to render a marker-answer template without its options block.
+
+    A template whose option styles all answer with a marker (``"letters-answer"``) asks for
+    a letter or a number; without the options block the answer would refer to nothing.
+
+    Args:
+        template: The template.
+        with_options: ``True`` (or a probability of 1) when options are always shown.
+
+    Raises:
+        ConfigurationError: the template is marker-only and would render without options.
+    """
+    if not template.marker_only:
+        return
+    names = [style.name for style in template.styles]
+    if not template.uses_options or not template.task.has_label_space:
+        reason = (
+            "has no {options} block"
+            if not template.uses_options
+            else f"its task {template.task.name!r} has no label space"
+        )
+        raise ConfigurationError(
+            f"template {template.id!r} answers with an option marker (options_style {names}) "
+            f"but {reason}, so the answer would refer to nothing: show {{options}} or use a "
+            "style that answers with the option text"
+        )
+    if float(with_options) < 1.0:
+        raise ConfigurationError(
+            f"template {template.id!r} answers with an option marker (options_style {names}), "
+            "so it has no without-options variant: render it with options=True, or add a style "
+            "that answers with the option text"
+        )
 
 
 def render_row(
@@ -351,16 +407,18 @@ def render_row(
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
+    plan = compiled(template)
     task = template.task
     dataset = settings.dataset_for(task)
     ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
-    used = template.fields_used
-    shows_options = with_options and template.uses_options and task.has_label_space
-    needs_gold = task.target in used and task.has_label_space
-    space: _Space | None = None
+    used = plan.used
+    labelled = task.labels is not None or task.choices is not None
+    shows_options = with_options and plan.uses_options and labelled
+    needs_gold = labelled and task.target in used
+    space: LabelSpace | None = None
     gold: int | None = None
-    if task.has_label_space and (shows_options or needs_gold):
-        space = _label_space(task, row)
+    if labelled and (shows_options or needs_gold):
+        space = _label_space(template, task, row)
         if needs_gold:
             gold = _gold(task, row, space)
     options: RenderedOptions | None = None
@@ -369,28 +427,32 @@ def render_row(
     picks: dict[str, int] = {}
     if shows_options:
         assert space is not None
-        chosen = style if style is not None else _pick_style(template, settings, dataset, ex_id)
+        chosen = (
+            style
+            if style is not None
+            else _pick_style(template, plan.styles, settings, dataset, ex_id)
+        )
         positions = list(range(len(space.texts)))
         if settings.shuffle_options:
-            positions = stable_ranked(
-                positions,
-                list(space.keys),
-                settings.seed,
-                dataset,
-                ex_id,
-                f"options-order:{template.id}",
-            )
+            purpose = f"options-order:{template.id}"
+            if plan.labels is not None:
+                positions = _ranking(purpose, space.keys).order(settings.seed, dataset, ex_id)
+            else:
+                positions = stable_ranked(
+                    positions, space.keys, settings.seed, dataset, ex_id, purpose
+                )
         shown = [space.texts[i] for i in positions]
         answer = positions.index(gold) if gold is not None else None
         options = render_options(chosen, shown, answer=answer)
         order = tuple(positions)
         text_values[OPTIONS_PLACEHOLDER] = options.block
-    elif template.uses_options:
+    elif plan.uses_options:
         text_values[OPTIONS_PLACEHOLDER] = ""
+    fields = task.fields
     for name in used:
         if name == OPTIONS_PLACEHOLDER:
             continue
-        kind = task.fields[name]
+        kind = fields[name]
         if kind == "label":
             if name == task.target:
                 assert space is not None
@@ -405,10 +467,12 @@ def render_row(
             except TemplateError as err:
                 raise TemplateError(err.reason, loc=f"$.{name}") from None
             continue
-        if name not in row or row[name] is None:
+        value = row.get(name)
+        if value is None:
             raise _missing(name, row)
-        value = row[name]
-        if kind == "alternatives":
+        if kind == "text" and value.__class__ is str:
+            text_values[name] = value
+        elif kind == "alternatives":
             items = _text_list(name, value, what="text or a list of alternatives")
             if not items:
                 raise TemplateError(
@@ -433,15 +497,12 @@ def render_row(
                 f"rendered options {list(options.answers)}"
             )
         response_values = {**text_values, task.target: options.answer}
-    texts: dict[str, str | None] = {}
-    for part in ("system", "instruction", "response"):
-        pattern: Pattern | None = template.pattern(part)
-        if pattern is None:
-            texts[part] = None
-            continue
-        pieces = pattern.pieces if shows_options else pattern.plain
-        values = response_values if part == "response" else text_values
-        rendered = _join(pieces, values)
+    texts: dict[str, str | None] = {"system": None}
+    for part, pattern in plan.patterns.items():
+        rendered = _join(
+            pattern.pieces if shows_options else pattern.plain,
+            response_values if part == "response" else text_values,
+        )
         if not rendered.strip():
             raise TemplateError(
                 f"template {template.id!r}: expected a non-blank {part}, got {rendered!r} "
@@ -454,8 +515,8 @@ def render_row(
         example_id=ex_id,
         dataset=dataset,
         system=texts["system"],
-        instruction=texts["instruction"] or "",
-        response=texts["response"] or "",
+        instruction=texts.get("instruction") or "",
+        response=texts.get("response") or "",
         options=options,
         order=order,
         picks=picks,
@@ -493,7 +554,8 @@ def render(
     Raises:
         TemplateError: the row cannot be rendered (missing field, label outside the label
             space, wrong value kind, blank result).
-        ConfigurationError: a bad argument.
+        ConfigurationError: a bad argument, or ``options=False`` for a template whose option
+            styles all answer with a marker (see :attr:`Template.marker_only`).
 
     Example:
         >>> from instructkit import Task, Template, render
@@ -517,21 +579,79 @@ def render(
     """
     settings = Settings(
         seed=check_seed(seed),
-        dataset=dataset,
+        dataset=check_dataset(dataset),
         styles=resolve_styles(option_styles),
         shuffle_options=bool(shuffle_options),
         id_field=id_field,
     )
+    check_marker_variant(template, with_options=bool(options))
     rendered = render_row(template, row, settings, with_options=bool(options))
     return to_instruction(rendered, settings.seed)
 
 
 def to_instruction(rendered: Rendered, seed: int, exemplar_ids: Sequence[str] = ()) -> Instruction:
     """The record for a zero-shot rendering."""
+    return instruction_record(
+        rendered.instruction,
+        rendered.response,
+        rendered.system,
+        rendered.record_id(),
+        {PROVENANCE_KEY: rendered.provenance(seed, exemplar_ids)},
+    )
+
+
+# The shortcut below knows these fields and no validators beyond their types; if the record
+# changes, it switches itself off.
+_SHORTCUT = tuple(Instruction.model_fields) == (
+    "instruction",
+    "input",
+    "response",
+    "system",
+    "id",
+    "meta",
+)
+
+
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def instruction_record(
+    instruction: str,
+    response: str,
+    system: str | None,
+    record_id: str,
+    meta: dict[str, JsonValue],
+) -> Instruction:
+    """An :class:`~instructkit.Instruction` from rendered parts, built without re-validation.
+
+    Validating the provenance dict (a JSON value, checked node by node) was a fifth of the
+    time of :func:`~instructkit.convert`. Rendering makes the texts and the provenance
+    itself, so only what it does not guarantee is checked here (non-empty text that encodes
+    as UTF-8); anything else goes through full validation and its located error.
+
+    Raises:
+        RecordValidationError: a text is empty or holds a lone surrogate.
+    """
+    if (
+        _SHORTCUT
+        and instruction
+        and response
+        and record_id
+        and _utf8(instruction)
+        and _utf8(response)
+        and _utf8(record_id)
+        and (system is None or (system != "" and _utf8(system)))
+    ):
+        return Instruction.model_construct(
+            instruction=instruction, response=response, system=system, id=record_id, meta=meta
+        )
     return Instruction(
-        instruction=rendered.instruction,
-        response=rendered.response,
-        system=rendered.system,
-        id=rendered.record_id(),
-        meta={PROVENANCE_KEY: rendered.provenance(seed, exemplar_ids)},
+        instruction=instruction, response=response, system=system, id=record_id, meta=meta
     )

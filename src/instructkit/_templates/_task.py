@@ -10,11 +10,18 @@ import orjson
 import pydantic
 from pydantic import BeforeValidator, Strict
 
-from instructkit._errors import TemplateError
+from instructkit._errors import RecordValidationError, TemplateError
 from instructkit._records import NonEmptyText
 from instructkit._templates._base import TemplateRecord
 
-__all__ = ["FIELD_KINDS", "OPTIONS_PLACEHOLDER", "FieldKind", "LabelValue", "Task"]
+__all__ = [
+    "BOOL_LABEL_ADVICE",
+    "FIELD_KINDS",
+    "OPTIONS_PLACEHOLDER",
+    "FieldKind",
+    "LabelValue",
+    "Task",
+]
 
 FieldKind = Literal["text", "number", "label", "choices", "alternatives", "list"]
 """What a task field holds in a row, and how a placeholder renders it:
@@ -50,11 +57,27 @@ LabelValue = Annotated[int, Strict()] | Annotated[str, Strict()]
 LabelSpace = tuple[tuple[LabelValue, NonEmptyText], ...]
 
 
+BOOL_LABEL_ADVICE = (
+    "booleans are not label values, since True == 1 in Python and would pass for the label 1: "
+    "use int labels such as {1: 'yes', 0: 'no'} and convert boolean columns in the adapter "
+    "with int(value)"
+)
+"""What to do about a boolean label, shared by every message that refuses one."""
+
+
 def _labels_from_mapping(value: object) -> object:
     # Python callers write {0: "yes", 1: "no"}; JSON cannot have int keys, so the stored and
     # serialised form is a list of [value, text] pairs, which keeps ints ints.
     if isinstance(value, Mapping):
-        return [[k, v] for k, v in value.items()]
+        value = [[k, v] for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        for index, pair in enumerate(value):
+            if isinstance(pair, (list, tuple)) and pair and isinstance(pair[0], bool):
+                raise RecordValidationError(
+                    f"expected label values that are ints or strings, got the bool {pair[0]!r}; "
+                    + BOOL_LABEL_ADVICE,
+                    loc=f"$[{index}][0]",
+                )
     return value
 
 
@@ -70,7 +93,10 @@ class Task(TemplateRecord):
         labels: For classification with a fixed label space: ``[value, answer text]`` pairs
             (a ``{value: text}`` mapping is accepted too), in display order. Values are ints
             or strings, texts are distinct and non-empty. The target field must then be of
-            kind ``"label"``.
+            kind ``"label"``. Booleans are refused, here and as row values: ``True == 1`` in
+            Python (also as a dict key), so a boolean label would be confused with ``1``. A
+            dataset with boolean answers (BoolQ) uses the labels ``{1: "yes", 0: "no"}`` and
+            its adapter converts each answer with ``int(value)``.
         choices: For multiple choice with per-example answers: the name of the ``"choices"``
             field that holds them. Mutually exclusive with ``labels``.
         rationale: The field holding a chain-of-thought rationale, if the task has one. It is
@@ -215,8 +241,10 @@ class Task(TemplateRecord):
         for label, text in self.labels or ():
             if label == value and type(label) is type(value):
                 return text
+        advice = f"; {BOOL_LABEL_ADVICE}" if isinstance(value, bool) else ""
         raise TemplateError(
-            f"task {self.name!r}: expected a label among {self.label_values()}, got {value!r}",
+            f"task {self.name!r}: expected a label among {self.label_values()}, got "
+            f"{value!r}{advice}",
             loc=f"$.{self.target}",
         )
 

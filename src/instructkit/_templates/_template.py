@@ -5,27 +5,36 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 import pydantic
 from pydantic import PrivateAttr
 
-from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, TemplateError
+from instructkit._errors import (
+    ConfigurationError,
+    DataError,
+    MalformedJSONError,
+    TemplateError,
+    format_loc,
+)
 from instructkit._records import NonEmptyText, Text
 from instructkit._templates._base import TemplateRecord
 from instructkit._templates._options import OptionStyle, resolve_style
-from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
+from instructkit._templates._task import OPTIONS_PLACEHOLDER, LabelValue, Task
 
 __all__ = [
     "PARTS",
+    "Compiled",
+    "LabelSpace",
     "Pattern",
     "PatternProblem",
     "Slot",
     "Template",
+    "compiled",
     "load_templates",
     "parse_pattern",
     "save_templates",
@@ -199,6 +208,46 @@ OptionStyleSpec = str | OptionStyle
 """An option style by built-in name or as an object."""
 
 
+@dataclass(frozen=True)
+class LabelSpace:
+    """A fixed label space, laid out for rendering.
+
+    Attributes:
+        keys: One distinct text per label (type and value), ranked to shuffle options.
+        values: The label values, in display order.
+        texts: Their answer texts.
+    """
+
+    keys: tuple[str, ...]
+    values: tuple[LabelValue, ...]
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything rendering needs from a template, worked out once when it is built.
+
+    Attributes:
+        patterns: The parsed patterns by part (parts without a pattern are absent).
+        styles: The template's own option styles, resolved (empty: the caller decides).
+        content_hash: See :attr:`Template.content_hash`.
+        used: See :attr:`Template.fields_used`.
+        uses_options: See :attr:`Template.uses_options`.
+        marker_only: See :attr:`Template.marker_only`.
+        cot: Whether the response uses the task's rationale field.
+        labels: The task's fixed label space, or ``None``.
+    """
+
+    patterns: dict[str, Pattern]
+    styles: tuple[OptionStyle, ...]
+    content_hash: str
+    used: tuple[str, ...]
+    uses_options: bool
+    marker_only: bool
+    cot: bool
+    labels: LabelSpace | None
+
+
 class Template(TemplateRecord):
     r"""An instruction template for one task: what to ask, and what the answer looks like.
 
@@ -246,10 +295,9 @@ class Template(TemplateRecord):
     tags: tuple[NonEmptyText, ...] = ()
     options_style: OptionStyleSpec | tuple[OptionStyleSpec, ...] | None = None
 
-    _patterns: dict[str, Pattern] = PrivateAttr(default_factory=dict)
-    _styles: tuple[OptionStyle, ...] = PrivateAttr(default=())
-    _hash: str = PrivateAttr(default="")
-    _used: tuple[str, ...] = PrivateAttr(default=())
+    # One private attribute read through compiled(): pydantic's lookup of private attributes is
+    # slow enough to show in profiles of convert() when repeated per property.
+    _compiled: Compiled = PrivateAttr()
 
     @pydantic.model_validator(mode="after")
     def _build(self) -> Template:
@@ -282,15 +330,33 @@ class Template(TemplateRecord):
                         loc=f"$.{part}",
                     )
             patterns[part] = pattern
-        self._patterns = patterns
         seen: dict[str, None] = {}
         for part in PARTS:
             if part in patterns:
                 for slot in patterns[part].slots:
                     seen.setdefault(slot.name, None)
-        self._used = tuple(seen)
-        self._styles = self._resolve_styles()
-        self._hash = self._compute_hash()
+        styles = self._resolve_styles()
+        task = self.task
+        response = patterns.get("response")
+        labels = None
+        if task.labels is not None:
+            labels = LabelSpace(
+                tuple(f"{type(v).__name__}:{v}" for v, _ in task.labels),
+                tuple(v for v, _ in task.labels),
+                tuple(t for _, t in task.labels),
+            )
+        self._compiled = Compiled(
+            patterns=patterns,
+            styles=styles,
+            content_hash=self._compute_hash(styles),
+            used=tuple(seen),
+            uses_options=OPTIONS_PLACEHOLDER in seen,
+            marker_only=bool(styles) and all(s.target == "marker" for s in styles),
+            cot=task.rationale is not None
+            and response is not None
+            and any(s.name == task.rationale for s in response.slots),
+            labels=labels,
+        )
         return self
 
     def _resolve_styles(self) -> tuple[OptionStyle, ...]:
@@ -320,7 +386,7 @@ class Template(TemplateRecord):
             )
         return tuple(styles)
 
-    def _compute_hash(self) -> str:
+    def _compute_hash(self, styles: tuple[OptionStyle, ...]) -> str:
         # Everything that changes what a rendering looks like, and nothing else (not the id,
         # tags or language), so renaming or retagging a template keeps its hash.
         content = {
@@ -329,37 +395,47 @@ class Template(TemplateRecord):
             "instruction": self.instruction,
             "response": self.response,
             "inverted": self.inverted,
-            "options_style": [s.to_dict() for s in self._styles],
+            "options_style": [s.to_dict() for s in styles],
         }
         digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return digest[:16]
 
     def __hash__(self) -> int:
-        return hash((self.id, self._hash))
+        return hash((self.id, compiled(self).content_hash))
 
     @property
     def content_hash(self) -> str:
         """16 hex digits that change whenever the text, task or option styles change."""
-        return self._hash
+        return compiled(self).content_hash
 
     def pattern(self, part: str) -> Pattern | None:
         """The parsed pattern of ``part`` (``"system"``, ``"instruction"``, ``"response"``)."""
-        return self._patterns.get(part)
+        return compiled(self).patterns.get(part)
 
     @property
     def styles(self) -> tuple[OptionStyle, ...]:
         """The option styles this template names, resolved (empty: the caller decides)."""
-        return self._styles
+        return compiled(self).styles
 
     @property
     def fields_used(self) -> tuple[str, ...]:
         """The distinct placeholder names, in order of first use (system, instruction, response)."""
-        return self._used
+        return compiled(self).used
 
     @property
     def uses_options(self) -> bool:
         """Whether any pattern shows ``{options}``."""
-        return OPTIONS_PLACEHOLDER in self.fields_used
+        return compiled(self).uses_options
+
+    @property
+    def marker_only(self) -> bool:
+        """Whether every option style the template names answers with the option's marker.
+
+        Such a template asks for a letter or a number, so it has no without-options variant:
+        :func:`~instructkit.render` and :func:`~instructkit.convert` refuse to render it
+        without its options block, and :func:`~instructkit.lint_templates` reports it.
+        """
+        return compiled(self).marker_only
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Template:
@@ -381,6 +457,15 @@ class Template(TemplateRecord):
         Path(path).write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def compiled(template: Template) -> Compiled:
+    """What rendering needs from ``template``, worked out when it was built."""
+    # Read straight from pydantic's private-attribute dict: its attribute lookup for private
+    # names costs microseconds per access, which rendering would pay several times per row.
+    private = template.__pydantic_private__
+    assert private is not None  # set by every validated Template
+    return cast(Compiled, private["_compiled"])
+
+
 def _read_json(path: str | os.PathLike[str]) -> Any:
     raw = Path(path).read_bytes()
     try:
@@ -395,11 +480,21 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
         ) from err
 
 
-def save_templates(path: str | os.PathLike[str], templates: Iterable[Template]) -> None:
-    """Write a set of templates to one JSON file, each task stored once.
+def save_templates(
+    path: str | os.PathLike[str], templates: Iterable[Template], *, embed_tasks: bool = True
+) -> None:
+    """Write a set of templates to one JSON file, each template naming its task.
 
     The file is ``{"format": "instructkit.templates/1", "tasks": [...], "templates": [...]}``
-    where each template names its task by ``name``.
+    where each template names its task by ``name`` and each task is stored once. With
+    ``embed_tasks=False`` the ``tasks`` list is left out: the file only refers to its tasks
+    by name, and :func:`load_templates` needs them as ``tasks=`` (this is how the built-in
+    library stores its templates, next to the tasks defined in code).
+
+    Args:
+        path: The file to write.
+        templates: The templates, in the order to store them.
+        embed_tasks: Store the task definitions in the file (default) or refer to them only.
 
     Raises:
         ConfigurationError: two different tasks share a name, or two templates an id.
@@ -420,35 +515,80 @@ def save_templates(path: str | os.PathLike[str], templates: Iterable[Template]) 
         row = template.to_dict()
         row["task"] = template.task.name
         rows.append(row)
-    document = {
-        "format": _FILE_FORMAT,
-        "tasks": [task.to_dict() for task in tasks.values()],
-        "templates": rows,
-    }
+    document: dict[str, Any] = {"format": _FILE_FORMAT}
+    if embed_tasks:
+        document["tasks"] = [task.to_dict() for task in tasks.values()]
+    document["templates"] = rows
     Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-def load_templates(path: str | os.PathLike[str]) -> list[Template]:
+def load_templates(
+    path: str | os.PathLike[str], *, tasks: Mapping[str, Task] | None = None
+) -> list[Template]:
     """Read templates from a JSON file.
 
-    Accepts the file :func:`save_templates` writes, a JSON list of templates each with its
-    task inline, or a single template as :meth:`Template.save` writes it.
+    Accepts the file :func:`save_templates` writes, a JSON list of templates, or a single
+    template as :meth:`Template.save` writes it. A template gives its task inline (an
+    object) or by name; a name refers to a task stored in the file's ``tasks`` list or
+    given in ``tasks=``. A task both stored in the file and given must be the same.
+
+    Args:
+        path: The file to read.
+        tasks: Tasks the file may refer to by name, keyed by their names.
+
+    Returns:
+        The templates, in file order.
 
     Raises:
         MalformedJSONError: the file is not JSON.
-        TemplateError: a template or task breaks a rule, or names an unknown task.
+        TemplateError: a template or task breaks a rule, names a task that is neither in the
+            file nor in ``tasks=``, or the file stores a task that differs from the given one.
         RecordValidationError: a field has the wrong type.
+        ConfigurationError: ``tasks`` is not a mapping of task names to their tasks.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from instructkit import Task, Template, load_templates, save_templates
+        >>> task = Task(name="qa", fields={"q": "text", "a": "text"}, target="a")
+        >>> t = Template(id="qa-1", task=task, instruction="{q}", response="{a}")
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "qa.json"
+        >>> save_templates(path, [t], embed_tasks=False)
+        >>> load_templates(path, tasks={"qa": task}) == [t]
+        True
     """
+    given = _check_tasks(tasks)
     file = os.fspath(path)
     data = _read_json(path)
     try:
         if isinstance(data, dict) and "templates" in data:
-            return _load_document(data)
+            return _load_document(data, given)
         if isinstance(data, list):
-            return [_validate_at(Template, item, (index,)) for index, item in enumerate(data)]
-        return [Template.model_validate(data)]
+            return [_load_template(item, given, (index,)) for index, item in enumerate(data)]
+        return [_load_template(data, given, ())]
     except DataError as err:
         raise err.located(file=file) from err
+
+
+def _check_tasks(tasks: object) -> dict[str, Task]:
+    if tasks is None:
+        return {}
+    if not isinstance(tasks, Mapping):
+        raise ConfigurationError(
+            f"expected tasks to map task names to Task objects, got {type(tasks).__name__}"
+        )
+    out: dict[str, Task] = {}
+    for name, task in tasks.items():
+        if not isinstance(task, Task):
+            raise ConfigurationError(
+                f"expected tasks to map task names to Task objects, got {type(task).__name__} "
+                f"for {name!r}"
+            )
+        if name != task.name:
+            raise ConfigurationError(
+                f"expected each task under its own name, got task {task.name!r} under {name!r}"
+            )
+        out[name] = task
+    return out
 
 
 _T = TypeVar("_T", Template, Task)
@@ -462,22 +602,43 @@ def _validate_at(kind: type[_T], item: Any, prefix: tuple[str | int, ...]) -> _T
         raise err.located(prefix=prefix) from err
 
 
-def _load_document(data: dict[str, Any]) -> list[Template]:
+def _load_template(item: Any, tasks: Mapping[str, Task], prefix: tuple[str | int, ...]) -> Template:
+    # A template names its task, or holds it inline (then validated as part of the template).
+    name = item.get("task") if isinstance(item, dict) else None
+    if isinstance(name, str):
+        if name not in tasks:
+            known = ", ".join(repr(n) for n in sorted(tasks)) or "none"
+            raise TemplateError(
+                "expected a task stored in the file or given in load_templates(tasks=...) "
+                f"(known: {known}), got unknown task {name!r}",
+                loc=format_loc([*prefix, "task"]),
+            )
+        item = {**item, "task": tasks[name]}
+    return _validate_at(Template, item, prefix)
+
+
+def _load_document(data: dict[str, Any], given: Mapping[str, Task]) -> list[Template]:
     if data.get("format") != _FILE_FORMAT:
         raise TemplateError(
             f"expected format {_FILE_FORMAT!r}, got {data.get('format')!r}", loc="$.format"
         )
-    raw_tasks = data.get("tasks")
+    raw_tasks = data.get("tasks", [])
     raw_templates = data.get("templates")
     if not isinstance(raw_tasks, list) or not isinstance(raw_templates, list):
         raise TemplateError(
-            "expected lists under 'tasks' and 'templates', got "
-            f"{type(raw_tasks).__name__} and {type(raw_templates).__name__}",
+            "expected a list under 'templates' (and under 'tasks', if present), got "
+            f"{type(raw_templates).__name__} and {type(raw_tasks).__name__}",
             loc="$",
         )
-    tasks: dict[str, Task] = {}
+    tasks = dict(given)
     for index, item in enumerate(raw_tasks):
         task = _validate_at(Task, item, ("tasks", index))
+        if task.name in given and given[task.name] != task:
+            raise TemplateError(
+                f"expected the stored task {task.name!r} to equal the one given in tasks=, got "
+                "a different definition",
+                loc=f"$.tasks[{index}]",
+            )
         tasks[task.name] = task
     out = []
     for index, item in enumerate(raw_templates):
@@ -486,13 +647,5 @@ def _load_document(data: dict[str, Any]) -> list[Template]:
                 f"expected a template object, got {type(item).__name__}",
                 loc=f"$.templates[{index}]",
             )
-        name = item.get("task")
-        if isinstance(name, str):
-            if name not in tasks:
-                raise TemplateError(
-                    f"expected a task among {sorted(tasks)}, got {name!r}",
-                    loc=f"$.templates[{index}].task",
-                )
-            item = {**item, "task": tasks[name]}
-        out.append(_validate_at(Template, item, ("templates", index)))
+        out.append(_load_template(item, tasks, ("templates", index)))
     return out

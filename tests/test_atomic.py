@@ -1,0 +1,122 @@
+"""Atomic files and shard sets: all or nothing, named the Hugging Face Hub way."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from instructkit import ConfigurationError
+from instructkit._atomic import (
+    ShardSet,
+    atomic_open,
+    atomic_path,
+    plan_shards,
+    shard_name,
+    split_suffix,
+)
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_open_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    with atomic_open(target) as f:
+        f.write(b"one")
+        assert not target.exists()  # nothing under the final name until the end
+    assert target.read_bytes() == b"one"
+
+    def interrupted() -> None:
+        with atomic_open(target) as f:
+            f.write(b"two")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert target.read_bytes() == b"one"
+    assert names(tmp_path) == ["a.bin"]
+
+
+def test_atomic_path_for_writers_that_want_a_name(tmp_path: Path) -> None:
+    target = tmp_path / "a.parquet"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".a.parquet.")
+        assert tmp.name.endswith(".tmp")
+        tmp.write_bytes(b"data")
+    assert target.read_bytes() == b"data"
+
+    def failing() -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        failing()
+    assert names(tmp_path) == ["a.parquet"]
+    assert target.read_bytes() == b"data"
+
+
+def test_permissions_follow_the_umask_like_a_plain_open(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        with atomic_open(tmp_path / "a") as f:
+            f.write(b"x")
+        plain = tmp_path / "b"
+        plain.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "a").stat().st_mode)
+    assert mode == stat.S_IMODE(plain.stat().st_mode) == 0o644
+
+
+def test_split_suffix_keeps_compound_suffixes() -> None:
+    assert split_suffix("d/train.jsonl.gz") == (Path("d/train"), ".jsonl.gz")
+    assert split_suffix("train.JSONL.ZST") == (Path("train"), ".JSONL.ZST")
+    assert split_suffix("x.parquet") == (Path("x"), ".parquet")
+    assert split_suffix("notes.txt") == (Path("notes"), ".txt")
+    assert split_suffix(".jsonl") == (Path(".jsonl"), "")
+
+
+def test_shard_names_and_plans() -> None:
+    assert shard_name("train", 3, 4, ".parquet") == "train-00003-of-00004.parquet"
+    assert shard_name("t", 0, 123456, ".jsonl") == "t-000000-of-123456.jsonl"
+    with pytest.raises(ConfigurationError):
+        shard_name("t", 4, 4, ".jsonl")
+    assert plan_shards(0, 3) == [(0, 0)]
+    assert plan_shards(6, 3) == [(0, 3), (3, 6)]
+    assert plan_shards(7, 3) == [(0, 3), (3, 6), (6, 7)]
+    with pytest.raises(ConfigurationError):
+        plan_shards(5, 0)
+
+
+def test_a_shard_set_appears_all_at_once(tmp_path: Path) -> None:
+    with ShardSet(tmp_path / "train.jsonl", max_rows_per_file=2) as shards:
+        for index in range(3):
+            shards.add().write_bytes(b"%d" % index)
+        assert all(name.endswith(".tmp") for name in names(tmp_path))
+    assert names(tmp_path) == [f"train-0000{i}-of-00003.jsonl" for i in range(3)]
+    assert [p.read_bytes() for p in shards.paths] == [b"0", b"1", b"2"]
+    with pytest.raises(ConfigurationError):
+        shards.add()
+
+
+def test_a_failed_shard_set_leaves_everything_as_it_was(tmp_path: Path) -> None:
+    with ShardSet(tmp_path / "train.jsonl", max_rows_per_file=2) as shards:
+        shards.add().write_bytes(b"old")
+    before = names(tmp_path)
+
+    def failing() -> None:
+        with ShardSet(tmp_path / "train.jsonl", max_rows_per_file=2) as again:
+            again.add().write_bytes(b"new")
+            again.add().write_bytes(b"new")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert names(tmp_path) == before
+    assert (tmp_path / before[0]).read_bytes() == b"old"

@@ -1,0 +1,112 @@
+"""The reader's fast path builds exactly the records full validation builds, and no others."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from instructkit import Conversation, DataError, Instruction, Preference
+from instructkit._fastpath import build_native
+from instructkit._records import Record
+from instructkit.strategies import conversations, instructions, preferences
+
+RECORDS = st.one_of(instructions(), conversations(), preferences())
+TYPES: dict[frozenset[str], type[Record]] = {
+    frozenset(t.model_fields): t for t in (Instruction, Conversation, Preference)
+}
+
+odd_values = st.sampled_from(
+    [
+        "",
+        "x",
+        "user",
+        "system",
+        "assistant",
+        "tool",
+        "developer",
+        None,
+        0,
+        1,
+        0.5,
+        1.5,
+        -0.1,
+        True,
+        [],
+        {},
+        [{"id": "c", "name": "f", "arguments": "{}"}],
+        ["{}"],
+    ]
+).map(copy.deepcopy)  # a fresh object each time: a shared one could end up inside itself
+
+
+def full_validation(row: dict[str, Any]) -> Record | None:
+    kind = TYPES.get(frozenset(row))
+    if kind is None:
+        return None
+    try:
+        return kind.model_validate(row)
+    except DataError:
+        return None
+
+
+def same(a: Record, b: Record) -> None:
+    assert a == b
+    assert type(a) is type(b)
+    assert a.to_dict() == b.to_dict()
+    assert list(a.to_dict()) == list(b.to_dict())  # field order, so writing is deterministic
+    assert repr(a) == repr(b)
+    assert a.model_fields_set == b.model_fields_set
+    assert orjson.dumps(a.to_dict()) == orjson.dumps(b.to_dict())
+
+
+@given(record=RECORDS)
+def test_valid_rows_build_the_same_record(record: Record) -> None:
+    row = orjson.loads(orjson.dumps(record.to_dict()))
+    expected = full_validation(copy.deepcopy(row))
+    built = build_native(row)
+    if type(record) is Instruction:
+        assert built is not None  # every native Instruction row takes the fast path
+    if built is not None:
+        assert expected is not None
+        same(built, expected)
+        same(built, record)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths(item, (*prefix, index))
+    return found
+
+
+@given(record=RECORDS, data=st.data())
+def test_damaged_rows_are_never_accepted_when_validation_refuses_them(
+    record: Record, data: st.DataObject
+) -> None:
+    row = orjson.loads(orjson.dumps(record.to_dict()))
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.sampled_from(paths(row)))
+        parent = row
+        for part in where[:-1]:
+            parent = parent[part]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace" or isinstance(parent, list):
+            parent[where[-1]] = data.draw(odd_values)
+        elif action == "delete":
+            del parent[where[-1]]
+        else:
+            parent["extra"] = data.draw(odd_values)
+    expected = full_validation(copy.deepcopy(row))
+    built = build_native(row)
+    if expected is None:
+        assert built is None
+    elif built is not None:
+        same(built, expected)
