@@ -1285,3 +1285,32 @@ def test_rows_read_without_loss_write_back_unchanged(case: tuple[str, dict[str, 
         assert (ik.parse_row(back, dialect=dialect) == record) == (not written)
     # Bad rows fail with the dialect's own located error, never the framework's safety net.
     assert failure is None or "unexpected row shape" not in str(failure)
+
+
+def test_role_map_extends_reading_but_writing_keeps_the_dialects_words() -> None:
+    row = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot", "value": "Yo"}]}
+    record = ik.parse_row(row, dialect="sharegpt", role_map={"bot": "assistant"})
+    assert [m.role for m in record.messages] == ["user", "assistant"]
+    written = ik.to_row(record, dialect="sharegpt", role_map={"bot": "assistant"})
+    assert [turn["from"] for turn in written["conversations"]] == ["human", "gpt"]
+
+
+def test_role_map_supplies_a_word_for_a_role_the_dialect_has_none_for() -> None:
+    # HH has no word for system turns; a role_map entry gives it one, both ways.
+    row = {
+        "chosen": "\n\nSystem: Be kind.\n\nHuman: Hi\n\nAssistant: Hello",
+        "rejected": "\n\nSystem: Be kind.\n\nHuman: Hi\n\nAssistant: Go away",
+    }
+    record = ik.parse_row(row, dialect="hh", role_map={"System": "system"})
+    assert record.prompt[0].role == "system"
+    assert ik.to_row(record, dialect="hh", role_map={"System": "system"}) == row
+
+
+@pytest.mark.parametrize("dialect", ["instruction", "alpaca", "dolly"])
+def test_meta_keys_never_turn_into_fields(dialect: str) -> None:
+    record = ik.Instruction(instruction="Do", response="Done", meta={"system": "sneaky"})
+    report = ik.LossReport()
+    row = ik.to_row(record, dialect=dialect, report=report)
+    assert "system" not in row
+    assert [loss.field for loss in report] == ["$.meta.system"]
+    assert ik.parse_row(row, dialect=dialect).system is None

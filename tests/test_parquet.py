@@ -160,6 +160,26 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.parquet"]
 
 
+def test_errors_while_writing_a_row_group_reach_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Row groups are written on a background thread; its errors must not be lost.
+    target = tmp_path / "disk.parquet"
+    write_parquet(instructions_numbered(3), target)
+    before = target.read_bytes()
+
+    def full_disk(
+        self: pq.ParquetWriter, table: pa.Table, row_group_size: int | None = None
+    ) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_parquet(instructions_numbered(50), target, row_group_size=10)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.parquet"]
+
+
 def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
     target = tmp_path / "killed.parquet"
     write_parquet(instructions_numbered(3), target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -36,7 +36,7 @@ def use(strategy: st.SearchStrategy[Any], examples: int = 1) -> list[Any]:
     """Draw from ``strategy`` inside a real @given run (``.example()`` warns in tests)."""
     seen: list[Any] = []
 
-    @settings(max_examples=examples, database=None)
+    @settings(max_examples=examples, database=None, phases=[Phase.generate])
     @given(strategy)
     def run(value: Any) -> None:
         seen.append(value)

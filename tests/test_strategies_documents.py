@@ -216,7 +216,7 @@ def test_corrupt_documents_of_records_shrink_to_a_truncated_row() -> None:
     ],
 )
 def test_bad_arguments_raise_invalid_argument(strategy: st.SearchStrategy[Any]) -> None:
-    @settings(max_examples=1, database=None, report_multiple_bugs=False)
+    @settings(max_examples=1, database=None, phases=[Phase.generate], report_multiple_bugs=False)
     @given(strategy)
     def run(_: object) -> None:
         pass

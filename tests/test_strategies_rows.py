@@ -141,7 +141,7 @@ def test_dialect_rows_shrink_to_the_simplest_row() -> None:
     ],
 )
 def test_bad_arguments_raise_invalid_argument(strategy: st.SearchStrategy[Any]) -> None:
-    @settings(max_examples=1, database=None)
+    @settings(max_examples=1, database=None, phases=[Phase.generate])
     @given(strategy)
     def run(_: object) -> None:
         pass

@@ -15,6 +15,8 @@ copied byte for byte into a rejects file (format described on :func:`read`).
 from __future__ import annotations
 
 import base64
+import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
@@ -36,6 +38,7 @@ from instructkit._errors import (
     DialectError,
     MalformedJSONError,
     RecordValidationError,
+    format_loc,
 )
 from instructkit._fastpath import build_native, native_key_count
 from instructkit._json import iter_json_array, sniff_layout
@@ -743,6 +746,49 @@ class WriteResult:
     dialect: str
 
 
+def _nonfinite(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    # Where a NaN or infinity hides in JSON-like data; JSON writers would turn it into null.
+    if type(value) is float:
+        return None if math.isfinite(value) else path
+    if type(value) is dict:
+        for key, item in value.items():
+            found = _nonfinite(item, (*path, key))
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _nonfinite(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _check_meta(record: Record) -> None:
+    meta = getattr(record, "meta", None)
+    if meta:
+        where = _nonfinite(meta, ("meta",))
+        if where is not None:
+            raise RecordValidationError(
+                "expected finite numbers in meta (JSON has no NaN or Infinity), got "
+                f"{_get(record.to_dict(), where)!r}",
+                loc=format_loc(where),
+            )
+
+
+def _get(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _dumps_row(row: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(row)
+    except TypeError:
+        # orjson stops at integers beyond 64 bits; the standard library writes them exactly.
+        return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 def _encoder(
     dialect: str | None,
     *,
@@ -752,27 +798,34 @@ def _encoder(
     role_map: Mapping[str, str] | None,
     strict: bool,
     losses: LossReport | None,
-    newline: bool,
 ) -> Callable[[Any], bytes]:
-    dumps = orjson.dumps
-    option = orjson.OPT_APPEND_NEWLINE if newline else 0
+    """A function from a record to its row's JSON bytes (no newline)."""
 
     def check(item: Any) -> Record:
         if not isinstance(item, Record):
             raise ConfigurationError(
                 f"expected instructkit records to write, got {describe_type(item)}"
             )
-        if target is not None and type(item) is not target:
-            return convert_record(item, target, strict=strict, losses=losses)
-        return item
+        record: Record = item
+        if target is not None and type(record) is not target:
+            record = convert_record(record, target, strict=strict, losses=losses)
+        _check_meta(record)
+        return record
 
     if dialect is None or (dialect == NATIVE and not column_map and not role_map):
-
+        # pydantic's own serializer writes record.to_dict() as JSON directly, byte for byte
+        # what orjson.dumps(record.to_dict()) gives (tests check it), without building the
+        # dicts first.
         def native(item: Any) -> bytes:
-            if type(item) is Instruction and target in (None, Instruction):
-                # An Instruction's fields are already plain JSON values, in field order.
-                return dumps(item.__dict__, option=option)
-            return dumps(check(item).to_dict(), option=option)
+            record = check(item)
+            if type(record) is Instruction:
+                # Its fields are plain JSON values in field order; orjson is faster here.
+                try:
+                    return orjson.dumps(record.__dict__)
+                except TypeError:  # an integer beyond 64 bits in meta
+                    pass
+            data: bytes = type(record).__pydantic_serializer__.to_json(record)
+            return data
 
         return native
 
@@ -788,7 +841,7 @@ def _encoder(
             strict=strict,
             report=losses,
         )
-        return dumps(row, option=option)
+        return _dumps_row(row)
 
     return dialect_row
 
@@ -939,7 +992,6 @@ def write(
         role_map=role_map,
         strict=strict,
         losses=losses,
-        newline=kind == "jsonl",
     )
     rows = map(encode, records)
     written = name or NATIVE

@@ -602,10 +602,8 @@ def iter_jsonl(
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 64) -> int:
-    r"""Write already-encoded rows (each ending in ``\n``) to ``out`` in small batches.
-
-    Batches stay small because orjson's output buffers keep a few KiB each.
+def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 256) -> int:
+    r"""Write encoded rows (without their ``\n``) to ``out``, one per line, in batches.
 
     Returns:
         The number of rows written.
@@ -615,10 +613,12 @@ def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 
     for row in rows:
         buffer.append(row)
         if len(buffer) >= batch:
-            out.writelines(buffer)
             count += len(buffer)
+            buffer.append(b"")  # so the join ends with a newline too
+            out.write(b"\n".join(buffer))
             buffer = []
     if buffer:
-        out.writelines(buffer)
         count += len(buffer)
+        buffer.append(b"")
+        out.write(b"\n".join(buffer))
     return count

@@ -124,7 +124,8 @@ def read_table(
         format: ``"jsonl"`` or ``"parquet"`` to override the file extension.
         on_error: ``"raise"`` (default) raises for the first invalid row; ``"skip"`` and
             ``"collect"`` leave invalid rows out of the table and count them in ``report``.
-        report: An :class:`~instructkit.ItemReport` to fill with the counts.
+        report: An :class:`~instructkit.ItemReport` to fill with the counts: of rows, or of
+            lines (blank ones counted as blank) when a JSONL file is read line by line.
 
     Returns:
         The validated table.

@@ -46,6 +46,13 @@ from instructkit._strategies._rows import (
     dialect_rows,
     invalid_rows,
 )
+from instructkit._strategies._templates import (
+    TASK_SHAPES,
+    TemplatedRow,
+    task_rows,
+    tasks,
+    templates,
+)
 from instructkit._strategies._text import EDGE_FRAGMENTS, invalid_texts, texts
 
 __all__ = [
@@ -54,9 +61,11 @@ __all__ = [
     "JSONL_DEFECTS",
     "JSONL_NOISE",
     "PREFERENCE_SHAPES",
+    "TASK_SHAPES",
     "CorruptDocument",
     "InvalidRow",
     "JsonlDocument",
+    "TemplatedRow",
     "conversations",
     "corrupt_jsonl_documents",
     "dialect_rows",
@@ -67,6 +76,9 @@ __all__ = [
     "messages",
     "preferences",
     "register_type_strategies",
+    "task_rows",
+    "tasks",
+    "templates",
     "texts",
     "tool_calls",
 ]

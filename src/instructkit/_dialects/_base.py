@@ -110,15 +110,11 @@ class Conversion:
                 )
             roles[source] = target
         self._roles_in = roles
-        # Writing uses the dialect's own spelling first, then the user's extra names.
-        out: dict[str, str] = {}
-        for source, target in (*dialect.roles_out.items(), *(role_map or {}).items()):
-            if source in dialect.roles_out:
-                out.setdefault(target, dialect.roles_out[source])
+        # Writing uses the dialect's own word for a role; the user's role_map only supplies a
+        # word for roles the dialect has none for (its first word for that role wins).
+        out: dict[str, str] = dict(dialect.roles_out)
+        for source, target in (role_map or {}).items():
             out.setdefault(target, source)
-        for target in ROLES:
-            if target in dialect.roles_out:
-                out.setdefault(target, dialect.roles_out[target])
         self._roles_out = out
 
     # -- columns ---------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class _InstructionLike(Dialect):
             row["system"] = record.system
         if record.id is not None:
             row["id"] = record.id
-        emit_extras(row, record.meta, conv)
+        emit_extras(row, record.meta, conv, reserved=self.columns)
         return row
 
 

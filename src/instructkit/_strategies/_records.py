@@ -540,9 +540,14 @@ def preferences(
 
     @st.composite
     def build(draw: st.DrawFn) -> Preference:
-        # Every ingredient is drawn for every shape, and the shape last: so the draws mean
-        # the same whatever the shape, and the shrinker can move to a simpler shape without
-        # turning the choices after it into different (and unshrunk) values.
+        shape = draw(shape_names)
+        if shape not in PREFERENCE_SHAPES:
+            raise InvalidArgument(
+                f"expected shapes to draw one of {list(PREFERENCE_SHAPES)}, got {shape!r}"
+            )
+        # Every ingredient is drawn for every shape, so the draws mean the same whatever the
+        # shape, and the shrinker can move to a simpler shape without turning the choices
+        # after it into different (and unshrunk) values.
         prompt_blocks = [draw(prelude), *draw(exchanges), draw(user_turn())]
         chosen_blocks = [draw(answer())]
         other_blocks = [draw(answer())]
@@ -550,11 +555,6 @@ def preferences(
         extra_exchange = draw(_exchange(parts))
         other_user = draw(user_turn())
         flip = draw(st.booleans())
-        shape = draw(shape_names)
-        if shape not in PREFERENCE_SHAPES:
-            raise InvalidArgument(
-                f"expected shapes to draw one of {list(PREFERENCE_SHAPES)}, got {shape!r}"
-            )
         if shape == "identical":
             rejected_blocks = chosen_blocks
         elif shape == "text_prefix":

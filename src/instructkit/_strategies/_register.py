@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from instructkit._records import Conversation, Instruction, Message, Preference, ToolCall
+from instructkit._templates import Task, Template
 
 __all__ = ["register_type_strategies"]
 
@@ -23,6 +24,8 @@ _STRATEGY_NAMES: dict[type[Any], str] = {
     Conversation: "conversations",
     Instruction: "instructions",
     Preference: "preferences",
+    Task: "tasks",
+    Template: "templates",
 }
 
 
@@ -30,8 +33,9 @@ def register_type_strategies() -> None:
     """Make ``st.from_type`` (and ``st.builds`` inference) use instructkit's strategies.
 
     Registers :class:`~instructkit.ToolCall`, :class:`~instructkit.Message`,
-    :class:`~instructkit.Conversation`, :class:`~instructkit.Instruction` and
-    :class:`~instructkit.Preference` with the strategy of the same name called with its
+    :class:`~instructkit.Conversation`, :class:`~instructkit.Instruction`,
+    :class:`~instructkit.Preference`, :class:`~instructkit.Task` and
+    :class:`~instructkit.Template` with the strategy of the same name called with its
     defaults (``conversations()`` and so on). Hypothesis calls this through its plugin entry
     point when it is imported, so there is normally no need to call it; calling it again is
     harmless. Set ``HYPOTHESIS_NO_PLUGINS=1`` to stop Hypothesis from loading any plugin.
@@ -50,9 +54,9 @@ def register_type_strategies() -> None:
 
 def _resolver(name: str) -> Callable[[type[Any]], st.SearchStrategy[Any]]:
     def for_type(_: type[Any]) -> st.SearchStrategy[Any]:
-        from instructkit._strategies import _records
+        import instructkit.strategies
 
-        factory: Callable[[], st.SearchStrategy[Any]] = getattr(_records, name)
+        factory: Callable[[], st.SearchStrategy[Any]] = getattr(instructkit.strategies, name)
         return factory()
 
     return for_type

@@ -323,6 +323,14 @@ def _ranking(purpose: str, keys: tuple[str, ...]) -> Ranking:
     return Ranking(keys, purpose)
 
 
+@functools.lru_cache(maxsize=4096)
+def _fixed_options(
+    style: OptionStyle, shown: tuple[str, ...], answer: int | None
+) -> RenderedOptions:
+    # A fixed label space has few orders and styles, so its blocks repeat row after row.
+    return render_options(style, shown, answer=answer)
+
+
 @functools.cache
 def _default_styles() -> tuple[OptionStyle, ...]:
     return resolve_styles(None)
@@ -441,9 +449,12 @@ def render_row(
                 positions = stable_ranked(
                     positions, space.keys, settings.seed, dataset, ex_id, purpose
                 )
-        shown = [space.texts[i] for i in positions]
+        shown = tuple([space.texts[i] for i in positions])
         answer = positions.index(gold) if gold is not None else None
-        options = render_options(chosen, shown, answer=answer)
+        if plan.labels is not None:
+            options = _fixed_options(chosen, shown, answer)
+        else:
+            options = render_options(chosen, shown, answer=answer)
         order = tuple(positions)
         text_values[OPTIONS_PLACEHOLDER] = options.block
     elif plan.uses_options:
