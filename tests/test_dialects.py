@@ -1287,12 +1287,16 @@ def test_rows_read_without_loss_write_back_unchanged(case: tuple[str, dict[str, 
     assert failure is None or "unexpected row shape" not in str(failure)
 
 
-def test_role_map_extends_reading_but_writing_keeps_the_dialects_words() -> None:
+def test_role_map_reads_and_writes_the_same_vocabulary() -> None:
     row = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot", "value": "Yo"}]}
-    record = ik.parse_row(row, dialect="sharegpt", role_map={"bot": "assistant"})
+    role_map = {"bot": "assistant", "robot": "assistant"}
+    record = ik.parse_row(row, dialect="sharegpt", role_map=role_map)
     assert [m.role for m in record.messages] == ["user", "assistant"]
-    written = ik.to_row(record, dialect="sharegpt", role_map={"bot": "assistant"})
-    assert [turn["from"] for turn in written["conversations"]] == ["human", "gpt"]
+    # The first word mapped to a role is the one written; roles it does not mention keep
+    # the dialect's own word.
+    assert ik.to_row(record, dialect="sharegpt", role_map=role_map) == row
+    plain = ik.to_row(record, dialect="sharegpt")
+    assert [turn["from"] for turn in plain["conversations"]] == ["human", "gpt"]
 
 
 def test_role_map_supplies_a_word_for_a_role_the_dialect_has_none_for() -> None:

@@ -18,7 +18,7 @@ import base64
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain
@@ -261,7 +261,7 @@ class Reader(Generic[R]):
         self._stack = ExitStack()
         self._rejects: _Rejects | None = None
         self._closed = False
-        self._gen: Iterator[R] = self._loop()
+        self._gen: Generator[R, None, None] = self._loop()
 
     # -- iterator and context manager ------------------------------------------------------
 
@@ -289,7 +289,7 @@ class Reader(Generic[R]):
             return
         self._closed = True
         try:
-            self._gen.close()  # type: ignore[attr-defined]
+            self._gen.close()
         finally:
             self._stack.close()
 
@@ -428,7 +428,7 @@ class Reader(Generic[R]):
             first += more
         return source, first, sniff_layout(first) == "array"
 
-    def _loop(self) -> Iterator[Any]:
+    def _loop(self) -> Generator[Any, None, None]:
         # The only generator between the parser and the caller for JSON Lines (each layer of
         # generators costs time on every record). It owns the open files and closes them
         # however it ends.
@@ -522,6 +522,14 @@ class Reader(Generic[R]):
         report = self.report
         file = self.file
         raw_rows = self._raw
+        target = self._record
+        # JSON array elements come from orjson too, so they may take the fast path.
+        fast = (
+            not by_row
+            and (self.dialect or NATIVE) == NATIVE
+            and not self._column_map
+            and not self._role_map
+        )
         for index, raw, value in items:
             report.seen += 1
             if type(value) is dict:
@@ -529,8 +537,14 @@ class Reader(Generic[R]):
                     report.valid += 1
                     yield value
                     continue
+                record = build_native(value) if fast else None
                 try:
-                    record = self._convert(value)
+                    if record is None:
+                        record = self._convert(value)
+                    elif target is not None and type(record) is not target:
+                        record = convert_record(
+                            record, target, strict=self._strict, losses=self.losses
+                        )
                 except DataError as err:
                     located = (
                         err.located(file=file, row=index)
@@ -586,7 +600,7 @@ def read(
             ``"base64"`` (lines that are not valid UTF-8) ``base64.b64decode(raw)`` is; with
             ``"json"`` (Parquet rows, which have no bytes of their own) ``raw`` is the row as
             JSON. The file is written atomically when the reader closes (also after an
-            error), and exists, possibly empty, whenever ``rejects`` is given.
+            error); once reading has started it always exists, empty if nothing was rejected.
         column_map: The dialect's column name -> your column name (see
             :func:`~instructkit.parse_row`).
         role_map: Extra role words -> instructkit roles (see :func:`~instructkit.parse_row`).

@@ -169,8 +169,9 @@ def to_row(
         record: The record to write.
         dialect: A name from :func:`dialect_names`.
         column_map: The dialect's column name -> the name to write instead.
-        role_map: Role words to read; when writing, the dialect's own words are used, and
-            a role the dialect has no word for uses the first word that ``role_map`` maps to it.
+        role_map: The data's role words -> instructkit roles, as for :func:`parse_row`. When
+            writing, the first word it maps to a role is used for that role instead of the
+            dialect's own, so the same map reads and writes the same vocabulary.
         layout: For dialects with several layouts (see the formats reference), which one to
             write; ``None`` picks the dialect's default for the record type.
         strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.

@@ -110,11 +110,14 @@ class Conversion:
                 )
             roles[source] = target
         self._roles_in = roles
-        # Writing uses the dialect's own word for a role; the user's role_map only supplies a
-        # word for roles the dialect has none for (its first word for that role wins).
+        # A role_map describes the data's own vocabulary, so writing with the same map must
+        # give that vocabulary back: the first word it maps to a role replaces the dialect's.
         out: dict[str, str] = dict(dialect.roles_out)
+        claimed: set[str] = set()
         for source, target in (role_map or {}).items():
-            out.setdefault(target, source)
+            if target not in claimed:
+                out[target] = source
+                claimed.add(target)
         self._roles_out = out
 
     # -- columns ---------------------------------------------------------------------------
