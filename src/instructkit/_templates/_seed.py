@@ -111,7 +111,7 @@ class Ranking:
     example; this keeps their serialised form so each example only hashes.
 
     Args:
-        keys: The distinct keys, in the order positions refer to.
+        keys: The distinct keys (at least one), in the order positions refer to.
         purpose: What the order is for.
 
     Example:
