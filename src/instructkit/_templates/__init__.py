@@ -72,8 +72,10 @@ required fields, targets missing from non-inverted responses, and rows that fail
 blank.
 
 **Adapters** produce plain row mappings keyed by the task's field names (plus ``id``) and
-call ``convert(rows, templates, seed=..., dataset="snli")``; leave unlabeled rows (label -1)
-in: ``convert`` rejects them through ``on_error``/``ItemReport`` with their reason. Few-shot
+feed ``convert(rows, templates, seed=..., dataset="snli")``. Each dataset marks unlabeled
+rows its own way (label -1, an empty answer), so the built-in adapters reject those rows
+themselves through ``on_error``/``ItemReport``; a row that still reaches ``convert`` with a
+label outside the label space is rejected there, with its reason. Few-shot
 is ``convert(..., fewshot=FewShot(pool=train_rows, k=3))``; mixtures are
 ``mix({"snli": records, ...}, seed=..., cap=3000)``.
 """
