@@ -26,6 +26,7 @@ message ends with them, for example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ConfigurationError",
@@ -159,17 +160,10 @@ class RecordValidationError(DataError):
     """
 
     def __init__(
-        self,
-        reason: str,
-        *,
-        loc: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        row: int | None = None,
-        errors: Sequence[tuple[str, str]] = (),
+        self, reason: str, *, errors: Sequence[tuple[str, str]] = (), **where: Any
     ) -> None:
-        self.errors: tuple[tuple[str, str], ...] = tuple(errors) or ((loc or "$", reason),)
-        super().__init__(reason, loc=loc, file=file, line=line, row=row)
+        super().__init__(reason, **where)
+        self.errors: tuple[tuple[str, str], ...] = tuple(errors) or ((self.loc or "$", reason),)
 
 
 class DialectError(DataError):
@@ -187,18 +181,9 @@ class LossyConversionError(DataError):
         losses: The :class:`~instructkit.Loss` entries that the conversion would have recorded.
     """
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        loc: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        row: int | None = None,
-        losses: Sequence[object] = (),
-    ) -> None:
+    def __init__(self, reason: str, *, losses: Sequence[object] = (), **where: Any) -> None:
         self.losses = tuple(losses)
-        super().__init__(reason, loc=loc, file=file, line=line, row=row)
+        super().__init__(reason, **where)
 
 
 class MalformedJSONError(DataError):
@@ -210,19 +195,11 @@ class MalformedJSONError(DataError):
     """
 
     def __init__(
-        self,
-        reason: str,
-        *,
-        loc: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        row: int | None = None,
-        column: int | None = None,
-        offset: int | None = None,
+        self, reason: str, *, column: int | None = None, offset: int | None = None, **where: Any
     ) -> None:
         self.column = column
         self.offset = offset
-        super().__init__(reason, loc=loc, file=file, line=line, row=row)
+        super().__init__(reason, **where)
 
     def _compose(self) -> str:
         text = super()._compose()

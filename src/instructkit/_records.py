@@ -193,7 +193,7 @@ class _RecordMeta(ModelMetaclass):
         try:
             return super().__call__(*args, **kwargs)
         except pydantic.ValidationError as err:
-            raise validation_error(err) from err
+            raise cls._translate(err) from err  # type: ignore[attr-defined]
 
 
 class Record(BaseModel, metaclass=_RecordMeta):
@@ -205,6 +205,12 @@ class Record(BaseModel, metaclass=_RecordMeta):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    @classmethod
+    def _translate(cls, err: pydantic.ValidationError) -> DataError:
+        # The one place a record type decides how pydantic's errors reach the caller;
+        # subclasses in later layers override it to keep their own error classes.
+        return validation_error(err)
 
     @classmethod
     def model_validate(
@@ -234,7 +240,7 @@ class Record(BaseModel, metaclass=_RecordMeta):
                 by_name=by_name,
             )
         except pydantic.ValidationError as err:
-            raise validation_error(err) from err
+            raise cls._translate(err) from err
 
     @classmethod
     def model_validate_json(
@@ -262,7 +268,7 @@ class Record(BaseModel, metaclass=_RecordMeta):
                 by_name=by_name,
             )
         except pydantic.ValidationError as err:
-            raise validation_error(err) from err
+            raise cls._translate(err) from err
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-compatible Python data, every field present, in order."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
-from pydantic._internal._model_construction import ModelMetaclass
 
 from instructkit._errors import DataError, TemplateError
-from instructkit._records import Record, _RecordMeta, validation_error
+from instructkit._records import Record, validation_error
 
 __all__ = ["TemplateRecord", "translate"]
 
@@ -32,16 +31,12 @@ def translate(err: pydantic.ValidationError) -> DataError:
     return validation_error(err)
 
 
-class _TemplateRecordMeta(_RecordMeta):
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return ModelMetaclass.__call__(cls, *args, **kwargs)
-        except pydantic.ValidationError as err:
-            raise translate(err) from err
-
-
-class TemplateRecord(Record, metaclass=_TemplateRecordMeta):
+class TemplateRecord(Record):
     """A :class:`~instructkit._records.Record` that raises TemplateError for broken rules."""
+
+    @classmethod
+    def _translate(cls, err: pydantic.ValidationError) -> DataError:
+        return translate(err)
 
     def model_copy(self: _R, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> _R:
         """A copy with ``update`` applied, validated (and re-parsed) like a new record.
@@ -55,65 +50,3 @@ class TemplateRecord(Record, metaclass=_TemplateRecordMeta):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         data.update(update or {})
         return type(self)(**data)
-
-    @classmethod
-    def model_validate(
-        cls: type[_R],
-        obj: Any,
-        *,
-        strict: bool | None = None,
-        extra: Literal["allow", "ignore", "forbid"] | None = None,
-        from_attributes: bool | None = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> _R:
-        """Validate a dict into this record type.
-
-        Raises:
-            TemplateError: a template rule is broken.
-            RecordValidationError: a field has the wrong type or is missing.
-        """
-        try:
-            return pydantic.BaseModel.model_validate.__func__(  # type: ignore[attr-defined,no-any-return]
-                cls,
-                obj,
-                strict=strict,
-                extra=extra,
-                from_attributes=from_attributes,
-                context=context,
-                by_alias=by_alias,
-                by_name=by_name,
-            )
-        except pydantic.ValidationError as err:
-            raise translate(err) from err
-
-    @classmethod
-    def model_validate_json(
-        cls: type[_R],
-        json_data: str | bytes | bytearray,
-        *,
-        strict: bool | None = None,
-        extra: Literal["allow", "ignore", "forbid"] | None = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> _R:
-        """Validate JSON text into this record type.
-
-        Raises:
-            TemplateError: a template rule is broken.
-            RecordValidationError: a field has the wrong type or is missing.
-        """
-        try:
-            return pydantic.BaseModel.model_validate_json.__func__(  # type: ignore[attr-defined,no-any-return]
-                cls,
-                json_data,
-                strict=strict,
-                extra=extra,
-                context=context,
-                by_alias=by_alias,
-                by_name=by_name,
-            )
-        except pydantic.ValidationError as err:
-            raise translate(err) from err
