@@ -516,6 +516,15 @@ def test_read_table_malformed_jsonl_is_located_and_skippable(tmp_path: Path) -> 
     assert (report.seen, report.valid, report.rejected) == (3, 2, 1)
 
 
+def test_read_table_invalid_utf8_in_jsonl_is_located(tmp_path: Path) -> None:
+    good = orjson.dumps(Instruction(instruction="q", response="a").to_dict())
+    bad = good.replace(b'"q"', b'"q\xff"')
+    path = write_jsonl(tmp_path / "utf8.jsonl", [good + b"\n", bad + b"\n"])
+    with pytest.raises(MalformedJSONError, match="UTF-8") as caught:
+        read_table(path)
+    assert caught.value.line == 2
+
+
 def test_read_table_unknown_fields_are_refused_with_their_path(tmp_path: Path) -> None:
     good = Conversation(messages=[Message(role="user", content="hi")]).to_dict()
     odd = orjson.loads(orjson.dumps(good))

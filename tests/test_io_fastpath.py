@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from instructkit import Conversation, DataError, Instruction, Preference
-from instructkit._fastpath import build_native
+from instructkit._fastpath import build_native, native_duplicate_free
 from instructkit._records import Record
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -110,3 +111,39 @@ def test_damaged_rows_are_never_accepted_when_validation_refuses_them(
         assert built is None
     elif built is not None:
         same(built, expected)
+
+
+def colon_count(raw: bytes) -> int:
+    return raw.count(b":")
+
+
+@given(record=st.one_of(instructions(), conversations()), data=st.data())
+def test_the_colon_proof_holds_for_clean_lines_and_never_for_repeated_keys(
+    record: Record, data: st.DataObject
+) -> None:
+    raw = orjson.dumps(record.to_dict())
+    built = build_native(orjson.loads(raw))
+    if built is None:
+        return
+    # Clean lines are proven free without the exact scan, canonical or not.
+    assert native_duplicate_free(raw, orjson.loads(raw), colon_count(raw), built)
+    spaced = json.dumps(record.to_dict(), ensure_ascii=False).encode()
+    if b"\\u003" not in spaced:
+        again = build_native(orjson.loads(spaced))
+        assert again is not None
+        assert native_duplicate_free(spaced, orjson.loads(spaced), colon_count(spaced), again)
+    # Repeat a top-level key, or add a repeated key inside meta, maybe with colons in text.
+    # The value's JSON text, sometimes with colons, once as an escape (a colon to a parser).
+    text = data.draw(st.sampled_from([b'"x"', b'"a:b"', b'"::"', b'"\\u003a"']))
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(record.to_dict())))
+        bad = b"{" + orjson.dumps(key) + b":" + text + b"," + raw[1:]
+    else:
+        meta_key = data.draw(st.sampled_from(["k", "k:1"]))
+        pair = orjson.dumps(meta_key) + b":" + text
+        bad = raw.replace(b'"meta":{', b'"meta":{' + pair + b"," + pair + b",", 1)
+        bad = bad.replace(b",}", b"}")
+    parsed = orjson.loads(bad)
+    again = build_native(parsed)
+    if again is not None:
+        assert not native_duplicate_free(bad, orjson.loads(bad), colon_count(bad), again)

@@ -130,6 +130,29 @@ def test_elements_come_out_exactly_whatever_the_chunk_size(
         cursor = start + len(raw)
 
 
+@given(
+    before=st.lists(json_values, max_size=4),
+    after=st.lists(json_values, max_size=2),
+    style=styles,
+    chunk_size=st.integers(1, 64),
+)
+def test_errors_are_located_whatever_the_chunk_size(
+    before: list[Any], after: list[Any], style: dict[str, Any], chunk_size: int
+) -> None:
+    marker = "\u2603 MARK \u2603"
+    text = json.dumps([*before, {"x": marker}, *after], **style)
+    spelled = json.dumps(marker, ensure_ascii=style.get("ensure_ascii", True))
+    where = text.index(spelled)
+    data = text[:where] + "NaN" + text[where + len(spelled) :]
+    raw = data.encode()
+    source = io.BytesIO(raw)
+    items = list(iter_json_array(source, file=None, first_chunk=b"", chunk_size=chunk_size))
+    (error,) = [value for _, _, value in items if isinstance(value, MalformedJSONError)]
+    assert error.offset == len(data[:where].encode())
+    assert error.line == data[:where].count("\n") + 1
+    assert error.column == len(data[:where].rsplit("\n", 1)[-1]) + 1
+
+
 def test_sniffing_tells_arrays_from_json_lines() -> None:
     assert sniff_layout(b" \n [") == "array"
     assert sniff_layout(b'\xef\xbb\xbf{"a": 1}') == "lines"

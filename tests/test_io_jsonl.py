@@ -369,13 +369,19 @@ def test_lines_far_larger_than_a_chunk(tmp_path: Path) -> None:
     write(records, path)
     assert list(read(path)) == records
     # A huge bad line is still located and kept whole.
-    path.write_bytes(b'{"a": 1}\n{"a": "' + b"y" * 3_000_000 + b'", oops}\n{"a": 2}\n')
+    data = b'{"a": 1}\n{"a": "' + b"y" * 3_000_000 + b'", oops}\n{"a": 2}\n{"a": [}\n'
+    path.write_bytes(data)
+    error = first_error(path)
+    assert (error.line, error.offset) == (2, data.index(b"oops"))
     rejects = tmp_path / "rejects.jsonl"
-    with read_raw(path, on_error="skip", rejects=rejects) as rows:
+    with read_raw(path, on_error="collect", rejects=rejects) as rows:
         assert list(rows) == [{"a": 1}, {"a": 2}]
-    (entry,) = load_rejects(rejects)
-    assert entry["line"] == 2
-    assert len(entry["raw"]) == 3_000_000 + 15
+    first, last = load_rejects(rejects)
+    assert first["line"] == 2
+    assert len(first["raw"]) == 3_000_000 + 15
+    assert (last["line"], last["raw"]) == (4, b'{"a": [}')
+    offsets = [getattr(r.error, "offset", None) for r in rows.report.rejections]
+    assert offsets == [data.index(b"oops"), data.index(b"[}") + 1]  # across chunk boundaries
 
 
 @pytest.mark.parametrize("suffix", ["jsonl.gz", "jsonl.zst"])

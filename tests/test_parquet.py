@@ -388,6 +388,25 @@ def test_invalid_rows_are_located_by_row(tmp_path: Path) -> None:
     assert caught.value.row == 4
 
 
+def test_invalid_utf8_in_a_parquet_file_is_a_located_data_error(tmp_path: Path) -> None:
+    table = to_arrow(instructions_numbered(3))
+    texts = pa.array([b"Question 0?", b"bad \xff byte", b"Question 2?"], pa.binary())
+    table = table.set_column(0, table.schema.field(0), texts.view(pa.string()))
+    path = tmp_path / "utf8.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(RecordValidationError, match="UTF-8") as caught:
+        list(iter_parquet_records(path))
+    assert (caught.value.row, caught.value.loc) == (1, "$.instruction")
+    report = ItemReport()
+    assert len(list(iter_parquet_records(path, on_error="skip", report=report))) == 2
+    assert (report.rejected, report.valid) == (1, 2)
+    with pytest.raises(DataError, match="UTF-8") as raw:
+        list(iter_parquet_rows(path))
+    assert raw.value.row == 1
+    with pytest.raises(DataError, match="column 'instruction'"):
+        read_table(path)
+
+
 def test_not_parquet_and_truncated_files_are_data_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk.parquet"
     junk.write_bytes(b"this is not parquet at all")

@@ -762,11 +762,17 @@ def records_from_batch(
         RecordValidationError: a row is not a valid record (``on_error="raise"``), located
             with ``row=`` and the field path.
     """
+    tally = report if report is not None else ItemReport()
+    try:
+        # Parquet files (and hand-built arrays) may hold bytes that are not UTF-8, which
+        # would surface as a UnicodeDecodeError in to_pylist below.
+        batch.validate(full=True)
+    except pa.ArrowInvalid:
+        return _row_by_row(batch, kind, start, on_error, tally, file)
     names = batch.schema.names
     validate = kind.model_validate
     out: list[Record] = []
     append = out.append
-    tally = report if report is not None else ItemReport()
     # Building many small objects with the cyclic GC running makes it rescan the growing heap
     # again and again; pausing it during the batch is several times faster (measured). None
     # of these objects form cycles, so nothing is left for the collector afterwards.
@@ -791,6 +797,46 @@ def records_from_batch(
         if paused:
             gc.enable()
     return out
+
+
+def _row_by_row(
+    batch: pa.RecordBatch | pa.Table,
+    kind: type[Record],
+    start: int,
+    on_error: OnError,
+    report: ItemReport,
+    file: str | None,
+) -> list[Record]:
+    out: list[Record] = []
+    for offset in range(batch.num_rows):
+        row = batch.slice(offset, 1)
+        try:
+            row.validate(full=True)
+        except pa.ArrowInvalid as err:
+            report.seen += 1
+            names = [n for n in row.schema.names if not _column_is_valid(row.column(n))]
+            error = RecordValidationError(
+                f"expected valid UTF-8 text, got invalid bytes ({err})",
+                loc=format_loc((names[0],)) if names else None,
+                row=start + offset,
+                file=file,
+            )
+            report.reject(error, on_error=on_error)
+            continue
+        out.extend(
+            records_from_batch(
+                row, kind, start=start + offset, on_error=on_error, report=report, file=file
+            )
+        )
+    return out
+
+
+def _column_is_valid(column: Any) -> bool:
+    try:
+        column.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def from_arrow(

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import orjson
 from pydantic import BaseModel
 
 from instructkit._records import Conversation, Instruction, Message, Record
 
-__all__ = ["build_native", "native_key_count"]
+__all__ = ["build_native", "native_duplicate_free"]
 
 _INSTRUCTION_FIELDS: Final = ("instruction", "input", "response", "system", "id", "meta")
 _MESSAGE_FIELDS: Final = (
@@ -199,26 +200,66 @@ def build_native(row: dict[str, Any]) -> Record | None:
     return None
 
 
-def native_key_count(record: Record) -> int:
-    """How many object keys the row of a record :func:`build_native` built has, in all.
+def native_duplicate_free(raw: bytes, row: dict[str, Any], colons: int, record: Record) -> bool:
+    r"""Whether ``raw``, the line :func:`build_native` built ``record`` from, repeats no key.
 
-    The duplicate-key check compares this with the line's ``:`` count: it is exact for the
-    shapes the fast path accepts (every message has its seven keys, no tool calls).
+    ``row`` is what orjson parsed ``raw`` to and ``colons`` the number of ``:`` bytes in
+    ``raw``. Each key accounts for one colon outside strings, so a line with no more colons
+    than the record has keys cannot have dropped one; nor can a line that is byte for byte
+    orjson's rendering of ``row`` (the usual case for files instructkit wrote). Otherwise,
+    every colon inside a string shows in the parsed text unless it was written as
+    ``\u003a``: when no such escape appears, a line with no more colons than the keys plus
+    the colons in the record's text cannot have dropped a key either. ``False`` means "not
+    proven": the caller then scans the line exactly.
     """
     meta = record.meta  # type: ignore[attr-defined]
-    count = _count_json_keys(meta) if meta else 0
-    if type(record) is Instruction:
-        return 6 + count
-    messages: tuple[Message, ...] = record.messages  # type: ignore[attr-defined]
-    return 4 + 7 * len(messages) + count
+    keys, in_meta = _count_json(meta) if meta else (0, 0)
+    is_instruction = type(record) is Instruction
+    keys += 6 if is_instruction else 4 + 7 * len(record.messages)  # type: ignore[attr-defined]
+    if colons <= keys:
+        return True  # no colons in any text: the common case, and the cheapest
+    if raw == orjson.dumps(row):
+        return True
+    if b"\\u003" in raw:  # an escaped colon (or a neighbouring character): not provable here
+        return False
+    if is_instruction:
+        instruction: Instruction = record  # type: ignore[assignment]
+        text = (
+            instruction.instruction.count(":")
+            + instruction.input.count(":")
+            + instruction.response.count(":")
+        )
+        if instruction.system is not None:
+            text += instruction.system.count(":")
+    else:
+        chat: Conversation = record  # type: ignore[assignment]
+        text = 0
+        for message in chat.messages:
+            text += message.content.count(":") if message.content is not None else 0
+            if message.name is not None:
+                text += message.name.count(":")
+            if message.reasoning is not None:
+                text += message.reasoning.count(":")
+    record_id = record.id  # type: ignore[attr-defined]
+    if record_id is not None:
+        text += record_id.count(":")
+    return colons <= keys + text + in_meta
 
 
-def _count_json_keys(value: Any) -> int:
-    count = 0
+def _count_json(value: Any) -> tuple[int, int]:
+    """(keys, colons inside keys and strings) of JSON data, at every depth."""
+    keys = colons = 0
     if type(value) is dict:
-        count = len(value)
+        keys = len(value)
+        for key in value:
+            colons += key.count(":")
         value = value.values()
     for item in value:
-        if type(item) is dict or type(item) is list:
-            count += _count_json_keys(item)
-    return count
+        kind = type(item)
+        if kind is str:
+            colons += item.count(":")
+        elif kind is dict or kind is list:
+            more_keys, more_colons = _count_json(item)
+            keys += more_keys
+            colons += more_colons
+    return keys, colons

@@ -40,7 +40,7 @@ from instructkit._errors import (
     RecordValidationError,
     format_loc,
 )
-from instructkit._fastpath import build_native, native_key_count
+from instructkit._fastpath import build_native, native_duplicate_free
 from instructkit._json import iter_json_array, sniff_layout
 from instructkit._jsonl import (
     CHUNK_SIZE,
@@ -50,6 +50,7 @@ from instructkit._jsonl import (
     failed_line,
     has_duplicate_keys,
     iter_line_chunks,
+    locate_duplicate_key,
     open_compressed_writer,
     open_source,
     read_start,
@@ -495,8 +496,11 @@ class Reader(Generic[R]):
                         yield value
                         continue
                     record = build(value) if fast else None
-                    if colons > len(value) and has_duplicate_keys(
-                        raw, value, colons, -1 if record is None else native_key_count(record)
+                    if colons > len(value) and (
+                        has_duplicate_keys(raw, value, colons)
+                        if record is None
+                        else not native_duplicate_free(raw, value, colons, record)
+                        and locate_duplicate_key(raw) is not None
                     ):
                         self._reject(self._duplicate(raw, line, chunk), raw)
                         continue

@@ -32,6 +32,7 @@ import orjson
 from instructkit._errors import MalformedJSONError
 from instructkit._jsonl import (
     CHUNK_SIZE,
+    _chars,
     duplicate_key_error,
     has_duplicate_keys,
     malformed_error,
@@ -81,29 +82,32 @@ class _Scanner:
         self.base = 0  # file offset of buf[0]
         self.eof = False
         self.truncated: str | None = None
-        # Line number and characters-into-the-line at `self.mark` (an index into buf).
-        self.mark = 0
+        # The line number at `mark` (an index into buf) is kept up to date cheaply (newlines
+        # are counted); columns, which need decoding, only when an error asks for one.
+        self.mark = 3 if first_chunk.startswith(_BOM) else 0
         self.line = 1
-        self.column_chars = 0
-        if first_chunk.startswith(_BOM):
-            self.mark = 3
+        self.line_start: int | None = self.mark  # None: the line began before buf[0]
+        self.column_mark = self.mark
+        self.column_chars = 0  # characters from the line's start to column_mark
 
-    def advance(self, to: int) -> None:
-        """Move the line/column mark forward to ``to``."""
+    def line_at(self, at: int) -> int:
+        """The line of ``buf[at]`` (``at`` at or after the last position asked about)."""
         buf = self.buf
-        newlines = buf.count(b"\n", self.mark, to)
+        newlines = buf.count(b"\n", self.mark, at)
         if newlines:
             self.line += newlines
-            start = buf.rfind(b"\n", self.mark, to) + 1
-            self.column_chars = len(buf[start:to].decode("utf-8", "replace"))
-        else:
-            self.column_chars += len(buf[self.mark : to].decode("utf-8", "replace"))
-        self.mark = to
+            self.line_start = self.column_mark = buf.rfind(b"\n", self.mark, at) + 1
+            self.column_chars = 0
+        self.mark = at
+        return self.line
 
     def locate(self, at: int) -> tuple[int, int, int]:
-        """(line, characters before it on its line, file offset) of ``buf[at]``, ``at >= mark``."""
-        self.advance(at)
-        return self.line, self.column_chars, self.base + at
+        """(line, characters before it on its line, file offset) of ``buf[at]``."""
+        line = self.line_at(at)
+        if at > self.column_mark:
+            self.column_chars += _chars(self.buf[self.column_mark : at])
+            self.column_mark = at
+        return line, self.column_chars, self.base + at
 
     def more(self, keep_from: int) -> int:
         """Read more data, dropping bytes before ``keep_from``; return how far indices moved.
@@ -114,7 +118,7 @@ class _Scanner:
         if self.eof:
             return 0
         if self.mark < keep_from:
-            self.advance(keep_from)
+            self.line_at(keep_from)
         # Grow reads with the kept part, so one huge element costs linear time overall.
         size = max(self.chunk_size, len(self.buf) - keep_from)
         data = self.source.read(size)
@@ -122,6 +126,15 @@ class _Scanner:
             self.eof = True
             self.truncated = truncated_reason(self.source)
             return 0
+        if self.line_start is None or self.line_start < keep_from:
+            # The current line's start is about to be dropped: count its characters first.
+            if self.column_mark < keep_from:
+                self.column_chars += _chars(self.buf[self.column_mark : keep_from])
+                self.column_mark = keep_from
+            self.line_start = None
+        else:
+            self.line_start -= keep_from
+        self.column_mark -= keep_from
         self.buf = self.buf[keep_from:] + data
         self.base += keep_from
         self.mark -= keep_from
@@ -325,8 +338,9 @@ def iter_json_array(
             speculate = misses < 8
         if not parsed:
             at, end = _find_end(scan, at)
-        line, column0, offset = scan.locate(at)
+        line = scan.line_at(at)
         if end < 0:
+            line, column0, offset = scan.locate(at)
             raw = scan.buf[at:]
             error: MalformedJSONError | None = None
             if scan.truncated is None:
@@ -351,13 +365,14 @@ def iter_json_array(
             try:
                 value = loads(raw)
             except decode_error as err:
+                line, column0, offset = scan.locate(at)
                 value = malformed_error(
                     raw, err, file=file, line=line, offset=offset, column0=column0
                 )
-                parsed = False
             else:
                 parsed = True
         if parsed and has_duplicate_keys(raw, value):
+            line, column0, offset = scan.locate(at)
             value = duplicate_key_error(raw, file=file, line=line, offset=offset, column0=column0)
         yield line, raw, value
         at = end

@@ -3,7 +3,7 @@ r"""JSON Lines: framing, parsing with located errors, duplicate-key detection, a
 Shared by the JSONL and JSON readers (:mod:`instructkit._json` uses the error and
 duplicate-key helpers) and by :mod:`instructkit._io`.
 
-Framing. A file is read in large binary chunks (decompressed on the fly for ``.gz`` and
+Framing. A file is read in binary chunks of 256 KiB (decompressed on the fly for ``.gz`` and
 ``.zst``) and split on ``b"\n"`` only, never with :meth:`str.splitlines`, because JSON text
 may legally hold U+2028, U+2029 and U+0085 unescaped (orjson writes them raw). A line keeps
 any ``\r`` before its ``\n`` (JSON treats it as whitespace). A UTF-8 byte order mark at the

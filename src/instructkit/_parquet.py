@@ -820,6 +820,7 @@ def iter_parquet_rows(
     try:
         start = 0
         for batch in _batches(handle, batch_size, file):
+            _check_batch_utf8(batch, start, file)
             rows = batch.to_pylist()
             for offset, row in enumerate(rows):
                 try:
@@ -836,6 +837,24 @@ def iter_parquet_rows(
             start += batch.num_rows
     finally:
         handle.close()
+
+
+def _check_batch_utf8(batch: pa.RecordBatch, start: int, file: str) -> None:
+    try:
+        batch.validate(full=True)
+    except pa.ArrowInvalid as err:
+        row = next((i for i in range(batch.num_rows) if not _valid(batch.slice(i, 1))), 0)
+        raise DataError(
+            f"expected valid UTF-8 text, got invalid bytes ({err})", row=start + row, file=file
+        ) from err
+
+
+def _valid(batch: pa.RecordBatch) -> bool:
+    try:
+        batch.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def read_parquet_table(

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -73,7 +74,7 @@ from instructkit._errors import ConfigurationError, DataError, RecordValidationE
 from instructkit._jsonl import BLANK, compression_for, iter_jsonl, open_source
 from instructkit._parquet import read_parquet_table
 from instructkit._policy import ItemReport, OnError, check_on_error
-from instructkit._records import ROLES, Conversation, Instruction, Record
+from instructkit._records import ROLES, Conversation, Instruction, Preference, Record
 
 __all__ = ["read_table", "validate_table"]
 
@@ -156,15 +157,41 @@ def read_table(
         tally.source = file
     if kind_format == "parquet":
         table = read_parquet_table(path, record=kind)
-        _check_utf8(table, file)
-        return validate_table(table, on_error=policy, report=tally, file=file)
+        found = record_type_of(table.schema)  # the conformed table's metadata names it
+        assert found is not None
+        out = _scan_checking_utf8(table, found)
+        if out is None:
+            _check_utf8(table, file)  # raises, naming the column
+            raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
+        return _settle(table, found, out, policy, tally, file, None)
     if kind is None:
         kind = _sniff_jsonl(file)
     table = _read_jsonl_arrow(file, kind)
-    if table is None:
+    out = None if table is None else _scan_checking_utf8(table, kind)
+    if table is None or out is None:
         return _read_jsonl_records(file, kind, policy, tally)
-    lines = _LineFinder(file)
-    return validate_table(table, on_error=policy, report=tally, file=file, line_of=lines)
+    return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+
+
+def _scan_checking_utf8(table: pa.Table, kind: type[Record]) -> _Findings | None:
+    """:func:`_scan`, with Arrow's UTF-8 validation on other threads; None if text is invalid.
+
+    Neither pyarrow's JSON reader nor its Parquet reader promises valid UTF-8 in string
+    columns. The full validation releases the GIL, so it runs alongside the checks.
+    """
+    chunks = [chunk for column in table.columns for chunk in column.chunks]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        pending = [pool.submit(chunk.validate, full=True) for chunk in chunks]
+        try:
+            out = _scan(table, kind)
+        except UnicodeDecodeError:
+            out = None  # a check met the invalid text first
+        try:
+            for future in pending:
+                future.result()
+        except pa.ArrowInvalid:
+            return None
+    return out
 
 
 # --- JSONL ---------------------------------------------------------------------------------
@@ -226,10 +253,6 @@ def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
     parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
     table = _parse_jsonl(file, parse)
     if table is None:
-        return None
-    try:
-        table.validate(full=True)  # pyarrow's JSON reader does not check UTF-8
-    except pa.ArrowInvalid:
         return None
     names = table.schema.names
     if set(names) - set(schema.names) or "meta" not in names:
@@ -497,60 +520,60 @@ class _Turns:
         self.weight = pc.struct_field(values, [_MSG["weight"]])
 
 
+def _any_of(masks: list[Any]) -> Any:
+    combined = masks[0]
+    for mask in masks[1:]:
+        combined = pc.or_(combined, mask)
+    return combined
+
+
 def _check_turns(turns: _Turns, field: str, out: _Findings, base: int) -> None:
+    """Per-turn rules, one combined mask (the record layer words the message later)."""
     if not turns.count:
         return
-    parents = turns.parents
-
-    def add(label: str, mask: Any) -> None:
-        found = _rows(mask)
-        if len(found):
-            out.add(f"$.{field}[].{label}", pc.take(parents, found), base)
-
     role = turns.role
-    add("role known", pc.invert(pc.fill_null(pc.is_in(role, value_set=_ROLE_VALUES), False)))
     assistant = pc.fill_null(pc.equal(role, "assistant"), False)
     tool = pc.fill_null(pc.equal(role, "tool"), False)
-    calls_length = pc.list_value_length(turns.tool_calls)
-    add("tool_calls a list", pc.is_null(turns.tool_calls))
-    has_calls = pc.fill_null(pc.greater(calls_length, 0), False)
+    has_calls = pc.fill_null(pc.greater(pc.list_value_length(turns.tool_calls), 0), False)
     calling = pc.and_(assistant, has_calls)
-    add("content present", pc.and_(pc.is_null(turns.content), pc.invert(calling)))
-    add(
-        "content non-empty",
-        pc.and_(_set_but_empty(turns.content), pc.and_(pc.invert(tool), pc.invert(calling))),
-    )
-    add("name non-empty", _set_but_empty(turns.name))
-    add("tool_calls on assistant turns only", pc.and_(has_calls, pc.invert(assistant)))
-    add(
-        "reasoning on assistant turns only",
-        pc.and_(pc.is_valid(turns.reasoning), pc.invert(assistant)),
-    )
-    add("tool_call_id on tool turns", pc.and_(tool, pc.is_null(turns.tool_call_id)))
-    add(
-        "tool_call_id on tool turns only",
-        pc.and_(pc.is_valid(turns.tool_call_id), pc.invert(tool)),
-    )
-    add("tool_call_id non-empty", _set_but_empty(turns.tool_call_id))
+    not_assistant = pc.invert(assistant)
+    not_tool = pc.invert(tool)
     weight = turns.weight
-    in_range = pc.and_(pc.greater_equal(weight, 0.0), pc.less_equal(weight, 1.0))
-    add("weight in [0, 1]", pc.and_(pc.is_valid(weight), pc.invert(pc.fill_null(in_range, False))))
+    in_range = pc.fill_null(
+        pc.and_(pc.greater_equal(weight, 0.0), pc.less_equal(weight, 1.0)), False
+    )
+    masks = [
+        pc.invert(pc.fill_null(pc.is_in(role, value_set=_ROLE_VALUES), False)),
+        pc.is_null(turns.tool_calls),
+        # content: None only when calling; "" only when calling or on a tool turn
+        pc.and_(pc.is_null(turns.content), pc.invert(calling)),
+        pc.and_(_set_but_empty(turns.content), pc.and_(not_tool, pc.invert(calling))),
+        _set_but_empty(turns.name),
+        pc.and_(has_calls, not_assistant),
+        pc.and_(pc.is_valid(turns.reasoning), not_assistant),
+        pc.and_(tool, pc.is_null(turns.tool_call_id)),
+        pc.and_(pc.is_valid(turns.tool_call_id), not_tool),
+        _set_but_empty(turns.tool_call_id),
+        pc.and_(pc.is_valid(weight), pc.invert(in_range)),
+    ]
+    found = _rows(_any_of(masks))
+    if len(found):
+        out.add(f"$.{field}[] turn rules", pc.take(turns.parents, found), base)
     calls = pc.list_flatten(turns.tool_calls)
     if len(calls):
-        owners = pc.take(parents, pc.list_parent_indices(turns.tool_calls))
-
-        def add_call(label: str, mask: Any) -> None:
-            found = _rows(mask)
-            if len(found):
-                out.add(f"$.{field}[].tool_calls[].{label}", pc.take(owners, found), base)
-
-        add_call("id non-empty", _missing_or_empty(pc.struct_field(calls, [_CALL["id"]])))
-        add_call("name non-empty", _missing_or_empty(pc.struct_field(calls, [_CALL["name"]])))
         arguments = pc.struct_field(calls, [_CALL["arguments"]])
-        add_call("arguments present", pc.is_null(arguments))
-        bad = _bad_json_texts(arguments)
-        if bad is not None:
-            add_call("arguments JSON text", bad)
+        masks = [
+            _missing_or_empty(pc.struct_field(calls, [_CALL["id"]])),
+            _missing_or_empty(pc.struct_field(calls, [_CALL["name"]])),
+            pc.is_null(arguments),
+        ]
+        bad_json = _bad_json_texts(arguments)
+        if bad_json is not None:
+            masks.append(pc.fill_null(bad_json, False))
+        found = _rows(_any_of(masks))
+        if len(found):
+            owners = pc.take(turns.parents, pc.list_parent_indices(turns.tool_calls))
+            out.add(f"$.{field}[].tool_calls[] rules", pc.take(owners, found), base)
 
 
 def _arange(count: int) -> pa.Array:
@@ -566,118 +589,126 @@ def _positions(column: pa.Array, parents: pa.Array) -> pa.Array:
     return pc.subtract(index, starts)
 
 
-def _transcript_rows(pieces: list[tuple[_Turns, pa.Array, int]]) -> list[int]:
-    """Rows of the batch that break a cross-turn rule.
+_EARLY_ROLES = pa.array(["system", "developer"], pa.string())
 
-    ``pieces`` are ``(turns, transcript_ids, position_shift)``: each piece's turns belong to
-    the transcripts given per turn, at their list position plus the shift (per turn).
+
+class _CrossTurn:
+    """The facts the cross-turn rules need, gathered batch by batch and checked once.
+
+    Every turn belongs to a transcript (``tid``: the row, or ``2 * row + side`` for the two
+    transcripts of a preference) at a position. Only the turns the rules look at are kept
+    (user, system and developer turns as ``(tid, pos)``; tool turns and tool calls with
+    their call id), and the group-bys and joins run once over the whole table.
     """
-    tables = []
-    call_tables = []
-    for turns, transcript, shift in pieces:
+
+    def __init__(self, per_row: int) -> None:
+        self.per_row = per_row
+        self.users: list[pa.Table] = []
+        self.early: list[pa.Table] = []
+        self.tools: list[pa.Table] = []
+        self.calls: list[pa.Table] = []
+
+    def add(self, turns: _Turns, tid: pa.Array, shift: Any) -> None:
         if not turns.count:
-            continue
+            return
         position = pc.add(_positions(turns.column, turns.parents), shift)
-        tables.append(
+        role = turns.role
+        for target, mask in (
+            (self.users, pc.equal(role, "user")),
+            (self.early, pc.is_in(role, value_set=_EARLY_ROLES)),
+        ):
+            keep = pc.fill_null(mask, False)
+            target.append(pa.table({"tid": tid.filter(keep), "pos": position.filter(keep)}))
+        answers = turns.tool_call_id
+        keep = pc.and_(pc.fill_null(pc.equal(role, "tool"), False), pc.is_valid(answers))
+        self.tools.append(
             pa.table(
                 {
-                    "tid": transcript,
-                    "pos": position,
-                    "role": turns.role,
-                    "answers": turns.tool_call_id,
+                    "tid": tid.filter(keep),
+                    "pos": position.filter(keep),
+                    "answers": answers.filter(keep),
                 }
             )
         )
         calls = pc.list_flatten(turns.tool_calls)
         if len(calls):
             owner = pc.list_parent_indices(turns.tool_calls)
-            call_tables.append(
+            ids = pc.struct_field(calls, [_CALL["id"]])
+            valid = pc.is_valid(ids)
+            self.calls.append(
                 pa.table(
                     {
-                        "tid": pc.take(transcript, owner),
-                        "call_pos": pc.take(position, owner),
-                        "answers": pc.struct_field(calls, [_CALL["id"]]),
+                        "tid": pc.take(tid, owner).filter(valid),
+                        "call_pos": pc.take(position, owner).filter(valid),
+                        "answers": ids.filter(valid),
                     }
                 )
             )
-    if not tables:
-        return []
-    turns_table = pa.concat_tables(tables)
-    bad: list[pa.Array] = []
-    role = turns_table.column("role")
-    # System or developer turns after the first user turn.
-    early = turns_table.filter(pc.is_in(role, value_set=pa.array(["system", "developer"])))
-    if early.num_rows:
-        users = turns_table.filter(pc.equal(role, "user"))
-        first_user = users.group_by("tid").aggregate([("pos", "min")])
-        joined = early.join(first_user, "tid", join_type="inner")
-        late = joined.filter(pc.greater(joined.column("pos"), joined.column("pos_min")))
-        bad.append(late.column("tid").combine_chunks())
-    tools = turns_table.filter(
-        pc.and_(pc.equal(role, "tool"), pc.is_valid(turns_table.column("answers")))
-    )
-    calls_table = pa.concat_tables(call_tables) if call_tables else None
-    if calls_table is not None:
-        calls_table = calls_table.filter(pc.is_valid(calls_table.column("answers")))
-        repeated = calls_table.group_by(["tid", "answers"]).aggregate([("call_pos", "count")])
-        bad.append(
-            repeated.filter(pc.greater(repeated.column("call_pos_count"), 1))
-            .column("tid")
-            .combine_chunks()
-        )
-    if tools.num_rows:
-        twice = tools.group_by(["tid", "answers"]).aggregate([("pos", "count")])
-        bad.append(
-            twice.filter(pc.greater(twice.column("pos_count"), 1)).column("tid").combine_chunks()
-        )
-        if calls_table is None or not calls_table.num_rows:
-            bad.append(tools.column("tid").combine_chunks())
-        else:
-            linked = tools.join(calls_table, ["tid", "answers"], join_type="left outer")
-            unanswered = pc.or_(
-                pc.is_null(linked.column("call_pos")),
-                pc.fill_null(
-                    pc.greater_equal(linked.column("call_pos"), linked.column("pos")), True
-                ),
-            )
-            bad.append(linked.filter(unanswered).column("tid").combine_chunks())
-    if not bad:
-        return []
-    joined_bad = pa.concat_arrays(
-        [b.cast(pa.int64()) for b in bad if len(b)] or [pa.array([], pa.int64())]
-    )
-    return sorted(pc.unique(joined_bad).to_pylist())
+
+    def bad_rows(self) -> pa.Array:
+        bad: list[Any] = []
+        early = pa.concat_tables(self.early) if self.early else None
+        if early is not None and early.num_rows:
+            # A system or developer turn after the first user turn of its transcript.
+            users = pa.concat_tables(self.users)
+            first_user = users.group_by("tid").aggregate([("pos", "min")])
+            joined = early.join(first_user, "tid", join_type="inner")
+            bad.append(joined.filter(pc.greater(joined["pos"], joined["pos_min"]))["tid"])
+        calls = pa.concat_tables(self.calls) if self.calls else None
+        if calls is not None and calls.num_rows:
+            # A call id used twice in one transcript.
+            repeated = calls.group_by(["tid", "answers"]).aggregate([("call_pos", "count")])
+            bad.append(repeated.filter(pc.greater(repeated["call_pos_count"], 1))["tid"])
+        tools = pa.concat_tables(self.tools) if self.tools else None
+        if tools is not None and tools.num_rows:
+            # A call answered twice, or a tool turn answering no earlier call.
+            twice = tools.group_by(["tid", "answers"]).aggregate([("pos", "count")])
+            bad.append(twice.filter(pc.greater(twice["pos_count"], 1))["tid"])
+            if calls is None or not calls.num_rows:
+                bad.append(tools["tid"])
+            else:
+                linked = tools.join(calls, ["tid", "answers"], join_type="left outer")
+                unanswered = pc.or_(
+                    pc.is_null(linked["call_pos"]),
+                    pc.fill_null(pc.greater_equal(linked["call_pos"], linked["pos"]), True),
+                )
+                bad.append(linked.filter(unanswered)["tid"])
+        chunks = [chunk.cast(pa.int64()) for column in bad for chunk in column.chunks]
+        if not chunks:
+            return pa.array([], pa.int64())
+        tids = pc.unique(pa.concat_arrays(chunks))
+        if self.per_row == 1:
+            return tids
+        return pc.unique(pc.divide(tids, self.per_row))
 
 
 def _check_cross_turn(
-    batch: pa.RecordBatch, kind: type[Record], found: dict[str, _Turns], out: _Findings, base: int
+    batch: pa.RecordBatch,
+    kind: type[Record],
+    found: dict[str, _Turns],
+    cross: _CrossTurn,
+    base: int,
 ) -> None:
     if kind is Conversation:
         turns = found["messages"]
-        pieces = [(turns, turns.parents.cast(pa.int64()), 0)]
-        rows = _transcript_rows(pieces)
-    else:
-        prompt, chosen, rejected = found["prompt"], found["chosen"], found["rejected"]
-        prompt_length = pc.fill_null(pc.list_value_length(batch.column("prompt")), 0).cast(
-            pa.int64()
-        )
-        pieces = []
-        for side, turns in ((0, chosen), (1, rejected)):
-            # Transcript id = 2 * row + side; the prompt's turns belong to both transcripts.
-            if prompt.count:
-                pieces.append(
-                    (prompt, pc.add(pc.multiply(prompt.parents.cast(pa.int64()), 2), side), 0)
-                )
-            if turns.count:
-                row_of = turns.parents.cast(pa.int64())
-                shift = pc.take(prompt_length, row_of)
-                pieces.append((turns, pc.add(pc.multiply(row_of, 2), side), shift))
-        rows = sorted({tid // 2 for tid in _transcript_rows(pieces)})
-    if rows:
-        out.add("cross-turn rules", pa.array(rows, pa.int64()), base)
+        cross.add(turns, pc.add(turns.parents.cast(pa.int64()), base), 0)
+        return
+    prompt, chosen, rejected = found["prompt"], found["chosen"], found["rejected"]
+    prompt_length = pc.fill_null(pc.list_value_length(batch.column("prompt")), 0).cast(pa.int64())
+    for side, turns in ((0, chosen), (1, rejected)):
+        # Transcript id = 2 * row + side; the prompt's turns belong to both transcripts.
+        if prompt.count:
+            rows = pc.add(prompt.parents.cast(pa.int64()), base)
+            cross.add(prompt, pc.add(pc.multiply(rows, 2), side), 0)
+        if turns.count:
+            row_of = turns.parents.cast(pa.int64())
+            shift = pc.take(prompt_length, row_of)
+            cross.add(turns, pc.add(pc.multiply(pc.add(row_of, base), 2), side), shift)
 
 
-def _check_batch(batch: pa.RecordBatch, kind: type[Record], out: _Findings, base: int) -> None:
+def _check_batch(
+    batch: pa.RecordBatch, kind: type[Record], out: _Findings, cross: _CrossTurn, base: int
+) -> None:
     _check_text_columns(batch, kind, out, base)
     if kind is Instruction:
         return
@@ -692,7 +723,7 @@ def _check_batch(batch: pa.RecordBatch, kind: type[Record], out: _Findings, base
         turns = _Turns(column)
         _check_turns(turns, name, out, base)
         found[name] = turns
-    _check_cross_turn(batch, kind, found, out, base)
+    _check_cross_turn(batch, kind, found, cross, base)
 
 
 def validate_table(
@@ -736,12 +767,33 @@ def validate_table(
             )
         kind = found
     table = conform_table(table, kind, file=file)
-    tally = report if report is not None else ItemReport()
+    return _settle(table, kind, _scan(table, kind), policy, report, file, line_of)
+
+
+def _scan(table: pa.Table, kind: type[Record]) -> _Findings:
+    """Every check, column-wise; the rows that fail some check."""
     out = _Findings()
+    cross = _CrossTurn(2 if kind is Preference else 1)
     base = 0
     for batch in table.to_batches():
-        _check_batch(batch, kind, out, base)
+        _check_batch(batch, kind, out, cross, base)
         base += batch.num_rows
+    if kind is not Instruction:
+        out.add("cross-turn rules", cross.bad_rows(), 0)
+    return out
+
+
+def _settle(
+    table: pa.Table,
+    kind: type[Record],
+    out: _Findings,
+    policy: OnError,
+    report: ItemReport | None,
+    file: str | None,
+    line_of: Callable[[set[int]], dict[int, int]] | None,
+) -> pa.Table:
+    """Apply the ``on_error`` policy to the rows ``out`` found bad."""
+    tally = report if report is not None else ItemReport()
     bad = out.bad_rows()
     tally.seen += table.num_rows
     tally.valid += table.num_rows - len(bad)

@@ -166,12 +166,18 @@ def dialect_rows(
     dialect: str,
     records: st.SearchStrategy[Record] | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Raw rows (dicts of JSON data) of one dialect, each one that dialect must parse.
+    r"""Raw rows (dicts of JSON data) of one dialect, each one that dialect must parse.
 
-    Rows are :func:`~instructkit.to_row` of generated records (with a drawn layout, for
-    dialects that have several), then varied the way real files vary: keys in any order, and
-    optional empty columns sometimes spelled out. Losses ``to_row`` reports (a field the
-    dialect has no place for) are accepted: the row is valid, it just holds less.
+    Rows are :func:`~instructkit.to_row` of generated records, then varied the way real
+    files vary: keys in any order, and optional empty columns sometimes spelled out. Losses
+    ``to_row`` reports (a field the dialect has no place for) are accepted: the row is
+    valid, it just holds less. Where a dialect can only hold some records, the records are
+    made to fit: each TRL layout is drawn with records of the shape it holds (a lone
+    assistant turn for ``standard_language_modeling``, plain single-turn pairs for the
+    standard preference layouts, ...), ShareGPT rows use both of its layouts, and HH turn
+    text never contains a speaker marker (``"\n\nHuman:"`` gets a space before its colon),
+    which HH cannot hold. A dialect registered later is written in its default layout for
+    each record type it writes.
 
     Args:
         dialect: A name from :func:`~instructkit.dialect_names`; dialects added later are

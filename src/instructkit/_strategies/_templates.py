@@ -25,6 +25,8 @@ TASK_SHAPES = ("generation", "classification", "multiple_choice")
 
 _INPUT_KINDS = ("text", "number", "list", "alternatives")
 _RESERVED = frozenset({"options", "id"})
+# At most how many literal gaps, and values of each kind, are drawn before the template.
+_POOL = 6
 
 
 class TemplatedRow(NamedTuple):
@@ -156,16 +158,12 @@ def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _pattern(
-    draw: st.DrawFn,
-    text: st.SearchStrategy[str],
-    slots: list[str],
-) -> str:
-    """An anchored literal, then each slot with optional literal text after it."""
-    pieces = [_escape(draw(_anchored(text)))]
-    for slot in slots:
+def _pattern(head: str, slots: list[str], gaps: list[str]) -> str:
+    """``head``, then each slot followed by its gap text (``""`` when there are too few)."""
+    pieces = [_escape(head)]
+    for index, slot in enumerate(slots):
         pieces.append("{" + slot + "}")
-        pieces.append(_escape(draw(text)))
+        pieces.append(_escape(gaps[index]) if index < len(gaps) else "")
     return "".join(pieces)
 
 
@@ -178,12 +176,12 @@ def templates(
     r""":class:`~instructkit.Template` objects for generated (or given) tasks.
 
     The instruction uses every input field, in a drawn order, with literal text between
-    them, and ``{options}`` (for tasks with a label space, usually at the end); the response
-    holds the target; a system pattern is sometimes added. Literal text is drawn from
-    ``text`` with braces escaped, so it carries placeholder look-alikes such as
-    ``{{instruction}}`` as literal text; each pattern starts with a visible character, so no
-    row renders a blank part. Tasks with a label space sometimes pin their option styles
-    (one or several built-in names).
+    them (after the sixth field, none), and ``{options}`` (for tasks with a label space,
+    sometimes, anywhere); the response holds the target; a system pattern is sometimes
+    added. Literal text is drawn from ``text`` with braces escaped, so it carries
+    placeholder look-alikes such as ``{{instruction}}`` as literal text; each pattern starts
+    with a visible character, so no row renders a blank part. Tasks with a label space
+    sometimes pin their option styles (one or several built-in names).
 
     Args:
         tasks: Strategy for the tasks; default :func:`tasks`.
@@ -214,8 +212,21 @@ def templates(
 
     with_options, without_options = styles(all_names), styles(text_names)
 
+    anchored = _anchored(literal)
+    gaps = st.lists(literal, max_size=_POOL)
+    template_ids = st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=8)
+
     @st.composite
     def build(draw: st.DrawFn) -> Template:
+        # The text is drawn before the task and everything that depends on it: a simpler task
+        # then leaves the text draws where they were, instead of shifting them onto other
+        # choices, which keeps shrinking effective.
+        heads = [draw(anchored) for _ in range(3)]
+        between = draw(gaps)
+        after_target = draw(literal)
+        has_system = draw(st.booleans())
+        template_id = draw(template_ids)
+        style_with, style_without = draw(with_options), draw(without_options)
         task = draw(chosen_tasks)
         inputs = [
             name for name, kind in task.fields.items() if name != task.target and kind != "choices"
@@ -225,32 +236,19 @@ def templates(
         shows = labelled and draw(st.booleans())
         if shows:
             slots.insert(draw(st.integers(0, len(slots))), "options")
-        system = _pattern(draw, literal, []) if draw(st.booleans()) else None
         return Template(
-            id=draw(st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=8)),
+            id=template_id,
             task=task,
-            instruction=_pattern(draw, literal, slots),
-            response=_pattern(draw, literal, [task.target]),
-            system=system,
-            options_style=draw(with_options if shows else without_options) if labelled else None,
+            instruction=_pattern(heads[0], slots, between),
+            response=_pattern(heads[1], [task.target], [after_target]),
+            system=_pattern(heads[2], [], []) if has_system else None,
+            options_style=(style_with if shows else style_without) if labelled else None,
         )
 
     return build()
 
 
 _make_templates = templates
-
-
-def _value(draw: st.DrawFn, kind: str, text: st.SearchStrategy[str]) -> Any:
-    if kind == "text":
-        return draw(text)
-    if kind == "number":
-        return draw(st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False))
-    if kind == "list":
-        return draw(st.lists(text, max_size=3))
-    if kind == "alternatives":
-        return draw(text | st.lists(text, min_size=1, max_size=3))
-    raise AssertionError(kind)  # pragma: no cover - kinds come from the task
 
 
 @defines_strategy
@@ -266,7 +264,9 @@ def task_rows(
     64-bit-safe integers or finite floats, lists of text, one or several alternatives,
     two to four distinct non-blank answer choices, and the gold label (a label value, or
     for per-row choices an index or the choice's text). Sometimes an ``id`` (text or an
-    integer) is added, which rendering uses as the example id.
+    integer) is added, which rendering uses as the example id. Values are drawn up front,
+    one to six of each kind, before the template (which keeps shrinking effective); a task
+    with more fields of one kind than were drawn reuses them in turn.
 
     Args:
         templates: Strategy for the templates; default :func:`templates`.
@@ -293,24 +293,43 @@ def task_rows(
         | st.text(string.ascii_letters + string.digits, min_size=1, max_size=8)
     )
 
+    numbers = st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    pools: st.SearchStrategy[dict[str, list[Any]]] = st.fixed_dictionaries(
+        {
+            "text": st.lists(values, min_size=1, max_size=_POOL),
+            "number": st.lists(numbers, min_size=1, max_size=_POOL),
+            "list": st.lists(st.lists(values, max_size=3), min_size=1, max_size=_POOL),
+            "alternatives": st.lists(
+                values | st.lists(values, min_size=1, max_size=3), min_size=1, max_size=_POOL
+            ),
+        }
+    )
+    choice_lists = st.lists(choice_text, min_size=2, max_size=4, unique=True)
+
     @st.composite
     def build(draw: st.DrawFn) -> TemplatedRow:
+        # Values are drawn before the template, for the reason given in templates().
+        drawn: dict[str, list[Any]] = draw(pools)
+        choices = draw(choice_lists)
+        pick = draw(st.integers(0, 3))
+        as_text = draw(st.booleans())
+        example_id = draw(ids)
         template = draw(chosen_templates)
         task = template.task
         row: dict[str, Any] = {}
-        choices: list[str] = []
+        used = {kind: 0 for kind in drawn}
         for name, kind in task.fields.items():
             if kind == "choices":
-                choices = draw(st.lists(choice_text, min_size=2, max_size=4, unique=True))
                 row[name] = choices
             elif kind != "label":
-                row[name] = _value(draw, kind, values)
+                pool = drawn[kind]
+                row[name] = pool[used[kind] % len(pool)]
+                used[kind] += 1
         if task.labels is not None:
-            row[task.target] = draw(st.sampled_from([value for value, _ in task.labels]))
+            row[task.target] = task.labels[pick % len(task.labels)][0]
         elif task.choices is not None:
-            index = draw(st.integers(0, len(choices) - 1))
-            row[task.target] = choices[index] if draw(st.booleans()) else index
-        example_id = draw(ids)
+            index = pick % len(choices)
+            row[task.target] = choices[index] if as_text else index
         if example_id is not None:
             row["id"] = example_id
         return TemplatedRow(template, row)
