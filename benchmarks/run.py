@@ -472,6 +472,7 @@ def main() -> None:
         _child(args)
         return
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     data_dir = Path(args.data_dir)
     files = ensure_data(args.scale, args.regenerate, data_dir)
     cases = [c for c in args.only.split(",") if c] or list(_CASES)
@@ -490,7 +491,8 @@ def main() -> None:
     print(_table(results, files))
     print(
         f"\nTotal wall time {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU(s), "
-        f"Python {platform.python_version()}, {_versions()}."
+        f"Python {platform.python_version()}, {_versions()}. Load average (1 min) "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end."
     )
 
 

@@ -177,6 +177,9 @@ BAD_CONVERSATIONS: list[tuple[dict[str, Any], str, str]] = [
     ({"messages": [user()], "tools": ["not json"]}, "$.tools[0]", "valid JSON"),
     ({"messages": [user()], "id": ""}, "$.id", "non-empty"),
     ({"messages": [user()], "meta": {"x": object()}}, "$.meta.x", "got"),
+    ({"messages": [user()], "meta": {"x": [float("nan")]}}, "$.meta.x[0]", "finite"),
+    ({"messages": [user()], "meta": {"x": {"y": 2**64}}}, "$.meta.x.y", "64 bits"),
+    ({"messages": [user()], "meta": {"x": {"y": "\udc00"}}}, "$.meta.x.y", "surrogate"),
 ]
 
 

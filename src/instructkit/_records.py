@@ -117,7 +117,44 @@ JsonText = Annotated[
     AfterValidator(check_text),
     AfterValidator(_check_json_text),
 ]
-Meta = dict[str, JsonValue]
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def _check_meta_text(text: str, path: tuple[str | int, ...]) -> None:
+    try:
+        check_text(text)
+    except ValueError as err:
+        raise RecordValidationError(str(err), loc=format_loc(path)) from None
+
+
+def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
+    # JSON writers turn NaN into null and JSON readers turn integers beyond 64 bits into
+    # floats, both silently; refusing them here keeps every record writable and readable.
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise RecordValidationError(
+                    f"expected a finite number, got {item!r}", loc=format_loc(path)
+                )
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not _INT_RANGE[0] <= item <= _INT_RANGE[1]:
+                raise RecordValidationError(
+                    f"expected an integer that fits in 64 bits, got {item}", loc=format_loc(path)
+                )
+        elif isinstance(item, str):
+            _check_meta_text(item, path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_meta_text(key, path)
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, index)) for index, child in enumerate(item))
+    return value
+
+
+Meta = Annotated[dict[str, JsonValue], AfterValidator(_check_meta)]
 
 
 def _short(value: object, limit: int = 60) -> str:
