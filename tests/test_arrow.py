@@ -217,6 +217,23 @@ def test_to_arrow_builds_columns_without_per_row_dicts(monkeypatch: pytest.Monke
     assert to_arrow([chat]).num_rows == 1
 
 
+def test_batches_too_large_for_32_bit_offsets_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    import instructkit._arrow as arrow_module
+
+    real = arrow_module._texts
+
+    def small_capacity(values: list[Any]) -> pa.Array:
+        if len(values) > 2:  # as if more than two values overflowed 2 GiB of text
+            raise arrow_module._BatchTooLarge
+        return real(values)
+
+    monkeypatch.setattr(arrow_module, "_texts", small_capacity)
+    records = [Instruction(instruction=f"q{i}", response="a") for i in range(5)]
+    table = to_arrow(records)
+    assert [batch.num_rows for batch in table.to_batches()] == [2, 1, 2]
+    assert from_arrow(table) == records
+
+
 def test_meta_is_compact_json_text() -> None:
     record = Instruction(instruction="a", response="b", meta={"n": 2**40, "x": [1.5, "é"]})
     table = to_arrow([record])
