@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,57 @@ def test_a_failed_shard_set_leaves_everything_as_it_was(tmp_path: Path) -> None:
         failing()
     assert names(tmp_path) == before
     assert (tmp_path / before[0]).read_bytes() == b"old"
+
+
+def test_a_long_write_is_flushed_to_disk_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The final fsync of a big file should find little left to do: what is written is
+    # flushed in the background as the writing goes on.
+    import instructkit._atomic as atomic
+
+    flushed_sizes: list[int] = []
+    real_sync = getattr(os, "fdatasync", os.fsync)
+
+    def recording_sync(fd: int) -> None:
+        flushed_sizes.append(os.fstat(fd).st_size)
+        real_sync(fd)
+
+    monkeypatch.setattr(atomic, "_SYNC_INTERVAL", 0.005)
+    monkeypatch.setattr(os, "fdatasync" if hasattr(os, "fdatasync") else "fsync", recording_sync)
+    target = tmp_path / "big.bin"
+    with atomic_open(target) as f:
+        f.write(b"x" * 100)
+        f.flush()
+        deadline = time.monotonic() + 5
+        while not any(size >= 100 for size in flushed_sizes) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert any(size >= 100 for size in flushed_sizes)
+        f.write(b"y")
+    assert target.read_bytes() == b"x" * 100 + b"y"
+
+
+def test_a_failed_background_flush_fails_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel reports a failed write-back once; if the background flush saw it, the
+    # final fsync may not, so the error must surface from the writer itself.
+    import instructkit._atomic as atomic
+
+    def failing_sync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(atomic, "_SYNC_INTERVAL", 0.001)
+    monkeypatch.setattr(os, "fdatasync" if hasattr(os, "fdatasync") else "fsync", failing_sync)
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"old")
+
+    def write_slowly() -> None:
+        with atomic_open(target) as f:
+            f.write(b"new")
+            time.sleep(0.05)
+
+    with pytest.raises(OSError, match="Input/output error"):
+        write_slowly()
+    assert target.read_bytes() == b"old"
+    assert names(tmp_path) == ["a.bin"]

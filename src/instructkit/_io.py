@@ -58,7 +58,7 @@ from instructkit._jsonl import (
     write_jsonl_lines,
 )
 from instructkit._policy import ItemReport, OnError, check_on_error
-from instructkit._records import Conversation, Instruction, Preference, Record
+from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
 from instructkit._report import LossReport
 
 __all__ = ["FORMATS", "Reader", "WriteResult", "read", "read_raw", "write"]
@@ -461,6 +461,7 @@ class Reader(Generic[R]):
             raw_rows = self._raw
             target = self._record
             loads = orjson.loads
+            dumps = orjson.dumps
             decode_error = orjson.JSONDecodeError
             dialect = self.dialect or NATIVE
             fast = dialect == NATIVE and not self._column_map and not self._role_map
@@ -486,20 +487,23 @@ class Reader(Generic[R]):
                     if type(value) is not dict:
                         self._reject(self._not_an_object(value, line, False), raw)
                         continue
-                    # Counting by deletion uses memchr, about twice as fast as bytes.count here.
-                    colons = len(raw) - len(raw.replace(b":", b""))
                     if raw_rows:
-                        if colons > len(value) and has_duplicate_keys(raw, value, colons):
+                        if has_duplicate_keys(raw, value):
                             self._reject(self._duplicate(raw, line, chunk), raw)
                             continue
                         report.valid += 1
                         yield value
                         continue
+                    # A line that is byte for byte orjson's rendering of what it parsed to
+                    # (every line instructkit writes) cannot have lost a repeated key; that
+                    # one comparison is cheaper than any scan, so it comes first (and before
+                    # building, which may take over the parsed values).
+                    canonical = raw == dumps(value)
                     record = build(value) if fast else None
-                    if colons > len(value) and (
-                        has_duplicate_keys(raw, value, colons)
+                    if not canonical and (
+                        has_duplicate_keys(raw, value, canonical_known=True)
                         if record is None
-                        else not native_duplicate_free(raw, value, colons, record)
+                        else not native_duplicate_free(raw, record)
                         and locate_duplicate_key(raw) is not None
                     ):
                         self._reject(self._duplicate(raw, line, chunk), raw)
@@ -799,6 +803,17 @@ def _get(value: Any, path: tuple[str | int, ...]) -> Any:
     return value
 
 
+_NESTED_TYPES: Final = (Message, ToolCall)
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    # orjson's hook for what it cannot write itself: the messages and tool calls in a record.
+    if type(value) in _NESTED_TYPES or isinstance(value, Record):
+        fields: dict[str, Any] = value.__dict__
+        return fields
+    raise TypeError(f"cannot write {describe_type(value)} as JSON")
+
+
 def _dumps_row(row: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(row)
@@ -816,8 +831,11 @@ def _encoder(
     role_map: Mapping[str, str] | None,
     strict: bool,
     losses: LossReport | None,
+    line_end: bool,
 ) -> Callable[[Any], bytes]:
-    """A function from a record to its row's JSON bytes (no newline)."""
+    r"""A function from a record to its row's JSON bytes, ending in ``\n`` if ``line_end``."""
+    option = orjson.OPT_APPEND_NEWLINE if line_end else 0
+    newline = b"\n" if line_end else b""
 
     def check(item: Any) -> Record:
         if not isinstance(item, Record):
@@ -831,19 +849,28 @@ def _encoder(
         return record
 
     if dialect is None or (dialect == NATIVE and not column_map and not role_map):
-        # pydantic's own serializer writes record.to_dict() as JSON directly, byte for byte
-        # what orjson.dumps(record.to_dict()) gives (tests check it), without building the
-        # dicts first.
+        # A record's __dict__ holds its fields in order as plain JSON values, nested records
+        # (messages, tool calls) aside, which _fields_of hands over the same way: orjson then
+        # writes record.to_dict() byte for byte (tests check it) without building the dicts,
+        # several times faster than pydantic's serializer.
+        dumps = orjson.dumps
+
         def native(item: Any) -> bytes:
-            record = check(item)
-            if type(record) is Instruction:
-                # Its fields are plain JSON values in field order; orjson is faster here.
-                try:
-                    return orjson.dumps(record.__dict__)
-                except TypeError:  # an integer beyond 64 bits in meta
-                    pass
-            data: bytes = type(record).__pydantic_serializer__.to_json(record)
-            return data
+            # Inlined checks for the usual case (one of the record types, no conversion);
+            # this runs once per record.
+            kind = type(item)
+            if kind in _RECORD_TYPES and (target is None or kind is target):
+                fields = item.__dict__
+                if fields["meta"]:
+                    _check_meta(item)
+            else:
+                fields = check(item).__dict__
+            try:
+                return dumps(fields, default=_fields_of, option=option)
+            except TypeError:  # an integer beyond 64 bits in meta, which orjson refuses
+                record = check(item)
+                data: bytes = type(record).__pydantic_serializer__.to_json(record)
+                return data + newline
 
         return native
 
@@ -859,13 +886,13 @@ def _encoder(
             strict=strict,
             report=losses,
         )
-        return _dumps_row(row)
+        return _dumps_row(row) + newline
 
     return dialect_row
 
 
 def _write_text(out: Any, kind: str, rows: Iterator[bytes], limit: int | None) -> int:
-    """Write up to ``limit`` encoded rows; return how many were written."""
+    """Write up to ``limit`` encoded rows (lines, for JSON Lines); return how many."""
     taken: Iterator[bytes] = rows if limit is None else _take(rows, limit)
     if kind == "jsonl":
         return write_jsonl_lines(out, taken)
@@ -1010,6 +1037,7 @@ def write(
         role_map=role_map,
         strict=strict,
         losses=losses,
+        line_end=kind == "jsonl",
     )
     rows = map(encode, records)
     written = name or NATIVE

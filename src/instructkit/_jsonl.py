@@ -17,10 +17,10 @@ in characters, byte offset in the decompressed stream). Errors are values here, 
 so the caller applies its ``on_error`` policy.
 
 Duplicate keys. orjson, like most parsers, silently keeps the last of two equal keys in an
-object. Every parsed line is checked, cheaply: a line that holds no more ``:`` bytes than
-the parsed value has keys cannot hold a repeated key (each key needs a ``:`` outside strings),
-and a line that is byte-for-byte the canonical ``orjson.dumps`` of its value cannot either
-(the dump of a value with a dropped key is shorter). Only lines that pass neither test (text
+object. Every parsed line is checked, cheaply: a line that is byte-for-byte the canonical
+``orjson.dumps`` of its value cannot hold a repeated key (the dump of a value with a dropped
+key is shorter), and neither can a line that holds no more ``:`` bytes than the parsed value
+has keys (each key needs a ``:`` outside strings). Only lines that pass neither test (text
 with colons in a non-canonical file) are scanned exactly, by a small tokenizer that also
 locates the repeated key (JSON path, column, offset).
 """
@@ -378,7 +378,7 @@ def _count_keys(value: Any) -> int:
     return count
 
 
-def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1, keys: int = -1) -> bool:
+def has_duplicate_keys(raw: bytes, value: Any, *, canonical_known: bool = False) -> bool:
     """Whether the JSON text ``raw``, which parsed to ``value``, repeats a key in an object.
 
     Cheap sound tests first (see the module docstring), the exact scan only when they fail.
@@ -386,8 +386,8 @@ def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1, keys: int = -1)
     Args:
         raw: The JSON text.
         value: What orjson parsed it to.
-        colons: ``raw.count(b":")`` if the caller already knows it.
-        keys: The number of keys in ``value`` (at every depth) if the caller knows it.
+        canonical_known: The caller has already found that ``raw`` is not
+            ``orjson.dumps(value)``, so that test is skipped.
 
     Example:
         >>> import orjson
@@ -398,16 +398,17 @@ def has_duplicate_keys(raw: bytes, value: Any, colons: int = -1, keys: int = -1)
     kind = type(value)
     if kind is not dict and kind is not list:
         return False
-    # Every key needs a ":" outside strings, so a text with no more colons than its value
-    # has keys cannot repeat one; and orjson's rendering of a value that lost a repeated key
-    # is shorter than the text, so equality rules repeats out too.
-    if colons < 0:
-        colons = raw.count(b":")
+    # orjson's rendering of a value that lost a repeated key is shorter than the text, so
+    # equality rules repeats out: one comparison, and it settles every line instructkit
+    # wrote. Otherwise every key needs a ":" outside strings, so a text with no more colons
+    # than its value has keys cannot repeat one.
+    if not canonical_known and raw == orjson.dumps(value):
+        return False
+    # Counting by deletion uses memchr, about twice as fast as bytes.count here.
+    colons = len(raw) - len(raw.replace(b":", b""))
     if kind is dict and colons <= len(value):
         return False
-    if colons <= (keys if keys >= 0 else _count_keys(value)):
-        return False
-    if raw == orjson.dumps(value):
+    if colons <= _count_keys(value):
         return False
     return locate_duplicate_key(raw) is not None
 
@@ -602,23 +603,19 @@ def iter_jsonl(
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_jsonl_lines(out: IO[bytes] | Any, rows: Iterable[bytes], batch: int = 256) -> int:
-    r"""Write encoded rows (without their ``\n``) to ``out``, one per line, in batches.
+def write_jsonl_lines(out: IO[bytes] | Any, lines: Iterable[bytes]) -> int:
+    r"""Write encoded rows, each ending in ``\n``, to ``out``.
+
+    ``out`` should buffer (a file opened with a large buffer, or a compressor): lines go to
+    it one at a time, because holding many to join them costs more here, in fresh memory for
+    every batch, than the calls it saves.
 
     Returns:
-        The number of rows written.
+        The number of lines written.
     """
     count = 0
-    buffer: list[bytes] = []
-    for row in rows:
-        buffer.append(row)
-        if len(buffer) >= batch:
-            count += len(buffer)
-            buffer.append(b"")  # so the join ends with a newline too
-            out.write(b"\n".join(buffer))
-            buffer = []
-    if buffer:
-        count += len(buffer)
-        buffer.append(b"")
-        out.write(b"\n".join(buffer))
+    write = out.write
+    for line in lines:
+        write(line)
+        count += 1
     return count
