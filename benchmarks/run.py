@@ -15,10 +15,11 @@ the first time: ``benchmarks/data/instructions.jsonl`` (about 1.2 GB) and
 Method. Every run of a case is a fresh Python process, so its peak RSS (``ru_maxrss``) is
 its own and no case warms a cache for the next. Each process first reads the data file
 once, untimed, so every case parses from the OS page cache (the numbers compare parsers,
-not the disk). The read cases other than ``datasets`` then run once untimed before the
-timed run (see ``run_case``: memory first touched in a fresh process is slow in this VM,
-which made the order of the cases decide the ratios). Imports and setup (loading the
-records or the table a write case starts from) are not timed; peak RSS covers the whole
+not the disk). Every case but ``datasets`` then runs once untimed before the timed run
+(see ``run_case``: memory first touched in a fresh process is slow in this VM, page cache
+included, which made the order of the cases decide the ratios); a write case's warm-up
+output is deleted before the timed run. Imports and setup (loading the records or the
+table a write case starts from) are not timed; peak RSS covers the whole
 process, setup included. Each case runs ``--repeat`` times (default 2; the ``datasets``
 cases, which take 15-45 s each and are far from their targets, run once), in rounds that
 visit every case in turn, and the fastest run counts, as ``timeit`` does: on a shared
@@ -278,13 +279,17 @@ def run_case(case: str, path: Path, dataset: str, out_dir: Path) -> dict[str, An
         import datasets  # noqa: F401
     _warm(path)
     out = out_dir / f"{case}.out"
+    # One untimed run first. In this VM a process's first touch of memory that no process
+    # used recently is slow (the host backs guest pages lazily): a case that allocates
+    # gigabytes ran 1-1.5 s slower right after a small case than right after a large one,
+    # and the first of two write cases ran up to 2.5 s slower than the second (each writes
+    # a gigabyte into the page cache), so the order of cases decided the ratios. After one
+    # run, every case is timed in its steady state. The warm-up's output is deleted first,
+    # so every write case starts with the same free page cache.
     if case in _WARM_UP:
-        # One untimed run first. In this VM a process's first touch of memory that no
-        # process used recently is slow (the host backs guest pages lazily): a case that
-        # allocates gigabytes ran 1-1.5 s slower right after a small case than right after
-        # a large one, so the order of cases decided the ratios. After one run, every case
-        # is timed in its steady state.
         _CASES[case](path, dataset, setup, out)
+        for written in out_dir.glob(f"{case}.*"):
+            written.unlink()
     started = time.perf_counter()
     count = _CASES[case](path, dataset, setup, out)
     seconds = time.perf_counter() - started
@@ -398,9 +403,13 @@ _WARM_UP = {
     "pydantic_validate_json_per_line",
     "instructkit_read_table",
     "pyarrow_read_json_explicit",
+    "instructkit_write_jsonl",
+    "orjson_dumps_loop",
+    "instructkit_write_parquet",
+    "pyarrow_write_table",
 }
-"""Read cases that run once untimed before the timed run (the write cases start after a
-setup that already allocates gigabytes; the datasets cases are minutes long)."""
+"""Cases that run once untimed before the timed run: all but the datasets cases, which are
+minutes long and far from their targets."""
 
 _CASES: dict[str, Callable[[Path, str, Any, Path], int]] = {
     "instructkit_typed_read": _typed_read,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -337,3 +338,22 @@ def test_non_finite_numbers_in_meta_are_refused_not_nulled(tmp_path: Path) -> No
         write([record], tmp_path / "a.jsonl")
     assert caught.value.loc == "$.meta.scores[1]"
     assert not (tmp_path / "a.jsonl").exists()
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_integers_beyond_64_bits_from_unvalidated_records_are_written_exactly(
+    tmp_path: Path, suffix: str
+) -> None:
+    # orjson refuses them; the writer falls back to pydantic's serializer, which writes the
+    # number digit for digit rather than failing or rounding it.
+    big = 2**70 + 1
+    record = Instruction.model_construct(
+        instruction="q", input="", response="a", system=None, id=None, meta={"n": big}
+    )
+    plain = Instruction(instruction="q", response="a", meta={"n": 1})
+    path = tmp_path / f"a.{suffix}"
+    write([plain, record, plain], path)
+    text = path.read_bytes()
+    assert str(big).encode() in text
+    rows = json.loads(text) if suffix == "json" else [json.loads(x) for x in text.splitlines()]
+    assert [row["meta"]["n"] for row in rows] == [1, big, 1]
