@@ -689,18 +689,7 @@ def read_raw(
         [{'q': 'hi'}, {'q': 'bye'}] ...rows.jsonl: 3 seen, 2 valid, 0 rejected, 1 blank
     """
     return _open_reader(
-        path,
-        format=format,
-        dialect=None,
-        record=None,
-        on_error=on_error,
-        rejects=rejects,
-        column_map=None,
-        role_map=None,
-        strict=False,
-        report=report,
-        losses=None,
-        raw=True,
+        path, format=format, on_error=on_error, rejects=rejects, report=report, raw=True
     )
 
 
@@ -708,16 +697,16 @@ def _open_reader(
     path: str | os.PathLike[str],
     *,
     format: str | None,
-    dialect: str | None,
-    record: RecordType | None,
     on_error: OnError,
     rejects: str | os.PathLike[str] | None,
-    column_map: Mapping[str, str] | None,
-    role_map: Mapping[str, str] | None,
-    strict: bool,
     report: ItemReport | None,
-    losses: LossReport | None,
     raw: bool,
+    dialect: str | None = None,
+    record: RecordType | None = None,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    losses: LossReport | None = None,
 ) -> Reader[Any]:
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigurationError(f"expected a file path, got {describe_type(path)}")
