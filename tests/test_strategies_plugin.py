@@ -90,3 +90,36 @@ def test_hook_is_skipped_with_hypothesis_no_plugins() -> None:
     )
     # Hypothesis falls back to its own inference from the model's signature.
     assert "instructions()" not in out
+
+
+def test_importing_hypothesis_does_not_import_instructkit() -> None:
+    # Every project with instructkit installed loads its plugin hook with Hypothesis; the
+    # hook must not import the package (and pyarrow with it) for people who never use it.
+    out = run_fresh(
+        """
+        import sys
+        import hypothesis
+        from hypothesis import strategies as st
+        print(sorted(m for m in sys.modules if m.startswith(("instructkit", "pyarrow"))))
+        """
+    )
+    assert out.strip() == "[]"
+
+
+def test_strategies_are_registered_whichever_is_imported_first() -> None:
+    out = run_fresh(
+        """
+        import instructkit
+        from hypothesis import strategies as st
+        print(repr(st.from_type(instructkit.Instruction)))
+        """
+    )
+    assert out.strip() == "instructions()"
+    out = run_fresh(
+        """
+        from hypothesis import strategies as st
+        import instructkit
+        print(repr(st.from_type(instructkit.Instruction)))
+        """
+    )
+    assert out.strip() == "instructions()"

@@ -1,5 +1,8 @@
 """instructkit: typed records, dialects, I/O, templates and strategies for instruction data."""
 
+import os as _os
+import sys as _sys
+
 from instructkit._adapters import Adapter, adapt, adapter_names, get_adapter
 from instructkit._arrow import ARROW_SCHEMA_VERSION, arrow_schema, from_arrow, to_arrow
 from instructkit._describe import Description, DuplicateGroup, LengthStats, describe
@@ -115,3 +118,13 @@ __all__ = [
     "to_row",
     "write",
 ]
+
+# Hypothesis's plugin hook (src/_instructkit_hypothesis.py) registers the strategies for
+# st.from_type only when instructkit is already imported, so that loading Hypothesis never
+# imports instructkit; when Hypothesis came first, the registration happens here, unless
+# plugins are turned off the way Hypothesis itself checks.
+if "hypothesis" in _sys.modules and not _os.environ.get("HYPOTHESIS_NO_PLUGINS"):
+    from instructkit._strategies._register import register_type_strategies as _register
+
+    _register()
+    del _register
