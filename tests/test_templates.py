@@ -256,7 +256,7 @@ _SPECIAL = st.sampled_from(["{", "}", ".", "[", "]", "!", ":", "0", " ", "x", "_
 
 
 @given(
-    prefix=st.text(alphabet=st.characters(exclude_characters="{}"), max_size=10),
+    prefix=st.text(alphabet=st.characters(codec="utf-8", exclude_characters="{}"), max_size=10),
     inner=st.lists(_SPECIAL, min_size=1, max_size=6).map("".join),
 )
 def test_hypothesis_hostile_placeholders_raise_template_errors(prefix: str, inner: str) -> None:
@@ -285,7 +285,7 @@ def test_any_text_either_builds_or_raises_template_error(text: str) -> None:
 
 
 # A grammar for valid patterns: literal text (with escaped braces) and known placeholders.
-_LITERAL = st.text(alphabet=st.characters(exclude_characters="{}"), max_size=8)
+_LITERAL = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="{}"), max_size=8)
 _PIECE = st.one_of(
     _LITERAL.map(lambda s: ("lit", s)),
     st.sampled_from(["{{", "}}"]).map(lambda s: ("esc", s)),
