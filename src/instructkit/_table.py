@@ -32,11 +32,17 @@ Then the table is checked, column-wise, with Arrow compute:
 * ``tool_calls`` only on assistant turns, ``reasoning`` only on assistant turns,
   ``tool_call_id`` on (and only on) tool turns; weights in [0, 1] (NaN refused);
 * at least one message in ``messages``, ``chosen`` and ``rejected``; lists never null;
-* the cross-turn rules, with Arrow group-bys and joins: system and developer turns only
-  before the first user turn; tool-call ids unique within a transcript; every tool turn
-  answers a call issued by an earlier turn of its transcript, once (for a preference, each
-  of ``prompt + chosen`` and ``prompt + rejected``);
-* valid UTF-8 everywhere (Arrow's full validation).
+* the cross-turn rules: system and developer turns only before the first user turn (a
+  running count of user turns over all turns of a column); tool-call ids unique within a
+  transcript, and every tool turn answering a call issued by an earlier turn of its
+  transcript, once (group-bys and joins over just the tool turns and calls); for a
+  preference, each of ``prompt + chosen`` and ``prompt + rejected``;
+* valid UTF-8 everywhere (Arrow's full validation, on worker threads while the rest runs).
+
+The checks cost about a tenth of pyarrow's parse, so they avoid work where they can: a
+message field is extracted and the roles are hashed once per column; a rule about a field
+that is null in every turn (``name``, ``reasoning``, ``weight``, ``tool_call_id``, tool
+calls in data without any) builds no mask, as Arrow knows each column's null count.
 
 Two checks look at values in Python, once per *distinct* value rather than per row: that
 tool-call arguments and tool schemas are valid JSON text, and that ``meta`` texts other
@@ -47,6 +53,7 @@ the record layer's own message for them. The result is exactly the rows
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -160,18 +167,23 @@ def read_table(
         table = read_parquet_table(path, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
         assert found is not None
-        out = _scan_checking_utf8(table, found)
-        if out is None:
-            _check_utf8(table, file)  # raises, naming the column
-            raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
+        with _validating(table) as valid:
+            out = _scan_unless_undecodable(table, found)
+            if not valid() or out is None:
+                _check_utf8(table, file)  # raises, naming the column
+                raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
         return _settle(table, found, out, policy, tally, file, None)
     if kind is None:
         kind = _sniff_jsonl(file)
-    table = _read_jsonl_arrow(file, kind)
-    out = None if table is None else _scan_checking_utf8(table, kind)
-    if table is None or out is None:
-        return _read_jsonl_records(file, kind, policy, tally)
-    return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    parsed = _parse_jsonl_table(file, kind)
+    if parsed is not None:
+        # The validation of the parsed text runs while the table is conformed and checked.
+        with _validating(parsed) as valid:
+            table = _conform_jsonl(file, kind, parsed)
+            out = None if table is None else _scan_unless_undecodable(table, kind)
+            if table is not None and out is not None and valid():
+                return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    return _read_jsonl_records(file, kind, policy, tally)
 
 
 def _validate_all(chunks: list[pa.Array]) -> None:
@@ -179,27 +191,38 @@ def _validate_all(chunks: list[pa.Array]) -> None:
         chunk.validate(full=True)
 
 
-def _scan_checking_utf8(table: pa.Table, kind: type[Record]) -> _Findings | None:
-    """:func:`_scan`, with Arrow's UTF-8 validation on other threads; None if text is invalid.
+@contextlib.contextmanager
+def _validating(table: pa.Table) -> Iterator[Callable[[], bool]]:
+    """Arrow's full validation of ``table`` on worker threads, while the caller goes on.
 
     Neither pyarrow's JSON reader nor its Parquet reader promises valid UTF-8 in string
-    columns. The full validation releases the GIL, so it runs alongside the checks.
+    columns, and checking it is a large part of the work after parsing. The validation
+    releases the GIL, so it runs alongside the caller's next steps (conforming, the checks).
+    Yields a function that waits for it and tells whether the table is valid.
     """
     chunks = [chunk for column in table.columns for chunk in column.chunks]
     workers = max(1, min(4, os.cpu_count() or 1))
     groups = [chunks[i :: workers * 2] for i in range(workers * 2)]  # few tasks, even sizes
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.submit(_validate_all, group) for group in groups if group]
-        try:
-            out = _scan(table, kind)
-        except UnicodeDecodeError:
-            out = None  # a check met the invalid text first
-        try:
-            for future in pending:
-                future.result()
-        except pa.ArrowInvalid:
-            return None
-    return out
+
+        def valid() -> bool:
+            try:
+                for future in pending:
+                    future.result()
+            except pa.ArrowInvalid:
+                return False
+            return True
+
+        yield valid
+
+
+def _scan_unless_undecodable(table: pa.Table, kind: type[Record]) -> _Findings | None:
+    """:func:`_scan`; ``None`` when a check met invalid UTF-8 before the validation did."""
+    try:
+        return _scan(table, kind)
+    except UnicodeDecodeError:
+        return None
 
 
 # --- JSONL ---------------------------------------------------------------------------------
@@ -254,8 +277,8 @@ def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
             return None
 
 
-def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
-    """The fast path; ``None`` when the file must be read line by line instead."""
+def _parse_jsonl_table(file: str, kind: type[Record]) -> pa.Table | None:
+    """The file parsed by pyarrow; ``None`` if that fails or finds unknown or missing columns."""
     schema = arrow_schema(kind)
     explicit = pa.schema([f for f in schema if f.name != "meta"])
     parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
@@ -265,6 +288,15 @@ def _read_jsonl_arrow(file: str, kind: type[Record]) -> pa.Table | None:
     names = table.schema.names
     if set(names) - set(schema.names) or "meta" not in names:
         return None  # unknown or missing columns: the line reader names the row and field
+    return table
+
+
+def _conform_jsonl(file: str, kind: type[Record], table: pa.Table) -> pa.Table | None:
+    """The parsed table with meta as JSON text and exactly the record type's schema.
+
+    ``None`` when the file must be read line by line instead.
+    """
+    names = table.schema.names
     meta = table.column("meta")
     if pa.types.is_struct(meta.type) and meta.type.num_fields == 0:
         texts = pc.if_else(pc.is_null(meta), pa.scalar(None, pa.string()), pa.scalar("{}"))
@@ -425,8 +457,15 @@ def _rows(mask: Any) -> pa.Array:
     return pc.indices_nonzero(pc.fill_null(mask, False))
 
 
+def _typed(value: int, kind: pa.DataType) -> pa.Scalar:
+    # A Python int would be an int64 scalar, and the kernel would first cast a whole int32
+    # array to int64 to compare it.
+    return pa.scalar(value, kind)
+
+
 def _empty(values: Any) -> Any:
-    return pc.equal(pc.binary_length(values), 0)
+    lengths = pc.binary_length(values)
+    return pc.equal(lengths, _typed(0, lengths.type))
 
 
 def _missing_or_empty(values: Any) -> Any:
@@ -465,11 +504,11 @@ class _Findings:
     def __init__(self) -> None:
         self.parts: list[tuple[str, pa.Array]] = []
 
-    def add(self, label: str, rows: Any, base: int = 0) -> None:
+    def add(self, label: str, rows: Any) -> None:
         if len(rows):
             if isinstance(rows, pa.ChunkedArray):
                 rows = rows.combine_chunks()
-            self.parts.append((label, pc.add(rows.cast(pa.int64()), base)))
+            self.parts.append((label, rows.cast(pa.int64())))
 
     def bad_rows(self) -> list[int]:
         if not self.parts:
@@ -484,50 +523,144 @@ class _Findings:
         return "a rule"
 
 
-def _check_text_columns(
-    batch: pa.RecordBatch | pa.Table, kind: type[Record], out: _Findings, base: int
-) -> None:
+def _any_set(values: Any) -> bool:
+    """Whether any value is non-null: free, Arrow keeps each chunk's null count."""
+    return bool(values.null_count < len(values))
+
+
+def _check_text_columns(table: pa.Table, kind: type[Record], out: _Findings) -> None:
     required = {"instruction": False, "input": True, "response": False}
     if kind is Instruction:
         for name, allow_empty in required.items():
-            column = batch.column(name)
+            column = table.column(name)
             mask = pc.is_null(column) if allow_empty else _missing_or_empty(column)
-            out.add(f"$.{name} present and non-empty", _rows(mask), base)
-        out.add("$.system non-empty", _rows(_set_but_empty(batch.column("system"))), base)
-    out.add("$.id non-empty", _rows(_set_but_empty(batch.column("id"))), base)
-    meta = batch.column("meta")
-    out.add("$.meta present", _rows(pc.is_null(meta)), base)
+            out.add(f"$.{name} present and non-empty", _rows(mask))
+        out.add("$.system non-empty", _rows(_set_but_empty(table.column("system"))))
+    out.add("$.id non-empty", _rows(_set_but_empty(table.column("id"))))
+    meta = table.column("meta")
+    out.add("$.meta present", _rows(pc.is_null(meta)))
     bad_meta = _bad_json_texts(meta, objects=True)
     if bad_meta is not None:
-        out.add("$.meta a JSON object", _rows(bad_meta), base)
+        out.add("$.meta a JSON object", _rows(bad_meta))
     if kind is not Instruction:
-        tools = batch.column("tools")
-        out.add("$.tools a list", _rows(pc.is_null(tools)), base)
+        tools = table.column("tools")
+        out.add("$.tools a list", _rows(pc.is_null(tools)))
         flat = pc.list_flatten(tools)
         if len(flat):
             parents = pc.list_parent_indices(tools)
-            out.add("$.tools[] present", pc.take(parents, _rows(pc.is_null(flat))), base)
+            out.add("$.tools[] present", pc.take(parents, _rows(pc.is_null(flat))))
             bad = _bad_json_texts(flat)
             if bad is not None:
-                out.add("$.tools[] JSON text", pc.take(parents, _rows(bad)), base)
+                out.add("$.tools[] JSON text", pc.take(parents, _rows(bad)))
+
+
+_ROLE_CODE = {role: index for index, role in enumerate(ROLES)}
+_EARLY_CODES = (_ROLE_CODE["system"], _ROLE_CODE["developer"])
+# The rule "system and developer turns only before the first user turn" tests for the two
+# smallest role codes with one comparison.
+assert sorted(_EARLY_CODES) == [0, 1]
 
 
 class _Turns:
-    """The flattened messages of one list column of a batch, with per-turn facts."""
+    """The flattened messages of one list column, with the per-turn facts the checks share.
+
+    Built once per column and shared by the per-turn rules and the cross-turn rules, so each
+    field is extracted, and each role string hashed, once.
+    """
 
     def __init__(self, column: Any) -> None:
         self.column = column
-        self.values = pc.list_flatten(column)
-        self.parents = pc.list_parent_indices(column)
-        self.count = len(self.values)
-        values = self.values
-        self.role = pc.struct_field(values, [_MSG["role"]])
-        self.content = pc.struct_field(values, [_MSG["content"]])
-        self.tool_calls = pc.struct_field(values, [_MSG["tool_calls"]])
-        self.tool_call_id = pc.struct_field(values, [_MSG["tool_call_id"]])
-        self.name = pc.struct_field(values, [_MSG["name"]])
-        self.reasoning = pc.struct_field(values, [_MSG["reasoning"]])
-        self.weight = pc.struct_field(values, [_MSG["weight"]])
+        values = pc.list_flatten(column)
+        self.count = len(values)
+        if values.null_count:
+            # A null message: pc.struct_field folds the struct's nulls into every field, so
+            # the rules (role required, ...) see a missing value there.
+            fields = [pc.struct_field(values, [i]) for i in range(MESSAGE_TYPE.num_fields)]
+        else:
+            # No null message (what the JSON reader and to_arrow give): the children as they
+            # are, without the per-field bitmap merge pc.struct_field allocates.
+            fields = [
+                pa.chunked_array(
+                    [chunk.field(i) for chunk in values.chunks], MESSAGE_TYPE.field(i).type
+                )
+                for i in range(MESSAGE_TYPE.num_fields)
+            ]
+        self.role = fields[_MSG["role"]]
+        self.content = fields[_MSG["content"]]
+        self.tool_calls = fields[_MSG["tool_calls"]]
+        self.tool_call_id = fields[_MSG["tool_call_id"]]
+        self.name = fields[_MSG["name"]]
+        self.reasoning = fields[_MSG["reasoning"]]
+        self.weight = fields[_MSG["weight"]]
+        # Each turn's role as its index in ROLES, null when missing or unknown: the strings
+        # are hashed once, and every role test below compares small integers.
+        self.code = pc.index_in(self.role, value_set=_ROLE_VALUES)
+        # Tool calls are rare in most data; with none at all, their rules are skipped.
+        self.calls = pc.list_flatten(self.tool_calls)
+        self.call_count = len(self.calls)
+        self._parents: Any = None
+        self._starts: Any = None
+        self._users_before: pa.Array | None = None
+
+    def is_role(self, role: str) -> Any:
+        return pc.fill_null(pc.equal(self.code, _typed(_ROLE_CODE[role], self.code.type)), False)
+
+    def is_early(self) -> Any:
+        """System and developer turns."""
+        last = _typed(max(_EARLY_CODES), self.code.type)
+        return pc.fill_null(pc.less_equal(self.code, last), False)
+
+    @property
+    def parents(self) -> Any:
+        """Each turn's row (int64), made only when a rule needs it."""
+        if self._parents is None:
+            self._parents = pc.list_parent_indices(self.column).cast(pa.int64())
+        return self._parents
+
+    @property
+    def starts(self) -> Any:
+        """Each row's first turn, as an index among all flattened turns."""
+        if self._starts is None:
+            lengths = self.lengths()
+            self._starts = pc.subtract(pc.cumulative_sum(lengths), lengths)
+        return self._starts
+
+    def lengths(self) -> Any:
+        """Each row's number of turns (0 for a null list)."""
+        return pc.fill_null(pc.list_value_length(self.column), 0).cast(pa.int64())
+
+    def positions(self, index: Any, rows: Any) -> Any:
+        """0-based positions within their lists of the turns at flat ``index`` (of ``rows``)."""
+        return pc.subtract(index, pc.take(self.starts, rows))
+
+    def users_before(self) -> pa.Array:
+        """``counts[k]``: how many of the first ``k`` flattened turns are user turns.
+
+        One more entry than turns, so that the count at the end of the last row exists too;
+        the user turns of a row before a turn are then a difference of two lookups.
+        """
+        if self._users_before is None:
+            running = pc.cumulative_sum(self.is_role("user").cast(pa.int64()))
+            if isinstance(running, pa.ChunkedArray):
+                running = running.combine_chunks()
+            self._users_before = pa.concat_arrays([pa.array([0], pa.int64()), running])
+        return self._users_before
+
+    def early_after_user(self) -> pa.Array:
+        """Rows with a system or developer turn after a user turn of the same list."""
+        early = pc.indices_nonzero(self.is_early())
+        if not len(early):
+            return early
+        counts = self.users_before()
+        rows = pc.take(self.parents, early)
+        before = pc.subtract(pc.take(counts, early), pc.take(counts, pc.take(self.starts, rows)))
+        return rows.filter(pc.greater(before, 0))
+
+    def users_per_row(self) -> Any:
+        """How many user turns each row's list holds."""
+        counts = self.users_before()
+        starts = self.starts
+        return pc.subtract(pc.take(counts, pc.add(starts, self.lengths())), pc.take(counts, starts))
 
 
 def _any_of(masks: list[Any]) -> Any:
@@ -537,40 +670,56 @@ def _any_of(masks: list[Any]) -> Any:
     return combined
 
 
-def _check_turns(turns: _Turns, field: str, out: _Findings, base: int) -> None:
-    """Per-turn rules, one combined mask (the record layer words the message later)."""
+def _check_turns(turns: _Turns, field: str, out: _Findings) -> None:
+    """Per-turn rules, one combined mask (the record layer words the message later).
+
+    A rule about a field that is null in every turn cannot fail, and Arrow knows each
+    column's null count for free, so such rules (``name``, ``reasoning``, ``weight``,
+    ``tool_call_id``, tool calls in data without any) build no mask at all.
+    """
     if not turns.count:
         return
-    role = turns.role
-    assistant = pc.fill_null(pc.equal(role, "assistant"), False)
-    tool = pc.fill_null(pc.equal(role, "tool"), False)
-    has_calls = pc.fill_null(pc.greater(pc.list_value_length(turns.tool_calls), 0), False)
-    calling = pc.and_(assistant, has_calls)
+    assistant = turns.is_role("assistant")
+    tool = turns.is_role("tool")
     not_assistant = pc.invert(assistant)
-    not_tool = pc.invert(tool)
+    masks = [pc.is_null(turns.code)]  # a missing or unknown role
+    if turns.tool_calls.null_count:
+        masks.append(pc.is_null(turns.tool_calls))
+    calling = None  # assistant turns with tool calls: None when no turn has any
+    if turns.call_count:
+        has_calls = pc.fill_null(pc.greater(pc.list_value_length(turns.tool_calls), 0), False)
+        calling = pc.and_(assistant, has_calls)
+        masks.append(pc.and_(has_calls, not_assistant))
+    # content: None only when calling; "" only when calling or on a tool turn
+    content = turns.content
+    if content.null_count:
+        missing = pc.is_null(content)
+        masks.append(missing if calling is None else pc.and_(missing, pc.invert(calling)))
+    empty = _set_but_empty(content)
+    if pc.any(empty).as_py():
+        allowed = tool if calling is None else pc.or_(tool, calling)
+        masks.append(pc.and_(empty, pc.invert(allowed)))
+    if _any_set(turns.name):
+        masks.append(_set_but_empty(turns.name))
+    if _any_set(turns.reasoning):
+        masks.append(pc.and_(pc.is_valid(turns.reasoning), not_assistant))
+    answers = turns.tool_call_id
+    if answers.null_count:
+        masks.append(pc.and_(tool, pc.is_null(answers)))
+    if _any_set(answers):
+        masks.append(pc.and_(pc.is_valid(answers), pc.invert(tool)))
+        masks.append(_set_but_empty(answers))
     weight = turns.weight
-    in_range = pc.fill_null(
-        pc.and_(pc.greater_equal(weight, 0.0), pc.less_equal(weight, 1.0)), False
-    )
-    masks = [
-        pc.invert(pc.fill_null(pc.is_in(role, value_set=_ROLE_VALUES), False)),
-        pc.is_null(turns.tool_calls),
-        # content: None only when calling; "" only when calling or on a tool turn
-        pc.and_(pc.is_null(turns.content), pc.invert(calling)),
-        pc.and_(_set_but_empty(turns.content), pc.and_(not_tool, pc.invert(calling))),
-        _set_but_empty(turns.name),
-        pc.and_(has_calls, not_assistant),
-        pc.and_(pc.is_valid(turns.reasoning), not_assistant),
-        pc.and_(tool, pc.is_null(turns.tool_call_id)),
-        pc.and_(pc.is_valid(turns.tool_call_id), not_tool),
-        _set_but_empty(turns.tool_call_id),
-        pc.and_(pc.is_valid(weight), pc.invert(in_range)),
-    ]
+    if _any_set(weight):
+        in_range = pc.fill_null(
+            pc.and_(pc.greater_equal(weight, 0.0), pc.less_equal(weight, 1.0)), False
+        )
+        masks.append(pc.and_(pc.is_valid(weight), pc.invert(in_range)))
     found = _rows(_any_of(masks))
     if len(found):
-        out.add(f"$.{field}[] turn rules", pc.take(turns.parents, found), base)
-    calls = pc.list_flatten(turns.tool_calls)
-    if len(calls):
+        out.add(f"$.{field}[] turn rules", pc.take(turns.parents, found))
+    if turns.call_count:
+        calls = turns.calls
         arguments = pc.struct_field(calls, [_CALL["arguments"]])
         masks = [
             _missing_or_empty(pc.struct_field(calls, [_CALL["id"]])),
@@ -583,7 +732,7 @@ def _check_turns(turns: _Turns, field: str, out: _Findings, base: int) -> None:
         found = _rows(_any_of(masks))
         if len(found):
             owners = pc.take(turns.parents, pc.list_parent_indices(turns.tool_calls))
-            out.add(f"$.{field}[].tool_calls[] rules", pc.take(owners, found), base)
+            out.add(f"$.{field}[].tool_calls[] rules", pc.take(owners, found))
 
 
 def _arange(count: int) -> pa.Array:
@@ -591,85 +740,70 @@ def _arange(count: int) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(pa.nulls(count, pa.int64()).fill_null(1)), 1)
 
 
-def _positions(column: Any, parents: Any) -> Any:
-    """Each flattened item's 0-based position within its list (chunked arrays welcome)."""
-    lengths = pc.fill_null(pc.list_value_length(column), 0).cast(pa.int64())
-    ends = pc.cumulative_sum(lengths)
-    starts = pc.subtract(ends, lengths)  # index of each list's first item among all items
-    return pc.subtract(_arange(len(parents)), pc.take(starts, parents))
-
-
-_EARLY_ROLES = pa.array(["system", "developer"], pa.string())
-
-
-class _CrossTurn:
-    """The facts the cross-turn rules need, gathered batch by batch and checked once.
+class _ToolLinks:
+    """The tool-call facts of the cross-turn rules, gathered per list column, checked once.
 
     Every turn belongs to a transcript (``tid``: the row, or ``2 * row + side`` for the two
-    transcripts of a preference) at a position. Only the turns the rules look at are kept
-    (user, system and developer turns as ``(tid, pos)``; tool turns and tool calls with
-    their call id), and the group-bys and joins run once over the whole table.
+    transcripts of a preference) at a position. Only tool turns (with the call id they
+    answer) and tool calls (with their id) are kept, usually a small part of all turns,
+    and the group-bys and joins run once over the whole table.
     """
 
     def __init__(self, per_row: int) -> None:
         self.per_row = per_row
-        self.users: list[pa.Table] = []
-        self.early: list[pa.Table] = []
         self.tools: list[pa.Table] = []
         self.calls: list[pa.Table] = []
 
-    def add(self, turns: _Turns, tid: pa.Array, shift: Any) -> None:
-        if not turns.count:
-            return
-        position = pc.add(_positions(turns.column, turns.parents), shift)
-        role = turns.role
-        for target, mask in (
-            (self.users, pc.equal(role, "user")),
-            (self.early, pc.is_in(role, value_set=_EARLY_ROLES)),
-        ):
-            keep = pc.fill_null(mask, False)
-            target.append(pa.table({"tid": tid.filter(keep), "pos": position.filter(keep)}))
+    def _tid(self, rows: Any, side: int) -> Any:
+        return rows if self.per_row == 1 else pc.add(pc.multiply(rows, 2), side)
+
+    def add(self, turns: _Turns, side: int = 0, shift: Any = None) -> None:
+        """Add a column's tool turns and calls; ``shift``: per row, added to positions."""
         answers = turns.tool_call_id
-        keep = pc.and_(pc.fill_null(pc.equal(role, "tool"), False), pc.is_valid(answers))
-        self.tools.append(
-            pa.table(
-                {
-                    "tid": tid.filter(keep),
-                    "pos": position.filter(keep),
-                    "answers": answers.filter(keep),
-                }
-            )
-        )
-        calls = pc.list_flatten(turns.tool_calls)
-        if len(calls):
-            owner = pc.list_parent_indices(turns.tool_calls)
+        if _any_set(answers):  # else no tool turn answers anything: nothing to link
+            index = pc.indices_nonzero(pc.and_(turns.is_role("tool"), pc.is_valid(answers)))
+            if len(index):
+                rows = pc.take(turns.parents, index)
+                self.tools.append(
+                    pa.table(
+                        {
+                            "tid": self._tid(rows, side),
+                            "pos": self._positions(turns, index, rows, shift),
+                            "answers": pc.take(answers, index),
+                        }
+                    )
+                )
+        if turns.call_count:
+            calls = turns.calls
             ids = pc.struct_field(calls, [_CALL["id"]])
             valid = pc.is_valid(ids)
+            owner = pc.list_parent_indices(turns.tool_calls).cast(pa.int64()).filter(valid)
+            rows = pc.take(turns.parents, owner)
             self.calls.append(
                 pa.table(
                     {
-                        "tid": pc.take(tid, owner).filter(valid),
-                        "call_pos": pc.take(position, owner).filter(valid),
+                        "tid": self._tid(rows, side),
+                        "call_pos": self._positions(turns, owner, rows, shift),
                         "answers": ids.filter(valid),
                     }
                 )
             )
 
+    @staticmethod
+    def _positions(turns: _Turns, index: Any, rows: Any, shift: Any) -> Any:
+        positions = turns.positions(index, rows)
+        return positions if shift is None else pc.add(positions, pc.take(shift, rows))
+
     def bad_rows(self) -> pa.Array:
         bad: list[Any] = []
-        early = pa.concat_tables(self.early) if self.early else None
-        if early is not None and early.num_rows:
-            # A system or developer turn after the first user turn of its transcript.
-            users = pa.concat_tables(self.users)
-            first_user = users.group_by("tid").aggregate([("pos", "min")])
-            joined = early.join(first_user, "tid", join_type="inner")
-            bad.append(joined.filter(pc.greater(joined["pos"], joined["pos_min"]))["tid"])
-        calls = pa.concat_tables(self.calls) if self.calls else None
+        # One chunk each: the gathered columns come from takes over the table's many chunks,
+        # and Acero's group-bys and joins pay per batch.
+        calls = pa.concat_tables(self.calls).combine_chunks() if self.calls else None
         if calls is not None and calls.num_rows:
             # A call id used twice in one transcript.
             repeated = calls.group_by(["tid", "answers"]).aggregate([("call_pos", "count")])
             bad.append(repeated.filter(pc.greater(repeated["call_pos_count"], 1))["tid"])
-        tools = pa.concat_tables(self.tools) if self.tools else None
+        tools = pa.concat_tables(self.tools).combine_chunks() if self.tools else None
         if tools is not None and tools.num_rows:
             # A call answered twice, or a tool turn answering no earlier call.
             twice = tools.group_by(["tid", "answers"]).aggregate([("pos", "count")])
@@ -693,51 +827,47 @@ class _CrossTurn:
 
 
 def _check_cross_turn(
-    batch: pa.RecordBatch | pa.Table,
-    kind: type[Record],
-    found: dict[str, _Turns],
-    cross: _CrossTurn,
-    base: int,
+    table: pa.Table, kind: type[Record], found: dict[str, _Turns], out: _Findings
 ) -> None:
+    """The rules that span turns: system placement and tool-call linkage."""
+    label = "cross-turn rules"
+    links = _ToolLinks(2 if kind is Preference else 1)
     if kind is Conversation:
         turns = found["messages"]
-        cross.add(turns, pc.add(turns.parents.cast(pa.int64()), base), 0)
-        return
-    prompt, chosen, rejected = found["prompt"], found["chosen"], found["rejected"]
-    prompt_length = pc.fill_null(pc.list_value_length(batch.column("prompt")), 0).cast(pa.int64())
-    for side, turns in ((0, chosen), (1, rejected)):
-        # Transcript id = 2 * row + side; the prompt's turns belong to both transcripts.
-        if prompt.count:
-            rows = pc.add(prompt.parents.cast(pa.int64()), base)
-            cross.add(prompt, pc.add(pc.multiply(rows, 2), side), 0)
-        if turns.count:
-            row_of = turns.parents.cast(pa.int64())
-            shift = pc.take(prompt_length, row_of)
-            cross.add(turns, pc.add(pc.multiply(pc.add(row_of, base), 2), side), shift)
+        out.add(label, turns.early_after_user())
+        links.add(turns)
+    else:
+        # Two transcripts per row, prompt + chosen and prompt + rejected: the prompt's turns
+        # belong to both, and the positions of the other turns follow the prompt's.
+        prompt = found["prompt"]
+        out.add(label, prompt.early_after_user())
+        prompt_users = prompt.users_per_row() if prompt.count else None
+        prompt_length = prompt.lengths()
+        for side, name in enumerate(("chosen", "rejected")):
+            turns = found[name]
+            out.add(label, turns.early_after_user())
+            if prompt_users is not None and turns.count:
+                # An early turn after a user turn of the prompt.
+                rows = pc.take(turns.parents, pc.indices_nonzero(turns.is_early()))
+                out.add(label, rows.filter(pc.greater(pc.take(prompt_users, rows), 0)))
+            links.add(prompt, side)
+            links.add(turns, side, prompt_length)
+    out.add(label, links.bad_rows())
 
 
-def _check_batch(
-    batch: pa.RecordBatch | pa.Table,
-    kind: type[Record],
-    out: _Findings,
-    cross: _CrossTurn,
-    base: int,
-) -> None:
-    _check_text_columns(batch, kind, out, base)
-    if kind is Instruction:
-        return
+def _check_lists(table: pa.Table, kind: type[Record], out: _Findings) -> None:
     names = ("messages",) if kind is Conversation else ("prompt", "chosen", "rejected")
     found: dict[str, _Turns] = {}
     for name in names:
-        column = batch.column(name)
-        out.add(f"$.{name} a list", _rows(pc.is_null(column)), base)
+        column = table.column(name)
+        out.add(f"$.{name} a list", _rows(pc.is_null(column)))
         if name != "prompt":
             length = pc.list_value_length(column)
-            out.add(f"$.{name} non-empty", _rows(pc.equal(length, 0)), base)
+            out.add(f"$.{name} non-empty", _rows(pc.equal(length, 0)))
         turns = _Turns(column)
-        _check_turns(turns, name, out, base)
+        _check_turns(turns, name, out)
         found[name] = turns
-    _check_cross_turn(batch, kind, found, cross, base)
+    _check_cross_turn(table, kind, found, out)
 
 
 def validate_table(
@@ -787,12 +917,11 @@ def validate_table(
 def _scan(table: pa.Table, kind: type[Record]) -> _Findings:
     """Every check, column-wise; the rows that fail some check."""
     out = _Findings()
-    cross = _CrossTurn(2 if kind is Preference else 1)
     # Whole columns at once: compute functions loop over the chunks in C++, while a Python
     # loop over pyarrow's ~1 MiB JSON blocks would pay the call overhead a thousand times.
-    _check_batch(table, kind, out, cross, 0)
+    _check_text_columns(table, kind, out)
     if kind is not Instruction:
-        out.add("cross-turn rules", cross.bad_rows(), 0)
+        _check_lists(table, kind, out)
     return out
 
 
