@@ -30,7 +30,7 @@ from instructkit import (
     read_table,
     to_arrow,
 )
-from instructkit._arrow import conform_table, meta_text, meta_value
+from instructkit._arrow import conform_table, meta_text, meta_value, record_batches
 from instructkit._table import validate_table
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -217,21 +217,145 @@ def test_to_arrow_builds_columns_without_per_row_dicts(monkeypatch: pytest.Monke
     assert to_arrow([chat]).num_rows == 1
 
 
-def test_batches_too_large_for_32_bit_offsets_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "records",
+    [
+        [Instruction(instruction=f"q{i}", response="a", meta={"i": i}) for i in range(5)],
+        [
+            Conversation(messages=[Message(role="user", content=f"q{i}")], tools=["{}"] * (i % 3))
+            for i in range(5)
+        ],
+    ],
+    ids=["instructions", "chats"],
+)
+def test_batches_too_large_for_32_bit_offsets_are_split(
+    monkeypatch: pytest.MonkeyPatch, records: list[Any]
+) -> None:
     import instructkit._arrow as arrow_module
 
-    real = arrow_module._texts
+    real = arrow_module._array
 
-    def small_capacity(values: list[Any]) -> pa.Array:
+    def small_capacity(values: list[Any], kind: pa.DataType) -> pa.Array:
         if len(values) > 2:  # as if more than two values overflowed 2 GiB of text
             raise arrow_module._BatchTooLarge
-        return real(values)
+        return real(values, kind)
 
-    monkeypatch.setattr(arrow_module, "_texts", small_capacity)
-    records = [Instruction(instruction=f"q{i}", response="a") for i in range(5)]
+    monkeypatch.setattr(arrow_module, "_array", small_capacity)
     table = to_arrow(records)
     assert [batch.num_rows for batch in table.to_batches()] == [2, 1, 2]
     assert from_arrow(table) == records
+
+
+def _reference_table(kind: type[Any], records: list[Any]) -> pa.Table:
+    # The slow, obvious way: every record's JSON form as a row, meta as its JSON text.
+    rows = []
+    for record in records:
+        row = record.to_dict()
+        row["meta"] = meta_text(record.meta)
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=arrow_schema(kind))
+
+
+@given(record_lists(max_size=6), st.integers(1, 4))
+def test_columns_equal_the_tables_built_from_the_records_json_rows(
+    case: tuple[type[Any], list[Any]], batch_size: int
+) -> None:
+    # The fast path reads the fields from the records' __dict__s, lets pyarrow read whole
+    # structs of them, and shortcuts batches where no list holds anything; in batches of
+    # any size it must build exactly what the rows say.
+    kind, records = case
+    _, batches = record_batches(records, record=kind, batch_size=batch_size)
+    table = pa.Table.from_batches(list(batches), schema=arrow_schema(kind))
+    assert table.equals(_reference_table(kind, records), check_metadata=True)
+
+
+def test_batches_mixing_empty_and_filled_lists() -> None:
+    call = ToolCall(id="c1", name="search", arguments='{"q": "x"}')
+    chats = [
+        Conversation(messages=[Message(role="user", content="a")]),
+        Conversation(
+            messages=[
+                Message(role="user", content="b"),
+                Message(role="assistant", content=None, tool_calls=[call]),
+                Message(role="tool", content="found", tool_call_id="c1"),
+                Message(role="assistant", content="done", weight=0.5),
+            ],
+            tools=['{"name": "search"}', "[]"],
+        ),
+        Conversation(messages=[Message(role="user", content="c", name="ann")], tools=[]),
+    ]
+    for batch in (chats, chats[:1], chats[1:2]):
+        assert to_arrow(batch).equals(_reference_table(Conversation, batch))
+    table = to_arrow(chats)
+    assert table.column("tools").to_pylist() == [[], ['{"name": "search"}', "[]"], []]
+    calls = [[m["tool_calls"] for m in turns] for turns in table.column("messages").to_pylist()]
+    assert calls == [
+        [[]],
+        [[], [{"id": "c1", "name": "search", "arguments": '{"q": "x"}'}], [], []],
+        [[]],
+    ]
+
+
+def test_records_of_subclasses_and_extra_fields_write_the_schema_columns() -> None:
+    class Tagged(Instruction):
+        note: str = ""
+
+    records = [Instruction(instruction="a", response="b"), Tagged(instruction="c", response="d")]
+    table = to_arrow(records)
+    assert table.schema.equals(arrow_schema(Instruction), check_metadata=True)
+    assert table.column("instruction").to_pylist() == ["a", "c"]
+
+
+def _unvalidated(name: str) -> list[Any]:
+    good = Conversation(messages=[Message(role="user", content="hi")])
+    broken: dict[str, Any] = {
+        "missing_instruction": Instruction.model_construct(response="x"),
+        "none_instruction": Instruction.model_construct(instruction=None, response="x"),
+        "int_instruction": Instruction.model_construct(instruction=5, response="x"),
+        "missing_messages": Conversation.model_construct(),
+        "missing_role": Conversation.model_construct(
+            messages=(good.messages[0], Message.model_construct(content="x"))
+        ),
+        "missing_arguments": Conversation.model_construct(
+            messages=(
+                Message.model_construct(
+                    role="assistant",
+                    content=None,
+                    tool_calls=(ToolCall.model_construct(id="a", name="f"),),
+                ),
+            )
+        ),
+        "int_tool": Conversation.model_construct(messages=good.messages, tools=(1,)),
+    }
+    record = broken[name]
+    first = Instruction(instruction="ok", response="ok") if type(record) is Instruction else good
+    return [first, record]
+
+
+@pytest.mark.parametrize(
+    ("name", "loc", "reason"),
+    [
+        ("missing_instruction", "$.instruction", "the field is missing"),
+        ("none_instruction", "$.instruction", "got None"),
+        ("int_instruction", "$.instruction", "expected text, got int"),
+        ("missing_messages", "$.messages", "the field is missing"),
+        ("missing_role", "$.messages[1].role", "the field is missing"),
+        ("missing_arguments", "$.messages[0].tool_calls[0].arguments", "the field is missing"),
+        ("int_tool", "$.tools[0]", "expected text, got int"),
+    ],
+)
+def test_records_made_without_validation_are_refused_located(
+    tmp_path: Path, name: str, loc: str, reason: str
+) -> None:
+    # pyarrow would read a missing field as null, also where the schema forbids nulls.
+    records = _unvalidated(name)
+    with pytest.raises(RecordValidationError, match=reason) as info:
+        to_arrow(records)
+    assert (info.value.loc, info.value.row) == (loc, 1)
+    target = tmp_path / "out.parquet"
+    with pytest.raises(RecordValidationError, match=reason):
+        instructkit.write(records, target)
+    assert not target.exists()
 
 
 def test_meta_is_compact_json_text() -> None:
