@@ -281,8 +281,8 @@ def run_case(case: str, path: Path, dataset: str, out_dir: Path) -> dict[str, An
     out = out_dir / f"{case}.out"
     # One untimed run first. In this VM a process's first touch of memory that no process
     # used recently is slow (the host backs guest pages lazily): a case that allocates
-    # gigabytes ran 1-1.5 s slower right after a small case than right after a large one,
-    # and the first of two write cases ran up to 2.5 s slower than the second (each writes
+    # gigabytes ran seconds slower right after a small case than right after a large one,
+    # and the first of two write cases ran seconds slower than the second (each writes
     # a gigabyte into the page cache), so the order of cases decided the ratios. After one
     # run, every case is timed in its steady state. The warm-up's output is deleted first,
     # so every write case starts with the same free page cache.

@@ -370,9 +370,8 @@ def _short(value: object, limit: int = 60) -> str:
 # conversion to a struct whose children are the columns, with no Python code per value
 # (pyarrow looks each field up by name and ignores the other keys). Fields holding nested
 # records (messages, tool calls) and meta are gathered with C-level getters instead. Against
-# attribute access and a Python list per field, this builds a batch in 20-30 % less time
-# (measured on a million instructions and 200,000 chats); most of what remains is pyarrow
-# copying the text.
+# attribute access and a Python list per field, this builds a batch in less time; most of
+# what remains is pyarrow copying the text.
 
 
 class _BatchTooLarge(Exception):
