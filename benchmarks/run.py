@@ -7,7 +7,7 @@ Usage (from the repository root, with the project's virtualenv)::
     python benchmarks/run.py --only instructkit_read_table,pyarrow_read_json_explicit
     python benchmarks/run.py --datasets chats --data-dir /tmp/bench
 
-The full run takes about 9 minutes on 2 idle cores, plus 2 minutes to generate the data
+The full run takes about 11 minutes on 2 idle cores, plus 2 minutes to generate the data
 the first time: ``benchmarks/data/instructions.jsonl`` (about 1.2 GB) and
 ``benchmarks/data/chats.jsonl`` (gitignored; regenerated when ``--scale`` changes, or with
 ``--regenerate``).
