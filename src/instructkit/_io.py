@@ -9,7 +9,8 @@ counts as ``.jsonl``) or from ``format=``. JSON and JSON Lines are handled here 
 Reading streams: :func:`read` returns a :class:`Reader`, an iterator of records that is also a
 context manager, and whose :attr:`Reader.report` accounts for every line (or row):
 ``valid + rejected + blank == seen``. Bad lines raise, or are counted and, with ``rejects=``,
-copied byte for byte into a rejects file (format described on :func:`read`).
+copied byte for byte into a rejects file (format described on :func:`read`). A list of files
+(the shards of a sharded :func:`write`, say) reads as one stream, file after file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import base64
 import json
 import math
 import os
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -120,6 +121,42 @@ def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
     )
 
 
+PathArg = str | os.PathLike[str]
+Sources = PathArg | Sequence[PathArg]
+"""What the readers take: one file, or a list of files read one after another."""
+
+
+def source_paths(path: object) -> tuple[PathArg, ...]:
+    """The files a reader was given: ``path`` itself, or the items of a list or tuple of paths.
+
+    Raises:
+        ConfigurationError: neither a path nor a non-empty list or tuple of paths.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        return (path,)
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise ConfigurationError("expected at least one file to read, got an empty list")
+        for index, item in enumerate(path):
+            if not isinstance(item, (str, os.PathLike)):
+                raise ConfigurationError(
+                    f"expected a file path at index {index} of the list, got {describe_type(item)}"
+                )
+        return tuple(path)
+    raise ConfigurationError(
+        f"expected a file path or a list of file paths, got {describe_type(path)}"
+    )
+
+
+def describe_sources(paths: Sequence[PathArg]) -> str:
+    """A name for what is read, for report summaries: the file, or the first and a count."""
+    first = os.fspath(paths[0])
+    if len(paths) == 1:
+        return first
+    more = len(paths) - 1
+    return f"{first} and {more} more file{'s' if more > 1 else ''}"
+
+
 def _record_type(record: object) -> RecordType | None:
     if record is None:
         return None
@@ -175,11 +212,10 @@ def convert_record(
 class _Rejects:
     """The rejects file: one JSON object per rejected line or row (see :func:`read`)."""
 
-    def __init__(self, stack: ExitStack, path: str | os.PathLike[str], file: str) -> None:
+    def __init__(self, stack: ExitStack, path: str | os.PathLike[str]) -> None:
         self._out: BinaryIO = stack.enter_context(atomic_open(path))
-        self._file = file
 
-    def add(self, error: DataError, raw: bytes | None, row: Any = None) -> None:
+    def add(self, error: DataError, raw: bytes | None, row: Any, *, file: str) -> None:
         if raw is None:
             text = orjson.dumps(row, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
             encoding = "json"
@@ -191,7 +227,7 @@ class _Rejects:
                 text = base64.b64encode(raw).decode("ascii")
                 encoding = "base64"
         entry = {
-            "file": self._file,
+            "file": file,
             "line": error.line,
             "row": error.row,
             "loc": error.loc,
@@ -213,24 +249,27 @@ class Reader(Generic[R]):
 
     Use it in a ``with`` block, or iterate it to the end (which closes it too). The file is
     opened at the first ``next()``; the rejects file, if any, is written when the reader
-    closes.
+    closes. Given several files, the reader goes through them in order, one open at a time,
+    as one stream with one report, one dialect and one rejects file.
 
     Attributes:
-        path: The file being read.
-        format: The format (a key of :data:`FORMATS`).
+        paths: The files to read, in order.
+        path: The file being read (the first, before reading starts).
+        file: ``path`` as a string, the name errors carry.
+        format: ``path``'s format (a key of :data:`FORMATS`).
         report: The running :class:`~instructkit.ItemReport`; once the reader is exhausted,
             ``valid + rejected + blank == seen``.
         dialect: The dialect rows are read with; for ``dialect="auto"``, set once the sample
-            has been looked at (``None`` before, and for an empty file).
+            has been looked at (``None`` before, and while every file so far was empty).
         guess: The :class:`~instructkit.DialectGuess` behind an ``"auto"`` dialect, if any.
         losses: The :class:`~instructkit.LossReport` conversions count into, if given.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        paths: Sequence[PathArg],
         *,
-        format: str,
+        formats: Sequence[str],
         on_error: OnError,
         rejects: str | os.PathLike[str] | None,
         report: ItemReport | None,
@@ -242,12 +281,15 @@ class Reader(Generic[R]):
         losses: LossReport | None,
         raw: bool,
     ) -> None:
-        self.path = Path(path)
-        self.format = format
-        self.file = os.fspath(path)
+        self.paths = tuple(Path(path) for path in paths)
+        self._formats = tuple(formats)
+        self.path = self.paths[0]
+        self.format = self._formats[0]
+        self.file = os.fspath(paths[0])
+        self._files = tuple(os.fspath(path) for path in paths)
         self.report = report if report is not None else ItemReport()
         if self.report.source is None:
-            self.report.source = self.file
+            self.report.source = describe_sources(paths)
         self.dialect: str | None = None if dialect == "auto" or raw else (dialect or NATIVE)
         self.guess: DialectGuess | None = None
         self.losses = losses
@@ -304,7 +346,12 @@ class Reader(Generic[R]):
         """The Parquet module's typed batch path, for files with instructkit's own schema."""
         from instructkit import _parquet
 
-        if self._raw or self._requested not in (None, "auto", NATIVE) or self._column_map:
+        if (
+            self._raw
+            or self._requested not in (None, "auto", NATIVE)
+            or self.dialect not in (None, NATIVE)  # an earlier file set another dialect
+            or self._column_map
+        ):
             return None
         if self._rejects is not None or _parquet.parquet_info(self.path).record_type is None:
             # Rows must be kept for the rejects file, or the columns are not our schema.
@@ -336,7 +383,7 @@ class Reader(Generic[R]):
 
     def _reject(self, error: DataError, raw: bytes | None, value: Any = None) -> None:
         if self._rejects is not None:
-            self._rejects.add(error, raw, value)
+            self._rejects.add(error, raw, value, file=self.file)
         self.report.reject(error, on_error=self._on_error)
 
     def _not_an_object(self, value: Any, index: int, by_row: bool) -> DialectError:
@@ -414,10 +461,12 @@ class Reader(Generic[R]):
         self._sample(rows)
         return chain(held, chunks)
 
-    def _open_text(self, compression: Compression | None) -> tuple[Any, bytes, bool]:
+    def _open_text(
+        self, compression: Compression | None, stack: ExitStack
+    ) -> tuple[Any, bytes, bool]:
         """Open the file; return the source, its first bytes, and whether it is an array."""
         source = open_source(self.path, compression)
-        self._stack.callback(source.close)
+        stack.callback(source.close)
         first = read_start(source)
         if FORMATS[self.format][0] != "json":
             return source, first, False
@@ -431,99 +480,108 @@ class Reader(Generic[R]):
 
     def _loop(self) -> Generator[Any, None, None]:
         # The only generator between the parser and the caller for JSON Lines (each layer of
-        # generators costs time on every record). It owns the open files and closes them
-        # however it ends.
+        # generators costs time on every record), so the loop over the files is here too. It
+        # owns the open files and closes them however it ends: each input file once it is
+        # read (`opened`), the rejects file at the end.
+        opened = ExitStack()
         try:
             if self._rejects_path is not None:
-                self._rejects = _Rejects(self._stack, self._rejects_path, self.file)
-            kind, compression = FORMATS[self.format]
-            auto = not self._raw and self._requested == "auto"
-            if kind == "parquet":
-                typed = self._parquet_typed()
-                if typed is not None:
-                    yield from typed
-                    return
-                items = self._parquet_items()
-                yield from self._item_loop(self._detect_items(items) if auto else items, True)
-                return
-            source, first, is_array = self._open_text(compression)
-            if is_array:
-                items = iter_json_array(source, file=self.file, first_chunk=first)
-                yield from self._item_loop(self._detect_items(items) if auto else items, False)
-                return
-            chunks = iter_line_chunks(source, first_chunk=first)
-            if auto:
-                chunks = self._detect_chunks(chunks)
-            # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
-            # lines, full validation) call out to helpers.
-            report = self.report
-            file = self.file
-            raw_rows = self._raw
-            target = self._record
-            loads = orjson.loads
-            dumps = orjson.dumps
-            decode_error = orjson.JSONDecodeError
-            dialect = self.dialect or NATIVE
-            fast = dialect == NATIVE and not self._column_map and not self._role_map
-            build = build_native
-            for chunk in chunks:
-                if chunk.truncated is not None:
-                    report.seen += 1
-                    self._reject(truncation_error(chunk, file=file), chunk.lines[0])
-                    return
-                line = chunk.first_line - 1
-                for raw in chunk.lines:
-                    line += 1
-                    report.seen += 1
-                    try:
-                        value = loads(raw)
-                    except decode_error as err:
-                        bad = failed_line(raw, err, file=file, line=line, chunk=chunk)
-                        if isinstance(bad, MalformedJSONError):
-                            self._reject(bad, raw)
-                        else:
-                            report.blank += 1
-                        continue
-                    if type(value) is not dict:
-                        self._reject(self._not_an_object(value, line, False), raw)
-                        continue
-                    if raw_rows:
-                        if has_duplicate_keys(raw, value):
+                self._rejects = _Rejects(self._stack, self._rejects_path)
+            for path, file, format in zip(self.paths, self._files, self._formats, strict=True):
+                opened.close()  # the file before
+                self.path, self.file, self.format = path, file, format
+                kind, compression = FORMATS[format]
+                # Of several files, the first that has rows decides an "auto" dialect for all.
+                auto = not self._raw and self._requested == "auto" and self.dialect is None
+                if kind == "parquet":
+                    typed = self._parquet_typed()
+                    if typed is not None:
+                        yield from typed
+                    else:
+                        items = self._parquet_items()
+                        yield from self._item_loop(
+                            self._detect_items(items) if auto else items, True
+                        )
+                    continue
+                source, first, is_array = self._open_text(compression, opened)
+                if is_array:
+                    items = iter_json_array(source, file=self.file, first_chunk=first)
+                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
+                    continue
+                chunks = iter_line_chunks(source, first_chunk=first)
+                if auto:
+                    chunks = self._detect_chunks(chunks)
+                # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
+                # lines, full validation) call out to helpers.
+                report = self.report
+                file = self.file
+                raw_rows = self._raw
+                target = self._record
+                loads = orjson.loads
+                dumps = orjson.dumps
+                decode_error = orjson.JSONDecodeError
+                dialect = self.dialect or NATIVE
+                fast = dialect == NATIVE and not self._column_map and not self._role_map
+                build = build_native
+                for chunk in chunks:
+                    if chunk.truncated is not None:
+                        report.seen += 1
+                        self._reject(truncation_error(chunk, file=file), chunk.lines[0])
+                        break  # the stream ended early: nothing follows
+                    line = chunk.first_line - 1
+                    for raw in chunk.lines:
+                        line += 1
+                        report.seen += 1
+                        try:
+                            value = loads(raw)
+                        except decode_error as err:
+                            bad = failed_line(raw, err, file=file, line=line, chunk=chunk)
+                            if isinstance(bad, MalformedJSONError):
+                                self._reject(bad, raw)
+                            else:
+                                report.blank += 1
+                            continue
+                        if type(value) is not dict:
+                            self._reject(self._not_an_object(value, line, False), raw)
+                            continue
+                        if raw_rows:
+                            if has_duplicate_keys(raw, value):
+                                self._reject(self._duplicate(raw, line, chunk), raw)
+                                continue
+                            report.valid += 1
+                            yield value
+                            continue
+                        # A line that is byte for byte orjson's rendering of what it parsed to
+                        # (every line instructkit writes) cannot have lost a repeated key; that
+                        # one comparison is cheaper than any scan, so it comes first (and before
+                        # building, which may take over the parsed values).
+                        canonical = raw == dumps(value)
+                        record = build(value) if fast else None
+                        if not canonical and (
+                            has_duplicate_keys(raw, value, canonical_known=True)
+                            if record is None
+                            else not native_duplicate_free(raw, record)
+                            and locate_duplicate_key(raw) is not None
+                        ):
                             self._reject(self._duplicate(raw, line, chunk), raw)
                             continue
-                        report.valid += 1
-                        yield value
-                        continue
-                    # A line that is byte for byte orjson's rendering of what it parsed to
-                    # (every line instructkit writes) cannot have lost a repeated key; that
-                    # one comparison is cheaper than any scan, so it comes first (and before
-                    # building, which may take over the parsed values).
-                    canonical = raw == dumps(value)
-                    record = build(value) if fast else None
-                    if not canonical and (
-                        has_duplicate_keys(raw, value, canonical_known=True)
-                        if record is None
-                        else not native_duplicate_free(raw, record)
-                        and locate_duplicate_key(raw) is not None
-                    ):
-                        self._reject(self._duplicate(raw, line, chunk), raw)
-                        continue
-                    if record is None or (target is not None and type(record) is not target):
-                        try:
-                            record = (
-                                self._convert(value)
-                                if record is None
-                                else convert_record(
-                                    record, target, strict=self._strict, losses=self.losses
+                        if record is None or (target is not None and type(record) is not target):
+                            try:
+                                record = (
+                                    self._convert(value)
+                                    if record is None
+                                    else convert_record(
+                                        record, target, strict=self._strict, losses=self.losses
+                                    )
                                 )
-                            )
-                        except DataError as err:
-                            self._reject(err.located(file=file, line=line), raw)
-                            continue
-                    report.valid += 1
-                    yield record
+                            except DataError as err:
+                                self._reject(err.located(file=file, line=line), raw)
+                                continue
+                        report.valid += 1
+                        yield record
         finally:
             self._closed = True
+            opened.close()
             self._stack.close()
 
     def _item_loop(self, items: Iterator[Item], by_row: bool) -> Iterator[Any]:
@@ -570,7 +628,7 @@ class Reader(Generic[R]):
 
 
 def read(
-    path: str | os.PathLike[str],
+    path: Sources,
     *,
     format: str | None = None,
     dialect: str | None = "auto",
@@ -583,14 +641,19 @@ def read(
     report: ItemReport | None = None,
     losses: LossReport | None = None,
 ) -> Reader[Record]:
-    r"""Read records from a JSON Lines, JSON or Parquet file, streaming.
+    r"""Read records from a JSON Lines, JSON or Parquet file (or several), streaming.
 
     Args:
-        path: The file. Its name gives the format unless ``format`` is set.
+        path: The file, or a list of files to read one after another as one stream, such
+            as :attr:`WriteResult.paths` of a sharded :func:`write`. Each file's name gives
+            its format unless ``format`` is set. Errors, rejects entries and
+            :class:`~instructkit.Rejection` objects name the file they come from; line and
+            row numbers count within that file.
         format: One of :data:`FORMATS`' keys: ``"jsonl"``, ``"jsonl.gz"``, ``"jsonl.zst"``,
             ``"json"``, ``"json.gz"``, ``"json.zst"``, ``"parquet"``.
         dialect: ``"auto"`` (default) detects the layout from the first 100 rows (see
-            :func:`~instructkit.detect_dialect`); ``None`` means instructkit's own layout
+            :func:`~instructkit.detect_dialect`; of several files, the first that has rows
+            decides for all); ``None`` means instructkit's own layout
             (``"instructkit"``, what :func:`write` writes by default); or any name from
             :func:`~instructkit.dialect_names`.
         record: Which record type to produce: ``Instruction``, ``Conversation``,
@@ -624,8 +687,8 @@ def read(
         file early.
 
     Raises:
-        ConfigurationError: a bad keyword (at the call).
-        FileNotFoundError: ``path`` does not exist (at the call).
+        ConfigurationError: a bad keyword, or an empty list of files (at the call).
+        FileNotFoundError: a file does not exist (at the call).
         DataError: (while iterating, with ``on_error="raise"``) a bad line or row, located
             by file, line or row, and field path. :class:`~instructkit.MalformedJSONError`
             adds the column and byte offset. A dialect that cannot be detected raises
@@ -657,7 +720,7 @@ def read(
 
 
 def read_raw(
-    path: str | os.PathLike[str],
+    path: Sources,
     *,
     format: str | None = None,
     on_error: OnError = "raise",
@@ -671,7 +734,7 @@ def read_raw(
     are counted.
 
     Args:
-        path: The file.
+        path: The file, or a list of files, as for :func:`read`.
         format: As for :func:`read`.
         on_error: As for :func:`read`.
         rejects: As for :func:`read`.
@@ -694,7 +757,7 @@ def read_raw(
 
 
 def _open_reader(
-    path: str | os.PathLike[str],
+    path: Sources,
     *,
     format: str | None,
     on_error: OnError,
@@ -708,20 +771,20 @@ def _open_reader(
     strict: bool = False,
     losses: LossReport | None = None,
 ) -> Reader[Any]:
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigurationError(f"expected a file path, got {describe_type(path)}")
-    chosen = resolve_format(path, format)
+    paths = source_paths(path)
+    formats = [resolve_format(each, format) for each in paths]
     policy = check_on_error(on_error)
     if report is not None and not isinstance(report, ItemReport):
         raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
     if losses is not None and not isinstance(losses, LossReport):
         raise ConfigurationError(f"expected losses to be a LossReport, got {losses!r}")
-    if rejects is not None and os.fspath(rejects) == os.fspath(path):
-        raise ConfigurationError("expected rejects to be a different file from the one read")
-    os.stat(path)  # a missing file fails here, at the call, not at the first next()
+    if rejects is not None and any(os.fspath(rejects) == os.fspath(each) for each in paths):
+        raise ConfigurationError("expected rejects to be a different file from the ones read")
+    for each in paths:
+        os.stat(each)  # a missing file fails here, at the call, not at a later next()
     return Reader(
-        path,
-        format=chosen,
+        paths,
+        formats=formats,
         on_error=policy,
         rejects=rejects,
         report=report,

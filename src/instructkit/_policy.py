@@ -47,6 +47,7 @@ class Rejection:
         row: 0-based row in the source table or input sequence, if known.
         loc: JSON path of the offending field, if known.
         error: The error itself (kept with ``on_error="collect"``; ``None`` with ``"skip"``).
+        file: The file the item came from, if it came from one.
     """
 
     reason: str
@@ -54,6 +55,7 @@ class Rejection:
     row: int | None = None
     loc: str | None = None
     error: DataError | None = None
+    file: str | None = None
 
 
 @dataclass
@@ -99,6 +101,7 @@ class ItemReport:
                 row=error.row,
                 loc=error.loc,
                 error=error if on_error == "collect" else None,
+                file=error.file,
             )
         )
 

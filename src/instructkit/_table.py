@@ -78,6 +78,7 @@ from instructkit._arrow import (
 )
 from instructkit._dialects._native import native_record_type
 from instructkit._errors import ConfigurationError, DataError, RecordValidationError
+from instructkit._io import Sources, describe_sources, source_paths
 from instructkit._jsonl import BLANK, compression_for, iter_jsonl, open_source
 from instructkit._parquet import read_parquet_table
 from instructkit._policy import ItemReport, OnError, check_on_error
@@ -112,7 +113,7 @@ def _format_of(path: str, format: str | None) -> str:
 
 
 def read_table(
-    path: str | os.PathLike[str],
+    path: Sources,
     *,
     record: type[Record] | str | None = None,
     format: str | None = None,
@@ -127,9 +128,11 @@ def read_table(
     type, and every row is a valid record.
 
     Args:
-        path: A ``.jsonl`` (``.jsonl.gz``, ``.jsonl.zst``) or ``.parquet`` file.
+        path: A ``.jsonl`` (``.jsonl.gz``, ``.jsonl.zst``) or ``.parquet`` file, or a list of
+            them (such as the shards of a sharded :func:`~instructkit.write`): their tables
+            are concatenated in order, and must all hold the same record type.
         record: The record type; by default taken from the Parquet footer, or from the keys of
-            the first JSONL row.
+            the first JSONL row (of the first file).
         format: ``"jsonl"`` or ``"parquet"`` to override the file extension.
         on_error: ``"raise"`` (default) raises for the first invalid row; ``"skip"`` and
             ``"collect"`` leave invalid rows out of the table and count them in ``report``.
@@ -145,7 +148,8 @@ def read_table(
         MalformedJSONError: a JSONL line is not JSON (with line, column and byte offset).
         RecordValidationError: a row is not a valid record; ``row`` (0-based), ``file`` and the
             field path are set, and ``line`` for JSONL.
-        ConfigurationError: bad arguments.
+        ConfigurationError: bad arguments, or an empty list of files.
+        FileNotFoundError: a file does not exist (before any is read).
 
     Example:
         >>> import pathlib, tempfile
@@ -157,14 +161,30 @@ def read_table(
         ['4']
     """
     policy = check_on_error(on_error)
-    file = os.fspath(path)
-    kind_format = _format_of(file, format)
+    files = [os.fspath(each) for each in source_paths(path)]
+    formats = [_format_of(file, format) for file in files]
     kind = resolve_record_type(record) if record is not None else None
+    if report is not None and not isinstance(report, ItemReport):
+        raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
     tally = report if report is not None else ItemReport()
     if tally.source is None:
-        tally.source = file
+        tally.source = describe_sources(files)
+    for file in files:
+        os.stat(file)  # a missing file fails before any is read
+    tables = []
+    for file, kind_format in zip(files, formats, strict=True):
+        table = _read_file(file, kind_format, kind, policy, tally)
+        # The first file decides the record type; the others must hold the same.
+        kind = kind or record_type_of(table.schema)
+        tables.append(table)
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _read_file(
+    file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
+) -> pa.Table:
     if kind_format == "parquet":
-        table = read_parquet_table(path, record=kind)
+        table = read_parquet_table(file, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
         assert found is not None
         with _validating(table) as valid:
