@@ -210,6 +210,7 @@ def test_each_file_is_closed_before_the_next_is_opened(
         (["a.jsonl", 3], "index 1"),
         ({"a.jsonl"}, "a list of file paths"),
         (b"a.jsonl", "a list of file paths"),
+        ((p for p in ["a.jsonl"]), "in the order to read them"),
     ],
 )
 @pytest.mark.parametrize("reader", [read, read_raw, read_table])

@@ -143,8 +143,11 @@ def source_paths(path: object) -> tuple[PathArg, ...]:
                     f"expected a file path at index {index} of the list, got {describe_type(item)}"
                 )
         return tuple(path)
+    # Not any iterable: a set or a directory listing has no meaningful order, and the order
+    # of the files is the order of the records.
     raise ConfigurationError(
-        f"expected a file path or a list of file paths, got {describe_type(path)}"
+        "expected a file path or a list of file paths (in the order to read them), "
+        f"got {describe_type(path)}"
     )
 
 
