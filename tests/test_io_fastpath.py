@@ -69,8 +69,9 @@ def test_valid_rows_build_the_same_record(record: Record) -> None:
     row = orjson.loads(orjson.dumps(record.to_dict()))
     expected = full_validation(copy.deepcopy(row))
     built = build_native(row)
-    if type(record) is Instruction:
-        assert built is not None  # every native Instruction row takes the fast path
+    if type(record) is not Preference:
+        # Every native Instruction and Conversation row takes the fast path, tools and all.
+        assert built is not None
     if built is not None:
         assert expected is not None
         same(built, expected)
@@ -176,7 +177,28 @@ def test_a_row_refused_half_way_is_handed_back_unchanged(
     # again, since full validation, errors and rejects files see it next.
     row = orjson.loads(orjson.dumps(record.to_dict()))
     index = data.draw(st.integers(0, len(row["messages"]) - 1))
-    row["messages"][index]["weight"] = 2.0  # out of range: the fast path refuses it
+    damage = data.draw(st.sampled_from(["weight", "late tool turn", "bad arguments"]))
+    if damage == "weight":
+        row["messages"][index]["weight"] = 2.0  # out of range: refused in either pass
+    elif damage == "late tool turn":
+        # A tool turn answering a call nobody made: refused only by the rules between
+        # turns, after every message of the row has been built.
+        issued = [call["id"] for m in row["messages"] for call in m["tool_calls"]]
+        unknown = "x" * (1 + max(map(len, issued), default=0))
+        row["messages"].append(
+            {
+                "role": "tool",
+                "content": "result",
+                "name": None,
+                "tool_calls": [],
+                "tool_call_id": unknown,
+                "reasoning": None,
+                "weight": None,
+            }
+        )
+    else:
+        row["messages"][index]["role"] = "assistant"
+        row["messages"][index]["tool_calls"] = [{"id": "c", "name": "f", "arguments": "{"}]
     parsed = copy.deepcopy(row)
     assert build_native(row) is None
     assert row == parsed

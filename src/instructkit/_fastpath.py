@@ -4,10 +4,13 @@ Reading a native JSONL file spends most of its time in pydantic validation, whic
 twice the cost of parsing the JSON. For the common shapes (an :class:`Instruction`; a
 :class:`Conversation` without tools, tool calls or tool turns) the rules are few, so this
 module checks them directly on the parsed dict and builds the frozen model the way pydantic's
-``model_construct`` does. Anything unusual (a missing or extra key, a wrong type, an empty
-text, a tool call) returns ``None`` and the caller falls back to full validation, which then
-produces the proper located error. So this path may only *accept* rows that full validation
-accepts too, and must build equal records; tests check both on generated records.
+``model_construct`` does. Conversations with tools take a second, slower pass that checks the
+types here and then runs the records' own rules (:func:`~instructkit._records.check_message` and
+:func:`~instructkit._records.check_turns`) on what it built. Anything unusual (a missing or
+extra key, a wrong type, an empty text) returns ``None`` and the caller falls back to full
+validation, which then produces the proper located error. So this path may only *accept*
+rows that full validation accepts too, and must build equal records; tests check both on
+generated records.
 
 The input must come from a JSON parser that rejects lone surrogates (orjson does), because
 the UTF-8 check of :func:`~instructkit._records.check_text` is skipped.
@@ -17,9 +20,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import orjson
 from pydantic import BaseModel
 
-from instructkit._records import Conversation, Instruction, Message, Record
+from instructkit._errors import RecordValidationError
+from instructkit._records import (
+    Conversation,
+    Instruction,
+    Message,
+    Record,
+    ToolCall,
+    check_message,
+    check_turns,
+)
 
 __all__ = ["build_native", "native_duplicate_free"]
 
@@ -34,12 +47,16 @@ _MESSAGE_FIELDS: Final = (
     "weight",
 )
 _CONVERSATION_FIELDS: Final = ("messages", "tools", "id", "meta")
+_TOOL_CALL_FIELDS: Final = ("id", "name", "arguments")
+_TOOL_CALL_SET: Final = set(_TOOL_CALL_FIELDS)
+_TOOL_CALL_KEYS: Final = frozenset(_TOOL_CALL_FIELDS)
 _INSTRUCTION_SET: Final = set(_INSTRUCTION_FIELDS)
 _MESSAGE_SET: Final = set(_MESSAGE_FIELDS)
 _INSTRUCTION_KEYS: Final = frozenset(_INSTRUCTION_FIELDS)
 _MESSAGE_KEYS: Final = frozenset(_MESSAGE_FIELDS)
 _CONVERSATION_KEYS: Final = frozenset(_CONVERSATION_FIELDS)
 _PLAIN_ROLES: Final = frozenset({"system", "developer", "user", "assistant"})
+_ROLES: Final = _PLAIN_ROLES | {"tool"}
 _EARLY_ROLES: Final = frozenset({"system", "developer"})
 
 # The fast path is only correct for the field lists above; if the records change, it turns
@@ -48,6 +65,7 @@ _ENABLED: Final = (
     tuple(Instruction.model_fields) == _INSTRUCTION_FIELDS
     and tuple(Message.model_fields) == _MESSAGE_FIELDS
     and tuple(Conversation.model_fields) == _CONVERSATION_FIELDS
+    and tuple(ToolCall.model_fields) == _TOOL_CALL_FIELDS
 )
 
 _new = object.__new__
@@ -86,11 +104,12 @@ def _conversation(row: dict[str, Any]) -> Conversation | None:
     if (
         type(rows) is not list
         or not rows
-        or row["tools"] != []
         or not _optional_text(record_id)
         or type(meta) is not dict
     ):
         return None
+    if row["tools"] != []:
+        return _conversation_with_tools(row)
     messages: list[Message] = []
     seen_user = False
     for item in rows:
@@ -117,8 +136,9 @@ def _conversation(row: dict[str, Any]) -> Conversation | None:
             and (reasoning is None or (type(reasoning) is str and role == "assistant"))
             and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
         ):
+            # Maybe a tool call or a tool turn, which the second pass handles.
             _give_back(messages)
-            return None
+            return _conversation_with_tools(row)
         if role == "user":
             seen_user = True
         elif seen_user and role in _EARLY_ROLES:
@@ -134,6 +154,102 @@ def _conversation(row: dict[str, Any]) -> Conversation | None:
     built: Conversation = _build(
         Conversation,
         {"messages": tuple(messages), "tools": (), "id": record_id, "meta": meta},
+    )
+    return built
+
+
+def _json_text(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _tool_calls(calls: Any) -> tuple[ToolCall, ...] | None:
+    # Each call's dict becomes the ToolCall's own __dict__ when it is in field order (the
+    # list holding the dicts is left as it was, for a hand-back).
+    if type(calls) is not list:
+        return None
+    built = []
+    for call in calls:
+        if type(call) is not dict:
+            return None
+        if tuple(call) != _TOOL_CALL_FIELDS:
+            if call.keys() != _TOOL_CALL_KEYS:
+                return None
+            call = {name: call[name] for name in _TOOL_CALL_FIELDS}
+        call_id, name, arguments = call.values()
+        if not (
+            type(call_id) is str
+            and call_id
+            and type(name) is str
+            and name
+            and _json_text(arguments)
+        ):
+            return None
+        built.append(_build(ToolCall, call))
+    return tuple(built)
+
+
+def _conversation_with_tools(row: dict[str, Any]) -> Conversation | None:
+    """The second pass of :func:`_conversation`: tools, tool calls and tool turns allowed.
+
+    The types are checked here; the rules between fields and turns are the records' own,
+    run on what was built, so they cannot drift apart from full validation.
+    """
+    tools = row["tools"]
+    if type(tools) is not list or not all(_json_text(tool) for tool in tools):
+        return None
+    messages: list[Message] = []
+    taken: list[tuple[dict[str, Any], Any]] = []  # (message dict, its tool_calls as parsed)
+
+    def give_back() -> None:
+        for item, calls in taken:
+            item["tool_calls"] = calls
+
+    for item in row["messages"]:
+        if type(item) is not dict:
+            give_back()
+            return None
+        if tuple(item) != _MESSAGE_FIELDS:
+            if item.keys() != _MESSAGE_KEYS:
+                give_back()
+                return None
+            item = {name: item[name] for name in _MESSAGE_FIELDS}
+        role, content, name, calls, tool_call_id, reasoning, weight = item.values()
+        tool_calls = _tool_calls(calls)
+        if not (
+            tool_calls is not None
+            and type(role) is str
+            and role in _ROLES
+            and (content is None or type(content) is str)
+            and (name is None or (type(name) is str and name))
+            and (tool_call_id is None or (type(tool_call_id) is str and tool_call_id))
+            and (reasoning is None or type(reasoning) is str)
+            and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
+        ):
+            give_back()
+            return None
+        taken.append((item, calls))
+        item["tool_calls"] = tool_calls
+        message: Message = _build(Message, item)
+        messages.append(message)
+        try:
+            check_message(message)
+        except RecordValidationError:
+            give_back()
+            return None
+    try:
+        check_turns(messages)
+    except RecordValidationError:
+        give_back()
+        return None
+    built: Conversation = _build(
+        Conversation,
+        {"messages": tuple(messages), "tools": tuple(tools), "id": row["id"], "meta": row["meta"]},
     )
     return built
 
@@ -205,7 +321,12 @@ def native_duplicate_free(raw: bytes, record: Record) -> bool:
     meta = record.meta  # type: ignore[attr-defined]
     keys, in_meta = _count_json(meta) if meta else (0, 0)
     is_instruction = type(record) is Instruction
-    keys += 6 if is_instruction else 4 + 7 * len(record.messages)  # type: ignore[attr-defined]
+    if is_instruction:
+        keys += 6
+    else:
+        keys += 4
+        for message in record.messages:  # type: ignore[attr-defined]
+            keys += 7 + 3 * len(message.tool_calls)
     if colons <= keys:
         return True  # no colons in any text
     if b"\\u003" in raw:  # an escaped colon (or a neighbouring character): not provable here
@@ -222,12 +343,18 @@ def native_duplicate_free(raw: bytes, record: Record) -> bool:
     else:
         chat: Conversation = record  # type: ignore[assignment]
         text = 0
+        for tool in chat.tools:
+            text += tool.count(":")
         for message in chat.messages:
             text += message.content.count(":") if message.content is not None else 0
             if message.name is not None:
                 text += message.name.count(":")
             if message.reasoning is not None:
                 text += message.reasoning.count(":")
+            if message.tool_call_id is not None:
+                text += message.tool_call_id.count(":")
+            for call in message.tool_calls:
+                text += call.id.count(":") + call.name.count(":") + call.arguments.count(":")
     record_id = record.id  # type: ignore[attr-defined]
     if record_id is not None:
         text += record_id.count(":")

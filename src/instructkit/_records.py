@@ -35,7 +35,9 @@ __all__ = [
     "Record",
     "Role",
     "ToolCall",
+    "check_message",
     "check_text",
+    "check_turns",
     "validation_error",
 ]
 
@@ -364,45 +366,56 @@ class Message(Record):
 
     @pydantic.model_validator(mode="after")
     def _check_roles(self) -> Message:
-        role = self.role
-        if self.tool_calls and role != "assistant":
-            raise RecordValidationError(
-                f"expected tool_calls only on assistant turns, got them on a {role} turn",
-                loc="$.tool_calls",
-            )
-        if self.reasoning is not None and role != "assistant":
-            raise RecordValidationError(
-                f"expected reasoning only on assistant turns, got it on a {role} turn",
-                loc="$.reasoning",
-            )
-        if role == "tool":
-            if self.tool_call_id is None:
-                raise RecordValidationError(
-                    "expected a tool_call_id on a tool turn, got None", loc="$.tool_call_id"
-                )
-            if self.content is None:
-                raise RecordValidationError(
-                    "expected text (possibly empty) on a tool turn, got None", loc="$.content"
-                )
-            return self
-        if self.tool_call_id is not None:
-            raise RecordValidationError(
-                f"expected tool_call_id only on tool turns, got one on a {role} turn",
-                loc="$.tool_call_id",
-            )
-        if role == "assistant" and self.tool_calls:
-            return self
-        if self.content is None:
-            raise RecordValidationError(
-                f"expected text on a {role} turn (None is allowed only on an assistant turn "
-                "with tool_calls), got None",
-                loc="$.content",
-            )
-        if not self.content:
-            raise RecordValidationError(
-                f"expected non-empty text on a {role} turn, got ''", loc="$.content"
-            )
+        check_message(self)
         return self
+
+
+def check_message(message: Message) -> None:
+    """Check the rules between a turn's fields: which roles may have which fields.
+
+    Raises:
+        RecordValidationError: tool calls or reasoning off an assistant turn, a tool turn
+            without its call id or text, a call id off a tool turn, or missing or empty
+            text where the role needs some.
+    """
+    role = message.role
+    if message.tool_calls and role != "assistant":
+        raise RecordValidationError(
+            f"expected tool_calls only on assistant turns, got them on a {role} turn",
+            loc="$.tool_calls",
+        )
+    if message.reasoning is not None and role != "assistant":
+        raise RecordValidationError(
+            f"expected reasoning only on assistant turns, got it on a {role} turn",
+            loc="$.reasoning",
+        )
+    if role == "tool":
+        if message.tool_call_id is None:
+            raise RecordValidationError(
+                "expected a tool_call_id on a tool turn, got None", loc="$.tool_call_id"
+            )
+        if message.content is None:
+            raise RecordValidationError(
+                "expected text (possibly empty) on a tool turn, got None", loc="$.content"
+            )
+        return
+    if message.tool_call_id is not None:
+        raise RecordValidationError(
+            f"expected tool_call_id only on tool turns, got one on a {role} turn",
+            loc="$.tool_call_id",
+        )
+    if role == "assistant" and message.tool_calls:
+        return
+    if message.content is None:
+        raise RecordValidationError(
+            f"expected text on a {role} turn (None is allowed only on an assistant turn "
+            "with tool_calls), got None",
+            loc="$.content",
+        )
+    if not message.content:
+        raise RecordValidationError(
+            f"expected non-empty text on a {role} turn, got ''", loc="$.content"
+        )
 
 
 def check_turns(messages: Sequence[Message], *, field: str = "messages") -> None:
