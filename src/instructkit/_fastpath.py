@@ -48,7 +48,6 @@ _MESSAGE_FIELDS: Final = (
 )
 _CONVERSATION_FIELDS: Final = ("messages", "tools", "id", "meta")
 _TOOL_CALL_FIELDS: Final = ("id", "name", "arguments")
-_TOOL_CALL_SET: Final = set(_TOOL_CALL_FIELDS)
 _TOOL_CALL_KEYS: Final = frozenset(_TOOL_CALL_FIELDS)
 _INSTRUCTION_SET: Final = set(_INSTRUCTION_FIELDS)
 _MESSAGE_SET: Final = set(_MESSAGE_FIELDS)

@@ -288,8 +288,8 @@ class Reader(Generic[R]):
         self._formats = tuple(formats)
         self.path = self.paths[0]
         self.format = self._formats[0]
-        self.file = os.fspath(paths[0])
         self._files = tuple(os.fspath(path) for path in paths)
+        self.file = self._files[0]
         self.report = report if report is not None else ItemReport()
         if self.report.source is None:
             self.report.source = describe_sources(paths)
