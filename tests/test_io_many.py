@@ -230,3 +230,17 @@ def test_rejects_must_not_be_one_of_the_files_read(tmp_path: Path) -> None:
     paths = [write(make(1), tmp_path / f"{n}.jsonl").paths[0] for n in range(2)]
     with pytest.raises(ConfigurationError, match="different file"):
         read(paths, rejects=paths[1])
+
+
+def test_read_table_takes_the_record_type_from_the_first_file_with_rows(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n")  # a blank line, no rows
+    rows = write(make(2), tmp_path / "rows.jsonl").paths[0]
+    report = ItemReport()
+    table = read_table([empty, rows, empty], report=report)
+    assert table.equals(read_table(rows), check_metadata=True)
+    assert report.valid == 2
+    assert report.balanced
+    with pytest.raises(DataError, match="pass record="):
+        read_table([empty, empty])
+    assert read_table([empty, empty], record=Instruction).num_rows == 0

@@ -132,7 +132,7 @@ def read_table(
             them (such as the shards of a sharded :func:`~instructkit.write`): their tables
             are concatenated in order, and must all hold the same record type.
         record: The record type; by default taken from the Parquet footer, or from the keys of
-            the first JSONL row (of the first file).
+            the first JSONL row (of the first file that has rows).
         format: ``"jsonl"`` or ``"parquet"`` to override the file extension.
         on_error: ``"raise"`` (default) raises for the first invalid row; ``"skip"`` and
             ``"collect"`` leave invalid rows out of the table and count them in ``report``.
@@ -171,18 +171,35 @@ def read_table(
         tally.source = describe_sources(files)
     for file in files:
         os.stat(file)  # a missing file fails before any is read
-    tables = []
+    tables: list[pa.Table | None] = []
+    rowless: list[int] = []  # JSONL files read before any row told the record type
     for file, kind_format in zip(files, formats, strict=True):
+        if kind is None and kind_format == "jsonl":
+            kind = _sniff_jsonl(file)
+            if kind is None:
+                # No rows to tell the type by: read it once another file has told it.
+                rowless.append(len(tables))
+                tables.append(None)
+                continue
         table = _read_file(file, kind_format, kind, policy, tally)
-        # The first file decides the record type; the others must hold the same.
+        # The first file with rows decides the record type; the others must hold the same.
         kind = kind or record_type_of(table.schema)
         tables.append(table)
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    if kind is None:
+        raise DataError(
+            "expected at least one JSON row to tell the record type, got none (pass record=)",
+            file=describe_sources(files),
+        )
+    for index in rowless:
+        tables[index] = _read_file(files[index], "jsonl", kind, policy, tally)
+    read = [table for table in tables if table is not None]
+    return read[0] if len(read) == 1 else pa.concat_tables(read)
 
 
 def _read_file(
     file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
 ) -> pa.Table:
+    """One file's validated table; ``kind`` may be ``None`` only for Parquet."""
     if kind_format == "parquet":
         table = read_parquet_table(file, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
@@ -193,8 +210,7 @@ def _read_file(
                 _check_utf8(table, file)  # raises, naming the column
                 raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
         return _settle(table, found, out, policy, tally, file, None)
-    if kind is None:
-        kind = _sniff_jsonl(file)
+    assert kind is not None  # read_table sniffs JSONL files first
     parsed = _parse_jsonl_table(file, kind)
     if parsed is not None:
         # The validation of the parsed text runs while the table is conformed and checked.
@@ -248,7 +264,8 @@ def _scan_unless_undecodable(table: pa.Table, kind: type[Record]) -> _Findings |
 # --- JSONL ---------------------------------------------------------------------------------
 
 
-def _sniff_jsonl(file: str) -> type[Record]:
+def _sniff_jsonl(file: str) -> type[Record] | None:
+    """The record type the first row of a JSONL file has, or ``None`` if it has no rows."""
     source = open_source(file, compression_for(file))
     try:
         for line, _raw, value in iter_jsonl(source, file=file):
@@ -270,10 +287,7 @@ def _sniff_jsonl(file: str) -> type[Record]:
             return kind
     finally:
         source.close()
-    raise DataError(
-        "expected at least one JSON row to tell the record type, got none (pass record=)",
-        file=file,
-    )
+    return None
 
 
 def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
