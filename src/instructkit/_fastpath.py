@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import orjson
 from pydantic import BaseModel
 
 from instructkit._errors import RecordValidationError
@@ -30,6 +29,7 @@ from instructkit._records import (
     Message,
     Record,
     ToolCall,
+    check_json_text,
     check_message,
     check_turns,
 )
@@ -161,8 +161,8 @@ def _json_text(value: Any) -> bool:
     if type(value) is not str:
         return False
     try:
-        orjson.loads(value)
-    except orjson.JSONDecodeError:
+        check_json_text(value)
+    except ValueError:
         return False
     return True
 

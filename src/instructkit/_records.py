@@ -35,6 +35,7 @@ __all__ = [
     "Record",
     "Role",
     "ToolCall",
+    "check_json_text",
     "check_message",
     "check_text",
     "check_turns",
@@ -87,7 +88,12 @@ def _check_non_empty(value: str) -> str:
     return value
 
 
-def _check_json_text(value: str) -> str:
+def check_json_text(value: str) -> str:
+    """Return ``value`` if it is valid JSON text (tool arguments, tool schemas).
+
+    Raises:
+        ValueError: ``value`` does not parse as JSON.
+    """
     try:
         orjson.loads(value)
     except orjson.JSONDecodeError as err:
@@ -117,7 +123,7 @@ JsonText = Annotated[
     BeforeValidator(_json_text_from_value),
     Strict(),
     AfterValidator(check_text),
-    AfterValidator(_check_json_text),
+    AfterValidator(check_json_text),
 ]
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
