@@ -69,13 +69,10 @@ def test_valid_rows_build_the_same_record(record: Record) -> None:
     row = orjson.loads(orjson.dumps(record.to_dict()))
     expected = full_validation(copy.deepcopy(row))
     built = build_native(row)
-    if type(record) is not Preference:
-        # Every native Instruction and Conversation row takes the fast path, tools and all.
-        assert built is not None
-    if built is not None:
-        assert expected is not None
-        same(built, expected)
-        same(built, record)
+    assert built is not None  # every valid native row takes the fast path, tools and all
+    assert expected is not None
+    same(built, expected)
+    same(built, record)
 
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -114,7 +111,7 @@ def test_damaged_rows_are_never_accepted_when_validation_refuses_them(
         same(built, expected)
 
 
-@given(record=st.one_of(instructions(), conversations()), data=st.data())
+@given(record=RECORDS, data=st.data())
 def test_the_colon_proof_holds_for_clean_lines_and_never_for_repeated_keys(
     record: Record, data: st.DataObject
 ) -> None:
@@ -169,23 +166,31 @@ def test_rows_in_any_key_order_build_records_in_field_order(
         same(built, record)
 
 
-@given(record=conversations(), data=st.data())
+def transcripts(row: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    if "messages" in row:
+        return [row["messages"]]
+    return [row["prompt"], row["chosen"], row["rejected"]]
+
+
+@given(record=st.one_of(conversations(), preferences()), data=st.data())
 def test_a_row_refused_half_way_is_handed_back_unchanged(
-    record: Conversation, data: st.DataObject
+    record: Conversation | Preference, data: st.DataObject
 ) -> None:
     # Messages built before a refusal took over their dicts; the row must read as parsed
     # again, since full validation, errors and rejects files see it next.
     row = orjson.loads(orjson.dumps(record.to_dict()))
-    index = data.draw(st.integers(0, len(row["messages"]) - 1))
+    lists = [messages for messages in transcripts(row) if messages]
+    messages = data.draw(st.sampled_from(lists))
+    index = data.draw(st.integers(0, len(messages) - 1))
     damage = data.draw(st.sampled_from(["weight", "late tool turn", "bad arguments"]))
     if damage == "weight":
-        row["messages"][index]["weight"] = 2.0  # out of range: refused in either pass
+        messages[index]["weight"] = 2.0  # out of range: refused in either pass
     elif damage == "late tool turn":
         # A tool turn answering a call nobody made: refused only by the rules between
         # turns, after every message of the row has been built.
-        issued = [call["id"] for m in row["messages"] for call in m["tool_calls"]]
+        issued = [call["id"] for ms in transcripts(row) for m in ms for call in m["tool_calls"]]
         unknown = "x" * (1 + max(map(len, issued), default=0))
-        row["messages"].append(
+        transcripts(row)[-1].append(
             {
                 "role": "tool",
                 "content": "result",
@@ -197,8 +202,8 @@ def test_a_row_refused_half_way_is_handed_back_unchanged(
             }
         )
     else:
-        row["messages"][index]["role"] = "assistant"
-        row["messages"][index]["tool_calls"] = [{"id": "c", "name": "f", "arguments": "{"}]
+        messages[index]["role"] = "assistant"
+        messages[index]["tool_calls"] = [{"id": "c", "name": "f", "arguments": "{"}]
     parsed = copy.deepcopy(row)
     assert build_native(row) is None
     assert row == parsed

@@ -4,10 +4,11 @@ Reading a native JSONL file spends most of its time in pydantic validation, whic
 twice the cost of parsing the JSON. For the common shapes (an :class:`Instruction`; a
 :class:`Conversation` without tools, tool calls or tool turns) the rules are few, so this
 module checks them directly on the parsed dict and builds the frozen model the way pydantic's
-``model_construct`` does. Conversations with tools take a second, slower pass that checks the
-types here and then runs the records' own rules (:func:`~instructkit._records.check_message` and
-:func:`~instructkit._records.check_turns`) on what it built. Anything unusual (a missing or
-extra key, a wrong type, an empty text) returns ``None`` and the caller falls back to full
+``model_construct`` does. Conversations with tools, and preferences, take a second, slower
+pass: it checks the types here, then runs the records' own rules on what it built
+(:func:`~instructkit._records.check_message`, :func:`~instructkit._records.check_turns` and
+:func:`~instructkit._records.check_json_text`). Anything unusual (a missing or extra key, a
+wrong type, an empty text) returns ``None`` and the caller falls back to full
 validation, which then produces the proper located error. So this path may only *accept*
 rows that full validation accepts too, and must build equal records; tests check both on
 generated records.
@@ -27,6 +28,7 @@ from instructkit._records import (
     Conversation,
     Instruction,
     Message,
+    Preference,
     Record,
     ToolCall,
     check_json_text,
@@ -47,6 +49,8 @@ _MESSAGE_FIELDS: Final = (
     "weight",
 )
 _CONVERSATION_FIELDS: Final = ("messages", "tools", "id", "meta")
+_PREFERENCE_FIELDS: Final = ("prompt", "chosen", "rejected", "tools", "id", "meta")
+_PREFERENCE_KEYS: Final = frozenset(_PREFERENCE_FIELDS)
 _TOOL_CALL_FIELDS: Final = ("id", "name", "arguments")
 _TOOL_CALL_KEYS: Final = frozenset(_TOOL_CALL_FIELDS)
 _INSTRUCTION_SET: Final = set(_INSTRUCTION_FIELDS)
@@ -65,6 +69,7 @@ _ENABLED: Final = (
     and tuple(Message.model_fields) == _MESSAGE_FIELDS
     and tuple(Conversation.model_fields) == _CONVERSATION_FIELDS
     and tuple(ToolCall.model_fields) == _TOOL_CALL_FIELDS
+    and tuple(Preference.model_fields) == _PREFERENCE_FIELDS
 )
 
 _new = object.__new__
@@ -193,29 +198,28 @@ def _tool_calls(calls: Any) -> tuple[ToolCall, ...] | None:
     return tuple(built)
 
 
-def _conversation_with_tools(row: dict[str, Any]) -> Conversation | None:
-    """The second pass of :func:`_conversation`: tools, tool calls and tool turns allowed.
+_Taken = list[tuple[dict[str, Any], Any]]
+"""Message dicts whose ``tool_calls`` a pass replaced, with the list each held as parsed."""
 
-    The types are checked here; the rules between fields and turns are the records' own,
-    run on what was built, so they cannot drift apart from full validation.
+
+def _give_back_calls(taken: _Taken) -> None:
+    for item, calls in taken:
+        item["tool_calls"] = calls
+
+
+def _messages(rows: list[Any], taken: _Taken) -> list[Message] | None:
+    """Messages of any role built from their rows, or ``None`` if one is refused.
+
+    The types are checked here; the rules between a turn's fields are the records' own
+    (:func:`~instructkit._records.check_message`), run on what was built. Every dict whose
+    ``tool_calls`` was replaced is recorded in ``taken``, for the caller's hand-back.
     """
-    tools = row["tools"]
-    if type(tools) is not list or not all(_json_text(tool) for tool in tools):
-        return None
     messages: list[Message] = []
-    taken: list[tuple[dict[str, Any], Any]] = []  # (message dict, its tool_calls as parsed)
-
-    def give_back() -> None:
-        for item, calls in taken:
-            item["tool_calls"] = calls
-
-    for item in row["messages"]:
+    for item in rows:
         if type(item) is not dict:
-            give_back()
             return None
         if tuple(item) != _MESSAGE_FIELDS:
             if item.keys() != _MESSAGE_KEYS:
-                give_back()
                 return None
             item = {name: item[name] for name in _MESSAGE_FIELDS}
         role, content, name, calls, tool_call_id, reasoning, weight = item.values()
@@ -230,25 +234,94 @@ def _conversation_with_tools(row: dict[str, Any]) -> Conversation | None:
             and (reasoning is None or type(reasoning) is str)
             and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
         ):
-            give_back()
             return None
         taken.append((item, calls))
         item["tool_calls"] = tool_calls
         message: Message = _build(Message, item)
-        messages.append(message)
         try:
             check_message(message)
         except RecordValidationError:
-            give_back()
             return None
+        messages.append(message)
+    return messages
+
+
+def _tools(tools: Any) -> bool:
+    return type(tools) is list and all(_json_text(tool) for tool in tools)
+
+
+def _turns_hold(*transcripts: tuple[Message, ...] | list[Message]) -> bool:
+    # The records' rules between turns; the error itself is full validation's to report.
     try:
-        check_turns(messages)
+        for messages in transcripts:
+            check_turns(messages)
     except RecordValidationError:
-        give_back()
+        return False
+    return True
+
+
+def _conversation_with_tools(row: dict[str, Any]) -> Conversation | None:
+    """The second pass of :func:`_conversation`: tools, tool calls and tool turns allowed.
+
+    The types are checked here; the rules between fields and turns are the records' own,
+    run on what was built, so they cannot drift apart from full validation.
+    """
+    tools = row["tools"]
+    if not _tools(tools):
+        return None
+    taken: _Taken = []
+    messages = _messages(row["messages"], taken)
+    if messages is None or not _turns_hold(messages):
+        _give_back_calls(taken)
         return None
     built: Conversation = _build(
         Conversation,
         {"messages": tuple(messages), "tools": tuple(tools), "id": row["id"], "meta": row["meta"]},
+    )
+    return built
+
+
+def _preference(row: dict[str, Any]) -> Preference | None:
+    # The same passes as a conversation with tools, on the three message lists, then the
+    # records' rule for preferences: prompt + chosen and prompt + rejected are each valid.
+    if tuple(row) != _PREFERENCE_FIELDS:
+        if row.keys() != _PREFERENCE_KEYS:
+            return None
+        row = {name: row[name] for name in _PREFERENCE_FIELDS}
+    prompt_rows, chosen_rows, rejected_rows, tools, record_id, meta = row.values()
+    if not (
+        type(prompt_rows) is list
+        and type(chosen_rows) is list
+        and chosen_rows
+        and type(rejected_rows) is list
+        and rejected_rows
+        and _optional_text(record_id)
+        and type(meta) is dict
+        and _tools(tools)
+    ):
+        return None
+    taken: _Taken = []
+    prompt = _messages(prompt_rows, taken)
+    chosen = None if prompt is None else _messages(chosen_rows, taken)
+    rejected = None if chosen is None else _messages(rejected_rows, taken)
+    if (
+        prompt is None
+        or chosen is None
+        or rejected is None
+        or not _turns_hold((*prompt, *chosen), (*prompt, *rejected))
+    ):
+        _give_back_calls(taken)
+        return None
+    built: Preference = _build(
+        Preference,
+        {
+            "prompt": tuple(prompt),
+            "chosen": tuple(chosen),
+            "rejected": tuple(rejected),
+            "tools": tuple(tools),
+            "id": record_id,
+            "meta": meta,
+        },
     )
     return built
 
@@ -278,7 +351,7 @@ def build_native(row: dict[str, Any]) -> Record | None:
         # field order becomes the record's __dict__ as it is (see _conversation).
         if tuple(row) != _INSTRUCTION_FIELDS:
             if row.keys() != _INSTRUCTION_KEYS:
-                return None
+                return _preference(row)
             row = {name: row[name] for name in _INSTRUCTION_FIELDS}
         instruction, input_text, response, system, record_id, meta = row.values()
         if (
@@ -319,32 +392,27 @@ def native_duplicate_free(raw: bytes, record: Record) -> bool:
     colons = len(raw) - len(raw.replace(b":", b""))
     meta = record.meta  # type: ignore[attr-defined]
     keys, in_meta = _count_json(meta) if meta else (0, 0)
-    is_instruction = type(record) is Instruction
-    if is_instruction:
-        keys += 6
-    else:
-        keys += 4
-        for message in record.messages:  # type: ignore[attr-defined]
-            keys += 7 + 3 * len(message.tool_calls)
+    keys += len(type(record).model_fields)
+    messages: tuple[Message, ...] = ()
+    if type(record) is Conversation:
+        messages = record.messages
+    elif type(record) is Preference:
+        messages = (*record.prompt, *record.chosen, *record.rejected)
+    for message in messages:
+        keys += 7 + 3 * len(message.tool_calls)
     if colons <= keys:
         return True  # no colons in any text
     if b"\\u003" in raw:  # an escaped colon (or a neighbouring character): not provable here
         return False
-    if is_instruction:
-        instruction: Instruction = record  # type: ignore[assignment]
-        text = (
-            instruction.instruction.count(":")
-            + instruction.input.count(":")
-            + instruction.response.count(":")
-        )
-        if instruction.system is not None:
-            text += instruction.system.count(":")
+    if type(record) is Instruction:
+        text = record.instruction.count(":") + record.input.count(":") + record.response.count(":")
+        if record.system is not None:
+            text += record.system.count(":")
     else:
-        chat: Conversation = record  # type: ignore[assignment]
         text = 0
-        for tool in chat.tools:
+        for tool in record.tools:  # type: ignore[attr-defined]
             text += tool.count(":")
-        for message in chat.messages:
+        for message in messages:
             text += message.content.count(":") if message.content is not None else 0
             if message.name is not None:
                 text += message.name.count(":")
