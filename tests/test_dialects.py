@@ -1189,6 +1189,18 @@ def test_invalid_rows_raise_data_errors_where_the_damage_is(
     )
 
 
+@pytest.mark.parametrize("dialect", ["trl", "sharegpt"])
+@given(data=st.data())
+def test_wrong_types_never_turn_a_row_into_another_valid_layout(
+    dialect: str, data: st.DataObject
+) -> None:
+    # In TRL a null column counts as absent: a prompt-completion row whose completion is
+    # nulled is a valid prompt-only row, so null is not a wrong type for a top-level text.
+    bad = data.draw(iks.invalid_rows(dialect=dialect, kinds=st.just("wrong_type")))
+    with pytest.raises(ik.DataError):
+        ik.parse_row(bad.row, dialect=dialect)
+
+
 # -- wild rows: whatever reads without a reported loss writes back unchanged ---------------
 
 _WILD_TEXT = st.sampled_from(["", "x", " y ", "{}", '"s"', "\n\nHuman: a"])

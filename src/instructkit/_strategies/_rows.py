@@ -329,7 +329,12 @@ def _damage(row: Any, kind: str, draw: st.DrawFn, dialect: str) -> InvalidRow:
             del _parent(row, path)[path[-1]]
         reason = "required text key removed"
     elif kind == "wrong_type":
-        bad: Any = draw(st.sampled_from([7, True, None, {}, []]))
+        # Where layouts are told apart by their columns (TRL), a null top-level column counts
+        # as absent, so it can select another valid layout, as a removed one can (see
+        # _removable): there a top-level text gets only the other wrong types.
+        null_is_absent = bool(get_dialect(dialect).layouts) and any(len(p) == 1 for p in whole)
+        wrong = [7, True, {}, []] if null_is_absent else [7, True, None, {}, []]
+        bad: Any = draw(st.sampled_from(wrong))
         paths = whole
         for path in paths:
             _parent(row, path)[path[-1]] = _copy(bad)
