@@ -172,19 +172,35 @@ def _json_text(value: Any) -> bool:
     return True
 
 
+def _in_field_order(
+    value: Any, fields: tuple[str, ...], keys: frozenset[str]
+) -> dict[str, Any] | None:
+    """``value`` with its keys in field order, or ``None`` if it is not a dict of ``keys``.
+
+    ``value`` itself when its keys are already in order, else a copy in that order. A dict
+    in field order (as instructkit writes it) can become a record's own ``__dict__``;
+    another order must be rebuilt, because pydantic serialises a ``__dict__`` in its order.
+    The second pass uses this; the first inlines it, being the hot path.
+    """
+    if type(value) is not dict:
+        return None
+    if tuple(value) == fields:
+        return value
+    if value.keys() != keys:
+        return None
+    return {name: value[name] for name in fields}
+
+
 def _tool_calls(calls: Any) -> tuple[ToolCall, ...] | None:
     # Each call's dict becomes the ToolCall's own __dict__ when it is in field order (the
     # list holding the dicts is left as it was, for a hand-back).
     if type(calls) is not list:
         return None
     built = []
-    for call in calls:
-        if type(call) is not dict:
+    for row in calls:
+        call = _in_field_order(row, _TOOL_CALL_FIELDS, _TOOL_CALL_KEYS)
+        if call is None:
             return None
-        if tuple(call) != _TOOL_CALL_FIELDS:
-            if call.keys() != _TOOL_CALL_KEYS:
-                return None
-            call = {name: call[name] for name in _TOOL_CALL_FIELDS}
         call_id, name, arguments = call.values()
         if not (
             type(call_id) is str
@@ -215,13 +231,10 @@ def _messages(rows: list[Any], taken: _Taken) -> list[Message] | None:
     ``tool_calls`` was replaced is recorded in ``taken``, for the caller's hand-back.
     """
     messages: list[Message] = []
-    for item in rows:
-        if type(item) is not dict:
+    for row in rows:
+        item = _in_field_order(row, _MESSAGE_FIELDS, _MESSAGE_KEYS)
+        if item is None:
             return None
-        if tuple(item) != _MESSAGE_FIELDS:
-            if item.keys() != _MESSAGE_KEYS:
-                return None
-            item = {name: item[name] for name in _MESSAGE_FIELDS}
         role, content, name, calls, tool_call_id, reasoning, weight = item.values()
         tool_calls = _tool_calls(calls)
         if not (
@@ -284,11 +297,10 @@ def _conversation_with_tools(row: dict[str, Any]) -> Conversation | None:
 def _preference(row: dict[str, Any]) -> Preference | None:
     # The same passes as a conversation with tools, on the three message lists, then the
     # records' rule for preferences: prompt + chosen and prompt + rejected are each valid.
-    if tuple(row) != _PREFERENCE_FIELDS:
-        if row.keys() != _PREFERENCE_KEYS:
-            return None
-        row = {name: row[name] for name in _PREFERENCE_FIELDS}
-    prompt_rows, chosen_rows, rejected_rows, tools, record_id, meta = row.values()
+    fields = _in_field_order(row, _PREFERENCE_FIELDS, _PREFERENCE_KEYS)
+    if fields is None:
+        return None
+    prompt_rows, chosen_rows, rejected_rows, tools, record_id, meta = fields.values()
     if not (
         type(prompt_rows) is list
         and type(chosen_rows) is list

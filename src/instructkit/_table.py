@@ -192,8 +192,8 @@ def read_table(
         )
     for index in rowless:
         tables[index] = _read_file(files[index], "jsonl", kind, policy, tally)
-    read = [table for table in tables if table is not None]
-    return read[0] if len(read) == 1 else pa.concat_tables(read)
+    parts = [table for table in tables if table is not None]
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _read_file(
