@@ -8,12 +8,14 @@ example that satisfies the condition, ``minimal`` shrinks it as far as it goes.
 from __future__ import annotations
 
 import unicodedata
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 
 from instructkit import Conversation, Instruction, Message, Preference, ToolCall
 from instructkit.strategies import (
@@ -32,13 +34,24 @@ T = TypeVar("T")
 def find_any(
     strategy: st.SearchStrategy[T], condition: Callable[[T], bool], max_examples: int = 2000
 ) -> T:
-    return find(
-        strategy,
-        condition,
-        settings=settings(
-            max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None
-        ),
-    )
+    # find() builds a repr of the example it returns, and warns when that is over 30 kB; an
+    # unshrunk conversation can be (the suite turns warnings into errors).
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Generating overly large repr", category=HypothesisWarning
+        )
+        return find(
+            strategy,
+            condition,
+            settings=settings(
+                max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None
+            ),
+        )
+
+
+def test_find_any_tolerates_an_example_with_a_large_repr() -> None:
+    # An unshrunk example can be large; Hypothesis's warning about its repr is not a failure.
+    assert len(find_any(st.just("x" * 40_000), lambda _: True, max_examples=1)) == 40_000
 
 
 def minimal(
