@@ -701,7 +701,7 @@ def test_hh_marker_inside_text_cannot_be_written() -> None:
 
 LONE = "\ud800"
 MALFORMED: list[tuple[str, Any, type[Exception], str]] = [
-    ("sharegpt", ["not", "a", "row"], ik.DialectError, "expected a row that is a JSON object"),
+    ("sharegpt", ["not", "a", "row"], ik.DialectError, "a JSON object, got an array - at $"),
     ("sharegpt", {"turns": []}, ik.DialectError, "expected a 'conversations' key"),
     ("sharegpt", {"conversations": "hi"}, ik.DialectError, "- at $.conversations"),
     ("sharegpt", {"conversations": [1]}, ik.DialectError, "- at $.conversations[0]"),
@@ -958,7 +958,7 @@ MALFORMED: list[tuple[str, Any, type[Exception], str]] = [
         ik.DialectError,
         "got a number - at $.chosen",
     ),
-    ("alpaca", {"instruction": "i", "output": "o"}, ik.DialectError, "expected a 'input' key"),
+    ("alpaca", {"instruction": "i", "output": "o"}, ik.DialectError, "expected an 'input' key"),
     (
         "dolly",
         {"instruction": "i", "context": "", "response": 1},

@@ -45,7 +45,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from instructkit._errors import ConfigurationError, DataError, RecordValidationError, format_loc
+from instructkit._errors import (
+    ConfigurationError,
+    DataError,
+    RecordValidationError,
+    describe_type,
+    format_loc,
+    with_article,
+)
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
@@ -349,8 +356,7 @@ def meta_value(text: str | None) -> dict[str, Any]:
         ) from None
     if not isinstance(value, dict):
         raise RecordValidationError(
-            f"expected JSON text of an object, got JSON of a {type(value).__name__}: "
-            f"{_short(text)}",
+            f"expected JSON text of an object, got JSON of {describe_type(value)}: {_short(text)}",
             loc="$.meta",
         )
     return value
@@ -578,8 +584,8 @@ def _check_kinds(kind: type[Record], records: Sequence[object], start: int) -> N
     for index, record in enumerate(records):
         if type(record) is not kind and not isinstance(record, kind):
             raise ConfigurationError(
-                f"expected every record to be a {kind.__name__}, got a "
-                f"{type(record).__name__} at index {start + index}"
+                f"expected every record to be {with_article(kind.__name__)}, got "
+                f"{with_article(type(record).__name__)} at index {start + index}"
             )
 
 
@@ -660,7 +666,8 @@ def _kind_of(record: object) -> type[Record]:
         if isinstance(record, kind):
             return kind
     raise ConfigurationError(
-        f"expected Instruction, Conversation or Preference records, got a {type(record).__name__}"
+        "expected Instruction, Conversation or Preference records, got "
+        f"{with_article(type(record).__name__)}"
     )
 
 

@@ -25,7 +25,7 @@ message ends with them, for example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -38,8 +38,45 @@ __all__ = [
     "MalformedJSONError",
     "RecordValidationError",
     "TemplateError",
+    "describe_type",
     "format_loc",
+    "with_article",
 ]
+
+# Words whose leading vowel letter is said "you" (a user turn, a unicode string).
+_SAID_YOU = ("uni", "use", "usu", "uti", "utf", "uint", "uri", "url")
+
+
+def with_article(phrase: str) -> str:
+    """``phrase`` after the indefinite article its first word takes.
+
+    Messages built from a type or key name need this: ``an Instruction``, ``a Preference``,
+    ``an 'input' key``, ``a user turn``. Quotes and brackets in front of the word are skipped.
+
+    Example:
+        >>> with_article("object"), with_article("'instruction' key"), with_article("user turn")
+        ('an object', "an 'instruction' key", 'a user turn')
+    """
+    word = phrase.lstrip("'\"`([{").lower()
+    vowel = word[:1] in ("a", "e", "i", "o") or (word[:1] == "u" and not word.startswith(_SAID_YOU))
+    return f"{'an' if vowel else 'a'} {phrase}"
+
+
+def describe_type(value: object) -> str:
+    """Name a JSON value's type the way the error messages do (``a string``, ``null``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return with_article(type(value).__name__)
 
 
 def format_loc(parts: Sequence[str | int]) -> str:
@@ -99,7 +136,7 @@ class DataError(InstructkitError, ValueError):
 
     def _compose(self) -> str:
         text = self.reason
-        if self.loc is not None and self.loc != "$":
+        if self.loc is not None:
             text += f" - at {self.loc}"
         where = []
         if self.file is not None:

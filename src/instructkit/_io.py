@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
@@ -40,9 +41,10 @@ from instructkit._errors import (
     MalformedJSONError,
     RecordValidationError,
     format_loc,
+    with_article,
 )
 from instructkit._fastpath import build_native, native_duplicate_free
-from instructkit._json import iter_json_array, sniff_layout
+from instructkit._json import iter_json_array, sniff_layout, spread_object
 from instructkit._jsonl import (
     CHUNK_SIZE,
     Compression,
@@ -205,7 +207,9 @@ def convert_record(
     if target is Instruction and isinstance(record, Conversation):
         return record.to_instruction(strict=strict, report=losses)
     raise RecordValidationError(
-        f"expected a record that converts to {target.__name__}, got a {type(record).__name__}"
+        f"expected a record that converts to {target.__name__}, got "
+        f"{with_article(type(record).__name__)}",
+        loc="$",
     )
 
 
@@ -392,6 +396,7 @@ class Reader(Generic[R]):
     def _not_an_object(self, value: Any, index: int, by_row: bool) -> DialectError:
         return DialectError(
             f"expected a JSON object, got {describe_type(value)}",
+            loc="$",
             file=self.file,
             line=None if by_row else index,
             row=index if by_row else None,
@@ -507,6 +512,15 @@ class Reader(Generic[R]):
                         )
                     continue
                 source, first, is_array = self._open_text(compression, opened)
+                if not is_array and kind == "json":
+                    spread = spread_object(
+                        first, partial(open_source, path, compression), file=self.file
+                    )
+                    if spread is not None:
+                        # The whole file is one item, not a truncated first line of many.
+                        self.report.seen += 1
+                        self._reject(spread[1], spread[0])
+                        continue
                 if is_array:
                     items = iter_json_array(source, file=self.file, first_chunk=first)
                     yield from self._item_loop(self._detect_items(items) if auto else items, False)

@@ -18,28 +18,31 @@ is one final bad item whose ``raw`` is everything from the problem to the end of
 and reading stops there.
 
 A ``.json`` file may also hold JSON Lines (``datasets.Dataset.to_json`` writes that by
-default): :func:`sniff_layout` looks at the first byte that is not whitespace.
+default): :func:`sniff_layout` looks at the first byte that is not whitespace. A ``.json``
+file holding one object spread over several lines (``json.dump(obj, f, indent=2)``) is
+neither; :func:`spread_object` tells it apart, so that it is not reported as a truncated line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final, Literal
 
 import orjson
 
-from instructkit._errors import MalformedJSONError
+from instructkit._errors import DataError, MalformedJSONError
 from instructkit._jsonl import (
     CHUNK_SIZE,
     _chars,
     duplicate_key_error,
     has_duplicate_keys,
     malformed_error,
+    read_start,
     truncated_reason,
 )
 
-__all__ = ["iter_json_array", "sniff_layout"]
+__all__ = ["iter_json_array", "sniff_layout", "spread_object"]
 
 _BOM: Final = b"\xef\xbb\xbf"
 _WS: Final = re.compile(rb"[ \t\r\n]*")
@@ -238,6 +241,79 @@ def _end_reason(scan: _Scanner, expected: str) -> str:
     if scan.truncated is not None:
         return f"expected {expected}, got the end of the compressed data: {scan.truncated}"
     return f"expected {expected}, got the end of the file (is it truncated?)"
+
+
+def spread_object(
+    first_chunk: bytes,
+    reopen: Callable[[], Any],
+    *,
+    file: str | None,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[bytes, DataError] | None:
+    """The error for JSON text that starts with an object spread over several lines.
+
+    Such text is read as JSON Lines (it does not start with ``[``), whose first line must then
+    be a whole value. When it is not, the line-by-line message (is the file truncated?)
+    misleads: the usual cause is a single pretty-printed object, often one that wraps the
+    rows (``{"data": [...]}``), or objects pretty-printed one after another. Only then is the
+    first value scanned to its end; memory is bounded by its size.
+
+    Args:
+        first_chunk: The first bytes of the text (what the format was sniffed from).
+        reopen: Opens the text again from its start, with ``read(size) -> bytes``; called
+            only when the first line is not a whole JSON value.
+        file: The file name for the error.
+        chunk_size: Bytes per read.
+
+    Returns:
+        ``(raw, error)`` with the first object's bytes, or ``None`` when the first line is a
+        whole value, or the first value is not an object spread over lines that parses (the
+        JSON Lines reader then reports what it finds).
+    """
+    data = first_chunk[3:] if first_chunk.startswith(_BOM) else first_chunk
+    start = _WS.match(data)
+    assert start is not None
+    at = start.end()
+    newline = data.find(b"\n", at)
+    if data[at : at + 1] != b"{" or newline < 0:
+        return None
+    try:
+        orjson.loads(data[at:newline])
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        return None
+    source = reopen()
+    try:
+        scan = _Scanner(source, read_start(source), chunk_size)
+        at, end = _find_end(scan, _skip_ws(scan, scan.mark))
+        if end < 0:
+            return None
+        raw = scan.buf[at:end]
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        first = scan.line_at(at)
+        last = scan.line_at(end)
+        more = _skip_ws(scan, end) >= 0
+    finally:
+        source.close()
+    if more:
+        reason = (
+            f"expected one JSON object per line or a JSON array of rows, got an object over "
+            f"lines {first} to {last} and more after it (write each row on one line, or put "
+            "the rows in an array)"
+        )
+    else:
+        lists = [key for key, item in value.items() if isinstance(item, list)]
+        hint = f"; its key {lists[0]!r} holds an array" if len(lists) == 1 else ""
+        reason = (
+            f"expected a JSON array of rows at the top level, got a single object over lines "
+            f"{first} to {last}{hint} (a file of rows is [{{...}}, {{...}}]; for one row per "
+            "line use .jsonl)"
+        )
+    return raw, DataError(reason, file=file, line=first)
 
 
 def iter_json_array(

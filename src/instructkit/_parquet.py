@@ -61,7 +61,7 @@ from instructkit._arrow import (
 )
 from instructkit._atomic import ShardSet, atomic_path, check_max_rows
 from instructkit._dialects import get_dialect, to_row
-from instructkit._errors import ConfigurationError, DataError
+from instructkit._errors import ConfigurationError, DataError, describe_type, with_article
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Record
 from instructkit._report import LossReport
@@ -252,8 +252,8 @@ class _DialectTables:
                     row[name] = meta_text(value)
                 elif value is not None:
                     raise DataError(
-                        f"expected column {name!r} to hold JSON objects as in the first rows, "
-                        f"group, got a {type(value).__name__}",
+                        f"expected column {name!r} to hold JSON objects as in the first row "
+                        f"group, got {describe_type(value)}",
                         row=start + index,
                         file=self.file,
                     )
@@ -632,8 +632,8 @@ def write_parquet(
                 for index, item in enumerate(chunk):
                     if not isinstance(item, kind):
                         raise ConfigurationError(
-                            f"expected every record to be a {kind.__name__}, got a "
-                            f"{type(item).__name__} at index {start + index}"
+                            f"expected every record to be {with_article(kind.__name__)}, got "
+                            f"{with_article(type(item).__name__)} at index {start + index}"
                         )
                     rows.append(
                         to_row(
@@ -687,7 +687,8 @@ def _record_kind(item: object) -> type[Record]:
         if isinstance(item, kind):
             return kind
     raise ConfigurationError(
-        f"expected Instruction, Conversation or Preference records, got a {type(item).__name__}"
+        "expected Instruction, Conversation or Preference records, got "
+        f"{with_article(type(item).__name__)}"
     )
 
 

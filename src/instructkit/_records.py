@@ -20,7 +20,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import JsonValue as PydanticJsonValue
 from pydantic._internal._model_construction import ModelMetaclass
 
-from instructkit._errors import DataError, RecordValidationError, format_loc
+from instructkit._errors import (
+    DataError,
+    RecordValidationError,
+    describe_type,
+    format_loc,
+    with_article,
+)
 from instructkit._report import Loss, LossReport, settle_losses
 
 __all__ = [
@@ -187,7 +193,7 @@ def _describe(error: Any) -> str:
     message = message[0].lower() + message[1:] if message else message
     if message.startswith("input should be"):
         message = "expected" + message[len("input should be") :]
-    return f"{message}, got {_short(got)} (a {type(got).__name__})"
+    return f"{message}, got {_short(got)} ({describe_type(got)})"
 
 
 def validation_error(
@@ -387,12 +393,12 @@ def check_message(message: Message) -> None:
     role = message.role
     if message.tool_calls and role != "assistant":
         raise RecordValidationError(
-            f"expected tool_calls only on assistant turns, got them on a {role} turn",
+            f"expected tool_calls only on assistant turns, got them on {with_article(role)} turn",
             loc="$.tool_calls",
         )
     if message.reasoning is not None and role != "assistant":
         raise RecordValidationError(
-            f"expected reasoning only on assistant turns, got it on a {role} turn",
+            f"expected reasoning only on assistant turns, got it on {with_article(role)} turn",
             loc="$.reasoning",
         )
     if role == "tool":
@@ -407,20 +413,20 @@ def check_message(message: Message) -> None:
         return
     if message.tool_call_id is not None:
         raise RecordValidationError(
-            f"expected tool_call_id only on tool turns, got one on a {role} turn",
+            f"expected tool_call_id only on tool turns, got one on {with_article(role)} turn",
             loc="$.tool_call_id",
         )
     if role == "assistant" and message.tool_calls:
         return
     if message.content is None:
         raise RecordValidationError(
-            f"expected text on a {role} turn (None is allowed only on an assistant turn "
-            "with tool_calls), got None",
+            f"expected text on {with_article(role)} turn (None is allowed only on an "
+            "assistant turn with tool_calls), got None",
             loc="$.content",
         )
     if not message.content:
         raise RecordValidationError(
-            f"expected non-empty text on a {role} turn, got ''", loc="$.content"
+            f"expected non-empty text on {with_article(role)} turn, got ''", loc="$.content"
         )
 
 

@@ -77,7 +77,12 @@ from instructkit._arrow import (
     resolve_record_type,
 )
 from instructkit._dialects._native import native_record_type
-from instructkit._errors import ConfigurationError, DataError, RecordValidationError
+from instructkit._errors import (
+    ConfigurationError,
+    DataError,
+    RecordValidationError,
+    describe_type,
+)
 from instructkit._io import Sources, describe_sources, source_paths
 from instructkit._jsonl import BLANK, compression_for, iter_jsonl, open_source
 from instructkit._parquet import read_parquet_table
@@ -397,7 +402,8 @@ def _read_jsonl_records(
                 continue
             if not isinstance(value, dict):
                 error = DataError(
-                    f"expected a JSON object per line, got a {type(value).__name__}",
+                    f"expected a JSON object per line, got {describe_type(value)}",
+                    loc="$",
                     file=file,
                     line=line,
                     row=index,

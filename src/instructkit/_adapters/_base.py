@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from instructkit._errors import ConfigurationError, DataError, DialectError
+from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._templates import Task, Template
 
@@ -56,7 +56,7 @@ def _type_name(value: object) -> str:
         return "an object"
     if isinstance(value, (list, tuple)):
         return "a list"
-    return type(value).__name__
+    return with_article(type(value).__name__)
 
 
 class Row:
@@ -72,7 +72,7 @@ class Row:
 
     def error(self, column: str, reason: str) -> DialectError:
         """An error about ``column`` of this row."""
-        return DialectError(f"{self.dataset}: {reason}", loc=_loc(column))
+        return DialectError(f"adapter {self.dataset!r}: {reason}", loc=_loc(column))
 
     def has(self, column: str) -> bool:
         """Whether the row has ``column`` (with a non-null value)."""
@@ -323,8 +323,8 @@ class Adapter:
                 continue
             if isinstance(value, bool) or not isinstance(value, (str, int)):
                 raise DialectError(
-                    f"{self.name}: expected the id in column {column!r} to be text or an int, "
-                    f"got {_type_name(value)}",
+                    f"adapter {self.name!r}: expected the id in column {column!r} to be text or "
+                    f"an int, got {_type_name(value)}",
                     loc=_loc(column),
                 )
             return str(value)
@@ -356,8 +356,9 @@ class Adapter:
         """
         if not isinstance(data, Mapping):
             raise DialectError(
-                f"{self.name}: expected a row mapping column names to values, "
-                f"got {_type_name(data)}"
+                f"adapter {self.name!r}: expected a row mapping column names to values, "
+                f"got {_type_name(data)}",
+                loc="$",
             )
         mapped = self.mapper(Row(data, self.name), options)
         base = self.example_id(data)
@@ -472,7 +473,8 @@ def _hf_rows(data: Any) -> Iterator[object]:
     datasets = importlib.import_module("datasets")
     if isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         raise ConfigurationError(
-            f"expected one split, got a {type(data).__name__} with splits {sorted(data)} "
+            f"expected one split, got {with_article(type(data).__name__)} with splits "
+            f"{sorted(data)} "
             "(pass data['train'])"
         )
     if isinstance(data, datasets.Dataset):

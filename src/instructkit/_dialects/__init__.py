@@ -91,9 +91,12 @@ def get_dialect(name: str) -> Dialect:
         ) from None
 
 
-def _check_row(row: object) -> Mapping[str, Any]:
+def _check_row(row: object, dialect: str) -> Mapping[str, Any]:
     if not isinstance(row, Mapping):
-        raise DialectError(f"expected a row that is a JSON object, got {describe_type(row)}")
+        reason = f"expected a row that is a JSON object, got {describe_type(row)}"
+        if dialect in DIALECTS:
+            reason = DIALECTS[dialect].message(reason)
+        raise DialectError(reason, loc="$")
     return row
 
 
@@ -136,7 +139,7 @@ def parse_row(
         >>> record.instruction, record.response
         ('Add 2 and 2.', '4')
     """
-    row = _check_row(row)
+    row = _check_row(row, dialect)
     if dialect == "auto":
         dialect = detect_dialect([row], column_map=column_map).dialect
     chosen = get_dialect(dialect)
@@ -148,8 +151,11 @@ def parse_row(
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
         # A safety net: dialect code checks shapes first, so reaching this is a bug in a
         # dialect, but the caller still gets a located data error instead of a crash.
-        raise DialectError(f"{chosen.name}: unexpected row shape ({err!r})") from err
-    settle_losses(conv.losses, strict=strict, report=report, what=f"{chosen.name} row")
+        raise DialectError(
+            chosen.message(f"expected a row it can read, got one that fails with {err!r}"),
+            loc="$",
+        ) from err
+    settle_losses(conv.losses, strict=strict, report=report, what=f"row of dialect {dialect!r}")
     return record
 
 
@@ -201,7 +207,12 @@ def to_row(
     conv = Conversion(chosen, column_map=column_map, role_map=role_map)
     coerced = chosen.coerce(record, conv)
     row = conv.rename_out(chosen.emit(coerced, conv, layout))
-    settle_losses(conv.losses, strict=strict, report=report, what=f"{type(record).__name__}")
+    settle_losses(
+        conv.losses,
+        strict=strict,
+        report=report,
+        what=f"{type(record).__name__} to dialect {dialect!r}",
+    )
     return row
 
 
@@ -272,7 +283,9 @@ def _best(
         try:
             parse_row(row, dialect=dialect.name, column_map=column_map)
         except DataError as err:
-            reasons.append(f"looks like {dialect.name} but {err}")
+            # The error names the dialect already; say it once.
+            said = str(err).removeprefix(dialect.message(""))
+            reasons.append(f"looks like {dialect.name} but {said}")
             continue
         return dialect.name, layout, ""
     return None, None, "; ".join(reasons) or f"no dialect has keys {sorted(row)}"
@@ -320,8 +333,10 @@ def detect_dialect(
     layouts: dict[str, dict[str | None, int]] = {}
     outcomes: list[tuple[int, str | None, str]] = []
     for index, row in sample:
-        if not isinstance(row, Mapping):
-            outcomes.append((index, None, f"expected a JSON object, got {describe_type(row)}"))
+        try:
+            row = _check_row(row, "auto")
+        except DialectError as err:
+            outcomes.append((index, None, str(err)))
             continue
         name, layout, reason = _best(row, column_map)
         outcomes.append((index, name, reason))
@@ -333,7 +348,7 @@ def detect_dialect(
         first = outcomes[0]
         raise DialectDetectionError(
             f"expected rows of a known dialect {sorted(DIALECTS)}, got none in "
-            f"{len(sample)} sampled row(s); first: {first[2]}",
+            f"{len(sample)} sampled row(s); the first, row {first[0]}: {first[2]}",
             line=None,
         )
     order = list(DIALECTS)

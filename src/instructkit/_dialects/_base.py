@@ -17,7 +17,9 @@ from instructkit._errors import (
     ConfigurationError,
     DialectError,
     RecordValidationError,
+    describe_type,
     format_loc,
+    with_article,
 )
 from instructkit._records import (
     ROLES,
@@ -41,23 +43,6 @@ __all__ = [
 
 Path = tuple[str | int, ...]
 _T = TypeVar("_T")
-
-
-def describe_type(value: object) -> str:
-    """Name a JSON value's type the way the error messages do (``a string``, ``null``)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "an array"
-    return f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)
@@ -159,7 +144,7 @@ class Conversion:
 
     def fail(self, reason: str, path: Path = ()) -> DialectError:
         """Make (not raise) a :class:`DialectError` located at ``path`` of the row."""
-        return DialectError(f"{self.dialect.name}: {reason}", loc=self.row_loc(path))
+        return DialectError(self.dialect.message(reason), loc=self.row_loc(path))
 
     def get(
         self,
@@ -194,7 +179,8 @@ class Conversion:
         if actual not in obj:
             if required:
                 present = ", ".join(repr(k if path else self.col(k)) for k in obj) or "none"
-                raise self.fail(f"expected a {self.col(key)!r} key, got keys {present}", path)
+                wanted = with_article(f"{self.col(key)!r} key")
+                raise self.fail(f"expected {wanted}, got keys {present}", path)
             return None
         value = obj[actual]
         if value is None and nullable:
@@ -272,7 +258,7 @@ class Conversion:
             row_loc = where(loc) if where is not None else loc
             errors = [((where(p) if where else p), r) for p, r in err.errors]
             raise RecordValidationError(
-                f"{self.dialect.name}: {err.reason}", loc=row_loc, errors=errors
+                self.dialect.message(err.reason), loc=row_loc, errors=errors
             ) from err
 
 
@@ -375,6 +361,15 @@ class Dialect:
     record_types: ClassVar[tuple[type[Record], ...]]
     """Record types this dialect reads into (the first is the default) and writes from."""
 
+    def message(self, reason: str) -> str:
+        """``reason`` as an error message that names this dialect.
+
+        Every error about a row of a dialect starts the same way, so that a reader (or
+        :func:`~instructkit.detect_dialect`, which quotes them) can tell which layout was
+        tried: ``dialect 'alpaca': expected an 'output' key, got keys 'instruction'``.
+        """
+        return f"dialect {self.name!r}: {reason}"
+
     def match(self, row: Mapping[str, Any]) -> Match:
         """Score how well ``row`` (already renamed to the dialect's columns) fits."""
         raise NotImplementedError
@@ -404,7 +399,8 @@ class Dialect:
             return instruction
         wanted = " or ".join(t.__name__ for t in self.record_types)
         raise ConfigurationError(
-            f"dialect {self.name!r} writes {wanted} records, got a {type(record).__name__}"
+            f"dialect {self.name!r} writes {wanted} records, got "
+            f"{with_article(type(record).__name__)}"
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from instructkit._dialects._base import JSON_NAMES, Conversion, Path, describe_type
-from instructkit._errors import DialectError, format_loc
+from instructkit._errors import DialectError, format_loc, with_article
 from instructkit._records import Message
 
 __all__ = [
@@ -107,7 +107,7 @@ def emit_extras(
             conv.lost(
                 "dropped",
                 f"$.meta[{key!r}]" if not key.isidentifier() else f"$.meta.{key}",
-                f"meta key {key!r} collides with a {conv.dialect.name} column",
+                f"meta key {key!r} collides with a column of dialect {conv.dialect.name!r}",
             )
             continue
         row[key] = value
@@ -125,7 +125,7 @@ def nested_loc(conv: Conversion, path: Path, tail: Path = ()) -> str:
 
 def fail_nested(conv: Conversion, reason: str, path: Path, tail: Path = ()) -> DialectError:
     """Like :meth:`Conversion.fail`, located at :func:`nested_loc` of ``path`` and ``tail``."""
-    return DialectError(f"{conv.dialect.name}: {reason}", loc=nested_loc(conv, path, tail))
+    return DialectError(conv.dialect.message(reason), loc=nested_loc(conv, path, tail))
 
 
 def get_nested(
@@ -160,7 +160,8 @@ def get_nested(
     if key not in obj:
         if required:
             present = ", ".join(repr(k) for k in obj) or "none"
-            raise fail_nested(conv, f"expected a {key!r} key, got keys {present}", path, tail)
+            wanted = with_article(f"{key!r} key")
+            raise fail_nested(conv, f"expected {wanted}, got keys {present}", path, tail)
         return None
     value = obj[key]
     if value is None and nullable:

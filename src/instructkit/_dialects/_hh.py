@@ -109,12 +109,12 @@ class HHDialect(Dialect):
                 messages.append(Message(role=role, content=body[1:]))
             except RecordValidationError as err:
                 raise RecordValidationError(
-                    f"hh: turn {number} ({word}): {err.reason}", loc=conv.row_loc(at)
+                    self.message(f"turn {number} ({word}): {err.reason}"), loc=conv.row_loc(at)
                 ) from err
         try:
             return Conversation(messages=messages)
         except RecordValidationError as err:
-            raise RecordValidationError(f"hh: {err.reason}", loc=conv.row_loc(at)) from err
+            raise RecordValidationError(self.message(err.reason), loc=conv.row_loc(at)) from err
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, Preference)
@@ -132,8 +132,10 @@ class HHDialect(Dialect):
                         turns.append(spelled)
             if not turns:
                 raise DialectError(
-                    f"hh: expected a user or assistant turn to write in the {side} "
-                    "transcript, got none",
+                    self.message(
+                        f"expected a user or assistant turn to write in the {side} "
+                        "transcript, got none"
+                    ),
                     loc=f"$.{side}",
                 )
             row[side] = "".join(turns)
@@ -183,8 +185,10 @@ class HHDialect(Dialect):
         clash = pattern.search(message.content)
         if clash is not None:
             raise DialectError(
-                f"hh: expected turn text without a speaker marker, got {clash.group(0)!r} at "
-                f"index {clash.start()}; it would be read back as a new turn",
+                self.message(
+                    f"expected turn text without a speaker marker, got {clash.group(0)!r} at "
+                    f"index {clash.start()}; it would be read back as a new turn"
+                ),
                 loc=format_loc([field[2:], index, "content"]),
             )
         return f"{_SEPARATOR}{word}: {message.content}"

@@ -74,7 +74,7 @@ from instructkit._dialects._openai import (
     write_messages,
     write_tool_list,
 )
-from instructkit._errors import ConfigurationError, DialectError, format_loc
+from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
 __all__ = ["COMPLETION_START_KEY", "TRL_KINDS", "TRLDialect", "split_shared_prefix"]
@@ -445,8 +445,8 @@ class TRLDialect(Dialect):
         wanted = Preference if kind in ("preference", "implicit_preference") else Conversation
         if not isinstance(record, wanted):
             raise ConfigurationError(
-                f"expected a {wanted.__name__} for TRL layout {layout!r}, "
-                f"got a {type(record).__name__}"
+                f"expected {with_article(wanted.__name__)} for TRL layout {layout!r}, "
+                f"got {with_article(type(record).__name__)}"
             )
         meta = dict(record.meta)
         if isinstance(record, Preference):
@@ -606,13 +606,15 @@ class TRLDialect(Dialect):
         found = [message.role for message in messages]
         if found != roles:
             raise DialectError(
-                f"trl: expected turns {roles} for layout {layout!r}, got {found}",
+                self.message(f"expected turns {roles} for layout {layout!r}, got {found}"),
                 loc=format_loc([field]),
             )
         for index, message in enumerate(messages):
             if message.tool_calls or message.content is None:
                 raise DialectError(
-                    f"trl: expected plain text turns for layout {layout!r}, got tool calls",
+                    self.message(
+                        f"expected plain text turns for layout {layout!r}, got tool calls"
+                    ),
                     loc=format_loc([field, index, "tool_calls"]),
                 )
 
