@@ -104,14 +104,52 @@ def table(title: str, counts: Counter[str], total: int) -> list[str]:
     return lines
 
 
+def adapted(name: str, report: ik.ItemReport, rendered: int) -> str:
+    """One dataset's line: each sample row counted once, rejected rows with their reason."""
+    line = f"{name}: {report.seen} rows, {report.valid} adapted"
+    if report.rejected:
+        reasons = Counter(
+            "unlabeled" if "unlabeled" in r.reason else "malformed" for r in report.rejections
+        )
+        if len(reasons) == 1:
+            [why] = reasons
+            count = {1: "", 2: "both "}.get(report.rejected, "all ")
+            line += f", {report.rejected} rejected ({count}{why})"
+        else:
+            detail = ", ".join(f"{n} {why}" for why, n in reasons.items())
+            line += f", {report.rejected} rejected ({detail})"
+    if report.blank:
+        line += f", {report.blank} blank lines"
+    # Several records per row: several templates each, or both directions of a translation.
+    each = f" ({rendered / report.valid:g} per row)" if rendered != report.valid else ""
+    return f"{line} -> {rendered} records{each}"
+
+
 def summary(records: list[ik.Instruction], manifest: ik.MixtureManifest) -> str:
     total = len(records)
     info = [provenance(r) for r in records]
     lines = [f"mixture: {total} records from {len(manifest.sources)} datasets (cap {CAP} each)"]
     lines.append("")
-    lines.append(f"{'dataset':<10} {'rendered':>8} {'expected':>8} {'selected':>8}")
+    # The cap sets how many records a dataset is expected to give; each record is then kept
+    # by a seeded draw, so the count selected varies around that, within the tolerance.
+    lines.append(
+        f"{'dataset':<10} {'rendered':>8} {'expected':>8} {'tolerance':>9} {'selected':>8}"
+    )
+    over = []
     for name, stats in manifest.sources.items():
-        lines.append(f"{name:<10} {stats.size:>8} {stats.expected:>8.1f} {stats.selected:>8}")
+        tolerance = f"±{stats.tolerance():.1f}"
+        lines.append(
+            f"{name:<10} {stats.size:>8} {stats.expected:>8.1f} {tolerance:>9} {stats.selected:>8}"
+        )
+        if stats.selected > CAP:
+            over.append(
+                f"{name}: {stats.selected} selected, over the cap of {CAP} but within "
+                f"{tolerance} of the {stats.expected:.1f} expected"
+            )
+    if over:
+        lines.append("")
+        lines.extend(over)
+        lines.append("(the cap sets the expected count; each record is kept by a seeded draw)")
     lines.append("")
     lines.extend(table("task", Counter(p["task"] for p in info), total))
     lines.append("")
@@ -175,13 +213,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     for source in SOURCES:
         records, report = render_source(source, args.seed)
         sources[source.adapter] = records
-        note = ""
-        if report.rejected:
-            reasons = Counter(
-                "unlabeled" if "unlabeled" in r.reason else "bad row" for r in report.rejections
-            )
-            note = " (" + ", ".join(f"{n} {why}" for why, n in reasons.items()) + " reported)"
-        print(f"  {report.summary()}{note} -> {len(records)} records")
+        print(f"  {adapted(source.adapter, report, len(records))}")
 
     mixture = ik.mix(sources, seed=args.seed, cap=CAP)
     records = [r for r in mixture if isinstance(r, ik.Instruction)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -83,7 +84,8 @@ def test_the_mixture_covers_the_flan_variants(example: tuple[Path, str]) -> None
 
 def test_unlabeled_sample_rows_are_reported_not_rendered(example: tuple[Path, str]) -> None:
     output, stdout = example
-    assert "snli: 30 seen, 28 valid, 2 rejected, 0 blank (2 unlabeled reported)" in stdout
+    # Each sample row is counted once: the two rejected rows are the two unlabeled ones.
+    assert "snli: 30 rows, 28 adapted, 2 rejected (both unlabeled) -> 56 records" in stdout
     with ik.read_raw(DATA / "snli.jsonl") as published:
         snli = ik.get_adapter("snli")
         unlabeled = {snli.example_id(row) for row in published if row["label"] == -1}
@@ -110,6 +112,18 @@ def test_the_summary_is_printed(example: tuple[Path, str]) -> None:
         assert heading in stdout, heading
     assert str(output / "mixture.parquet") in stdout
     assert stdout.count("\n>>> ") == 3
+
+
+def test_a_count_over_the_cap_is_shown_with_its_tolerance(example: tuple[Path, str]) -> None:
+    output, stdout = example
+    manifest = json.loads((output / "manifest.json").read_text("utf-8"))
+    assert re.search(r"^dataset +rendered +expected +tolerance +selected$", stdout, re.M)
+    for name, stats in manifest["sources"].items():
+        tolerance = 4 * stats["expected"] ** 0.5 + 1
+        row = f"{name:<10} {stats['size']:>8} {stats['expected']:>8.1f} ±{tolerance:.1f}"
+        assert " ".join(row.split()) in " ".join(stdout.split())
+        over = f"{name}: {stats['selected']} selected, over the cap of 40 but within ±"
+        assert (over in stdout) == (stats["selected"] > 40)
 
 
 def test_the_same_seed_gives_the_same_bytes_and_another_seed_does_not(

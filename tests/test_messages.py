@@ -17,6 +17,13 @@ from instructkit import strategies as iks
 from instructkit._errors import describe_type, with_article
 
 DIALECTS = ik.dialect_names()
+
+
+def read_all(path: Path, **options: Any) -> list[Any]:
+    with ik.read(path, **options) as reader:
+        return list(reader)
+
+
 NOT_OBJECTS = st.one_of(
     st.none(),
     st.booleans(),
@@ -99,8 +106,7 @@ def test_a_record_of_the_wrong_type_is_located_at_the_record(tmp_path: Path) -> 
     path = tmp_path / "mixed.jsonl"
     ik.write([chat, preference], path)
     with pytest.raises(ik.RecordValidationError) as caught:
-        with ik.read(path, record="conversation") as reader:
-            list(reader)
+        read_all(path, record="conversation")
     assert caught.value.loc == "$"
     assert "got a Preference - at $" in str(caught.value)
 
@@ -311,16 +317,14 @@ def test_a_json_file_with_a_single_object_is_explained(tmp_path: Path, name: str
 def test_a_json_file_wrapping_its_rows_says_where_they_are(tmp_path: Path) -> None:
     path = rows_file(tmp_path, "wrapped.json", json.dumps({"data": [ROW, ROW]}, indent=2))
     with pytest.raises(ik.DataError, match="its key 'data' holds an array"):
-        with ik.read(path) as reader:
-            list(reader)
+        read_all(path)
 
 
 def test_pretty_printed_objects_one_after_another_are_explained(tmp_path: Path) -> None:
     text = json.dumps(ROW, indent=2) + "\n" + json.dumps(ROW, indent=2) + "\n"
     path = rows_file(tmp_path, "two.json", text)
     with pytest.raises(ik.DataError, match="got an object over lines 1 to 4 and more after it"):
-        with ik.read(path) as reader:
-            list(reader)
+        read_all(path)
 
 
 def test_a_single_object_is_one_rejected_item(tmp_path: Path) -> None:
