@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import instructkit as ik
 from instructkit import strategies as iks
-from instructkit._dialects import get_dialect
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAYOUT_KEY
+from instructkit._dialects import get_dialect
 from instructkit._dialects._trl import split_shared_prefix
 
 # -- helpers -----------------------------------------------------------------------------
@@ -568,9 +568,7 @@ def test_trl_instruction_defaults_to_prompt_completion() -> None:
     # TRL has no place for the join point: reading back gives one instruction text.
     assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.input")]
     chat = ik.parse_row(row, dialect="trl")
-    assert chat.to_instruction() == ik.Instruction(
-        instruction="Translate.\n\nchat", response="cat"
-    )
+    assert chat.to_instruction() == ik.Instruction(instruction="Translate.\n\nchat", response="cat")
     plain = ik.Instruction(instruction="Translate.", response="cat")
     report = ik.LossReport()
     back = ik.parse_row(ik.to_row(plain, dialect="trl", report=report), dialect="trl")
