@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 import instructkit as ik
 from instructkit import strategies as iks
+from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAYOUT_KEY
 from instructkit._dialects import get_dialect
-from instructkit._dialects._trl import COMPLETION_START_KEY, split_shared_prefix
+from instructkit._dialects._trl import split_shared_prefix
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -51,22 +52,35 @@ def check_laws(record: Any, dialect: str, layout: str | None = None, **maps: Any
     """The laws every dialect keeps for a record it can write.
 
     * the row is plain JSON data;
-    * the loss report is empty exactly when reading the row back gives the record again;
+    * the loss report is empty exactly when reading the row back gives the record again
+      (apart from the memory of the layout it was read from);
     * strict=True raises exactly when something is lost;
-    * the written row is a fixed point: reading and writing it again gives the same row.
+    * the written row is a fixed point: reading and writing it again gives the same row,
+      with or without ``layout=``;
+    * no instructkit bookkeeping reaches a third-party row.
     """
     report = ik.LossReport()
     row = ik.to_row(record, dialect=dialect, layout=layout, report=report, **maps)
     assert orjson.loads(orjson.dumps(row)) == row
+    if dialect != "instructkit":
+        assert not [key for key in row if key.startswith("instructkit.")]
     back = ik.parse_row(row, dialect=dialect, **maps)
-    assert (back == record) == (not report), f"{report.summary()}\n{record!r}\n{back!r}"
+    same = forget_layout(back) == forget_layout(record)
+    assert same == (not report), f"{report.summary()}\n{record!r}\n{back!r}"
     if report:
         with pytest.raises(ik.LossyConversionError):
             ik.to_row(record, dialect=dialect, layout=layout, strict=True, **maps)
     else:
         assert ik.to_row(record, dialect=dialect, layout=layout, strict=True, **maps) == row
     assert ik.to_row(back, dialect=dialect, layout=layout, **maps) == row
+    assert ik.to_row(back, dialect=dialect, **maps) == row
     return row
+
+
+def forget_layout(record: Any) -> Any:
+    """The record without the memory of the layout it was read from."""
+    meta = {key: value for key, value in record.meta.items() if key != LAYOUT_KEY}
+    return record.model_copy(update={"meta": meta})
 
 
 def plain_text() -> st.SearchStrategy[str]:
@@ -448,17 +462,6 @@ TRL_ROWS = [
         },
     ),
     (
-        # UltraFeedback: a string prompt next to full conversations is an implicit pair.
-        "conversational_implicit_preference",
-        {
-            "prompt": "Q",
-            "prompt_id": "abc",
-            "chosen": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],
-            "rejected": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "B"}],
-            "score_chosen": 9.0,
-        },
-    ),
-    (
         "conversational_language_modeling",
         {
             "messages": [
@@ -486,8 +489,56 @@ TRL_ROWS = [
 def test_trl_layouts_are_detected_and_round_trip(layout: str, row: dict[str, Any]) -> None:
     guess = ik.detect_dialect([row])
     assert (guess.dialect, guess.layout) == ("trl", layout)
+    report = ik.LossReport()
     record = ik.parse_row(row, dialect="trl")
     assert ik.to_row(record, dialect="trl", layout=layout) == row
+    # The record remembers its layout: no layout= is needed to get the row back.
+    assert ik.to_row(record, dialect="trl", report=report) == row
+    assert not report
+
+
+def test_trl_layout_memory_is_kept_only_when_needed() -> None:
+    standard = ik.parse_row({"prompt": "The sky is", "completion": " blue."}, dialect="trl")
+    assert standard.meta == {
+        COMPLETION_START_KEY: 1,
+        LAYOUT_KEY: "trl:standard_prompt_completion",
+    }
+    chat = ik.parse_row({"messages": [{"role": "user", "content": "Hi"}]}, dialect="trl")
+    assert chat.meta == {}  # the default layout for a Conversation: nothing to remember
+    # An explicit layout= wins over the memory.
+    conversational = ik.to_row(standard, dialect="trl", layout="conversational_prompt_completion")
+    assert conversational["completion"] == [{"role": "assistant", "content": " blue."}]
+
+
+def test_trl_remembered_layout_that_no_longer_fits_says_so() -> None:
+    standard = ik.parse_row({"text": "The sky is blue."}, dialect="trl")
+    longer = standard.model_copy(
+        update={"messages": (ik.Message(role="user", content="Hi"), *standard.messages)}
+    )
+    with pytest.raises(ik.DialectError, match="remembered in meta") as caught:
+        ik.to_row(longer, dialect="trl")
+    assert caught.value.loc == "$.messages"
+    assert "messages" in ik.to_row(longer, dialect="trl", layout="conversational_language_modeling")
+
+
+def test_trl_ultrafeedback_prompt_is_kept_in_meta_but_not_written() -> None:
+    # A string prompt next to full conversations is an implicit pair (TRL ignores the
+    # prompt); written back, a prompt column would make some readers take the standard form.
+    row = {
+        "prompt": "Q",
+        "prompt_id": "abc",
+        "chosen": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],
+        "rejected": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "B"}],
+        "score_chosen": 9.0,
+    }
+    guess = ik.detect_dialect([row])
+    assert (guess.dialect, guess.layout) == ("trl", "conversational_implicit_preference")
+    pair = ik.parse_row(row, dialect="trl")
+    assert pair.meta["prompt"] == "Q"
+    report = ik.LossReport()
+    written = ik.to_row(pair, dialect="trl", report=report)
+    assert written == {key: value for key, value in row.items() if key != "prompt"}
+    assert [loss.field for loss in report] == ["$.meta.prompt"]
 
 
 def test_trl_prompt_completion_keeps_the_split() -> None:
@@ -498,18 +549,31 @@ def test_trl_prompt_completion_keeps_the_split() -> None:
     chat = ik.parse_row(row, dialect="trl")
     assert chat.meta == {COMPLETION_START_KEY: 2}
     assert ik.to_row(chat, dialect="trl") == row
-    lm = ik.to_row(chat, dialect="trl", layout="conversational_language_modeling")
-    assert lm[COMPLETION_START_KEY] == 2
-    assert ik.parse_row(lm, dialect="trl") == chat
+    report = ik.LossReport()
+    lm = ik.to_row(chat, dialect="trl", layout="conversational_language_modeling", report=report)
+    assert lm == {"messages": [*row["prompt"], *row["completion"]]}
+    assert [(loss.kind, loss.field) for loss in report] == [
+        ("dropped", f"$.meta[{COMPLETION_START_KEY!r}]")
+    ]
 
 
 def test_trl_instruction_defaults_to_prompt_completion() -> None:
     record = ik.Instruction(instruction="Translate.", input="chat", response="cat")
-    row = ik.to_row(record, dialect="trl")
-    assert row["prompt"] == [{"role": "user", "content": "Translate.\n\nchat"}]
-    assert row["completion"] == [{"role": "assistant", "content": "cat"}]
+    report = ik.LossReport()
+    row = ik.to_row(record, dialect="trl", report=report)
+    assert row == {
+        "prompt": [{"role": "user", "content": "Translate.\n\nchat"}],
+        "completion": [{"role": "assistant", "content": "cat"}],
+    }
+    # TRL has no place for the join point: reading back gives one instruction text.
+    assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.input")]
     chat = ik.parse_row(row, dialect="trl")
-    assert chat.to_instruction() == record.model_copy(update={"meta": {COMPLETION_START_KEY: 1}})
+    assert chat.to_instruction() == ik.Instruction(instruction="Translate.\n\nchat", response="cat")
+    plain = ik.Instruction(instruction="Translate.", response="cat")
+    report = ik.LossReport()
+    back = ik.parse_row(ik.to_row(plain, dialect="trl", report=report), dialect="trl")
+    assert not report
+    assert back.to_instruction() == plain
 
 
 def test_trl_tools_as_json_text_are_read_and_reported() -> None:
@@ -615,15 +679,18 @@ def test_flan_row_keeps_task_metadata() -> None:
     )
 
 
-def test_flan_writes_inputs_with_a_join_offset() -> None:
+def test_flan_joins_an_input_and_reports_it() -> None:
     record = ik.Instruction(instruction="Summarize.", input="Long text", response="Short")
-    row = ik.to_row(record, dialect="flan")
-    assert row == {
-        "inputs": "Summarize.\n\nLong text",
-        "instructkit.input_offset": 12,
-        "targets": "Short",
-    }
-    assert ik.parse_row(row, dialect="flan") == record
+    report = ik.LossReport()
+    row = ik.to_row(record, dialect="flan", report=report)
+    assert row == {"inputs": "Summarize.\n\nLong text", "targets": "Short"}
+    assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.input")]
+    assert ik.parse_row(row, dialect="flan") == ik.Instruction(
+        instruction="Summarize.\n\nLong text", response="Short"
+    )
+    # Rows earlier versions wrote with the join point are still split there.
+    old = {**row, INPUT_OFFSET_KEY: 12}
+    assert ik.parse_row(old, dialect="flan") == record
 
 
 HH_ROWS = [
@@ -1294,7 +1361,8 @@ def test_rows_read_without_loss_write_back_unchanged(case: tuple[str, dict[str, 
         back = ik.to_row(record, dialect=dialect, layout=layout, report=written)
         if not report:
             assert back == _without_absent(row)
-        assert (ik.parse_row(back, dialect=dialect) == record) == (not written)
+        again = ik.parse_row(back, dialect=dialect)
+        assert (forget_layout(again) == forget_layout(record)) == (not written)
     # Bad rows fail with the dialect's own located error, never the framework's safety net.
     assert failure is None or "unexpected row shape" not in str(failure)
 

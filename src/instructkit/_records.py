@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import JsonValue as PydanticJsonValue
 from pydantic._internal._model_construction import ModelMetaclass
 
+from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY
 from instructkit._errors import (
     DataError,
     RecordValidationError,
@@ -56,10 +57,6 @@ JsonValue = PydanticJsonValue
 
 INPUT_SEPARATOR = "\n\n"
 """What :meth:`Instruction.to_conversation` puts between an instruction and its input."""
-
-INPUT_OFFSET_KEY = "instructkit.input_offset"
-"""The ``Conversation.meta`` key where :meth:`Instruction.to_conversation` records, in code
-points, where the input starts inside the user message, so the join can be undone exactly."""
 
 
 def check_text(value: str) -> str:
@@ -521,7 +518,11 @@ class Conversation(Record):
         ``meta`` holds :data:`INPUT_OFFSET_KEY` and the separator sits at that offset, the user
         text is split there into instruction and input (and the key is removed from ``meta``);
         otherwise the whole user text becomes the instruction and the input is ``""`` (the
-        text is never split by guessing).
+        text is never split by guessing). A prompt-completion split
+        (:data:`~instructkit._bookkeeping.COMPLETION_START_KEY`) before the answer is what an
+        Instruction is, so it is removed from ``meta``; a split elsewhere is dropped and
+        reported. Other bookkeeping, such as the layout the conversation was read from, is
+        carried in ``meta``.
 
         Args:
             strict: Raise instead of dropping message fields an Instruction cannot hold
@@ -555,6 +556,16 @@ class Conversation(Record):
         ):
             instruction, input_text = text[: offset - sep], text[offset:]
         losses: list[Loss] = []
+        start = meta.pop(COMPLETION_START_KEY, None)
+        if start is not None and (type(start) is not int or start != len(roles) - 1):
+            losses.append(
+                Loss(
+                    "dropped",
+                    f"$.meta[{COMPLETION_START_KEY!r}]",
+                    f"an Instruction's completion is its response (message {len(roles) - 1}), "
+                    f"not what starts at message {start!r}",
+                )
+            )
         if offset is not None and input_text == "":
             losses.append(
                 Loss(

@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from instructkit._bookkeeping import (
+    LAYOUT_KEY,
+    bookkeeping_losses,
+    has_bookkeeping,
+    remembered_layout,
+    split_bookkeeping,
+    with_layout,
+)
 from instructkit._dialects._base import Conversion, Dialect, describe_type
 from instructkit._dialects._flan import FlanDialect
 from instructkit._dialects._hh import HHDialect
@@ -29,7 +37,7 @@ from instructkit._errors import (
     DialectDetectionError,
     DialectError,
 )
-from instructkit._records import Record
+from instructkit._records import Conversation, Instruction, Preference, Record
 from instructkit._report import LossReport, settle_losses
 
 __all__ = [
@@ -144,8 +152,9 @@ def parse_row(
         dialect = detect_dialect([row], column_map=column_map).dialect
     chosen = get_dialect(dialect)
     conv = Conversion(chosen, column_map=column_map, role_map=role_map)
+    renamed = conv.rename_in(row)
     try:
-        record = chosen.parse(conv.rename_in(row), conv)
+        record = chosen.parse(renamed, conv)
     except DataError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
@@ -155,8 +164,20 @@ def parse_row(
             chosen.message(f"expected a row it can read, got one that fails with {err!r}"),
             loc="$",
         ) from err
+    if chosen.layouts:
+        record = _remember_layout(record, chosen, chosen.layout_of(renamed, conv))
     settle_losses(conv.losses, strict=strict, report=report, what=f"row of dialect {dialect!r}")
     return record
+
+
+def _remember_layout(record: Record, dialect: Dialect, layout: str | None) -> Record:
+    # Only a layout the dialect would not pick by itself is remembered, so that most records
+    # carry no bookkeeping; a memory a row's own column claimed is replaced.
+    assert isinstance(record, (Conversation, Instruction, Preference))
+    if layout == dialect.default_layout(record):
+        layout = None
+    meta = with_layout(record.meta, dialect.name, layout)
+    return record if meta is None else record.model_copy(update={"meta": meta})
 
 
 def to_row(
@@ -206,7 +227,32 @@ def to_row(
         )
     conv = Conversion(chosen, column_map=column_map, role_map=role_map)
     coerced = chosen.coerce(record, conv)
-    row = conv.rename_out(chosen.emit(coerced, conv, layout))
+    assert isinstance(coerced, (Conversation, Instruction, Preference))
+    meta = coerced.meta
+    remembered = None
+    if layout is None and chosen.layouts:
+        remembered = remembered_layout(meta, chosen.name, chosen.layouts)
+        layout = remembered or chosen.default_layout(coerced)
+    if not isinstance(chosen, NativeDialect) and has_bookkeeping(meta):
+        # The one place bookkeeping leaves a record on its way to another tool's layout.
+        ordinary, conv.bookkeeping = split_bookkeeping(meta)
+        coerced = coerced.model_copy(update={"meta": ordinary})
+    try:
+        row = conv.rename_out(chosen.emit(coerced, conv, layout))
+    except (DialectError, ConfigurationError) as err:
+        if remembered is None:
+            raise
+        hint = (
+            f" (layout {remembered!r} is the one the record was read from, remembered in "
+            f"meta[{LAYOUT_KEY!r}]; pass layout= to write another)"
+        )
+        if isinstance(err, DialectError):
+            raise DialectError(err.reason + hint, loc=err.loc) from err
+        raise ConfigurationError(str(err) + hint) from err
+    for loss in bookkeeping_losses(
+        conv.bookkeeping, dialect=chosen.name, from_instruction=isinstance(record, Instruction)
+    ):
+        conv.lost(loss.kind, loss.field, loss.detail)
     settle_losses(
         conv.losses,
         strict=strict,

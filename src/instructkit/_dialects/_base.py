@@ -77,6 +77,9 @@ class Conversion:
     ) -> None:
         self.dialect = dialect
         self.losses: list[Loss] = []
+        # When writing: the record's bookkeeping meta entries, taken out of its meta by
+        # to_row; a dialect pops those it writes in its own columns, the rest are reported.
+        self.bookkeeping: dict[str, Any] = {}
         column_map = dict(column_map or {})
         known = set(dialect.columns) | set(dialect.message_keys)
         unknown = sorted(set(column_map) - known)
@@ -358,6 +361,9 @@ class Dialect:
     """instructkit roles -> the data's role words, used when writing."""
     layouts: ClassVar[tuple[str, ...]] = ()
     """Named layouts for ``to_row(..., layout=)``; empty when the dialect has one layout."""
+    meta_columns: ClassVar[tuple[str, ...]] = ()
+    """Columns of the layout that are read into ``meta`` under their own names and written
+    back from there (Dolly's ``category``); every other column is never a side column."""
     record_types: ClassVar[tuple[type[Record], ...]]
     """Record types this dialect reads into (the first is the default) and writes from."""
 
@@ -381,6 +387,17 @@ class Dialect:
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         """Turn ``record`` into a row in the dialect's column names."""
         raise NotImplementedError
+
+    def layout_of(self, row: Mapping[str, Any], conv: Conversion) -> str | None:
+        """The layout of ``row`` (already renamed to the dialect's columns), if it has several."""
+        return self.match(row).layout
+
+    def default_layout(self, record: Record) -> str | None:
+        """The layout ``to_row`` writes ``record`` in when neither ``layout=`` nor its meta says.
+
+        ``None`` for dialects with a single layout.
+        """
+        return self.layouts[0] if self.layouts else None
 
     def coerce(self, record: Record, conv: Conversion) -> Record:
         """Convert ``record`` into a type this dialect writes, recording what is lost.

@@ -92,18 +92,22 @@ def emit_extras(
 ) -> None:
     """Write each ``meta`` entry as a column of ``row``; report those that cannot be written.
 
-    A meta key that collides with a column the dialect writes is dropped (and reported).
+    A meta key named like a column of any layout of the dialect (in its own or the user's
+    ``column_map`` spelling) is dropped and reported, except the dialect's
+    :attr:`~Dialect.meta_columns`: written, it would be read back as that field, or make the
+    row look like another layout to readers that decide by the columns present.
 
     Args:
         row: The row being written; extra columns are added to it.
         meta: The record's meta.
         conv: The conversion, where drops are reported.
-        reserved: Column names the dialect reads even when it did not write them here (an
-            optional ``system`` or ``tools`` column): a meta key with such a name would be
-            read back as that field, so it is dropped (and reported) too.
+        reserved: More names a meta key may not have.
     """
+    dialect = conv.dialect
+    taken = {*reserved, *dialect.columns, *(conv.col(name) for name in dialect.columns)}
+    taken.difference_update(dialect.meta_columns)
     for key, value in meta.items():
-        if key in row or key in reserved:
+        if key in row or key in taken:
             conv.lost(
                 "dropped",
                 f"$.meta[{key!r}]" if not key.isidentifier() else f"$.meta.{key}",

@@ -9,8 +9,9 @@ the columns ``source``/``target`` are read with ``column_map={"inputs": "source"
 
 Flan has no input column. An instruction with an input is written joined into ``inputs`` as
 ``instruction + "\n\n" + input`` (as :meth:`~instructkit.Instruction.to_conversation` joins
-them), and the join point goes into an extra ``instructkit.input_offset`` column so reading
-splits it again exactly. A ``system`` prompt is written to a ``system`` column.
+them), reported as changed: reading it back gives the joined text as the instruction. Rows
+with an ``instructkit.input_offset`` column, which earlier versions wrote there, are still
+split at that offset when read. A ``system`` prompt is written to a ``system`` column.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from instructkit._bookkeeping import input_join_loss
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
 from instructkit._dialects._extras import emit_extras, take_extras, take_id
 from instructkit._records import INPUT_OFFSET_KEY, INPUT_SEPARATOR, Instruction, Record
@@ -84,7 +86,8 @@ class FlanDialect(Dialect):
         row: dict[str, Any] = {"inputs": record.instruction}
         if record.input:
             row["inputs"] = record.instruction + INPUT_SEPARATOR + record.input
-            row[INPUT_OFFSET_KEY] = len(record.instruction) + len(INPUT_SEPARATOR)
+            loss = input_join_loss(self.name)
+            conv.lost(loss.kind, loss.field, loss.detail)
         row["targets"] = record.response
         if record.system is not None:
             row["system"] = record.system

@@ -113,6 +113,7 @@ class DollyDialect(_InstructionLike):
     name = "dolly"
     summary = "Dolly-15k's instruction/context/response with a category."
     columns = ("instruction", "context", "response", "category", "system", "id")
+    meta_columns = ("category",)
     input_key = "context"
     input_required = True
     hint_keys = ("category",)

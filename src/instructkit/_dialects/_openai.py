@@ -610,7 +610,9 @@ class OpenAIDPODialect(Dialect):
 
     ``input`` holds the prompt ``messages`` and optional ``tools`` and ``parallel_tool_calls``
     (kept in ``meta`` under that name); the two outputs are message arrays. Messages are read
-    and written as in the ``openai`` dialect.
+    and written as in the ``openai`` dialect. Layouts: ``tools_when_given`` (the default)
+    writes ``tools`` only when the record offers some; ``tools_always`` writes ``"tools": []``
+    when it offers none, as OpenAI's own example does.
     """
 
     name = "openai_dpo"
@@ -619,13 +621,21 @@ class OpenAIDPODialect(Dialect):
     message_keys = (*OPENAI_STYLE.keys, "messages", "tools", PARALLEL_TOOL_CALLS)
     roles = OpenAIDialect.roles
     roles_out = OpenAIDialect.roles_out
+    layouts = ("tools_when_given", "tools_always")
     record_types = (Preference,)
 
     def match(self, row: Mapping[str, Any]) -> Match:
-        if not isinstance(row.get("input"), Mapping):
+        given = row.get("input")
+        if not isinstance(given, Mapping):
             return NO_MATCH
         score = keys_score(row, ["input", "preferred_output", "non_preferred_output"], ["id"])
-        return Match(score) if score else NO_MATCH
+        layout = self.layouts[1] if given.get("tools") == [] else self.layouts[0]
+        return Match(score, layout) if score else NO_MATCH
+
+    def layout_of(self, row: Mapping[str, Any], conv: Conversion) -> str | None:
+        given = row.get("input")
+        spelled = isinstance(given, Mapping) and given.get(conv.col("tools")) == []
+        return self.layouts[1] if spelled else self.layouts[0]
 
     def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
         given = conv.get(row, "input", (), dict)
@@ -685,7 +695,7 @@ class OpenAIDPODialect(Dialect):
                 record.prompt, conv, OPENAI_STYLE, record_field="prompt"
             )
         }
-        if record.tools:
+        if record.tools or layout == "tools_always":
             given[col("tools")] = write_tool_list(record.tools, conv)
         meta = dict(record.meta)
         _put_parallel(given, meta, conv)

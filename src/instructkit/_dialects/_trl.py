@@ -20,7 +20,9 @@ Layout                                    Columns
 
 Reading picks the layout from the columns (and a string or list value picks the form);
 :func:`~instructkit.detect_dialect` reports it as ``layout``, and ``to_row(...,
-layout=...)`` writes it back. Without ``layout=``, a Conversation is written as
+layout=...)`` writes it back. Without ``layout=``, a record read from another TRL layout than
+its default is written in that layout again (remembered in ``meta`` under
+:data:`~instructkit._bookkeeping.LAYOUT_KEY`); otherwise a Conversation is written as
 ``conversational_language_modeling`` (or ``conversational_prompt_completion`` when its meta
 holds :data:`COMPLETION_START_KEY`), an Instruction as ``conversational_prompt_completion``
 split before the response, and a Preference as ``conversational_preference``.
@@ -38,7 +40,9 @@ for strings it is the longest shared prefix of characters, cut short where neede
 chosen and rejected each keep at least one character (identical strings keep their last
 character each; strings that differ at once get no prompt). A row with a string ``prompt``
 next to message-list ``chosen``/``rejected`` (UltraFeedback's layout) is an implicit
-preference too: TRL ignores that prompt, and it is kept in ``meta``.
+preference too: TRL ignores that prompt, and it is kept in ``meta``. Like every meta key named
+like a TRL column, it is not written back (reported): readers that look at one column to tell
+the form apart may pick the string.
 
 Messages are OpenAI-like objects with TRL's spelling: tool-call ``arguments`` are JSON
 values (JSON text in a string is accepted, reported as changed), call ids are optional
@@ -55,6 +59,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from instructkit._bookkeeping import COMPLETION_START_KEY
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
 from instructkit._dialects._extras import (
     ANY,
@@ -78,10 +83,6 @@ from instructkit._errors import ConfigurationError, DialectError, format_loc, wi
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
 __all__ = ["COMPLETION_START_KEY", "TRL_KINDS", "TRLDialect", "split_shared_prefix"]
-
-COMPLETION_START_KEY = "instructkit.completion_start"
-"""The ``meta`` key holding, for a Conversation read from a prompt-completion row, the index
-of the first completion message (the prompt's length)."""
 
 TRL_KINDS = (
     "language_modeling",
@@ -428,19 +429,28 @@ class TRLDialect(Dialect):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
+    def default_layout(self, record: Record) -> str | None:
+        if isinstance(record, Preference):
+            return "conversational_preference"
+        if isinstance(record, Instruction) or (
+            isinstance(record, Conversation) and COMPLETION_START_KEY in record.meta
+        ):
+            return "conversational_prompt_completion"
+        return "conversational_language_modeling"
+
+    def coerce(self, record: Record, conv: Conversion) -> Record:
         if isinstance(record, Instruction):
+            # An instruction is a prompt and its completion, the response.
             chat = record.to_conversation()
             meta = {**chat.meta, COMPLETION_START_KEY: len(chat.messages) - 1}
-            record = Conversation(messages=chat.messages, id=chat.id, meta=meta)
+            return chat.model_copy(update={"meta": meta})
+        return super().coerce(record, conv)
+
+    def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, (Conversation, Preference))
         if layout is None:
-            if isinstance(record, Preference):
-                layout = "conversational_preference"
-            elif COMPLETION_START_KEY in record.meta:
-                layout = "conversational_prompt_completion"
-            else:
-                layout = "conversational_language_modeling"
+            layout = self.default_layout(record)
+            assert layout is not None
         form, _, kind = layout.partition("_")
         wanted = Preference if kind in ("preference", "implicit_preference") else Conversation
         if not isinstance(record, wanted):
@@ -448,36 +458,16 @@ class TRLDialect(Dialect):
                 f"expected {with_article(wanted.__name__)} for TRL layout {layout!r}, "
                 f"got {with_article(type(record).__name__)}"
             )
-        meta = dict(record.meta)
         if isinstance(record, Preference):
             row = self._emit_preference(record, kind, form, conv)
         else:
-            row = self._emit_conversation(record, kind, form, meta, conv)
+            row = self._emit_conversation(record, kind, form, conv.bookkeeping, conv)
         if record.tools:
             row["tools"] = write_tool_list(record.tools, conv)
         if record.id is not None:
             row["id"] = record.id
-        emit_extras(row, meta, conv, reserved=self._reserved(row, meta, (kind, form)))
+        emit_extras(row, record.meta, conv)
         return row
-
-    def _reserved(
-        self, row: Mapping[str, Any], meta: Mapping[str, Any], shape: tuple[str, str]
-    ) -> set[str]:
-        # A meta entry named like a TRL column is written only if the row still reads back
-        # as the same layout with it (UltraFeedback's string prompt next to implicit
-        # conversational chosen/rejected is the common case that survives).
-        reserved = {"tools", "id"}
-        if shape[0] == "prompt_completion":
-            reserved.add(COMPLETION_START_KEY)
-        trial = dict(row)
-        for key, value in meta.items():
-            if key not in self.columns or key in row or key in reserved:
-                continue
-            trial[key] = value
-            if value is None or _shape(trial) != shape:
-                reserved.add(key)
-                del trial[key]
-        return reserved
 
     def _emit_conversation(
         self,

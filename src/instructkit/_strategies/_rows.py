@@ -62,6 +62,17 @@ _EMPTY = InvalidRow({}, "empty_object", "an empty object has none of the dialect
 
 Source = tuple[Record, "str | None"]
 
+_DOLLY_CATEGORIES = (
+    "brainstorming",
+    "classification",
+    "closed_qa",
+    "creative_writing",
+    "general_qa",
+    "information_extraction",
+    "open_qa",
+    "summarization",
+)
+
 
 def _default_records(dialect: str) -> st.SearchStrategy[Record]:
     table: dict[type[Record], Callable[[], st.SearchStrategy[Any]]] = {
@@ -122,9 +133,17 @@ def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
         return _trl_sources()
     if dialect == "hh":
         return st.tuples(preferences(text=texts(min_size=1).map(_hh_text)), st.none())
-    if dialect == "sharegpt":
+    if dialect in ("sharegpt", "openai_dpo"):
         layouts = get_dialect(dialect).layouts
-        return st.tuples(conversations(), st.sampled_from((None, *layouts)))
+        return st.tuples(_default_records(dialect), st.sampled_from((None, *layouts)))
+    if dialect == "dolly":
+        # Dolly rows carry a category, kept in meta under that name.
+        categorised = st.builds(
+            lambda meta, category: {**meta, "category": category},
+            meta_dicts(),
+            st.sampled_from(_DOLLY_CATEGORIES),
+        )
+        return st.tuples(instructions(meta=meta_dicts() | categorised), st.none())
     return None
 
 
@@ -174,10 +193,10 @@ def dialect_rows(
     valid, it just holds less. Where a dialect can only hold some records, the records are
     made to fit: each TRL layout is drawn with records of the shape it holds (a lone
     assistant turn for ``standard_language_modeling``, plain single-turn pairs for the
-    standard preference layouts, ...), ShareGPT rows use both of its layouts, and HH turn
-    text never contains a speaker marker (``"\n\nHuman:"`` gets a space before its colon),
-    which HH cannot hold. A dialect registered later is written in its default layout for
-    each record type it writes.
+    standard preference layouts, ...), ShareGPT and OpenAI DPO rows use all their layouts,
+    Dolly rows often have a ``category``, and HH turn text never contains a speaker marker
+    (``"\n\nHuman:"`` gets a space before its colon), which HH cannot hold. A dialect
+    registered later is written in its default layout for each record type it writes.
 
     Args:
         dialect: A name from :func:`~instructkit.dialect_names`; dialects added later are
