@@ -300,7 +300,8 @@ class ShareGPTDialect(Dialect):
                     messages.append({"role": "assistant", "content": None})
                     where.add((field, len(messages) - 1), here)
                 target = len(messages) - 1
-                self._read_call_turn(turn, here, conv, ids, where, (field, target), messages[target])
+                position = (field, target)
+                self._read_call_turn(turn, here, conv, ids, where, position, messages[target])
                 takes_calls = False
                 continue
             message = self._read_turn(turn, here, conv, ids, where, (field, len(messages)))
@@ -384,8 +385,7 @@ class ShareGPTDialect(Dialect):
         message = self._read_turn(turn, here, conv, ids, where, position)
         if message["role"] != "assistant":
             raise conv.fail(
-                f"expected the {side} turn to be an assistant answer, got a {message['role']} "
-                "turn",
+                f"expected the {side} turn to be an assistant answer, got a {message['role']} turn",
                 (*here, "from"),
             )
         return [message]
@@ -458,14 +458,14 @@ class ShareGPTDialect(Dialect):
     # -- writing ---------------------------------------------------------------------------
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
+        assert isinstance(record, (Conversation, Preference))
         ranking = isinstance(record, Preference)
         if layout is None and ranking:
             layout = "ranking"
         if (layout == "ranking") != ranking:
             wanted = "Preference" if layout == "ranking" else "Conversation"
             raise ConfigurationError(
-                f"expected a {wanted} for sharegpt layout {layout!r}, "
-                f"got a {type(record).__name__}"
+                f"expected a {wanted} for sharegpt layout {layout!r}, got a {type(record).__name__}"
             )
         if isinstance(record, Preference):
             messages = list(record.prompt)
