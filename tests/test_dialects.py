@@ -582,7 +582,11 @@ def test_trl_tools_as_json_text_are_read_and_reported() -> None:
     chat = ik.parse_row(row, dialect="trl", report=report)
     assert chat.tools == ('{"name": "f"}', '{"b": 1}')
     assert [loss.field for loss in report] == ["$.tools"]
-    assert ik.to_row(chat, dialect="trl")["tools"] == [{"name": "f"}, {"b": 1}]
+    # An unwrapped function object is written in the wrapped shape chat templates expect.
+    assert ik.to_row(chat, dialect="trl")["tools"] == [
+        {"type": "function", "function": {"name": "f"}},
+        {"b": 1},
+    ]
 
 
 def test_trl_ids_are_written_only_when_reading_could_not_invent_them() -> None:

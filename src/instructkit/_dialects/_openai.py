@@ -44,6 +44,7 @@ from instructkit._dialects._extras import (
     nested_loc,
     take_extras,
     take_id,
+    wrapped_tool_value,
 )
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
@@ -479,16 +480,32 @@ def _write_call(
 
 
 def write_tool_list(tools: Sequence[str], conv: Conversion, field: str = "tools") -> list[Any]:
-    """Tool schema texts as JSON values; a text that is not compact JSON is reported."""
+    """Tool schema texts as JSON values in OpenAI's wrapped shape, reporting what changes.
+
+    A text that is not compact JSON is re-spelled, and a schema in LLaMA-Factory's unwrapped
+    shape (``{"name", "description", "parameters"}``) is wrapped as
+    ``{"type": "function", "function": {...}}``, the shape OpenAI documents and transformers'
+    ``get_json_schema`` makes; both are reported as changed.
+    """
     values = []
     for text in tools:
-        if not is_compact_json(text):
+        value = orjson.loads(text)
+        wrapped = wrapped_tool_value(value)
+        if wrapped is not None:
+            conv.lost(
+                "changed",
+                f"$.{field}[*]",
+                f"{conv.dialect.name} tool schemas are wrapped as "
+                '{"type": "function", "function": ...}; an unwrapped schema is wrapped',
+            )
+            value = wrapped
+        elif not is_compact_json(text):
             conv.lost(
                 "changed",
                 f"$.{field}[*]",
                 "tool schemas are written as JSON values, so their spelling becomes compact JSON",
             )
-        values.append(orjson.loads(text))
+        values.append(value)
     return values
 
 

@@ -3,7 +3,10 @@
 Speakers: ``human``/``user``, ``gpt``/``assistant``, ``system``, ``developer``, and for tool use
 ``function_call`` (the value is JSON text ``{"name": ..., "arguments": ...}``, or an array of
 them for parallel calls: an assistant act) and ``observation``/``tool`` (a tool result).
-LLaMA-Factory adds a ``system`` column and a ``tools`` column holding a JSON array as text.
+LLaMA-Factory adds a ``system`` column and a ``tools`` column holding a JSON array as text
+(of unwrapped function objects: a wrapped OpenAI schema is unwrapped when written, reported),
+and a *ranking* layout for preference pairs: the prompt's ``conversations`` plus ``chosen`` and
+``rejected`` columns, each one answer turn object. KTO rows (a ``kto_tag`` column) are refused.
 
 ShareGPT has no tool-call ids. Reading invents them by position (``call_0``, ``call_1``... in
 the order calls appear) and lets each observation answer the oldest unanswered call; both are
@@ -44,11 +47,20 @@ from instructkit._dialects._extras import (
     member_texts,
     take_extras,
     take_id,
+    unwrapped_tool_text,
 )
-from instructkit._errors import format_loc
-from instructkit._records import Conversation, Record, ToolCall
+from instructkit._errors import ConfigurationError, DialectError, format_loc
+from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 
-__all__ = ["FUNCTION_CALL", "ShareGPTDialect", "function_call_text", "tools_text"]
+__all__ = [
+    "FUNCTION_CALL",
+    "ShareGPTDialect",
+    "function_call_text",
+    "read_tools_text",
+    "refuse_kto",
+    "tools_text",
+    "write_tools_text",
+]
 
 FUNCTION_CALL = "function_call"
 """The speaker word of a turn whose value holds tool calls (fixed; ``role_map`` cannot move it)."""
@@ -84,6 +96,91 @@ def tools_text(tools: Sequence[str]) -> str:
     return "[" + ", ".join(tools) + "]"
 
 
+_SIDES = ("chosen", "rejected")
+
+
+def _sides(record: Preference) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
+    return record.chosen, record.rejected
+
+
+def _is_ranking(row: Mapping[str, Any]) -> bool:
+    """Whether a row is LLaMA-Factory's ranking (preference) layout: it has chosen/rejected."""
+    return any(row.get(side) is not None for side in _SIDES)
+
+
+def refuse_kto(row: Mapping[str, Any], conv: Conversion) -> None:
+    """Refuse LLaMA-Factory's KTO rows, which need a record type of their own.
+
+    Raises:
+        DialectError: the row has a ``kto_tag`` column.
+    """
+    if row.get("kto_tag") is not None:
+        raise conv.fail(
+            "expected no 'kto_tag' column: LLaMA-Factory's KTO layout (one answer with a "
+            "good/bad label) needs an unpaired preference record, which instructkit does not "
+            "have yet, so these rows are refused rather than read as something else",
+            ("kto_tag",),
+        )
+
+
+def read_tools_text(row: Mapping[str, Any], conv: Conversion) -> list[str]:
+    """Read LLaMA-Factory's ``tools`` column: a JSON array of schemas, as text.
+
+    Returns:
+        The exact text of each schema. An empty column or array reads as no tools (reported).
+
+    Raises:
+        DialectError: the column is not text holding a JSON array.
+    """
+    text = conv.get(row, "tools", (), str, required=False, nullable=True)
+    if text is None:
+        return []
+    where = loss_loc(("tools",), conv)
+    if text == "":
+        conv.lost("dropped", where, "an empty tools column is left out")
+        return []
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
+    items = item_texts(text)
+    if items is None:
+        raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+    if not items:
+        conv.lost("changed", where, "an empty tools array is written back as no column")
+    elif tools_text(items) != text:
+        conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
+    return items
+
+
+def write_tools_text(tools: Sequence[str], conv: Conversion) -> str:
+    """LLaMA-Factory's ``tools`` column for the record's schemas, reporting what changes.
+
+    A schema in OpenAI's wrapped shape (``{"type": "function", "function": {...}}``) is
+    written unwrapped, as the function object LLaMA-Factory documents (reported as changed);
+    whitespace around a schema is not kept (reported).
+    """
+    texts = []
+    for tool in tools:
+        inner = unwrapped_tool_text(tool)
+        if inner is not None:
+            conv.lost(
+                "changed",
+                "$.tools[*]",
+                f"{conv.dialect.name} tool schemas are unwrapped function objects; a "
+                '{"type": "function", "function": ...} schema is unwrapped',
+            )
+            tool = inner
+        elif tool != tool.strip(_JSON_SPACE):
+            conv.lost(
+                "changed",
+                "$.tools[*]",
+                "whitespace around a tool schema is not kept in the tools array",
+            )
+        texts.append(tool.strip(_JSON_SPACE))
+    return tools_text(texts)
+
+
 def _is_json_text(text: str) -> bool:
     try:
         orjson.loads(text)
@@ -93,16 +190,19 @@ def _is_json_text(text: str) -> bool:
 
 
 class ShareGPTDialect(Dialect):
-    """ShareGPT conversations; layouts ``conversations`` and ``system_column``.
+    """ShareGPT conversations; layouts ``conversations``, ``system_column`` and ``ranking``.
 
-    ``conversations`` (the default) writes every turn, system prompts included, into the
-    ``conversations`` list. ``system_column`` (LLaMA-Factory) writes a leading system prompt
-    into a ``system`` column instead. Either is read whatever the layout.
+    ``conversations`` (the default for a Conversation) writes every turn, system prompts
+    included, into the ``conversations`` list. ``system_column`` (LLaMA-Factory) writes a
+    leading system prompt into a ``system`` column instead. Either is read whatever the
+    layout. ``ranking`` (LLaMA-Factory's preference rows, the default for a Preference) reads
+    and writes a Preference: the prompt in ``conversations`` (a leading system prompt in the
+    ``system`` column) and one answer turn each in ``chosen`` and ``rejected``.
     """
 
     name = "sharegpt"
     summary = "ShareGPT {from, value} turns, with function_call/observation, system and tools."
-    columns = ("conversations", "system", "tools", "id")
+    columns = ("conversations", "system", "tools", "chosen", "rejected", "id", "kto_tag")
     message_keys = ("from", "value")
     roles: ClassVar[Mapping[str, str]] = {
         "system": "system",
@@ -122,8 +222,8 @@ class ShareGPTDialect(Dialect):
         "assistant": "gpt",
         "tool": "observation",
     }
-    layouts = ("conversations", "system_column")
-    record_types = (Conversation,)
+    layouts = ("conversations", "system_column", "ranking")
+    record_types = (Conversation, Preference)
 
     def match(self, row: Mapping[str, Any]) -> Match:
         turns = row.get("conversations")
@@ -134,81 +234,161 @@ class ShareGPTDialect(Dialect):
             isinstance(turns[0], Mapping) and "from" in turns[0] and "value" in turns[0]
         ):
             score *= 0.5
-        layout = "system_column" if row.get("system") is not None else "conversations"
+        if _is_ranking(row):
+            layout = "ranking"
+        else:
+            layout = "system_column" if row.get("system") is not None else "conversations"
         return Match(score, layout) if score else NO_MATCH
 
     # -- reading ---------------------------------------------------------------------------
 
     def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
+        refuse_kto(row, conv)
         turns = conv.get(row, "conversations", (), list)
         system = conv.get(row, "system", (), str, required=False, nullable=True)
-        tools = self._read_tools(row, conv)
+        tools = read_tools_text(row, conv)
         record_id = take_id(row, conv)
         meta = take_extras(row, self.columns, conv)
+        ranking = _is_ranking(row)
+        field = "prompt" if ranking else "messages"
         where = LocMap(conv)
-        where.add(("messages",), ("conversations",))
+        where.add((field,), ("conversations",))
         messages: list[dict[str, Any]] = []
         if system == "":
             conv.lost("dropped", loss_loc(("system",), conv), "an empty system column is left out")
         elif system is not None:
-            where.add(("messages", 0), ("system",))
-            where.add(("messages", 0, "content"), ("system",))
+            where.add((field, 0), ("system",))
+            where.add((field, 0, "content"), ("system",))
             messages.append({"role": "system", "content": system})
         ids = CallIds()
+        self._read_turns(turns, conv, ids, where, field, messages)
+        if not ranking:
+            return conv.build(
+                lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
+                where=where,
+            )
+        sides = [self._read_side(row, side, conv, ids.copy(), where) for side in _SIDES]
+        return conv.build(
+            lambda: Preference(
+                prompt=messages,
+                chosen=sides[0],
+                rejected=sides[1],
+                tools=tools,
+                id=record_id,
+                meta=meta,
+            ),
+            where=where,
+        )
+
+    def _read_turns(
+        self,
+        turns: Sequence[Any],
+        conv: Conversion,
+        ids: CallIds,
+        where: LocMap,
+        field: str,
+        messages: list[dict[str, Any]],
+    ) -> None:
+        """Read the ``conversations`` turns into ``messages`` (record field ``field``)."""
         takes_calls = False  # the previous turn was assistant text a function_call may join
         for index, turn in enumerate(turns):
             here = ("conversations", index)
             if not isinstance(turn, Mapping):
                 raise conv.fail(f"expected a turn object, got {describe_type(turn)}", here)
-            self._drop_unknown(turn, conv)
-            word = conv.get(turn, "from", here, str)
-            value = conv.get(turn, "value", here, str)
-            if word == FUNCTION_CALL:
-                at = (*here, "value")
-                calls = self._read_calls(value, at, conv, ids)
+            if conv.get(turn, "from", here, str) == FUNCTION_CALL:
                 if not takes_calls:
                     messages.append({"role": "assistant", "content": None})
-                    where.add(("messages", len(messages) - 1), here)
+                    where.add((field, len(messages) - 1), here)
                 target = len(messages) - 1
-                messages[target]["tool_calls"] = calls
-                for number in range(len(calls)):
-                    for field in ((), ("id",), ("name",), ("arguments",)):
-                        where.add(("messages", target, "tool_calls", number, *field), at)
+                position = (field, target)
+                self._read_call_turn(turn, here, conv, ids, where, position, messages[target])
                 takes_calls = False
                 continue
-            role = conv.role_in(word, (*here, "from"))
-            if conv.role_out(role) != word:
-                conv.lost(
-                    "changed",
-                    loss_loc(("conversations", ANY, "from"), conv),
-                    f"speaker {word!r} is written back as {conv.role_out(role)!r}",
-                )
-            message: dict[str, Any] = {"role": role, "content": value}
-            position = ("messages", len(messages))
-            where.add(position, here)
-            where.add((*position, "content"), (*here, "value"))
-            where.add((*position, "role"), (*here, "from"))
-            if role == "tool":
-                answered = ids.result(None)
-                if answered is None:
-                    raise conv.fail(
-                        f"expected this {word!r} turn to answer an earlier function_call turn, "
-                        "got no unanswered call",
-                        (*here, "from"),
-                    )
-                message["tool_call_id"] = answered
-                where.add((*position, "tool_call_id"), (*here, "from"))
-                conv.lost(
-                    "invented",
-                    "$.messages[*].tool_call_id",
-                    "ShareGPT tool results name no call; each answers the oldest open call",
-                )
+            message = self._read_turn(turn, here, conv, ids, where, (field, len(messages)))
             messages.append(message)
-            takes_calls = role == "assistant"
-        return conv.build(
-            lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
-            where=where,
-        )
+            takes_calls = message["role"] == "assistant"
+
+    def _read_turn(
+        self,
+        turn: Mapping[str, Any],
+        here: Path,
+        conv: Conversion,
+        ids: CallIds,
+        where: LocMap,
+        position: tuple[str, int],
+    ) -> dict[str, Any]:
+        """One turn that is not a ``function_call`` as a message."""
+        self._drop_unknown(turn, conv)
+        word = conv.get(turn, "from", here, str)
+        value = conv.get(turn, "value", here, str)
+        role = conv.role_in(word, (*here, "from"))
+        if conv.role_out(role) != word:
+            conv.lost(
+                "changed",
+                loss_loc(("conversations", ANY, "from"), conv),
+                f"speaker {word!r} is written back as {conv.role_out(role)!r}",
+            )
+        message: dict[str, Any] = {"role": role, "content": value}
+        where.add(position, here)
+        where.add((*position, "content"), (*here, "value"))
+        where.add((*position, "role"), (*here, "from"))
+        if role == "tool":
+            answered = ids.result(None)
+            if answered is None:
+                raise conv.fail(
+                    f"expected this {word!r} turn to answer an earlier function_call turn, "
+                    "got no unanswered call",
+                    (*here, "from"),
+                )
+            message["tool_call_id"] = answered
+            where.add((*position, "tool_call_id"), (*here, "from"))
+            conv.lost(
+                "invented",
+                "$.messages[*].tool_call_id",
+                "ShareGPT tool results name no call; each answers the oldest open call",
+            )
+        return message
+
+    def _read_call_turn(
+        self,
+        turn: Mapping[str, Any],
+        here: Path,
+        conv: Conversion,
+        ids: CallIds,
+        where: LocMap,
+        position: tuple[str, int],
+        message: dict[str, Any],
+    ) -> None:
+        """Add the calls of a ``function_call`` turn to ``message`` (an assistant turn)."""
+        self._drop_unknown(turn, conv)
+        value = conv.get(turn, "value", here, str)
+        at = (*here, "value")
+        calls = self._read_calls(value, at, conv, ids)
+        message["tool_calls"] = calls
+        for number in range(len(calls)):
+            for part in ((), ("id",), ("name",), ("arguments",)):
+                where.add((*position, "tool_calls", number, *part), at)
+
+    def _read_side(
+        self, row: Mapping[str, Any], side: str, conv: Conversion, ids: CallIds, where: LocMap
+    ) -> list[dict[str, Any]]:
+        """The ``chosen`` or ``rejected`` turn of a ranking row: one assistant answer."""
+        turn = conv.get(row, side, (), dict)
+        here: Path = (side,)
+        position = (side, 0)
+        where.add((side,), here)
+        if conv.get(turn, "from", here, str) == FUNCTION_CALL:
+            message: dict[str, Any] = {"role": "assistant", "content": None}
+            where.add(position, here)
+            self._read_call_turn(turn, here, conv, ids, where, position, message)
+            return [message]
+        message = self._read_turn(turn, here, conv, ids, where, position)
+        if message["role"] != "assistant":
+            raise conv.fail(
+                f"expected the {side} turn to be an assistant answer, got a {message['role']} turn",
+                (*here, "from"),
+            )
+        return [message]
 
     def _drop_unknown(self, turn: Mapping[str, Any], conv: Conversion) -> None:
         known = {conv.col("from"), conv.col("value")}
@@ -219,27 +399,6 @@ class ShareGPTDialect(Dialect):
                     loss_loc(("conversations", ANY), conv) + format_loc([key])[1:],
                     f"turn key {key!r} has no place in a record",
                 )
-
-    def _read_tools(self, row: Mapping[str, Any], conv: Conversion) -> list[str]:
-        text = conv.get(row, "tools", (), str, required=False, nullable=True)
-        if text is None:
-            return []
-        where = loss_loc(("tools",), conv)
-        if text == "":
-            conv.lost("dropped", where, "an empty tools column is left out")
-            return []
-        try:
-            orjson.loads(text)
-        except orjson.JSONDecodeError as err:
-            raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
-        items = item_texts(text)
-        if items is None:
-            raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
-        if not items:
-            conv.lost("changed", where, "an empty tools array is written back as no column")
-        elif tools_text(items) != text:
-            conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
-        return items
 
     def _read_calls(
         self, value: str, at: Path, conv: Conversion, ids: CallIds
@@ -299,27 +458,51 @@ class ShareGPTDialect(Dialect):
     # -- writing ---------------------------------------------------------------------------
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
-        assert isinstance(record, Conversation)
-        messages = list(record.messages)
+        assert isinstance(record, (Conversation, Preference))
+        ranking = isinstance(record, Preference)
+        if layout is None and ranking:
+            layout = "ranking"
+        if (layout == "ranking") != ranking:
+            wanted = "Preference" if layout == "ranking" else "Conversation"
+            raise ConfigurationError(
+                f"expected a {wanted} for sharegpt layout {layout!r}, got a {type(record).__name__}"
+            )
+        if isinstance(record, Preference):
+            messages = list(record.prompt)
+            same = CallIds().reinvents(record.prompt)
+            base = CallIds()
+            base.reinvents(record.prompt)
+            same = all([same, *(base.copy().reinvents(side) for side in _sides(record))])
+        else:
+            messages = list(record.messages)
+            same = CallIds().reinvents(record.messages)
         row: dict[str, Any] = {}
-        if layout == "system_column" and messages[0].role == "system":
+        if layout in ("system_column", "ranking") and messages and messages[0].role == "system":
             row["system"] = messages[0].content
             messages = messages[1:]
-        if not CallIds().reinvents(record.messages):
+        if not same:
             conv.lost(
                 "dropped",
                 "$.messages[*].tool_calls[*].id",
                 "ShareGPT has no tool-call ids; reading invents them by position and pairs "
                 "results with calls in order",
             )
+        row["conversations"] = self._write_turns(messages, conv)
+        if isinstance(record, Preference):
+            for side, messages_of_side in zip(_SIDES, _sides(record), strict=True):
+                row[side] = self._write_side(messages_of_side, side, conv)
+        if record.tools:
+            row["tools"] = write_tools_text(record.tools, conv)
+        if record.id is not None:
+            row["id"] = record.id
+        emit_extras(row, record.meta, conv, reserved=self.columns)
+        return row
+
+    def _write_turns(self, messages: Sequence[Message], conv: Conversion) -> list[dict[str, Any]]:
         speaker, text = conv.col("from"), conv.col("value")
         turns: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
-            for field in ("name", "weight", "reasoning"):
-                if getattr(message, field) is not None:
-                    conv.lost(
-                        "dropped", f"$.messages[*].{field}", f"ShareGPT turns have no {field}"
-                    )
+            self._drop_extras(message, conv)
             if not message.tool_calls:
                 turns.append({speaker: conv.role_out(message.role), text: message.content})
                 following = messages[index + 1] if index + 1 < len(messages) else None
@@ -342,19 +525,33 @@ class ShareGPTDialect(Dialect):
                 turns.append({speaker: conv.role_out("assistant"), text: message.content})
             spelled = function_call_text([(c.name, c.arguments) for c in message.tool_calls])
             turns.append({speaker: FUNCTION_CALL, text: spelled})
-        row["conversations"] = turns
-        if record.tools:
-            if any(tool != tool.strip(_JSON_SPACE) for tool in record.tools):
-                conv.lost(
-                    "changed",
-                    "$.tools[*]",
-                    "whitespace around a tool schema is not kept in the tools array",
-                )
-            row["tools"] = tools_text(record.tools)
-        if record.id is not None:
-            row["id"] = record.id
-        emit_extras(row, record.meta, conv, reserved=self.columns)
-        return row
+        return turns
+
+    def _drop_extras(self, message: Message, conv: Conversion) -> None:
+        for field in ("name", "weight", "reasoning"):
+            if getattr(message, field) is not None:
+                conv.lost("dropped", f"$.messages[*].{field}", f"ShareGPT turns have no {field}")
+
+    def _write_side(
+        self, messages: Sequence[Message], side: str, conv: Conversion
+    ) -> dict[str, Any]:
+        # LLaMA-Factory's ranking rows hold one answer turn per side: a gpt turn or a
+        # function_call turn, never both, and never a longer continuation.
+        message = messages[0]
+        if len(messages) != 1 or message.role != "assistant":
+            raise DialectError(
+                f"sharegpt: expected one assistant turn as {side} for layout 'ranking', got "
+                f"turns {[m.role for m in messages]}",
+                loc=format_loc([side]),
+            )
+        if message.tool_calls and message.content is not None:
+            raise DialectError(
+                f"sharegpt: expected the {side} turn to hold text or tool calls for layout "
+                "'ranking' (a ranking row has one turn per side), got both",
+                loc=format_loc([side, 0, "tool_calls"]),
+            )
+        (turn,) = self._write_turns(messages, conv)
+        return turn
 
     def _check_arguments(self, calls: Sequence[ToolCall], conv: Conversion) -> None:
         for call in calls:

@@ -123,8 +123,32 @@ def _trl_sources() -> st.SearchStrategy[Source]:
         "conversational_implicit_preference": preferences(),
         "standard_implicit_preference": plain_pairs,
     }
+    return _by_layout(table)
+
+
+def _by_layout(table: dict[str | None, st.SearchStrategy[Record]]) -> st.SearchStrategy[Source]:
+    """A layout of ``table`` (None: the dialect's default) and a record of the shape it holds."""
     return st.sampled_from(list(table)).flatmap(
         lambda layout: st.tuples(table[layout], st.just(layout))
+    )
+
+
+def _single_answer_pairs() -> st.SearchStrategy[Preference]:
+    # LLaMA-Factory's ranking rows hold one plain answer turn per side.
+    return preferences(
+        max_tool_calls=0, shapes=st.sampled_from(("independent", "identical", "text_prefix"))
+    )
+
+
+def _sharegpt_sources() -> st.SearchStrategy[Source]:
+    ranking = _single_answer_pairs()
+    return _by_layout(
+        {
+            None: conversations() | ranking,
+            "conversations": conversations(),
+            "system_column": conversations(),
+            "ranking": ranking,
+        }
     )
 
 
@@ -133,7 +157,9 @@ def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
         return _trl_sources()
     if dialect == "hh":
         return st.tuples(preferences(text=texts(min_size=1).map(_hh_text)), st.none())
-    if dialect in ("sharegpt", "openai_dpo"):
+    if dialect == "sharegpt":
+        return _sharegpt_sources()
+    if dialect == "openai_dpo":
         layouts = get_dialect(dialect).layouts
         return st.tuples(_default_records(dialect), st.sampled_from((None, *layouts)))
     if dialect == "dolly":
