@@ -225,6 +225,10 @@ class ShareGPTDialect(Dialect):
     layouts = ("conversations", "system_column", "ranking")
     record_types = (Conversation, Preference)
 
+    def default_layout(self, record: Record) -> str | None:
+        """``ranking`` for a Preference, ``conversations`` for the rest."""
+        return "ranking" if isinstance(record, Preference) else "conversations"
+
     def match(self, row: Mapping[str, Any]) -> Match:
         turns = row.get("conversations")
         if not isinstance(turns, list):
