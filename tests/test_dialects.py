@@ -1162,7 +1162,7 @@ def test_mixed_sample_reports_conflicts() -> None:
     assert [(c.index, c.dialect) for c in guess.conflicts] == [(2, "alpaca"), (4, None), (5, None)]
     assert guess.conflicts[0].reason == "fits alpaca better than sharegpt"
     assert "no dialect has keys ['foo']" in guess.conflicts[1].reason
-    assert "a JSON object, got a string" in guess.conflicts[2].reason
+    assert "a JSON object, got a string - at $" in guess.conflicts[2].reason
 
 
 def test_sample_is_spread_over_a_sequence() -> None:
