@@ -232,6 +232,9 @@ def to_row(
     remembered = None
     if layout is None and chosen.layouts:
         remembered = remembered_layout(meta, chosen.name, chosen.layouts)
+        if remembered is not None and not isinstance(coerced, chosen.layout_types(remembered)):
+            # A transcript of a remembered preference pair, say: the memory is not for it.
+            remembered = None
         layout = remembered or chosen.default_layout(coerced)
     if not isinstance(chosen, NativeDialect) and has_bookkeeping(meta):
         # The one place bookkeeping leaves a record on its way to another tool's layout.

@@ -392,6 +392,10 @@ class Dialect:
         """The layout of ``row`` (already renamed to the dialect's columns), if it has several."""
         return self.match(row).layout
 
+    def layout_types(self, layout: str) -> tuple[type[Record], ...]:
+        """The record types ``layout`` writes (a remembered layout is used only for them)."""
+        return self.record_types
+
     def default_layout(self, record: Record) -> str | None:
         """The layout ``to_row`` writes ``record`` in when neither ``layout=`` nor its meta says.
 

@@ -429,6 +429,11 @@ class TRLDialect(Dialect):
 
     # -- writing ---------------------------------------------------------------------------
 
+    def layout_types(self, layout: str) -> tuple[type[Record], ...]:
+        if layout.endswith("_preference"):
+            return (Preference,)
+        return (Conversation, Instruction)
+
     def default_layout(self, record: Record) -> str | None:
         if isinstance(record, Preference):
             return "conversational_preference"
