@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from instructkit._dialects._alpaca import AlpacaDialect
 from instructkit._dialects._base import Conversion, Dialect, describe_type
 from instructkit._dialects._flan import FlanDialect
 from instructkit._dialects._hh import HHDialect
-from instructkit._dialects._instruction_like import (
-    AlpacaDialect,
-    DollyDialect,
-    InstructionDialect,
-)
+from instructkit._dialects._instruction_like import DollyDialect, InstructionDialect
 from instructkit._dialects._native import NativeDialect
 from instructkit._dialects._openai import OpenAIDialect, OpenAIDPODialect
 from instructkit._dialects._sharegpt import ShareGPTDialect
