@@ -374,6 +374,16 @@ class Dialect:
     """Named layouts for ``to_row(..., layout=)``; empty when the dialect has one layout."""
     record_types: ClassVar[tuple[type[Record], ...]]
     """Record types this dialect reads into (the first is the default) and writes from."""
+    layout_extras: ClassVar[tuple[str, ...]] = ()
+    """Columns that belong to the layout although they are kept in ``meta`` (Flan's task
+    metadata): detection does not count them as unread."""
+
+    def unread(self, row: Mapping[str, Any]) -> list[str]:
+        """The columns of ``row`` (in the dialect's names) that the dialect does not read.
+
+        They are kept in ``meta``, but a row that has them may be another layout misread.
+        """
+        return [key for key in row if key not in self.columns and key not in self.layout_extras]
 
     def match(self, row: Mapping[str, Any]) -> Match:
         """Score how well ``row`` (already renamed to the dialect's columns) fits."""
