@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -306,3 +307,58 @@ def test_a_reading_without_prompt_or_answer_is_doubtful() -> None:
 
 
 # -- dataset_info.json -------------------------------------------------------------------
+
+
+def test_dataset_info_entry_for_alpaca_history_rows(tmp_path: Path) -> None:
+    chat = ik.parse_row(ALPACA_HISTORY, dialect="alpaca")
+    ik.write([chat], tmp_path / "chats.jsonl", dialect="alpaca")
+    (tmp_path / "dataset_info.json").write_text('{"other": {"file_name": "x.json"}}')
+    entry = ik.llama_factory_dataset_info(path=tmp_path / "chats.jsonl")
+    assert entry == {
+        "file_name": "chats.jsonl",
+        "columns": {
+            "prompt": "instruction",
+            "query": "input",
+            "response": "output",
+            "system": "system",
+            "history": "history",
+        },
+    }
+    info = orjson.loads((tmp_path / "dataset_info.json").read_bytes())
+    assert info == {"other": {"file_name": "x.json"}, "chats": entry}
+
+
+def test_dataset_info_entry_for_sharegpt_ranking_with_renamed_keys(tmp_path: Path) -> None:
+    maps: dict[str, Any] = {
+        "column_map": {"conversations": "messages", "from": "role", "value": "content"},
+        "role_map": {"user": "user", "assistant": "assistant"},
+    }
+    pair = ik.parse_row(SHAREGPT_RANKING, dialect="sharegpt")
+    ik.write([pair], tmp_path / "pairs.json", dialect="sharegpt", **maps)
+    entry = ik.llama_factory_dataset_info(
+        path=tmp_path / "pairs.json", dialect="sharegpt", name="mine", **maps
+    )
+    assert entry == {
+        "file_name": "pairs.json",
+        "formatting": "sharegpt",
+        "ranking": True,
+        "columns": {"messages": "messages", "chosen": "chosen", "rejected": "rejected"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+        },
+    }
+    assert "mine" in orjson.loads((tmp_path / "dataset_info.json").read_bytes())
+
+
+def test_dataset_info_refuses_other_dialects_and_mixed_layouts(tmp_path: Path) -> None:
+    chat = ik.parse_row(ALPACA_HISTORY, dialect="alpaca")
+    ik.write([chat], tmp_path / "chats.jsonl", dialect="openai")
+    with pytest.raises(ik.ConfigurationError, match="got 'openai'"):
+        ik.llama_factory_dataset_info(path=tmp_path / "chats.jsonl")
+    pair = ik.parse_row(ALPACA_RANKING, dialect="alpaca")
+    ik.write([chat, pair], tmp_path / "mixed.jsonl", dialect="alpaca")
+    with pytest.raises(ik.ConfigurationError, match="one layout"):
+        ik.llama_factory_dataset_info(path=tmp_path / "mixed.jsonl")
