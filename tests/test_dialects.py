@@ -126,13 +126,23 @@ standard_preferences = st.builds(
     id=st.none() | plain_text(),
 )
 
+
+def single_answer_pairs(**options: Any) -> st.SearchStrategy[ik.Preference]:
+    """Pairs with one plain answer turn per side (LLaMA-Factory's ranking rows)."""
+    shapes = st.sampled_from(["independent", "identical", "text_prefix"])
+    return iks.preferences(max_tool_calls=0, shapes=shapes, **options)
+
+
 LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     ("instructkit", None, iks.conversations() | iks.instructions() | iks.preferences()),
     ("instruction", None, iks.instructions()),
     ("alpaca", None, iks.instructions()),
     ("dolly", None, iks.instructions()),
     ("flan", None, iks.instructions()),
+    ("alpaca", None, iks.conversations(min_exchanges=2, max_system_turns=0, max_tool_calls=0)),
+    ("alpaca", "ranking", single_answer_pairs(max_system_turns=0)),
     ("sharegpt", None, iks.conversations()),
+    ("sharegpt", "ranking", single_answer_pairs()),
     ("sharegpt", None, plain_conversations.map(canonical_ids)),
     ("sharegpt", "system_column", plain_conversations.map(canonical_ids)),
     ("openai", None, iks.conversations()),
