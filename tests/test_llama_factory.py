@@ -362,3 +362,21 @@ def test_dataset_info_refuses_other_dialects_and_mixed_layouts(tmp_path: Path) -
     ik.write([chat, pair], tmp_path / "mixed.jsonl", dialect="alpaca")
     with pytest.raises(ik.ConfigurationError, match="one layout"):
         ik.llama_factory_dataset_info(path=tmp_path / "mixed.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("row", "loc"),
+    [
+        ({"instruction": "i", "output": "o", "history": [["", "b"]]}, "$.history[0][0]"),
+        (
+            {"instruction": "i", "output": "o", "system": "s", "history": [["a", ""]]},
+            "$.history[0][1]",
+        ),
+        ({"instruction": "i", "chosen": "c", "rejected": ""}, "$.rejected"),
+        ({"instruction": "", "chosen": "c", "rejected": "r"}, "$.instruction"),
+    ],
+)
+def test_alpaca_record_errors_point_at_the_cell(row: dict[str, Any], loc: str) -> None:
+    with pytest.raises(ik.RecordValidationError) as caught:
+        ik.parse_row(row, dialect="alpaca")
+    assert caught.value.loc == loc

@@ -106,13 +106,19 @@ class AlpacaDialect(Dialect):
             return self._instruction(conv, fields, system, record_id, meta)
         field = "prompt" if ranking else "messages"
         where = LocMap(conv)
+
+        def place(position: tuple[str, int], column: tuple[str | int, ...]) -> None:
+            # A turn and its text both come from one cell of the row.
+            where.add(position, column)
+            where.add((*position, "content"), column)
+
         messages: list[dict[str, Any]] = []
         if system is not None:
-            where.add((field, 0), ("system",))
+            place((field, 0), ("system",))
             messages.append({"role": "system", "content": system})
         for number, (user, answer) in enumerate(history):
             for offset, (role, text) in enumerate((("user", user), ("assistant", answer))):
-                where.add((field, len(messages)), ("history", number, offset))
+                place((field, len(messages)), ("history", number, offset))
                 messages.append({"role": role, "content": text})
         user_text = instruction
         if input_text:
@@ -124,17 +130,17 @@ class AlpacaDialect(Dialect):
                 )
             user_text = instruction + INPUT_SEPARATOR + input_text
             meta[INPUT_OFFSET_KEY] = len(instruction) + len(INPUT_SEPARATOR)
-        where.add((field, len(messages)), ("instruction",))
+        place((field, len(messages)), ("instruction",))
         messages.append({"role": "user", "content": user_text})
         if not ranking:
-            where.add((field, len(messages)), ("output",))
+            place((field, len(messages)), ("output",))
             messages.append({"role": "assistant", "content": answers[0]})
             return conv.build(
                 lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
                 where=where,
             )
         for side in _SIDES:
-            where.add((side, 0), (side,))
+            place((side, 0), (side,))
         return conv.build(
             lambda: Preference(
                 prompt=messages,
