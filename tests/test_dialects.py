@@ -140,13 +140,23 @@ standard_preferences = st.builds(
     id=st.none() | plain_text(),
 )
 
+
+def single_answer_pairs(**options: Any) -> st.SearchStrategy[ik.Preference]:
+    """Pairs with one plain answer turn per side (LLaMA-Factory's ranking rows)."""
+    shapes = st.sampled_from(["independent", "identical", "text_prefix"])
+    return iks.preferences(max_tool_calls=0, shapes=shapes, **options)
+
+
 LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     ("instructkit", None, iks.conversations() | iks.instructions() | iks.preferences()),
     ("instruction", None, iks.instructions()),
     ("alpaca", None, iks.instructions()),
     ("dolly", None, iks.instructions()),
     ("flan", None, iks.instructions()),
+    ("alpaca", None, iks.conversations(min_exchanges=2, max_system_turns=0, max_tool_calls=0)),
+    ("alpaca", "ranking", single_answer_pairs(max_system_turns=0)),
     ("sharegpt", None, iks.conversations()),
+    ("sharegpt", "ranking", single_answer_pairs()),
     ("sharegpt", None, plain_conversations.map(canonical_ids)),
     ("sharegpt", "system_column", plain_conversations.map(canonical_ids)),
     ("openai", None, iks.conversations()),
@@ -1029,7 +1039,47 @@ MALFORMED: list[tuple[str, Any, type[Exception], str]] = [
         ik.DialectError,
         "got a number - at $.chosen",
     ),
-    ("alpaca", {"instruction": "i", "output": "o"}, ik.DialectError, "expected an 'input' key"),
+    ("alpaca", {"instruction": "i", "input": ""}, ik.DialectError, "expected an 'output' key"),
+    (
+        "alpaca",
+        {"instruction": "i", "output": "o", "history": [["a"]]},
+        ik.DialectError,
+        "pair of texts, got 1 items - at $.history[0]",
+    ),
+    (
+        "alpaca",
+        {"instruction": "i", "output": "o", "history": [["", "b"]]},
+        ik.RecordValidationError,
+        "- at $.history[0][0]",
+    ),
+    (
+        "alpaca",
+        {"instruction": "i", "chosen": "c", "rejected": ""},
+        ik.RecordValidationError,
+        "- at $.rejected",
+    ),
+    (
+        "sharegpt",
+        {"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt"}},
+        ik.DialectError,
+        "expected a 'value' key, got keys 'from' - at $.chosen",
+    ),
+    (
+        "sharegpt",
+        {"conversations": [{"from": "human", "value": "q"}], "rejected": {"from": "gpt"}},
+        ik.DialectError,
+        "expected a 'chosen' key",
+    ),
+    (
+        "sharegpt",
+        {
+            "conversations": [{"from": "human", "value": "q"}],
+            "chosen": {"from": "human", "value": "c"},
+            "rejected": {"from": "gpt", "value": "r"},
+        },
+        ik.DialectError,
+        "expected the chosen turn to be an assistant answer, got a user turn - at $.chosen.from",
+    ),
     (
         "dolly",
         {"instruction": "i", "context": "", "response": 1},
@@ -1125,7 +1175,7 @@ DETECTED = [
     (SHAREGPT_ROW, "sharegpt", "conversations"),
     ({**SHAREGPT_ROW, "system": "s"}, "sharegpt", "system_column"),
     (OPENAI_ROW, "openai", None),
-    (ALPACA_ROW, "alpaca", None),
+    (ALPACA_ROW, "alpaca", "supervised"),
     ({"instruction": "i", "context": "", "response": "r", "category": "qa"}, "dolly", None),
     ({"instruction": "i", "response": "r"}, "instruction", None),
     ({"inputs": "q", "targets": "a", "task_name": "t"}, "flan", None),

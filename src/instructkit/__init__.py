@@ -27,6 +27,7 @@ from instructkit._errors import (
 )
 from instructkit._io import Reader, WriteResult, read, read_raw, write
 from instructkit._library import builtin_families, builtin_tasks, builtin_templates
+from instructkit._llama_factory import llama_factory_dataset_info
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
     Conversation,
@@ -105,6 +106,7 @@ __all__ = [
     "from_arrow",
     "get_adapter",
     "lint_templates",
+    "llama_factory_dataset_info",
     "load_templates",
     "mix",
     "parse_row",

@@ -46,6 +46,7 @@ __all__ = [
     "check_message",
     "check_text",
     "check_turns",
+    "split_input",
     "validation_error",
 ]
 
@@ -547,14 +548,7 @@ class Conversation(Record):
         text = user.content or ""
         meta = dict(self.meta)
         offset = meta.pop(INPUT_OFFSET_KEY, None)
-        instruction, input_text = text, ""
-        sep = len(INPUT_SEPARATOR)
-        if (
-            isinstance(offset, int)
-            and sep <= offset < len(text)
-            and text[offset - sep : offset] == INPUT_SEPARATOR
-        ):
-            instruction, input_text = text[: offset - sep], text[offset:]
+        instruction, input_text = split_input(text, offset)
         losses: list[Loss] = []
         start = meta.pop(COMPLETION_START_KEY, None)
         if start is not None and (type(start) is not int or start != len(roles) - 1):
@@ -600,6 +594,32 @@ class Conversation(Record):
             id=self.id,
             meta=meta,
         )
+
+
+def split_input(text: str, offset: object) -> tuple[str, str]:
+    r"""Undo the instruction/input join of :meth:`Instruction.to_conversation`.
+
+    Args:
+        text: The user text.
+        offset: Where the input starts (``meta[INPUT_OFFSET_KEY]``), or ``None``.
+
+    Returns:
+        ``(instruction, input)``: split at ``offset`` when :data:`INPUT_SEPARATOR` sits just
+        before it, otherwise the whole text and ``""`` (the text is never split by guessing).
+
+    Example:
+        >>> split_input("Translate.\n\nHallo", 12)
+        ('Translate.', 'Hallo')
+    """
+    sep = len(INPUT_SEPARATOR)
+    if (
+        isinstance(offset, int)
+        and not isinstance(offset, bool)
+        and sep <= offset < len(text)
+        and text[offset - sep : offset] == INPUT_SEPARATOR
+    ):
+        return text[: offset - sep], text[offset:]
+    return text, ""
 
 
 class Instruction(Record):

@@ -19,14 +19,11 @@ from instructkit._bookkeeping import (
     split_bookkeeping,
     with_layout,
 )
+from instructkit._dialects._alpaca import AlpacaDialect
 from instructkit._dialects._base import Conversion, Dialect, describe_type
 from instructkit._dialects._flan import FlanDialect
 from instructkit._dialects._hh import HHDialect
-from instructkit._dialects._instruction_like import (
-    AlpacaDialect,
-    DollyDialect,
-    InstructionDialect,
-)
+from instructkit._dialects._instruction_like import DollyDialect, InstructionDialect
 from instructkit._dialects._native import NativeDialect
 from instructkit._dialects._openai import OpenAIDialect, OpenAIDPODialect
 from instructkit._dialects._sharegpt import ShareGPTDialect
@@ -267,12 +264,14 @@ def to_row(
 
 @dataclass(frozen=True)
 class DialectConflict:
-    """A sampled row that does not fit the detected dialect.
+    """A sampled row that does not fit the detected dialect, or fits it only doubtfully.
 
     Attributes:
         index: The row's 0-based position in the input.
-        dialect: The dialect the row fits instead, or ``None`` if it fits none.
-        reason: Why it does not fit the detected dialect.
+        dialect: The dialect the row fits instead (the detected one when the fit is
+            doubtful), or ``None`` if it fits none.
+        reason: Why it does not fit the detected dialect, or what makes the fit doubtful:
+            columns the dialect does not read, an empty prompt, no assistant turn.
     """
 
     index: int
@@ -286,11 +285,15 @@ class DialectGuess:
 
     Attributes:
         dialect: The dialect most sampled rows fit.
-        confidence: The share of sampled rows that fit it (0 to 1).
+        confidence: How well the sampled rows fit it, 0 to 1: each row that fits adds its
+            match score (below 1 when it has columns the dialect does not read), halved when
+            the record read from it has an empty prompt or no assistant turn, and the sum
+            is divided by the number of sampled rows.
         layout: The layout most of those rows use, for dialects with several.
         sampled: How many rows were looked at.
         votes: For each dialect, how many sampled rows fit it best.
-        conflicts: The sampled rows that do not fit ``dialect``, with the reason.
+        conflicts: The sampled rows that do not fit ``dialect``, or fit it doubtfully, with
+            the reason.
     """
 
     dialect: str
@@ -313,9 +316,37 @@ def _sample(rows: Iterable[Any], size: int) -> list[tuple[int, Any]]:
     return list(islice(enumerate(rows), size))
 
 
-def _best(
-    row: Mapping[str, Any], column_map: Mapping[str, str] | None
-) -> tuple[str | None, str | None, str]:
+@dataclass(frozen=True)
+class _Fit:
+    """How one sampled row fits the dialect it votes for."""
+
+    dialect: str | None
+    layout: str | None
+    reason: str  # why no dialect fits (when dialect is None)
+    weight: float = 0.0  # what the row adds to the dialect's confidence
+    doubts: tuple[str, ...] = ()  # why the fit is not certain
+
+
+def _doubts(
+    dialect: Dialect, row: Mapping[str, Any], layout: str | None, record: Record
+) -> list[str]:
+    """What makes a successful parse a doubtful reading of the row."""
+    doubts = []
+    unread = dialect.unread(row)
+    if unread:
+        doubts.append(f"columns {unread} are not read by {dialect.name} (kept in meta)")
+    if isinstance(record, Preference) and not record.prompt:
+        doubts.append(f"{dialect.name} reads it with an empty prompt")
+    if (
+        isinstance(record, Conversation)
+        and not (layout or "").endswith("prompt_only")
+        and all(message.role != "assistant" for message in record.messages)
+    ):
+        doubts.append(f"{dialect.name} reads it with no assistant turn")
+    return doubts
+
+
+def _best(row: Mapping[str, Any], column_map: Mapping[str, str] | None) -> _Fit:
     # The highest-scoring dialect whose parser accepts the row; the first registered wins ties.
     candidates = []
     for order, dialect in enumerate(DIALECTS.values()):
@@ -323,21 +354,26 @@ def _best(
             conv = Conversion(dialect, column_map=column_map, role_map=None)
         except ConfigurationError:
             continue
-        found = dialect.match(conv.rename_in(row))
+        renamed = conv.rename_in(row)
+        found = dialect.match(renamed)
         if found.score > 0:
-            candidates.append((-found.score, order, dialect, found.layout))
+            candidates.append((-found.score, order, dialect, found.layout, renamed))
     candidates.sort(key=lambda item: (item[0], item[1]))
     reasons = []
-    for _, _, dialect, layout in candidates:
+    for negative, _, dialect, layout, renamed in candidates:
         try:
-            parse_row(row, dialect=dialect.name, column_map=column_map)
+            record = parse_row(row, dialect=dialect.name, column_map=column_map)
         except DataError as err:
             # The error names the dialect already; say it once.
             said = str(err).removeprefix(dialect.message(""))
             reasons.append(f"looks like {dialect.name} but {said}")
             continue
-        return dialect.name, layout, ""
-    return None, None, "; ".join(reasons) or f"no dialect has keys {sorted(row)}"
+        doubts = _doubts(dialect, renamed, layout, record)
+        # Unread columns already lower the match score; a reading that loses the prompt
+        # or the answer is worth half of it.
+        weight = -negative * (0.5 if len(doubts) > bool(dialect.unread(renamed)) else 1.0)
+        return _Fit(dialect.name, layout, "", weight, tuple(doubts))
+    return _Fit(None, None, "; ".join(reasons) or f"no dialect has keys {sorted(row)}")
 
 
 def detect_dialect(
@@ -380,44 +416,46 @@ def detect_dialect(
         raise DialectDetectionError("expected at least one row to detect a dialect, got none")
     votes: dict[str, int] = {}
     layouts: dict[str, dict[str | None, int]] = {}
-    outcomes: list[tuple[int, str | None, str]] = []
+    outcomes: list[tuple[int, _Fit]] = []
     for index, row in sample:
         try:
             row = _check_row(row, "auto")
         except DialectError as err:
-            outcomes.append((index, None, str(err)))
+            outcomes.append((index, _Fit(None, None, str(err))))
             continue
-        name, layout, reason = _best(row, column_map)
-        outcomes.append((index, name, reason))
-        if name is not None:
-            votes[name] = votes.get(name, 0) + 1
-            per = layouts.setdefault(name, {})
-            per[layout] = per.get(layout, 0) + 1
+        fit = _best(row, column_map)
+        outcomes.append((index, fit))
+        if fit.dialect is not None:
+            votes[fit.dialect] = votes.get(fit.dialect, 0) + 1
+            per = layouts.setdefault(fit.dialect, {})
+            per[fit.layout] = per.get(fit.layout, 0) + 1
     if not votes:
-        first = outcomes[0]
+        first = outcomes[0][1]
         raise DialectDetectionError(
             f"expected rows of a known dialect {sorted(DIALECTS)}, got none in "
-            f"{len(sample)} sampled row(s); the first, row {first[0]}: {first[2]}",
+            f"{len(sample)} sampled row(s); the first, row {outcomes[0][0]}: {first.reason}",
             line=None,
         )
     order = list(DIALECTS)
     winner = max(votes, key=lambda name: (votes[name], -order.index(name)))
     layout_votes = layouts[winner]
     layout = max(layout_votes, key=lambda item: layout_votes[item])
-    conflicts = tuple(
-        DialectConflict(
-            index,
-            name,
-            reason if name is None else f"fits {name} better than {winner}",
-        )
-        for index, name, reason in outcomes
-        if name != winner
-    )
+    conflicts = []
+    for index, fit in outcomes:
+        if fit.dialect is None:
+            conflicts.append(DialectConflict(index, None, fit.reason))
+        elif fit.dialect != winner:
+            conflicts.append(
+                DialectConflict(index, fit.dialect, f"fits {fit.dialect} better than {winner}")
+            )
+        elif fit.doubts:
+            conflicts.append(DialectConflict(index, winner, "; ".join(fit.doubts)))
+    weight = sum(fit.weight for _, fit in outcomes if fit.dialect == winner)
     return DialectGuess(
         dialect=winner,
-        confidence=votes[winner] / len(sample),
+        confidence=weight / len(sample),
         layout=layout,
         sampled=len(sample),
         votes=dict(sorted(votes.items(), key=lambda item: -item[1])),
-        conflicts=conflicts,
+        conflicts=tuple(conflicts),
     )

@@ -366,6 +366,16 @@ class Dialect:
     back from there (Dolly's ``category``); every other column is never a side column."""
     record_types: ClassVar[tuple[type[Record], ...]]
     """Record types this dialect reads into (the first is the default) and writes from."""
+    layout_extras: ClassVar[tuple[str, ...]] = ()
+    """Columns that belong to the layout although they are kept in ``meta`` (Flan's task
+    metadata): detection does not count them as unread."""
+
+    def unread(self, row: Mapping[str, Any]) -> list[str]:
+        """The columns of ``row`` (in the dialect's names) that the dialect does not read.
+
+        They are kept in ``meta``, but a row that has them may be another layout misread.
+        """
+        return [key for key in row if key not in self.columns and key not in self.layout_extras]
 
     def message(self, reason: str) -> str:
         """``reason`` as an error message that names this dialect.

@@ -37,6 +37,7 @@ class FlanDialect(Dialect):
     summary = "Flan collection inputs/targets with task metadata (task_name, template_type...)."
     columns = ("inputs", "targets", "system", "id", INPUT_OFFSET_KEY)
     record_types = (Instruction,)
+    layout_extras = FLAN_METADATA
 
     def match(self, row: Mapping[str, Any]) -> Match:
         score = keys_score(row, ["inputs", "targets"], (*self.columns, *FLAN_METADATA))

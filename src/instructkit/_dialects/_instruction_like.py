@@ -1,6 +1,6 @@
-"""Dialects whose rows are one instruction and one response: ``instruction``, ``alpaca``, ``dolly``.
+"""Dialects whose rows are one instruction and one response: ``instruction`` and ``dolly``.
 
-All three read into :class:`~instructkit.Instruction`. Columns a dialect does not know are kept
+Both read into :class:`~instructkit.Instruction`. Columns a dialect does not know are kept
 in ``meta`` under their own names and written back as columns, so rows round-trip whole.
 """
 
@@ -13,7 +13,7 @@ from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, ke
 from instructkit._dialects._extras import emit_extras, take_extras
 from instructkit._records import Instruction, Record
 
-__all__ = ["AlpacaDialect", "DollyDialect", "InstructionDialect"]
+__all__ = ["DollyDialect", "InstructionDialect"]
 
 
 class _InstructionLike(Dialect):
@@ -91,16 +91,6 @@ class InstructionDialect(_InstructionLike):
     name = "instruction"
     summary = "Hand-written instruction/response objects, with optional input and system."
     columns = ("instruction", "input", "response", "system", "id")
-
-
-class AlpacaDialect(_InstructionLike):
-    """Stanford Alpaca: ``instruction``, ``input`` (often empty) and ``output``."""
-
-    name = "alpaca"
-    summary = "Alpaca's instruction/input/output columns (input may be empty)."
-    columns = ("instruction", "input", "output", "system", "id")
-    response_key = "output"
-    input_required = True
 
 
 class DollyDialect(_InstructionLike):

@@ -102,6 +102,20 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "implicit_preference": ("chosen", "rejected"),
 }
 _OPTIONAL = ("tools", "id", "chat_template_kwargs")
+# TRL layouts that need record types instructkit does not have yet (a labelled single answer,
+# labelled steps): rows with all these columns are refused, never read as another layout.
+_REFUSED: dict[str, tuple[str, ...]] = {
+    "unpaired preference": ("prompt", "completion", "label"),
+    "stepwise supervision": ("prompt", "completions", "labels"),
+}
+
+
+def _refused_layout(row: Mapping[str, Any]) -> str | None:
+    """The name of the TRL layout of ``row`` that instructkit refuses, or ``None``."""
+    for layout, columns in _REFUSED.items():
+        if all(row.get(column) is not None for column in columns):
+            return layout
+    return None
 
 
 def split_shared_prefix(chosen: str, rejected: str) -> tuple[str, str, str]:
@@ -206,6 +220,7 @@ class TRLDialect(Dialect):
     roles_out = roles
     layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in _FORMS)
     record_types = (Conversation, Preference, Instruction)
+    layout_extras = ("chat_template_kwargs",)
 
     def match(self, row: Mapping[str, Any]) -> Match:
         shape = _shape(row)
@@ -241,6 +256,16 @@ class TRLDialect(Dialect):
         return record
 
     def _parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
+        refused = _refused_layout(row)
+        if refused is not None:
+            columns = _REFUSED[refused]
+            raise conv.fail(
+                f"expected a TRL layout instructkit reads, got the {refused} layout (columns "
+                f"{', '.join(repr(conv.col(c)) for c in columns)}): it needs a record type "
+                "instructkit does not have yet, so these rows are refused rather than read as "
+                "something else",
+                (columns[-1],),
+            )
         shape = _shape(row)
         if shape is None:
             present = ", ".join(repr(k) for k in row) or "none"
@@ -471,8 +496,18 @@ class TRLDialect(Dialect):
             row["tools"] = write_tool_list(record.tools, conv)
         if record.id is not None:
             row["id"] = record.id
-        emit_extras(row, record.meta, conv)
+        emit_extras(row, record.meta, conv, reserved=self._refusing(row, record.meta))
         return row
+
+    @staticmethod
+    def _refusing(row: Mapping[str, Any], meta: Mapping[str, Any]) -> set[str]:
+        # Meta entries that would make the row one of the refused layouts are not written.
+        reserved: set[str] = set()
+        for columns in _REFUSED.values():
+            extra = {key: meta[key] for key in columns if key in meta and key not in row}
+            if extra and _refused_layout({**row, **extra}) is not None:
+                reserved.update(extra)
+        return reserved
 
     def _emit_conversation(
         self,

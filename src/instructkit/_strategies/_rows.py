@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from instructkit._dialects import dialect_names, get_dialect, to_row
-from instructkit._errors import format_loc
+from instructkit._dialects import dialect_names, get_dialect, parse_row, to_row
+from instructkit._errors import DataError, format_loc
 from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, Record
 from instructkit._strategies._core import check_choice, check_strategy, defines_strategy
 from instructkit._strategies._json import meta_dicts, record_ids
@@ -152,6 +152,30 @@ def _sharegpt_sources() -> st.SearchStrategy[Source]:
     )
 
 
+def _developer_as_system(record: Record) -> Record:
+    # Alpaca's only place for a leading instruction to the model is its system column.
+    def fix(turns: tuple[Message, ...]) -> tuple[Message, ...]:
+        return tuple(
+            turn.model_copy(update={"role": "system"}) if turn.role == "developer" else turn
+            for turn in turns
+        )
+
+    if isinstance(record, Conversation):
+        return record.model_copy(update={"messages": fix(record.messages)})
+    if isinstance(record, Preference):
+        return record.model_copy(update={"prompt": fix(record.prompt)})
+    return record
+
+
+def _alpaca_sources() -> st.SearchStrategy[Source]:
+    # Plain-text exchanges after at most one system turn: earlier ones go to ``history``.
+    chats = instructions() | conversations(max_system_turns=1, max_tool_calls=0).map(
+        _developer_as_system
+    )
+    ranking = _single_answer_pairs().map(_developer_as_system)
+    return _by_layout({None: chats | ranking, "supervised": chats, "ranking": ranking})
+
+
 def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
     if dialect == "trl":
         return _trl_sources()
@@ -159,6 +183,8 @@ def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
         return st.tuples(preferences(text=texts(min_size=1).map(_hh_text)), st.none())
     if dialect == "sharegpt":
         return _sharegpt_sources()
+    if dialect == "alpaca":
+        return _alpaca_sources()
     if dialect == "openai_dpo":
         layouts = get_dialect(dialect).layouts
         return st.tuples(_default_records(dialect), st.sampled_from((None, *layouts)))
@@ -219,10 +245,12 @@ def dialect_rows(
     valid, it just holds less. Where a dialect can only hold some records, the records are
     made to fit: each TRL layout is drawn with records of the shape it holds (a lone
     assistant turn for ``standard_language_modeling``, plain single-turn pairs for the
-    standard preference layouts, ...), ShareGPT and OpenAI DPO rows use all their layouts,
-    Dolly rows often have a ``category``, and HH turn text never contains a speaker marker
-    (``"\n\nHuman:"`` gets a space before its colon), which HH cannot hold. A dialect
-    registered later is written in its default layout for each record type it writes.
+    standard preference layouts, ...), ShareGPT, Alpaca and OpenAI DPO rows use all their
+    layouts (LLaMA-Factory's ranking rows with one plain answer per side, Alpaca ``history``
+    rows with plain-text exchanges after at most one system turn), Dolly rows often have a
+    ``category``, and HH turn text never contains a speaker marker (``"\n\nHuman:"`` gets a
+    space before its colon), which HH cannot hold. A dialect registered later is written in
+    its default layout for each record type it writes.
 
     Args:
         dialect: A name from :func:`~instructkit.dialect_names`; dialects added later are
@@ -337,17 +365,25 @@ def _show(path: Where) -> str:
     return format_loc(path)
 
 
-def _removable(whole: list[Where], dialect: str) -> list[Where]:
+def _removable(row: Any, whole: list[Where], dialect: str) -> list[Where]:
     """The marked places whose key can be removed to make the row invalid.
 
     In a dialect with several layouts told apart by their columns (TRL), removing a
     top-level column can turn the row into another valid layout (prompt-completion without
-    its completion is a prompt-only row), so only keys inside nested objects are removed.
+    its completion is a prompt-only row): when removing the marked keys leaves a row that
+    still parses, only keys inside nested objects are removed.
     """
-    nested_only = bool(get_dialect(dialect).layouts)
-    return [
-        path for path in whole if isinstance(path[-1], str) and (len(path) > 1 or not nested_only)
-    ]
+    paths = [path for path in whole if isinstance(path[-1], str)]
+    if any(len(path) == 1 for path in paths):
+        trial = _copy(row)
+        for path in paths:
+            del _parent(trial, path)[path[-1]]
+        try:
+            parse_row(trial, dialect=dialect)
+        except DataError:
+            return paths
+        return [path for path in paths if len(path) > 1]
+    return paths
 
 
 def _role_siblings(row: Any, whole: list[Where], dialect: str) -> list[Where]:
@@ -369,7 +405,7 @@ def _damage(row: Any, kind: str, draw: st.DrawFn, dialect: str) -> InvalidRow:
     inside: list[Where] = []
     _find(row, (), whole, inside)
     if kind == "missing_key":
-        paths = _removable(whole, dialect)
+        paths = _removable(row, whole, dialect)
         for path in paths:
             del _parent(row, path)[path[-1]]
         reason = "required text key removed"
@@ -489,7 +525,7 @@ def invalid_rows(
         inside: list[Where] = []
         _find(row, (), whole, inside)
         applicable = {
-            "missing_key": bool(_removable(whole, name)),
+            "missing_key": bool(_removable(row, whole, name)),
             "wrong_type": bool(whole),
             "empty_text": bool(whole),
             "lone_surrogate": bool(whole or inside),
