@@ -224,7 +224,7 @@ def test_describe_type_of_a_value_outside_json() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ik.parse_row({"instruction": "i", "output": "o"}, dialect="alpaca"), "an 'input'"),
+        (lambda: ik.parse_row({"instruction": "i", "input": ""}, dialect="alpaca"), "an 'output'"),
         (lambda: ik.parse_row({"response": "r"}, dialect="instruction"), "an 'instruction' key"),
         (lambda: ik.parse_row({"targets": "t"}, dialect="flan"), "an 'inputs' key"),
         (lambda: ik.parse_row({"chosen": [], "rejected": []}, dialect="openai_dpo"), "an 'input'"),

@@ -210,6 +210,9 @@ class AlpacaDialect(Dialect):
                 return instruction
         return super().coerce(record, conv)
 
+    def layout_types(self, layout: str) -> tuple[type[Record], ...]:
+        return (Preference,) if layout == "ranking" else (Instruction, Conversation)
+
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         ranking = isinstance(record, Preference)
         if layout is None:
@@ -241,8 +244,10 @@ class AlpacaDialect(Dialect):
             prompt, field = record.messages[:-1], "messages"
             answers = [self._answer(record.messages[-1:], "messages", conv, len(prompt))]
         system, history, last = self._prompt(prompt, field, conv)
-        instruction, input_text = split_input(last, meta.pop(INPUT_OFFSET_KEY, None))
-        if INPUT_OFFSET_KEY in record.meta and not input_text:
+        # to_row has moved the bookkeeping out of meta; the input offset is consumed here.
+        offset = conv.bookkeeping.pop(INPUT_OFFSET_KEY, meta.pop(INPUT_OFFSET_KEY, None))
+        instruction, input_text = split_input(last, offset)
+        if offset is not None and not input_text:
             conv.lost(
                 "dropped",
                 f"$.meta[{INPUT_OFFSET_KEY!r}]",

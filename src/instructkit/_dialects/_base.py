@@ -409,9 +409,13 @@ class Dialect:
     def default_layout(self, record: Record) -> str | None:
         """The layout ``to_row`` writes ``record`` in when neither ``layout=`` nor its meta says.
 
-        ``None`` for dialects with a single layout.
+        The first of :attr:`layouts` that writes the record's type; ``None`` for dialects
+        with a single layout.
         """
-        return self.layouts[0] if self.layouts else None
+        for layout in self.layouts:
+            if isinstance(record, self.layout_types(layout)):
+                return layout
+        return None
 
     def coerce(self, record: Record, conv: Conversion) -> Record:
         """Convert ``record`` into a type this dialect writes, recording what is lost.

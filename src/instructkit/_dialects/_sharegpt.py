@@ -225,9 +225,8 @@ class ShareGPTDialect(Dialect):
     layouts = ("conversations", "system_column", "ranking")
     record_types = (Conversation, Preference)
 
-    def default_layout(self, record: Record) -> str | None:
-        """``ranking`` for a Preference, ``conversations`` for the rest."""
-        return "ranking" if isinstance(record, Preference) else "conversations"
+    def layout_types(self, layout: str) -> tuple[type[Record], ...]:
+        return (Preference,) if layout == "ranking" else (Conversation,)
 
     def match(self, row: Mapping[str, Any]) -> Match:
         turns = row.get("conversations")

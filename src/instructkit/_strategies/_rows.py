@@ -371,7 +371,8 @@ def _removable(row: Any, whole: list[Where], dialect: str) -> list[Where]:
     In a dialect with several layouts told apart by their columns (TRL), removing a
     top-level column can turn the row into another valid layout (prompt-completion without
     its completion is a prompt-only row): when removing the marked keys leaves a row that
-    still parses, only keys inside nested objects are removed.
+    still parses, or one refused for a reason elsewhere (an empty prompt that the other
+    layout does not allow), only keys inside nested objects are removed.
     """
     paths = [path for path in whole if isinstance(path[-1], str)]
     if any(len(path) == 1 for path in paths):
@@ -380,8 +381,11 @@ def _removable(row: Any, whole: list[Where], dialect: str) -> list[Where]:
             del _parent(trial, path)[path[-1]]
         try:
             parse_row(trial, dialect=dialect)
-        except DataError:
-            return paths
+        except DataError as err:
+            loc = err.loc or "$"
+            shown = [_show(path) for path in paths]
+            if any(place.startswith(loc) or loc.startswith(place) for place in shown):
+                return paths
         return [path for path in paths if len(path) > 1]
     return paths
 
