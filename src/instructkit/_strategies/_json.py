@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from hypothesis import strategies as st
 
+from instructkit._bookkeeping import BOOKKEEPING_PREFIX
 from instructkit._strategies._text import texts
 
 __all__ = [
@@ -109,7 +110,7 @@ def tool_schemas() -> st.SearchStrategy[str]:
 
 
 def _unreserved(key: str) -> str:
-    return "_" + key if key.startswith("instructkit.") else key
+    return "_" + key if key.startswith(BOOKKEEPING_PREFIX) else key
 
 
 def meta_dicts() -> st.SearchStrategy[dict[str, Any]]:
