@@ -1011,7 +1011,7 @@ def test_bad_rows_raise_located_dialect_errors(
     assert isinstance(err, ValueError)
     assert err.loc == loc
     assert err.row == 1
-    assert str(err).startswith(f"{name}: expected")
+    assert str(err).startswith(f"adapter {name!r}: expected")
     if words is not None:
         assert words in str(err)
 

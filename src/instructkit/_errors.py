@@ -18,9 +18,11 @@ but not a :class:`DataError`, so ``except DataError`` never hides a bug in the c
 
 Locations are JSON paths from the row or record root (``$.messages[2].role``) plus, where
 known, the file, the 1-based line (JSONL, JSON) or the 0-based row (Parquet, Arrow). The
-message ends with them, for example::
+message ends with them (``- at $`` for the row or record as a whole); an error about a row of
+a dialect starts by naming it, for example::
 
-    expected 'human', 'gpt' or 'system', got 'bot' - at $.conversations[3].from (a.jsonl, line 12)
+    dialect 'sharegpt': expected a role among 'human', 'gpt', ... (extend role_map= for
+    others), got 'bot' - at $.conversations[3].from (a.jsonl, line 12)
 """
 
 from __future__ import annotations
