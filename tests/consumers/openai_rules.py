@@ -17,7 +17,9 @@ to train on (weight absent or 1).
 
 DPO lines: ``input`` (an object with ``messages`` and optionally ``tools`` and
 ``parallel_tool_calls``), ``preferred_output`` and ``non_preferred_output``, each a
-non-empty list of assistant messages. Weights are a supervised-method key.
+non-empty list of assistant messages (tool results between them allowed, as Azure OpenAI's
+copy of the format documents), starting with an assistant turn. Weights are a
+supervised-method key.
 
 Keys outside these are reported for messages, tool calls and tools, where OpenAI's schemas
 name every key; extra top-level keys (an ``id`` column, say) are left alone.
@@ -41,8 +43,7 @@ _COMMON_KEYS = {"role", "content", "name"}
 _MESSAGE_KEYS = {
     "system": _COMMON_KEYS,
     "user": _COMMON_KEYS,
-    "assistant": _COMMON_KEYS
-    | {"tool_calls", "function_call", "refusal", "weight", "audio"},
+    "assistant": _COMMON_KEYS | {"tool_calls", "function_call", "refusal", "weight", "audio"},
     "tool": {"role", "content", "tool_call_id"},
     "function": {"role", "content", "name"},
 }
@@ -75,9 +76,10 @@ def _check_content(message: dict[str, Any], where: str) -> None:
         at = f"{where}.content[{index}]"
         if not isinstance(part, dict) or part.get("type") not in _PART_TYPES[role]:
             raise _fail(at, f"expected a part of type {sorted(_PART_TYPES[role])}, got {part!r}")
-        if part["type"] in ("text", "refusal"):
-            if set(part) != {"type", part["type"]} or not isinstance(part[part["type"]], str):
-                raise _fail(at, f"expected {{type, {part['type']}: string}}, got {part!r}")
+        kind = part["type"]
+        textual = kind in ("text", "refusal")
+        if textual and (set(part) != {"type", kind} or not isinstance(part[kind], str)):
+            raise _fail(at, f"expected {{type, {kind}: string}}, got {part!r}")
 
 
 def _check_tool_call(call: Any, where: str) -> str:
@@ -191,16 +193,20 @@ def check_dpo_line(line: Any, where: str = "$") -> None:
     if unknown:
         raise _fail(f"{where}.input", f"the input has no keys {unknown}")
     call_ids: set[str] = set()
-    _check_messages(given.get("messages"), f"{where}.input.messages", weights=False, answered=call_ids)
+    _check_messages(
+        given.get("messages"), f"{where}.input.messages", weights=False, answered=call_ids
+    )
     _check_tools(given, f"{where}.input.")
     for key in ("preferred_output", "non_preferred_output"):
         output = _check_messages(
             line.get(key), f"{where}.{key}", weights=False, answered=set(call_ids)
         )
         for index, message in enumerate(output):
-            if message["role"] != "assistant":
+            allowed = ("assistant",) if index == 0 else ("assistant", "tool")
+            if message["role"] not in allowed:
                 raise _fail(
-                    f"{where}.{key}[{index}].role", f"expected 'assistant', got {message['role']!r}"
+                    f"{where}.{key}[{index}].role",
+                    f"expected one of {list(allowed)}, got {message['role']!r}",
                 )
 
 
@@ -212,7 +218,9 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         try:
             yield number, json.loads(raw.decode("utf-8"))
         except ValueError as err:
-            raise _fail(f"{path}:{number}", f"expected a JSON object on the line, got {err}") from err
+            raise _fail(
+                f"{path}:{number}", f"expected a JSON object on the line, got {err}"
+            ) from err
 
 
 def check_file(path: Path, *, method: str) -> int:

@@ -23,7 +23,7 @@ FORMATS = ("jsonl", "parquet")
 # more), so the consumer tests draw few examples and do not shrink: shrinking a failure would
 # cost hundreds of loads. A failure is reported as drawn, explicit examples first.
 CONSUMER_SETTINGS = settings(
-    max_examples=6, phases=(Phase.explicit, Phase.reuse, Phase.generate), deadline=None
+    max_examples=3, phases=(Phase.explicit, Phase.reuse, Phase.generate), deadline=None
 )
 
 NO_META: st.SearchStrategy[dict[str, Any]] = st.just({})
@@ -36,7 +36,6 @@ def _single_turn(role: str) -> st.SearchStrategy[ik.Record]:
     )
 
 
-_CHATS = conversations(meta=NO_META) | instructions(meta=NO_META)
 _PLAIN_PAIRS = preferences(
     max_prompt_exchanges=0,
     max_system_turns=0,
@@ -45,26 +44,39 @@ _PLAIN_PAIRS = preferences(
     meta=NO_META,
 )
 
-TRL_RECORDS: dict[str, st.SearchStrategy[Any]] = {
-    # Each TRL layout holds one shape of record: records of that shape, for each layout.
-    "conversational_language_modeling": _CHATS,
-    "standard_language_modeling": _single_turn("assistant"),
-    "conversational_prompt_only": conversations(meta=NO_META),
-    "standard_prompt_only": _single_turn("user"),
-    "conversational_prompt_completion": _CHATS,
-    "standard_prompt_completion": instructions(systems=st.none(), meta=NO_META)
-    | _single_turn("assistant"),
-    "conversational_preference": preferences(meta=NO_META),
-    "standard_preference": _PLAIN_PAIRS,
-    "conversational_implicit_preference": preferences(meta=NO_META),
-    "standard_implicit_preference": _PLAIN_PAIRS,
+
+def _files(*kinds: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    # One record type per file: a Parquet file has one schema.
+    return st.one_of([st.lists(kind, min_size=1, max_size=3) for kind in kinds])
+
+
+_CHAT_FILES = _files(conversations(meta=NO_META), instructions(meta=NO_META))
+
+TRL_FILES: dict[str, st.SearchStrategy[list[Any]]] = {
+    # Each TRL layout holds one shape of record: files of records of that shape, per layout.
+    "conversational_language_modeling": _CHAT_FILES,
+    "standard_language_modeling": _files(_single_turn("assistant")),
+    "conversational_prompt_only": _files(conversations(meta=NO_META)),
+    "standard_prompt_only": _files(_single_turn("user")),
+    "conversational_prompt_completion": _CHAT_FILES,
+    "standard_prompt_completion": _files(
+        instructions(systems=st.none(), meta=NO_META), _single_turn("assistant")
+    ),
+    "conversational_preference": _files(preferences(meta=NO_META)),
+    "standard_preference": _files(_PLAIN_PAIRS),
+    "conversational_implicit_preference": _files(preferences(meta=NO_META)),
+    "standard_implicit_preference": _files(_PLAIN_PAIRS),
 }
-TRL_LAYOUTS = tuple(TRL_RECORDS)
+TRL_LAYOUTS = tuple(TRL_FILES)
 
 # Tool schemas and tool-call arguments whose keys differ between rows: a columnar writer that
 # merges them into one struct type gives each row the other rows' keys, as nulls.
 _WEATHER = '{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}'
 _ADD = '{"type": "function", "function": {"name": "add", "description": "Adds."}}'
+_NO_PROPERTIES = (
+    '{"type": "function", "function": {"name": "now", "parameters": {"type": "object", '
+    '"properties": {}}}}'
+)
 TOOL_CHATS = [
     ik.Conversation(
         messages=[
@@ -111,7 +123,28 @@ PLAIN_TOOL_PAIRS = [
         rejected=[ik.Message(role="assistant", content="None.")],
         tools=[tool],
     )
-    for name, tool in (("weather", _WEATHER), ("add", _ADD))
+    for name, tool in (("weather", _WEATHER), ("add", _ADD), ("now", _NO_PROPERTIES))
+]
+# Tool-call arguments with a float that datasets' JSON reader parses imprecisely.
+FLOAT_CALLS = [
+    ik.Conversation(
+        messages=[
+            ik.Message(role="user", content="Scale it."),
+            ik.Message(
+                role="assistant",
+                content=None,
+                tool_calls=[
+                    ik.ToolCall(id="c3", name="scale", arguments='{"by": 1.192092896e-07}')
+                ],
+            ),
+            ik.Message(role="tool", content="done", tool_call_id="c3"),
+            ik.Message(role="assistant", content="Scaled."),
+        ]
+    )
+]
+FLOAT_PREFERENCES = [
+    ik.Preference(prompt=chat.messages[:1], chosen=chat.messages[1:], rejected=chat.messages[3:])
+    for chat in FLOAT_CALLS
 ]
 # Weights 1 and 0.5 in one column: Arrow holds both only as floats.
 WEIGHTED_PAIRS = [
@@ -146,7 +179,9 @@ _NULLABLE_LEVELS = ("row", "message", "call", "function", "part")
 _JSON_TEXT_KEYS = ("tools", "arguments", "input")
 
 
-def difference(loaded: Any, written: Any, *, level: str = "row", key: str = "", at: str = "$") -> str:
+def difference(
+    loaded: Any, written: Any, *, level: str = "row", key: str = "", at: str = "$"
+) -> str:
     """Where a row as a reader loaded it differs from the row instructkit meant to write.
 
     Returns ``""`` when they hold the same data. Nulls may stand for absent keys of rows,
@@ -191,7 +226,7 @@ def difference(loaded: Any, written: Any, *, level: str = "row", key: str = "", 
         if (
             isinstance(loaded, (int, float))
             and not isinstance(loaded, bool)
-            and math.isclose(loaded, written, rel_tol=1e-3)
+            and math.isclose(loaded, written, rel_tol=1e-3, abs_tol=1e-9)
         ):
             return ""
     elif type(loaded) is type(written) and loaded == written:

@@ -22,8 +22,8 @@ from consumers.shared import (
     PLAIN_TOOL_PAIRS,
     TOOL_CHATS,
     TOOL_PREFERENCES,
+    TRL_FILES,
     TRL_LAYOUTS,
-    TRL_RECORDS,
     WEIGHTED_PAIRS,
     WITH_INPUT,
     difference,
@@ -94,9 +94,9 @@ def _xfail(fmt: str, dialect: str, layout: str | None) -> list[pytest.MarkDecora
         reason = STRUCTS_MERGED
     if fmt == "parquet" and dialect == "openai_dpo":
         reason = MIXED_WEIGHTS_REFUSED
-    # datasets' JSON reader keeps a `prompt` column of varied objects as JSON, but merges the
-    # other message columns' objects into structs.
-    if fmt == "jsonl" and (layout or "").startswith("conversational") and "prompt_only" not in layout:
+    # datasets' JSON reader merges the objects of a `messages` column into structs (it keeps
+    # the other message columns' objects as JSON).
+    if fmt == "jsonl" and layout == "conversational_language_modeling":
         reason = JSON_ARGUMENTS_MERGED
     return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
 
@@ -124,7 +124,9 @@ def check_loaded(records: list[Any], fmt: str, dialect: str, layout: str | None)
             assert not difference(row, expected), f"row {index}: {difference(row, expected)}"
 
 
-def _run(strategy: st.SearchStrategy[list[Any]], fmt: str, dialect: str, layout: str | None) -> None:
+def _run(
+    strategy: st.SearchStrategy[list[Any]], fmt: str, dialect: str, layout: str | None
+) -> None:
     @CONSUMER_SETTINGS
     @given(records=strategy)
     def run(records: list[Any]) -> None:
@@ -156,4 +158,4 @@ def test_dialect_files_load_as_written(fmt: str, dialect: str) -> None:
     ],
 )
 def test_trl_files_load_as_written(fmt: str, layout: str) -> None:
-    _run(st.lists(TRL_RECORDS[layout], min_size=1, max_size=3), fmt, "trl", layout)
+    _run(TRL_FILES[layout], fmt, "trl", layout)

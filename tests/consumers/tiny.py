@@ -53,7 +53,8 @@ CHAT_TEMPLATE = """\
 {{ raise_exception('a tool call needs a name') }}
 {%- endif -%}
 <|call|>{{ call.name }}
-{%- if call.arguments is string -%}{{ call.arguments }}{%- else -%}{{ call.arguments | tojson }}{%- endif -%}
+{%- if call.arguments is string -%}{{ call.arguments }}
+{%- else -%}{{ call.arguments | tojson }}{%- endif -%}
 {%- endfor -%}
 <|end|>
 {%- endfor -%}
