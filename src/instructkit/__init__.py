@@ -29,10 +29,13 @@ from instructkit._io import Reader, WriteResult, read, read_raw, write
 from instructkit._library import builtin_families, builtin_tasks, builtin_templates
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
+    ContentPart,
     Conversation,
+    ImagePart,
     Instruction,
     Message,
     Preference,
+    TextPart,
     ToolCall,
 )
 from instructkit._report import Loss, LossReport
@@ -59,6 +62,7 @@ __all__ = [
     "ARROW_SCHEMA_VERSION",
     "Adapter",
     "ConfigurationError",
+    "ContentPart",
     "Conversation",
     "DataError",
     "Description",
@@ -68,6 +72,7 @@ __all__ = [
     "DialectGuess",
     "DuplicateGroup",
     "FewShot",
+    "ImagePart",
     "Instruction",
     "InstructkitError",
     "ItemReport",
@@ -89,6 +94,7 @@ __all__ = [
     "Task",
     "Template",
     "TemplateError",
+    "TextPart",
     "ToolCall",
     "WriteResult",
     "__version__",
