@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 
 from instructkit._arrow import (
     ARROW_SCHEMA_VERSION,
+    MESSAGE_COLUMNS,
     META_DIALECT,
     META_RECORD,
     META_SCHEMA_VERSION,
@@ -51,6 +52,7 @@ from instructkit._arrow import (
     arrow_schema,
     conform_table,
     json_value,
+    merge_parts,
     meta_text,
     meta_value,
     record_batches,
@@ -828,6 +830,8 @@ def iter_parquet_rows(
                 try:
                     if native:
                         row["meta"] = meta_value(row["meta"])
+                        for name in MESSAGE_COLUMNS[info.record_type]:
+                            merge_parts(row[name], name)
                     else:
                         row = strip_nulls(row)
                         for name in json_columns:
