@@ -811,6 +811,7 @@ def iter_parquet_rows(
     file = _name(path)
     info = parquet_info(path)
     native = info.record_type is not None and "meta" in info.schema.names
+    message_columns = MESSAGE_COLUMNS[info.record_type] if info.record_type else ()
     json_columns: list[str] = []
     if not native and META_JSON_COLUMNS in info.metadata:
         try:
@@ -830,7 +831,7 @@ def iter_parquet_rows(
                 try:
                     if native:
                         row["meta"] = meta_value(row["meta"])
-                        for name in MESSAGE_COLUMNS[info.record_type]:
+                        for name in message_columns:
                             merge_parts(row[name], name)
                     else:
                         row = strip_nulls(row)
