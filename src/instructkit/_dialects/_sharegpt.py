@@ -44,6 +44,7 @@ from instructkit._dialects._extras import (
     member_texts,
     take_extras,
     take_id,
+    text_content,
 )
 from instructkit._errors import format_loc
 from instructkit._records import Conversation, Record, ToolCall
@@ -303,7 +304,7 @@ class ShareGPTDialect(Dialect):
         messages = list(record.messages)
         row: dict[str, Any] = {}
         if layout == "system_column" and messages[0].role == "system":
-            row["system"] = messages[0].content
+            row["system"] = text_content(messages[0], "$.messages[*]", conv)
             messages = messages[1:]
         if not CallIds().reinvents(record.messages):
             conv.lost(
@@ -321,7 +322,8 @@ class ShareGPTDialect(Dialect):
                         "dropped", f"$.messages[*].{field}", f"ShareGPT turns have no {field}"
                     )
             if not message.tool_calls:
-                turns.append({speaker: conv.role_out(message.role), text: message.content})
+                value = text_content(message, "$.messages[*]", conv)
+                turns.append({speaker: conv.role_out(message.role), text: value})
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if (
                     message.role == "assistant"
@@ -339,7 +341,8 @@ class ShareGPTDialect(Dialect):
                 continue
             self._check_arguments(message.tool_calls, conv)
             if message.content is not None:
-                turns.append({speaker: conv.role_out("assistant"), text: message.content})
+                value = text_content(message, "$.messages[*]", conv)
+                turns.append({speaker: conv.role_out("assistant"), text: value})
             spelled = function_call_text([(c.name, c.arguments) for c in message.tool_calls])
             turns.append({speaker: FUNCTION_CALL, text: spelled})
         row["conversations"] = turns
