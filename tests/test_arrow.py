@@ -36,8 +36,8 @@ from instructkit.strategies import conversations, instructions, preferences
 
 RECORDS = {
     Instruction: instructions(),
-    Conversation: conversations(),
-    Preference: preferences(),
+    Conversation: conversations() | conversations(content_parts=True),
+    Preference: preferences() | preferences(content_parts=True),
 }
 any_record_type = st.sampled_from(list(RECORDS))
 
@@ -95,6 +95,7 @@ def test_message_layout_role_and_content_first_nullable_where_records_allow_none
     assert names == [
         "role",
         "content",
+        "parts",
         "name",
         "tool_calls",
         "tool_call_id",
@@ -105,6 +106,7 @@ def test_message_layout_role_and_content_first_nullable_where_records_allow_none
     assert nullable == {
         "role": False,
         "content": True,
+        "parts": True,
         "name": True,
         "tool_calls": False,
         "tool_call_id": True,
@@ -147,8 +149,14 @@ def test_round_trip_through_arrow_rows_as_python(case: tuple[type[Any], list[Any
     kind, records = case
     rows = to_arrow(records, record=kind).to_pylist()
     for record, row in zip(records, rows, strict=True):
-        expected = record.to_dict()
+        expected = _with_parts_apart(record.to_dict())
         assert orjson.loads(row.pop("meta")) == expected.pop("meta")
+        for side in (row, expected):
+            for message in (m for f in _MESSAGE_FIELDS for m in side.get(f, ())):
+                # Arrow gives each part every field of both kinds, null where it has none.
+                message["parts"] = message["parts"] and [
+                    {k: v for k, v in p.items() if v is not None} for p in message["parts"]
+                ]
         assert row == expected
 
 
@@ -246,11 +254,28 @@ def test_batches_too_large_for_32_bit_offsets_are_split(
     assert from_arrow(table) == records
 
 
+_MESSAGE_FIELDS = ("messages", "prompt", "chosen", "rejected")
+
+
+def _with_parts_apart(row: dict[str, Any]) -> dict[str, Any]:
+    # Content given as parts goes to the message's parts field (content is null then).
+    for field in _MESSAGE_FIELDS:
+        for message in row.get(field, ()):
+            content = message.pop("content")
+            parts = content if isinstance(content, list) else None
+            message["content"] = None if parts is not None else content
+            message["parts"] = parts
+            message.update(
+                {k: message.pop(k) for k in list(message) if k not in ("role", "content", "parts")}
+            )
+    return row
+
+
 def _reference_table(kind: type[Any], records: list[Any]) -> pa.Table:
     # The slow, obvious way: every record's JSON form as a row, meta as its JSON text.
     rows = []
     for record in records:
-        row = record.to_dict()
+        row = _with_parts_apart(record.to_dict())
         row["meta"] = meta_text(record.meta)
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=arrow_schema(kind))
@@ -267,6 +292,39 @@ def test_columns_equal_the_tables_built_from_the_records_json_rows(
     _, batches = record_batches(records, record=kind, batch_size=batch_size)
     table = pa.Table.from_batches(list(batches), schema=arrow_schema(kind))
     assert table.equals(_reference_table(kind, records), check_metadata=True)
+
+
+def test_content_parts_round_trip_and_are_checked_like_the_records() -> None:
+    parts = [
+        {"type": "text", "text": "What is it?"},
+        {"type": "image", "url": "images/1.png", "detail": "low"},
+    ]
+    chat = Conversation(
+        messages=[{"role": "user", "content": parts}, {"role": "assistant", "content": "A cat."}]
+    )
+    plain = Conversation(messages=[Message(role="user", content="Hi")])
+    table = to_arrow([plain, chat])
+    message = table.column("messages").to_pylist()[1][0]
+    assert (message["content"], message["parts"]) == (
+        None,
+        [
+            {"type": "text", "text": "What is it?", "url": None, "detail": None},
+            {**parts[1], "text": None},
+        ],
+    )
+    assert from_arrow(table) == [plain, chat]
+    rows = table.to_pylist()
+    rows[0]["messages"][0]["parts"] = [{"type": "text", "text": "x"}]  # and content "Hi"
+    rows[1]["messages"][1]["parts"] = [{"type": "image", "url": "a.png"}]  # on an assistant
+    rows[1]["messages"][1]["content"] = None
+    bad = pa.Table.from_pylist(rows, schema=table.schema)
+    for read in (from_arrow, validate_table):
+        report = ItemReport()
+        assert len(read(bad, on_error="collect", report=report)) == 0
+        assert [(r.row, r.loc) for r in report.rejections] == [
+            (0, "$.messages[0].parts"),
+            (1, "$.messages[1].content[0]"),
+        ]
 
 
 def test_batches_mixing_empty_and_filled_lists() -> None:

@@ -15,6 +15,7 @@ from instructkit import strategies as iks
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAYOUT_KEY
 from instructkit._dialects import get_dialect
 from instructkit._dialects._trl import split_shared_prefix
+from instructkit._records import content_text
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -176,6 +177,14 @@ LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     ("trl", "standard_prompt_completion", standard_completions()),
     ("trl", "standard_preference", standard_preferences),
     ("trl", "standard_implicit_preference", standard_preferences),
+    # Content parts: kept where the layout has them, joined and reported where it has not.
+    ("instructkit", None, iks.conversations(content_parts=True)),
+    ("instructkit", None, iks.preferences(content_parts=True)),
+    ("sharegpt", None, iks.conversations(content_parts=True)),
+    ("openai", None, iks.conversations(content_parts=True)),
+    ("openai_dpo", None, iks.preferences(content_parts=True)),
+    ("trl", None, iks.conversations(content_parts=True)),
+    ("trl", None, iks.preferences(content_parts=True)),
 ]
 
 
@@ -197,11 +206,12 @@ def test_round_trip_laws(
 HH_MARKER = re.compile("\n\n(Human|Assistant):")
 
 
-@given(iks.preferences())
+@given(iks.preferences() | iks.preferences(content_parts=True))
 def test_hh_round_trip_law_or_marker_error(pair: ik.Preference) -> None:
-    # Only user and assistant text is written (other turns are dropped, reported).
+    # Only user and assistant text is written (other turns are dropped, reported); content
+    # parts are joined (reported).
     texts = [
-        m.content or ""
+        content_text(m.content) or ""
         for m in (*pair.prompt, *pair.chosen, *pair.rejected)
         if m.role in ("user", "assistant")
     ]
@@ -392,7 +402,7 @@ def test_openai_legacy_function_call_is_mapped() -> None:
         "messages": [
             {
                 "role": "user",
-                "content": [{"type": "text", "text": "Look: "}, {"type": "image_url"}],
+                "content": [{"type": "text", "text": "Look: "}, {"type": "input_audio"}],
             },
             {
                 "role": "assistant",
@@ -405,12 +415,11 @@ def test_openai_legacy_function_call_is_mapped() -> None:
     }
     report = ik.LossReport()
     chat = ik.parse_row(row, dialect="openai", report=report)
-    assert chat.messages[0].content == "Look: "
+    assert chat.messages[0].content == (ik.TextPart(text="Look: "),)
     assert chat.messages[1].tool_calls == (ik.ToolCall(id="call_0", name="f", arguments="{}"),)
     assert (chat.messages[2].role, chat.messages[2].tool_call_id) == ("tool", "call_0")
     kinds = {(loss.kind, loss.field) for loss in report}
     assert kinds == {
-        ("changed", "$.messages[*].content"),
         ("dropped", "$.messages[*].content[*]"),
         ("changed", "$.messages[*].function_call"),
         ("invented", "$.messages[*].tool_calls[*].id"),
@@ -1440,3 +1449,94 @@ def test_meta_keys_never_turn_into_fields(dialect: str) -> None:
     assert "system" not in row
     assert [loss.field for loss in report] == ["$.meta.system"]
     assert ik.parse_row(row, dialect=dialect).system is None
+
+
+# -- content parts -------------------------------------------------------------------------
+
+VISION_ROW = {
+    "messages": [
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0K"}},
+                {"type": "text", "text": "And this one?"},
+                {"type": "image_url", "image_url": {"url": "images/2.jpg", "detail": "high"}},
+            ],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "Two cats."}], "weight": 1},
+    ]
+}
+
+
+def test_openai_image_parts_round_trip_exactly() -> None:
+    report = ik.LossReport()
+    chat = ik.parse_row(VISION_ROW, dialect="openai", report=report)
+    assert not report
+    assert chat.messages[1].content == (
+        ik.ImagePart(url="data:image/png;base64,iVBORw0K"),
+        ik.TextPart(text="And this one?"),
+        ik.ImagePart(url="images/2.jpg", detail="high"),
+    )
+    assert ik.to_row(chat, dialect="openai") == VISION_ROW
+    pair = ik.Preference(
+        prompt=chat.messages[:2],
+        chosen=[chat.messages[2]],
+        rejected=[{"role": "assistant", "content": "Cats."}],
+    )
+    row = ik.to_row(pair, dialect="openai_dpo")
+    assert row["input"]["messages"] == VISION_ROW["messages"][:2]
+    assert ik.parse_row(row, dialect="openai_dpo") == pair
+
+
+def test_openai_other_parts_are_dropped_and_string_urls_changed() -> None:
+    row = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_audio", "input_audio": {"data": "...", "format": "wav"}},
+                    {"type": "image_url", "image_url": "cat.png"},
+                    {"type": "text", "text": "Hi", "cache": True},
+                ],
+            },
+            {"role": "assistant", "content": "Hello"},
+        ]
+    }
+    report = ik.LossReport()
+    chat = ik.parse_row(row, dialect="openai", report=report)
+    assert chat.messages[0].content == (ik.ImagePart(url="cat.png"), ik.TextPart(text="Hi"))
+    assert sorted((loss.kind, loss.field) for loss in report) == [
+        ("changed", "$.messages[*].content[*].image_url"),
+        ("dropped", "$.messages[*].content[*]"),
+        ("dropped", "$.messages[*].content[*].cache"),
+    ]
+
+
+def test_openai_image_on_an_assistant_turn_is_refused_located() -> None:
+    row = {
+        "messages": [
+            {"role": "user", "content": "Draw a cat."},
+            {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "a"}}]},
+        ]
+    }
+    with pytest.raises(ik.RecordValidationError) as caught:
+        ik.parse_row(row, dialect="openai")
+    assert caught.value.loc == "$.messages[1].content[0]"
+
+
+@pytest.mark.parametrize("dialect", ["sharegpt", "hh"])
+def test_text_only_layouts_join_parts_and_drop_images_reported(dialect: str) -> None:
+    chat = ik.parse_row(VISION_ROW, dialect="openai")
+    record: Any = chat
+    if dialect == "hh":
+        record = ik.Preference(
+            prompt=chat.messages[1:2],
+            chosen=[chat.messages[2]],
+            rejected=[{"role": "assistant", "content": "Cats."}],
+        )
+    report = ik.LossReport()
+    row = ik.to_row(record, dialect=dialect, report=report)
+    kinds = {(loss.kind, loss.field.rsplit(".", 1)[-1]) for loss in report}
+    assert {("changed", "content"), ("dropped", "content[*]")} <= kinds
+    assert "And this one?" in orjson.dumps(row).decode()

@@ -226,6 +226,7 @@ def test_datasets_features_match_the_documented_schema(tmp_path: Path) -> None:
     assert list(message) == [
         "role",
         "content",
+        "parts",
         "name",
         "tool_calls",
         "tool_call_id",

@@ -413,3 +413,88 @@ def test_transcripts_survive_a_split(pair: ik.Preference) -> None:
     assert chosen.messages[: len(again.prompt)] == again.prompt
     if pair.chosen[0] != pair.rejected[0] or min(len(pair.chosen), len(pair.rejected)) == 1:
         assert again == pair
+
+
+# -- content parts ------------------------------------------------------------------------
+
+
+def image(url: str = "cat.png", **extra: Any) -> dict[str, Any]:
+    return {"type": "image", "url": url, **extra}
+
+
+def text(value: str = "Describe it.") -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def test_content_parts_are_kept_as_typed_parts_and_round_trip() -> None:
+    message = ik.Message(role="user", content=[text(), image(detail="low")])
+    assert message.content == (
+        ik.TextPart(text="Describe it."),
+        ik.ImagePart(url="cat.png", detail="low"),
+    )
+    assert message.to_dict()["content"] == [
+        {"type": "text", "text": "Describe it."},
+        {"type": "image", "url": "cat.png", "detail": "low"},
+    ]
+    assert ik.Message.model_validate_json(message.model_dump_json()) == message
+    # A plain string stays a plain string.
+    assert ik.Message(role="user", content="Hi").content == "Hi"
+
+
+@pytest.mark.parametrize(
+    ("message", "loc", "fragment"),
+    [
+        (
+            {"role": "user", "content": [text(), {"type": "video", "url": "a.mp4"}]},
+            "$.content[1].type",
+            "of type 'text' or 'image', got type 'video'",
+        ),
+        ({"role": "user", "content": [image(url="")]}, "$.content[0].url", "non-empty"),
+        ({"role": "user", "content": [{"type": "image"}]}, "$.content[0].url", "required"),
+        ({"role": "user", "content": [image(text="x")]}, "$.content[0].text", "no such field"),
+        ({"role": "user", "content": ["Hi"]}, "$.content[0]", "a content part object"),
+        ({"role": "user", "content": 5}, "$.content", "a list of content parts"),
+        ({"role": "user", "content": []}, "$.content", "got no parts"),
+        ({"role": "user", "content": [text(""), text("")]}, "$.content", "all empty"),
+        ({"role": "assistant", "content": [image()]}, "$.content[0]", "only on user turns"),
+        ({"role": "system", "content": [text(), image()]}, "$.content[1]", "role 'system'"),
+    ],
+)
+def test_bad_content_parts_raise_located_errors(
+    message: dict[str, Any], loc: str, fragment: str
+) -> None:
+    with pytest.raises(ik.RecordValidationError) as caught:
+        ik.Message.model_validate(message)
+    assert caught.value.loc == loc
+    assert fragment in caught.value.reason
+
+
+def test_content_parts_follow_the_text_rules_of_each_role() -> None:
+    # An image alone is content; empty parts are allowed where empty text is.
+    assert ik.Message(role="user", content=[image()]).content == (ik.ImagePart(url="cat.png"),)
+    assert ik.Message(role="tool", content=[], tool_call_id="c1").content == ()
+    calling = ik.Message(role="assistant", content=[text("")], tool_calls=[call()])
+    assert calling.content == (ik.TextPart(text=""),)
+    assert ik.Message(role="assistant", content=[text("A"), text("")]).content is not None
+    with pytest.raises(ik.RecordValidationError) as caught:
+        ik.Conversation(messages=[{"role": "user", "content": [text(), image(url="")]}])
+    assert caught.value.loc == "$.messages[0].content[1].url"
+
+
+def test_to_instruction_joins_text_parts_and_refuses_images() -> None:
+    chat = ik.Conversation(
+        messages=[
+            {"role": "user", "content": [text("Name a "), text("colour.")]},
+            assistant("Red"),
+        ]
+    )
+    report = ik.LossReport()
+    record = chat.to_instruction(report=report)
+    assert (record.instruction, record.response) == ("Name a colour.", "Red")
+    assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.messages[0].content")]
+    with pytest.raises(ik.LossyConversionError):
+        chat.to_instruction(strict=True)
+    pictured = ik.Conversation(messages=[{"role": "user", "content": [image()]}, assistant()])
+    with pytest.raises(ik.RecordValidationError) as caught:
+        pictured.to_instruction()
+    assert caught.value.loc == "$.messages[0].content"

@@ -30,10 +30,13 @@ from instructkit._library import builtin_families, builtin_tasks, builtin_templa
 from instructkit._llama_factory import llama_factory_dataset_info
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._records import (
+    ContentPart,
     Conversation,
+    ImagePart,
     Instruction,
     Message,
     Preference,
+    TextPart,
     ToolCall,
 )
 from instructkit._report import Loss, LossReport
@@ -60,6 +63,7 @@ __all__ = [
     "ARROW_SCHEMA_VERSION",
     "Adapter",
     "ConfigurationError",
+    "ContentPart",
     "Conversation",
     "DataError",
     "Description",
@@ -69,6 +73,7 @@ __all__ = [
     "DialectGuess",
     "DuplicateGroup",
     "FewShot",
+    "ImagePart",
     "Instruction",
     "InstructkitError",
     "ItemReport",
@@ -90,6 +95,7 @@ __all__ = [
     "Task",
     "Template",
     "TemplateError",
+    "TextPart",
     "ToolCall",
     "WriteResult",
     "__version__",

@@ -14,9 +14,10 @@ Public entry points: :func:`to_arrow`, :func:`from_arrow`, :func:`arrow_schema` 
 The schema (version 1)::
 
     ToolCall  struct<id: string not null, name: string not null, arguments: string not null>
-    Message   struct<role: string not null, content: string, name: string,
-                     tool_calls: list<ToolCall> not null, tool_call_id: string,
-                     reasoning: string, weight: double>
+    Part      struct<type: string not null, text: string, url: string, detail: string>
+    Message   struct<role: string not null, content: string, parts: list<Part>,
+                     name: string, tool_calls: list<ToolCall> not null,
+                     tool_call_id: string, reasoning: string, weight: double>
     Instruction   instruction, input, response: string not null; system, id: string;
                   meta: string not null
     Conversation  messages: list<Message> not null; tools: list<string> not null;
@@ -27,7 +28,8 @@ The schema (version 1)::
 Open-ended JSON stays text: tool-call ``arguments`` and each entry of ``tools`` are the exact
 JSON text the record holds, and ``meta`` is the record's meta object as compact JSON text
 (``"{}"`` when empty). Every field is present in every row; a column is nullable exactly where
-the record allows ``None``, so ``None`` and ``""`` content stay distinct. Nothing is ever
+the record allows ``None``, so ``None`` and ``""`` content stay distinct. Content given as
+parts is in ``parts`` (``content`` is null then; both null is content ``None``). Nothing is ever
 inferred, so an empty input, or a batch where every value is ``None``, still has these types.
 """
 
@@ -54,21 +56,32 @@ from instructkit._errors import (
     with_article,
 )
 from instructkit._policy import ItemReport, OnError, check_on_error
-from instructkit._records import Conversation, Instruction, Message, Preference, Record
+from instructkit._records import (
+    Conversation,
+    ImagePart,
+    Instruction,
+    Message,
+    Preference,
+    Record,
+    TextPart,
+)
 
 __all__ = [
     "ARROW_SCHEMA_VERSION",
+    "MESSAGE_COLUMNS",
     "MESSAGE_TYPE",
     "META_DIALECT",
     "META_RECORD",
     "META_SCHEMA_VERSION",
     "META_VERSION",
+    "PART_TYPE",
     "RECORD_TYPES",
     "TOOL_CALL_TYPE",
     "arrow_schema",
     "conform_table",
     "from_arrow",
     "json_value",
+    "merge_parts",
     "meta_text",
     "meta_value",
     "record_batches",
@@ -115,11 +128,27 @@ TOOL_CALL_TYPE = pa.struct(
 
 _TOOL_CALLS_TYPE = pa.list_(_required("item", TOOL_CALL_TYPE))
 
+PART_TYPE = pa.struct(
+    [
+        _required("type", _TEXT),
+        _optional("text", _TEXT),
+        _optional("url", _TEXT),
+        _optional("detail", _TEXT),
+    ]
+)
+"""The Arrow type of one content part (:class:`~instructkit.TextPart` or
+:class:`~instructkit.ImagePart`): the fields of both, null where a part has none."""
+
+_PARTS_TYPE = pa.list_(_required("item", PART_TYPE))
+
 MESSAGE_TYPE = pa.struct(
     [
         # role and content first: the order most JSON (and chat templates) use.
         _required("role", _TEXT),
         _optional("content", _TEXT),
+        # Content given as parts: content is null then. A union column would be the direct
+        # spelling, but few readers (pandas, datasets, DuckDB) handle Arrow unions.
+        _optional("parts", _PARTS_TYPE),
         _optional("name", _TEXT),
         _required("tool_calls", _TOOL_CALLS_TYPE),
         _optional("tool_call_id", _TEXT),
@@ -165,7 +194,7 @@ _SCHEMAS: dict[type[Record], pa.Schema] = {
     for kind, fields in _FIELDS.items()
 }
 
-_MESSAGE_COLUMNS: dict[type[Record], tuple[str, ...]] = {
+MESSAGE_COLUMNS: dict[type[Record], tuple[str, ...]] = {
     Instruction: (),
     Conversation: ("messages",),
     Preference: ("prompt", "chosen", "rejected"),
@@ -390,7 +419,10 @@ _ZERO_OFFSET = pa.scalar(0, pa.int32())
 
 def _flat_struct(fields: Iterable[pa.Field]) -> pa.StructType:
     """The fields pyarrow can read straight from the records' dicts: text and numbers."""
-    return pa.struct([f for f in fields if f.name != "meta" and not pa.types.is_nested(f.type)])
+    # content is built apart: it may hold a tuple of parts instead of text.
+    return pa.struct(
+        [f for f in fields if f.name not in ("meta", "content") and not pa.types.is_nested(f.type)]
+    )
 
 
 _FLAT_FIELDS: dict[type[Record], pa.StructType] = {
@@ -444,6 +476,14 @@ def _messages_array(turn_lists: list[tuple[Message, ...]]) -> pa.Array:
     # arrays from the messages' field dicts; no per-message dict is ever made.
     messages = list(map(_FIELDS_OF, chain.from_iterable(turn_lists)))
     children = _children(messages, _FLAT_MESSAGE_FIELDS)
+    contents = list(map(itemgetter("content"), messages))
+    if tuple in set(map(type, contents)):
+        parts = [None if type(c) is not tuple else list(map(_FIELDS_OF, c)) for c in contents]
+        children["parts"] = _array(parts, _PARTS_TYPE)
+        contents = [None if type(c) is tuple else c for c in contents]
+    else:
+        children["parts"] = pa.nulls(len(contents), _PARTS_TYPE)
+    children["content"] = _texts(contents)
     children["tool_calls"] = _tool_calls_array(list(map(itemgetter("tool_calls"), messages)))
     return pa.ListArray.from_arrays(
         _offsets(turn_lists),
@@ -543,9 +583,21 @@ def _bad_field(
         if field.name == "meta":
             continue  # any dict; meta_text locates its own errors
         where = (*path, field.name)
+        if field.name == "parts" and field.type == _PARTS_TYPE:
+            continue  # no record field: built from content
         if field.name not in values:
             return where, "expected a value, got none (the field is missing)"
-        problem = _bad_value(field, values[field.name], where)
+        value = values[field.name]
+        if field.name == "content" and type(value) is tuple:
+            for index, part in enumerate(value):
+                if not isinstance(part, (TextPart, ImagePart)):
+                    return (*where, index), f"expected a content part, got {_short(part)}"
+                fields_of_part = [PART_TYPE.field(name) for name in vars(part)]
+                problem = _bad_field(fields_of_part, vars(part), (*where, index))
+                if problem is not None:
+                    return problem
+            continue
+        problem = _bad_value(field, value, where)
         if problem is not None:
             return problem
     return None
@@ -735,6 +787,10 @@ def _type_problem(got: pa.DataType, want: pa.DataType, path: str) -> tuple[str, 
         have = [got.field(i).name for i in range(got.num_fields)]
         need = [want.field(i).name for i in range(want.num_fields)]
         missing = [n for n in need if n not in have]
+        if want == MESSAGE_TYPE and "parts" in missing:
+            # Tables written before content parts existed: no message holds parts, and the
+            # cast adds the field as null.
+            missing.remove("parts")
         extra = [n for n in have if n not in need]
         if missing or extra:
             parts = []
@@ -745,6 +801,8 @@ def _type_problem(got: pa.DataType, want: pa.DataType, path: str) -> tuple[str, 
             return path, (f"expected struct fields {need}, got {have} ({'; '.join(parts)})")
         for index in range(want.num_fields):
             field = want.field(index)
+            if field.name not in have:
+                continue
             found = _type_problem(got.field(field.name).type, field.type, f"{path}.{field.name}")
             if found:
                 return found
@@ -902,10 +960,13 @@ def records_from_batch(
     try:
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         meta_column = columns[names.index("meta")]
+        message_columns = MESSAGE_COLUMNS[kind]
         for offset, values in enumerate(zip(*columns, strict=True)):
             tally.seen += 1
             row = dict(zip(names, values, strict=True))
             try:
+                for name in message_columns:
+                    merge_parts(row[name], name)
                 text = meta_column[offset]
                 row["meta"] = {} if text == "{}" else meta_value(text)
                 append(validate(row))
@@ -917,6 +978,34 @@ def records_from_batch(
         if paused:
             gc.enable()
     return out
+
+
+def merge_parts(messages: Any, field: str) -> None:
+    """Put each message's ``parts`` back into its ``content``, as the record spells them.
+
+    Args:
+        messages: A row's message list as Arrow gives it (dicts with a ``parts`` key), changed
+            in place.
+        field: The row's field holding them, for error locations.
+
+    Raises:
+        RecordValidationError: a message has both text content and parts.
+    """
+    if type(messages) is not list:
+        return  # null: the record's own check words the error
+    for index, message in enumerate(messages):
+        if type(message) is not dict:
+            continue
+        parts = message.pop("parts", None)
+        if parts is None:
+            continue
+        if message.get("content") is not None:
+            raise RecordValidationError(
+                "expected content as text or as parts, got both",
+                loc=format_loc((field, index, "parts")),
+            )
+        # A part's fields are the union of both kinds', null where a part has none.
+        message["content"] = [strip_nulls(part) if type(part) is dict else part for part in parts]
 
 
 def _row_by_row(

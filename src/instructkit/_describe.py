@@ -14,7 +14,14 @@ from typing import Any
 import orjson
 
 from instructkit._errors import ConfigurationError
-from instructkit._records import Conversation, Instruction, Message, Preference, Record
+from instructkit._records import (
+    Conversation,
+    Instruction,
+    Message,
+    Preference,
+    Record,
+    content_text,
+)
 
 __all__ = ["Description", "DuplicateGroup", "LengthStats", "describe", "normalize_text"]
 
@@ -233,7 +240,10 @@ _FIELD_ORDER = (
 
 
 def _chars(messages: Iterable[Message], role: str | None = None) -> int:
-    return sum(len(m.content or "") for m in messages if role is None or m.role == role)
+    # Characters of text only: image parts are references, not text a model reads.
+    return sum(
+        len(content_text(m.content) or "") for m in messages if role is None or m.role == role
+    )
 
 
 def _measures(record: AnyRecord) -> dict[str, int]:

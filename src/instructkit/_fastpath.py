@@ -411,6 +411,8 @@ def native_duplicate_free(raw: bytes, record: Record) -> bool:
     elif type(record) is Preference:
         messages = (*record.prompt, *record.chosen, *record.rejected)
     for message in messages:
+        if type(message.content) is tuple:
+            return False  # content parts: not counted here, the caller scans the line
         keys += 7 + 3 * len(message.tool_calls)
     if colons <= keys:
         return True  # no colons in any text

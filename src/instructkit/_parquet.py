@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 
 from instructkit._arrow import (
     ARROW_SCHEMA_VERSION,
+    MESSAGE_COLUMNS,
     META_DIALECT,
     META_RECORD,
     META_SCHEMA_VERSION,
@@ -51,6 +52,7 @@ from instructkit._arrow import (
     arrow_schema,
     conform_table,
     json_value,
+    merge_parts,
     meta_text,
     meta_value,
     record_batches,
@@ -810,6 +812,7 @@ def iter_parquet_rows(
     file = _name(path)
     info = parquet_info(path)
     native = info.record_type is not None and "meta" in info.schema.names
+    message_columns = MESSAGE_COLUMNS[info.record_type] if info.record_type else ()
     json_columns: list[str] = []
     if not native and META_JSON_COLUMNS in info.metadata:
         try:
@@ -829,6 +832,8 @@ def iter_parquet_rows(
                 try:
                     if native:
                         row["meta"] = meta_value(row["meta"])
+                        for name in message_columns:
+                            merge_parts(row[name], name)
                     else:
                         row = strip_nulls(row)
                         for name in json_columns:

@@ -34,18 +34,23 @@ __all__ = [
     "INPUT_OFFSET_KEY",
     "INPUT_SEPARATOR",
     "ROLES",
+    "ContentPart",
     "Conversation",
+    "ImagePart",
     "Instruction",
     "JsonValue",
     "Message",
     "Preference",
     "Record",
     "Role",
+    "TextPart",
     "ToolCall",
     "check_json_text",
     "check_message",
     "check_text",
     "check_turns",
+    "content_text",
+    "has_images",
     "split_input",
     "validation_error",
 ]
@@ -350,15 +355,110 @@ class ToolCall(Record):
         return orjson.loads(self.arguments)
 
 
+class TextPart(Record):
+    """A piece of text inside a message whose content is a list of parts.
+
+    Attributes:
+        type: Always ``"text"`` (tells the parts apart in JSON).
+        text: The text; may be empty.
+    """
+
+    type: Literal["text"] = "text"
+    text: Text
+
+
+class ImagePart(Record):
+    """A reference to an image inside a message's content parts (the image is never loaded).
+
+    Attributes:
+        type: Always ``"image"`` (tells the parts apart in JSON).
+        url: Where the image is, exactly as given: a path, a URL or a ``data:`` URL.
+        detail: OpenAI's ``image_url.detail`` (``"auto"``, ``"low"``, ``"high"``), kept as
+            given; ``None`` when absent.
+    """
+
+    type: Literal["image"] = "image"
+    url: NonEmptyText
+    detail: NonEmptyText | None = None
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+"""One part of a message's content: :class:`TextPart` or :class:`ImagePart`."""
+
+IMAGE_ROLES: tuple[str, ...] = ("user",)
+"""The roles whose content may hold :class:`ImagePart` (OpenAI's rule: user turns only)."""
+
+
+def has_images(content: str | tuple[TextPart | ImagePart, ...] | None) -> bool:
+    """Whether a message's content holds an image part."""
+    return isinstance(content, tuple) and any(type(part) is ImagePart for part in content)
+
+
+def content_text(content: str | tuple[TextPart | ImagePart, ...] | None) -> str | None:
+    """A message's content as one string: the text parts joined, image parts left out.
+
+    Callers that cannot carry parts use this and report the change (and any dropped image).
+    """
+    if content is None or isinstance(content, str):
+        return content
+    return "".join(part.text for part in content if type(part) is TextPart)
+
+
+_PART_TYPES: dict[object, type[TextPart] | type[ImagePart]] = {"text": TextPart, "image": ImagePart}
+
+
+def _part_from_value(value: object, index: int) -> object:
+    if isinstance(value, (TextPart, ImagePart)):
+        return value
+    if not isinstance(value, dict):
+        raise RecordValidationError(
+            f"expected a content part object, got {_short(value)} (a {type(value).__name__})",
+            loc=format_loc((index,)),
+        )
+    model = _PART_TYPES.get(value.get("type"))
+    if model is None:
+        raise RecordValidationError(
+            "expected a content part of type 'text' or 'image', "
+            f"got type {_short(value.get('type'))}",
+            loc=format_loc((index, "type")),
+        )
+    try:
+        return model.model_validate(value)
+    except RecordValidationError as err:
+        raise RecordValidationError(
+            err.reason, loc=format_loc((index,)) + (err.loc or "$")[1:]
+        ) from None
+
+
+def _content_from_value(value: object) -> object:
+    # Dispatching here, instead of leaving the union to pydantic, gives one located error
+    # (``$.content[1].url``) rather than one per union member.
+    if value is None:
+        return value
+    if isinstance(value, str):
+        return check_text(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_part_from_value(part, index) for index, part in enumerate(value))
+    raise ValueError(
+        f"expected text, a list of content parts or None, got {_short(value)} "
+        f"(a {type(value).__name__})"
+    )
+
+
+Content = Annotated[Text | tuple[ContentPart, ...] | None, BeforeValidator(_content_from_value)]
+
+
 class Message(Record):
     """One turn of a conversation.
 
     Attributes:
         role: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
-        content: The text. ``None`` is allowed only on an assistant turn that makes tool calls
-            (and is kept apart from ``""``). System, developer and user turns need non-empty
-            text; an assistant turn without tool calls needs non-empty text; a tool result may
-            be empty.
+        content: The text, or a tuple of content parts (:class:`TextPart`,
+            :class:`ImagePart`; images on user turns only). ``None`` is allowed only on an
+            assistant turn that makes tool calls (and is kept apart from ``""`` and ``()``).
+            System, developer and user turns need non-empty content; an assistant turn
+            without tool calls needs non-empty content; a tool result may be empty. Parts are
+            empty when they hold no image and no non-empty text.
         name: Optional speaker or tool name.
         tool_calls: Calls an assistant turn makes (assistant only).
         tool_call_id: The call a ``tool`` turn answers (required on tool turns, only there).
@@ -367,7 +467,7 @@ class Message(Record):
     """
 
     role: Role
-    content: Text | None
+    content: Content
     name: NonEmptyText | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: NonEmptyText | None = None
@@ -399,6 +499,14 @@ def check_message(message: Message) -> None:
             f"expected reasoning only on assistant turns, got it on {with_article(role)} turn",
             loc="$.reasoning",
         )
+    content = message.content
+    if isinstance(content, tuple):
+        for index, part in enumerate(content):
+            if type(part) is ImagePart and role not in IMAGE_ROLES:
+                raise RecordValidationError(
+                    f"expected image parts only on user turns, got one on a turn of role {role!r}",
+                    loc=format_loc(("content", index)),
+                )
     if role == "tool":
         if message.tool_call_id is None:
             raise RecordValidationError(
@@ -422,7 +530,15 @@ def check_message(message: Message) -> None:
             "assistant turn with tool_calls), got None",
             loc="$.content",
         )
-    if not message.content:
+    if isinstance(content, tuple):
+        if not any(isinstance(part, ImagePart) or part.text for part in content):
+            got = f"{len(content)} text parts, all empty" if content else "no parts"
+            raise RecordValidationError(
+                f"expected content parts with an image or non-empty text on a {role} turn, "
+                f"got {got}",
+                loc="$.content",
+            )
+    elif not content:
         raise RecordValidationError(
             f"expected non-empty text on {with_article(role)} turn, got ''", loc="$.content"
         )
@@ -525,16 +641,19 @@ class Conversation(Record):
         reported. Other bookkeeping, such as the layout the conversation was read from, is
         carried in ``meta``.
 
+        Content given as text parts is joined into one string (reported as changed); a turn
+        holding an image part is refused, as an Instruction holds text only.
+
         Args:
-            strict: Raise instead of dropping message fields an Instruction cannot hold
-                (names, weights, reasoning).
+            strict: Raise instead of dropping or changing message fields an Instruction
+                cannot hold (names, weights, reasoning, content parts).
             report: Where to count what was dropped.
 
         Returns:
             The instruction record.
 
         Raises:
-            RecordValidationError: the conversation has another shape.
+            RecordValidationError: the conversation has another shape, or holds an image.
             LossyConversionError: ``strict`` and something would be dropped.
         """
         roles = [m.role for m in self.messages]
@@ -543,13 +662,27 @@ class Conversation(Record):
                 f"expected turns [system?, user, assistant] to make an Instruction, got {roles}",
                 loc="$.messages",
             )
-        system = self.messages[0].content if roles[0] == "system" else None
+        losses: list[Loss] = []
+        for index, message in enumerate(self.messages):
+            if has_images(message.content):
+                raise RecordValidationError(
+                    "expected text-only turns to make an Instruction, got an image part",
+                    loc=f"$.messages[{index}].content",
+                )
+            if isinstance(message.content, tuple):
+                losses.append(
+                    Loss(
+                        "changed",
+                        f"$.messages[{index}].content",
+                        "text parts are joined into one string: an Instruction holds text",
+                    )
+                )
+        system = content_text(self.messages[0].content) if roles[0] == "system" else None
         user, assistant = self.messages[-2], self.messages[-1]
-        text = user.content or ""
+        text = content_text(user.content) or ""
         meta = dict(self.meta)
         offset = meta.pop(INPUT_OFFSET_KEY, None)
         instruction, input_text = split_input(text, offset)
-        losses: list[Loss] = []
         start = meta.pop(COMPLETION_START_KEY, None)
         if start is not None and (type(start) is not int or start != len(roles) - 1):
             losses.append(
@@ -589,7 +722,7 @@ class Conversation(Record):
         return Instruction(
             instruction=instruction,
             input=input_text,
-            response=assistant.content,
+            response=content_text(assistant.content),
             system=system,
             id=self.id,
             meta=meta,

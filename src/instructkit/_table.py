@@ -543,12 +543,26 @@ class _Findings:
 
     def __init__(self) -> None:
         self.parts: list[tuple[str, pa.Array]] = []
+        # Rows whose messages hold content parts: the record layer checks those parts.
+        self.suspects: list[pa.Array] = []
 
     def add(self, label: str, rows: Any) -> None:
         if len(rows):
             if isinstance(rows, pa.ChunkedArray):
                 rows = rows.combine_chunks()
             self.parts.append((label, rows.cast(pa.int64())))
+
+    def check_suspects(self, table: pa.Table, kind: type[Record]) -> None:
+        """Check the rows holding content parts through the records; add the bad ones."""
+        if not self.suspects:
+            return
+        chunks = [c.cast(pa.int64()) for r in self.suspects for c in pa.chunked_array(r).chunks]
+        rows = pc.unique(pa.concat_arrays(chunks))
+        probe = ItemReport()
+        records_from_batch(table.take(rows), kind, on_error="collect", report=probe)
+        failed = [rejection.row for rejection in probe.rejections if rejection.row is not None]
+        if failed:
+            self.add("content parts", pc.take(rows, pa.array(failed, pa.int64())))
 
     def bad_rows(self) -> list[int]:
         if not self.parts:
@@ -627,6 +641,7 @@ class _Turns:
             ]
         self.role = fields[_MSG["role"]]
         self.content = fields[_MSG["content"]]
+        self.parts = fields[_MSG["parts"]]
         self.tool_calls = fields[_MSG["tool_calls"]]
         self.tool_call_id = fields[_MSG["tool_call_id"]]
         self.name = fields[_MSG["name"]]
@@ -734,6 +749,11 @@ def _check_turns(turns: _Turns, field: str, out: _Findings) -> None:
     content = turns.content
     if content.null_count:
         missing = pc.is_null(content)
+        if _any_set(turns.parts):
+            # Content given as parts: the records check those turns (rare; see suspects).
+            given = pc.is_valid(turns.parts)
+            out.suspects.append(pc.take(turns.parents, _rows(given)))
+            missing = pc.and_(missing, pc.invert(given))
         masks.append(missing if calling is None else pc.and_(missing, pc.invert(calling)))
     empty = _set_but_empty(content)
     if pc.any(empty).as_py():
@@ -976,6 +996,7 @@ def _settle(
 ) -> pa.Table:
     """Apply the ``on_error`` policy to the rows ``out`` found bad."""
     tally = report if report is not None else ItemReport()
+    out.check_suspects(table, kind)
     bad = out.bad_rows()
     tally.seen += table.num_rows
     tally.valid += table.num_rows - len(bad)

@@ -32,7 +32,14 @@ from instructkit._dialects._base import (
     describe_type,
     keys_score,
 )
-from instructkit._dialects._extras import LocMap, emit_extras, loss_loc, take_extras, take_id
+from instructkit._dialects._extras import (
+    LocMap,
+    emit_extras,
+    loss_loc,
+    take_extras,
+    take_id,
+    text_content,
+)
 from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
 from instructkit._errors import ConfigurationError, DialectError, format_loc
 from instructkit._records import (
@@ -283,8 +290,10 @@ class AlpacaDialect(Dialect):
         expected = ["user", "assistant"] * (len(rest) // 2) + ["user"]
         if [message.role for message in rest] != expected:
             raise DialectError(
-                "alpaca: expected turns [system?] then user/assistant pairs then a user turn "
-                f"before the answer, got {[message.role for message in messages]}",
+                self.message(
+                    "expected turns [system?] then user/assistant pairs then a user turn "
+                    f"before the answer, got {[message.role for message in messages]}"
+                ),
                 loc=format_loc([field]),
             )
         texts = [self._text(m, field, start + i, conv) for i, m in enumerate(rest)]
@@ -296,8 +305,10 @@ class AlpacaDialect(Dialect):
     ) -> str:
         if len(messages) != 1 or messages[0].role != "assistant":
             raise DialectError(
-                f"alpaca: expected one assistant answer as {field}, got turns "
-                f"{[message.role for message in messages]}",
+                self.message(
+                    f"expected one assistant answer as {field}, got turns "
+                    f"{[message.role for message in messages]}"
+                ),
                 loc=format_loc([field]),
             )
         return self._text(messages[0], field, start, conv)
@@ -305,11 +316,12 @@ class AlpacaDialect(Dialect):
     def _text(self, message: Message, field: str, index: int, conv: Conversion) -> str:
         if message.tool_calls or message.content is None:
             raise DialectError(
-                "alpaca: expected plain text turns (Alpaca rows have no tool calls), got tool "
-                "calls",
+                self.message(
+                    "expected plain text turns (Alpaca rows have no tool calls), got tool calls"
+                ),
                 loc=format_loc([field, index, "tool_calls"]),
             )
         for extra in ("name", "weight", "reasoning"):
             if getattr(message, extra) is not None:
                 conv.lost("dropped", f"$.{field}[*].{extra}", f"Alpaca turns have no {extra}")
-        return message.content
+        return text_content(message, f"$.{field}[*]", conv) or ""

@@ -19,7 +19,7 @@ import orjson
 
 from instructkit._dialects._base import JSON_NAMES, Conversion, Path, describe_type
 from instructkit._errors import DialectError, format_loc, with_article
-from instructkit._records import Message
+from instructkit._records import Message, content_text, has_images
 
 __all__ = [
     "ANY",
@@ -37,6 +37,7 @@ __all__ = [
     "nested_loc",
     "take_extras",
     "take_id",
+    "text_content",
     "unwrapped_tool_text",
     "wrapped_tool_value",
 ]
@@ -73,6 +74,32 @@ def check_json_value(value: Any, path: Path, conv: Conversion) -> None:
             check_json_value(item, (*path, index), conv)
         return
     raise conv.fail(f"expected a JSON value, got {describe_type(value)}", path)
+
+
+def text_content(message: Message, field: str, conv: Conversion) -> str | None:
+    """A message's content as one string, for layouts whose turns hold text only.
+
+    Text parts are joined (reported as changed) and image parts left out (reported as
+    dropped); plain text and ``None`` are returned as they are.
+
+    Args:
+        message: The message.
+        field: The loss path of the message (``$.messages[*]``).
+        conv: The conversion, where the losses go.
+    """
+    if isinstance(message.content, tuple):
+        if has_images(message.content):
+            conv.lost(
+                "dropped",
+                f"{field}.content[*]",
+                f"{conv.dialect.name} turns hold text only: image parts are left out",
+            )
+        conv.lost(
+            "changed",
+            f"{field}.content",
+            f"{conv.dialect.name} turns hold text only: text parts are joined into one string",
+        )
+    return content_text(message.content)
 
 
 def take_extras(row: Mapping[str, Any], known: Collection[str], conv: Conversion) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import emit_extras, take_extras, take_id
+from instructkit._dialects._extras import emit_extras, take_extras, take_id, text_content
 from instructkit._errors import DialectError, RecordValidationError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record
 
@@ -174,7 +174,8 @@ class HHDialect(Dialect):
         if message.tool_calls:
             conv.lost("dropped", f"{field}[*].tool_calls", "HH turns have no tool calls")
         word = conv.role_out(message.role)
-        if message.role == "tool" or words.get(word) != message.role or not message.content:
+        text = text_content(message, f"{field}[*]", conv)
+        if message.role == "tool" or words.get(word) != message.role or not text:
             conv.lost(
                 "dropped",
                 f"{field}[*]",
@@ -182,7 +183,7 @@ class HHDialect(Dialect):
                 "a speaker for system or developer turns)",
             )
             return None
-        clash = pattern.search(message.content)
+        clash = pattern.search(text)
         if clash is not None:
             raise DialectError(
                 self.message(
@@ -191,4 +192,4 @@ class HHDialect(Dialect):
                 ),
                 loc=format_loc([field[2:], index, "content"]),
             )
-        return f"{_SEPARATOR}{word}: {message.content}"
+        return f"{_SEPARATOR}{word}: {text}"

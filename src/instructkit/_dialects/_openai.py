@@ -3,8 +3,9 @@
 The message reader and writer here also serve the ``trl`` dialect, whose conversational
 messages are the same objects spelled slightly differently (see :class:`ChatStyle`).
 
-Reading, in brief: ``content`` is a string, null, or an array of content parts (text parts are
-joined, reported as changed; other parts are dropped, reported); a missing tool-call id, or a
+Reading, in brief: ``content`` is a string, null, or an array of content parts (``text`` and
+``image_url`` parts are kept as :class:`~instructkit.TextPart` and
+:class:`~instructkit.ImagePart`; other kinds are dropped, reported); a missing tool-call id, or a
 tool message without ``tool_call_id``, gets an invented one (see
 :class:`~instructkit._dialects._extras.CallIds`), reported; the deprecated ``function`` role
 and assistant ``function_call`` are read as ``tool`` and ``tool_calls`` (reported as changed,
@@ -47,7 +48,15 @@ from instructkit._dialects._extras import (
     wrapped_tool_value,
 )
 from instructkit._errors import DialectError, format_loc
-from instructkit._records import Conversation, Message, Preference, Record, ToolCall
+from instructkit._records import (
+    Conversation,
+    ImagePart,
+    Message,
+    Preference,
+    Record,
+    TextPart,
+    ToolCall,
+)
 
 __all__ = [
     "OPENAI_STYLE",
@@ -257,26 +266,50 @@ def _read_content(item: Mapping[str, Any], here: Path, path: Path, conv: Convers
             f"expected a string, an array of content parts or null, got {describe_type(raw)}",
             (*here, "content"),
         )
-    texts = []
+    parts: list[dict[str, Any]] = []
     at = (*here, "content")
+    loss_at = (*path, ANY, "content", ANY)
     for index, part in enumerate(raw):
         if not isinstance(part, Mapping):
             raise conv.fail(f"expected a content part object, got {describe_type(part)}", at)
         kind = get_nested(part, "type", conv, at, (index,), str)
         if kind == "text":
-            texts.append(get_nested(part, "text", conv, at, (index,), str))
+            _drop_unknown(part, ("type", "text"), conv, loss_at)
+            parts.append(
+                {"type": "text", "text": get_nested(part, "text", conv, at, (index,), str)}
+            )
+        elif kind == "image_url":
+            _drop_unknown(part, ("type", "image_url"), conv, loss_at)
+            parts.append(_read_image(part, at, (index,), loss_at, conv))
         else:
             conv.lost(
                 "dropped",
-                loss_loc((*path, ANY, "content", ANY), conv),
-                f"a content part of type {kind!r} is dropped: records hold text only",
+                loss_loc(loss_at, conv),
+                f"a content part of type {kind!r} is dropped: records hold text and image parts",
             )
-    conv.lost(
-        "changed",
-        loss_loc((*path, ANY, "content"), conv),
-        "an array of text parts is joined into one string",
-    )
-    return "".join(texts)
+    return parts
+
+
+def _read_image(
+    part: Mapping[str, Any], at: Path, tail: Path, loss_at: Path, conv: Conversion
+) -> dict[str, Any]:
+    image = part.get("image_url")
+    if isinstance(image, str):
+        # An older spelling some data uses: the URL itself instead of an object.
+        conv.lost(
+            "changed",
+            loss_loc((*loss_at, "image_url"), conv),
+            "an image_url given as a string is written back as an object with its url",
+        )
+        return {"type": "image", "url": image}
+    image = get_nested(part, "image_url", conv, at, tail, dict)
+    _drop_unknown(image, ("url", "detail"), conv, (*loss_at, "image_url"))
+    where = (*tail, "image_url")
+    return {
+        "type": "image",
+        "url": get_nested(image, "url", conv, at, where, str),
+        "detail": get_nested(image, "detail", conv, at, where, str, required=False, nullable=True),
+    }
 
 
 def _read_call(
@@ -427,7 +460,7 @@ def write_messages(
     for message in messages:
         item: dict[str, Any] = {col("role"): conv.role_out(message.role)}
         if message.content is not None:
-            item[col("content")] = message.content
+            item[col("content")] = _write_content(message.content)
         if message.name is not None:
             item[col("name")] = message.name
         if message.tool_calls:
@@ -449,6 +482,21 @@ def write_messages(
             else:
                 item[col(style.reasoning_key)] = message.reasoning
         out.append(item)
+    return out
+
+
+def _write_content(content: str | tuple[TextPart | ImagePart, ...]) -> Any:
+    if isinstance(content, str):
+        return content
+    out: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            out.append({"type": "text", "text": part.text})
+        else:
+            image: dict[str, Any] = {"url": part.url}
+            if part.detail is not None:
+                image["detail"] = part.detail
+            out.append({"type": "image_url", "image_url": image})
     return out
 
 

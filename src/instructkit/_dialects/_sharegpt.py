@@ -47,6 +47,7 @@ from instructkit._dialects._extras import (
     member_texts,
     take_extras,
     take_id,
+    text_content,
     unwrapped_tool_text,
 )
 from instructkit._errors import ConfigurationError, DialectError, format_loc
@@ -481,7 +482,7 @@ class ShareGPTDialect(Dialect):
             same = CallIds().reinvents(record.messages)
         row: dict[str, Any] = {}
         if layout in ("system_column", "ranking") and messages and messages[0].role == "system":
-            row["system"] = messages[0].content
+            row["system"] = text_content(messages[0], "$.messages[*]", conv)
             messages = messages[1:]
         if not same:
             conv.lost(
@@ -507,7 +508,8 @@ class ShareGPTDialect(Dialect):
         for index, message in enumerate(messages):
             self._drop_extras(message, conv)
             if not message.tool_calls:
-                turns.append({speaker: conv.role_out(message.role), text: message.content})
+                value = text_content(message, "$.messages[*]", conv)
+                turns.append({speaker: conv.role_out(message.role), text: value})
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if (
                     message.role == "assistant"
@@ -525,7 +527,8 @@ class ShareGPTDialect(Dialect):
                 continue
             self._check_arguments(message.tool_calls, conv)
             if message.content is not None:
-                turns.append({speaker: conv.role_out("assistant"), text: message.content})
+                value = text_content(message, "$.messages[*]", conv)
+                turns.append({speaker: conv.role_out("assistant"), text: value})
             spelled = function_call_text([(c.name, c.arguments) for c in message.tool_calls])
             turns.append({speaker: FUNCTION_CALL, text: spelled})
         return turns

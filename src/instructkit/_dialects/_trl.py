@@ -71,6 +71,7 @@ from instructkit._dialects._extras import (
     loss_loc,
     take_extras,
     take_id,
+    text_content,
 )
 from instructkit._dialects._openai import (
     TRL_STYLE,
@@ -652,5 +653,6 @@ class TRLDialect(Dialect):
         for extra in ("name", "weight", "reasoning"):
             if getattr(message, extra) is not None:
                 conv.lost("dropped", f"$.{field}[*].{extra}", f"standard TRL rows have no {extra}")
-        assert message.content is not None
-        return message.content
+        text = text_content(message, f"$.{field}[*]", conv)
+        assert text is not None
+        return text

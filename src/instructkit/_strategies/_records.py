@@ -17,7 +17,17 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, ToolCall
+from instructkit._records import (
+    IMAGE_ROLES,
+    ROLES,
+    Conversation,
+    ImagePart,
+    Instruction,
+    Message,
+    Preference,
+    TextPart,
+    ToolCall,
+)
 from instructkit._strategies._core import (
     check_bounds,
     check_size,
@@ -65,6 +75,7 @@ class _Parts:
     names: st.SearchStrategy[str | None]
     calls: st.SearchStrategy[ToolCall]
     max_tool_calls: int
+    content_parts: bool = False
 
     # Strategies used inside draws are built once here: one made afresh in every draw is
     # also validated afresh, which costs more than the draw itself.
@@ -77,6 +88,40 @@ class _Parts:
         # None, "" and text are three different things on a tool-call turn; formats differ
         # on which they keep, so all three are generated.
         return st.one_of(st.none(), st.just(""), self.required)
+
+
+# Image references as datasets give them: relative paths, URLs and data URLs, plus any text.
+_IMAGE_URLS = st.one_of(
+    st.sampled_from(
+        (
+            "images/0001.jpg",
+            "/data/cat.png",
+            "https://example.com/cat.png",
+            "data:image/png;base64,iVBORw0KGgo=",
+        )
+    ),
+    texts(min_size=1, max_size=20),
+)
+_IMAGE_PARTS = st.builds(
+    ImagePart,
+    url=_IMAGE_URLS,
+    detail=st.none() | st.sampled_from(("auto", "low", "high")),
+)
+
+
+def _as_parts(draw: st.DrawFn, parts: _Parts, role: str, content: str) -> Any:
+    """``content`` kept as text, or (half the time) spelled as content parts around it."""
+    if not draw(st.booleans()):
+        return content
+    if content == "":
+        return ()  # the parts' spelling of empty content, allowed wherever "" is
+    pieces: list[Any] = [TextPart(text=content)]
+    extra: list[Any] = draw(st.lists(parts.free.map(lambda t: TextPart(text=t)), max_size=1))
+    if role in IMAGE_ROLES:
+        extra += draw(st.lists(_IMAGE_PARTS, max_size=2))
+    for piece in extra:
+        pieces.insert(draw(st.integers(0, len(pieces))), piece)
+    return tuple(pieces)
 
 
 def _optional(value: object, name: str, default: st.SearchStrategy[Any]) -> Any:
@@ -93,6 +138,7 @@ def _resolve_parts(
     names: object,
     tool_calls: object,
     max_tool_calls: object,
+    content_parts: object = False,
 ) -> _Parts:
     if text is None:
         required: st.SearchStrategy[str] = texts(min_size=1)
@@ -115,7 +161,14 @@ def _resolve_parts(
         names=_optional(names, "names", st.none() | identifiers(12)),
         calls=_optional(tool_calls, "tool_calls", _tool_calls()),
         max_tool_calls=check_size(max_tool_calls, "max_tool_calls"),
+        content_parts=_check_flag(content_parts, "content_parts"),
     )
+
+
+def _check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"expected {name} to be a bool, got {value!r}")
+    return value
 
 
 def _tool_calls(
@@ -165,6 +218,8 @@ def tool_calls(
 
 
 def _turn(draw: st.DrawFn, parts: _Parts, role: str, content: str | None) -> Spec:
+    if parts.content_parts and content is not None:
+        content = _as_parts(draw, parts, role, content)
     return {
         "role": role,
         "content": content,
@@ -276,6 +331,7 @@ def messages(
     names: st.SearchStrategy[str | None] | None = None,
     tool_calls: st.SearchStrategy[ToolCall] | None = None,
     max_tool_calls: int = 2,
+    content_parts: bool = False,
 ) -> st.SearchStrategy[Message]:
     r"""Single :class:`~instructkit.Message` records, each valid on its own.
 
@@ -296,6 +352,10 @@ def messages(
         names: Strategy for the optional ``name``; default None or a short identifier.
         tool_calls: Strategy for tool calls; default :func:`tool_calls`.
         max_tool_calls: Most calls on one assistant turn; 0 turns tool calls off.
+        content_parts: Also spell content as content parts, half the time: the text as a
+            :class:`~instructkit.TextPart`, sometimes with another text part and, on user
+            turns, up to two :class:`~instructkit.ImagePart` references around it (empty
+            content becomes ``()``). Off by default, so existing tests keep plain text.
 
     Returns:
         A strategy for messages. Shrinks towards ``Message(role="system", content="0")``.
@@ -303,7 +363,9 @@ def messages(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for an argument of the wrong type.
     """
-    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    parts = _resolve_parts(
+        text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
+    )
     chosen_roles: st.SearchStrategy[str] = _optional(roles, "roles", st.sampled_from(ROLES))
 
     @st.composite
@@ -341,6 +403,7 @@ def conversations(
     names: st.SearchStrategy[str | None] | None = None,
     tool_calls: st.SearchStrategy[ToolCall] | None = None,
     max_tool_calls: int = 2,
+    content_parts: bool = False,
     tools: st.SearchStrategy[Sequence[str]] | None = None,
     ids: st.SearchStrategy[str | None] | None = None,
     meta: st.SearchStrategy[dict[str, Any]] | None = None,
@@ -364,6 +427,7 @@ def conversations(
         tool_calls: Strategy for tool calls; ids are made unique after drawing by adding a
             ``-N`` suffix to repeats.
         max_tool_calls: Most calls on one assistant turn; 0 turns tool use off.
+        content_parts: Also spell content as content parts (see :func:`messages`).
         tools: Strategy for the tool schemas (a sequence of JSON texts); default zero to
             two OpenAI-style function schemas.
         ids: Strategy for the record id; default None or non-empty text.
@@ -379,7 +443,9 @@ def conversations(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
     """
-    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    parts = _resolve_parts(
+        text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
+    )
     low, high = check_bounds(
         min_exchanges, max_exchanges, ("min_exchanges", "max_exchanges"), minimum=1
     )
@@ -471,6 +537,7 @@ def preferences(
     names: st.SearchStrategy[str | None] | None = None,
     tool_calls: st.SearchStrategy[ToolCall] | None = None,
     max_tool_calls: int = 2,
+    content_parts: bool = False,
     tools: st.SearchStrategy[Sequence[str]] | None = None,
     ids: st.SearchStrategy[str | None] | None = None,
     meta: st.SearchStrategy[dict[str, Any]] | None = None,
@@ -502,6 +569,7 @@ def preferences(
         names: Strategy for per-turn names (see :func:`messages`).
         tool_calls: Strategy for tool calls (ids are made unique per transcript).
         max_tool_calls: Most calls on one assistant turn; 0 turns tool use off.
+        content_parts: Also spell content as content parts (see :func:`messages`).
         tools: Strategy for the tool schemas, as for :func:`conversations`.
         ids: Strategy for the record id.
         meta: Strategy for ``meta``.
@@ -513,7 +581,9 @@ def preferences(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
     """
-    parts = _resolve_parts(text, reasoning, weights, names, tool_calls, max_tool_calls)
+    parts = _resolve_parts(
+        text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
+    )
     low, high = check_bounds(
         min_prompt_exchanges,
         max_prompt_exchanges,
@@ -561,7 +631,12 @@ def preferences(
             # The last turn of an answer is always plain text; extend it.
             block = chosen_blocks[0]
             last = block[-1]
-            rejected_blocks = [[*block[:-1], dict(last, content=last["content"] + extra_text)]]
+            content = last["content"]
+            if isinstance(content, tuple):
+                longer: Any = (*content, TextPart(text=extra_text))
+            else:
+                longer = content + extra_text
+            rejected_blocks = [[*block[:-1], dict(last, content=longer)]]
         elif shape == "turn_prefix":
             rejected_blocks = [*chosen_blocks, extra_exchange]
         elif shape == "no_prompt":
