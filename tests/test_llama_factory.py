@@ -167,7 +167,7 @@ def test_alpaca_writes_only_plain_exchanges() -> None:
             {"role": "assistant", "content": "A"},
         ]
     )
-    with pytest.raises(ik.DialectError, match="alpaca: expected turns"):
+    with pytest.raises(ik.DialectError, match="dialect 'alpaca': expected turns"):
         ik.to_row(chat, dialect="alpaca")
 
 
