@@ -31,6 +31,7 @@ from instructkit import (
     read_table,
     to_arrow,
 )
+from instructkit._arrow import storage_schema
 from instructkit._parquet import (
     iter_parquet_records,
     iter_parquet_rows,
@@ -369,7 +370,9 @@ def test_invalid_rows_are_located_by_row(tmp_path: Path) -> None:
     rows[4]["instruction"] = ""
     path = tmp_path / "rows.parquet"
     pq.write_table(
-        pa.Table.from_pylist(rows, schema=arrow_schema(Instruction)), path, row_group_size=2
+        pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(Instruction))),
+        path,
+        row_group_size=2,
     )
     with pytest.raises(RecordValidationError) as caught:
         list(iter_parquet_records(path, batch_size=2))

@@ -44,12 +44,14 @@ import pyarrow.parquet as pq
 from instructkit._arrow import (
     ARROW_SCHEMA_VERSION,
     META_DIALECT,
+    META_HUGGINGFACE,
     META_RECORD,
     META_SCHEMA_VERSION,
     META_VERSION,
     RECORD_TYPES,
     arrow_schema,
     conform_table,
+    huggingface_metadata,
     json_value,
     meta_text,
     meta_value,
@@ -447,6 +449,8 @@ class _GroupedWriter:
 
     def _open(self) -> pq.ParquetWriter:
         assert self.schema is not None
+        # The features `datasets` reads: JSON columns as its Json() feature.
+        self.footer[META_HUGGINGFACE] = huggingface_metadata(self.schema)
         return pq.ParquetWriter(
             self.next_path(),
             self.schema.with_metadata(self.footer),
@@ -751,7 +755,7 @@ def iter_parquet_records(
     info = parquet_info(path)
     kind = _native_kind(info, record, file)
     # Check the types on an empty table first, so a bad file fails before any row is read.
-    conform_table(info.schema.empty_table(), kind, file=file)
+    conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
     tally = report if report is not None else ItemReport(source=file)
     if tally.source is None:
         tally.source = file
@@ -881,7 +885,7 @@ def read_parquet_table(
     file = _name(path)
     info = parquet_info(path)
     kind = _native_kind(info, record, file)
-    conform_table(info.schema.empty_table(), kind, file=file)
+    conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
     try:
         table = pq.read_table(path, use_threads=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
