@@ -69,6 +69,7 @@ __all__ = [
     "conform_table",
     "from_arrow",
     "huggingface_metadata",
+    "json_text",
     "json_value",
     "meta_text",
     "meta_value",
@@ -414,20 +415,39 @@ def meta_text(meta: dict[str, Any]) -> str:
     """
     if not meta:
         return "{}"
+    return json_text(meta, "$.meta", "meta")
+
+
+def json_text(value: Any, loc: str = "$", what: str = "JSON values") -> str:
+    """Any JSON value as compact JSON text, deterministically (keys in their order).
+
+    Integers beyond 64 bits are kept exactly; ``NaN`` and infinities are refused.
+
+    Args:
+        value: The value (dicts, lists, text, numbers, booleans, ``None``).
+        loc: Where the value is, for the error.
+        what: What the value is, for the error.
+
+    Returns:
+        The JSON text.
+
+    Raises:
+        RecordValidationError: ``value`` holds a non-finite float.
+    """
     try:
-        data = orjson.dumps(meta)
+        data = orjson.dumps(value)
     except TypeError:
         # orjson stops at 64-bit integers; the standard library writes any integer exactly.
         try:
-            return json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except ValueError:
             data = b"null"
-    # orjson writes NaN and infinities as null; only then is a walk over the object needed.
+    # orjson writes NaN and infinities as null; only then is a walk over the value needed.
     if b"null" in data:
-        where = _non_finite_path(meta, "$.meta")
+        where = _non_finite_path(value, loc)
         if where is not None:
             raise RecordValidationError(
-                "expected finite numbers in meta (JSON has no NaN or Infinity), got a "
+                f"expected finite numbers in {what} (JSON has no NaN or Infinity), got a "
                 "non-finite float",
                 loc=where,
             )
