@@ -18,13 +18,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 import instructkit
 from instructkit import (
     ARROW_SCHEMA_VERSION,
     Conversation,
+    DialectError,
     Instruction,
     LossReport,
     Message,
@@ -164,20 +165,6 @@ def test_dialect_side_columns_keep_null_apart_from_absent(tmp_path: Path) -> Non
         "absent",
         {"k": None},
     ]
-
-
-def test_dialect_structure_has_fixed_types_and_no_null_types(tmp_path: Path) -> None:
-    path = tmp_path / "openai.parquet"
-    instructkit.write([Conversation(messages=[Message(role="user", content="x")])], path)
-    instructkit.write(
-        [Conversation(messages=[Message(role="user", content="x", name=None)])],
-        path,
-        dialect="openai",
-    )
-    schema = pq.read_schema(path)
-    assert "null" not in str(schema)
-    message = schema.field("messages").type.value_type
-    assert message.field("role").type == pa.string()
 
 
 _EVERY_DIALECT = [
@@ -369,7 +356,10 @@ def test_every_dialects_parquet_reads_back_as_written(
     def check(records: list[Any]) -> None:
         folder = tmp_path_factory.mktemp("law")
         path = folder / "rows.parquet"
-        expected = [to_row(r, dialect=dialect) for r in records]
+        try:
+            expected = [to_row(r, dialect=dialect) for r in records]
+        except DialectError:
+            reject()  # the dialect cannot write these records at all (e.g. HH speaker markers)
         # pyarrow looks fields up by C string, so `datasets` cannot load a column whose name
         # holds a NUL character (here a meta key written as a column).
         assume(all("\x00" not in key for row in expected for key in row))
