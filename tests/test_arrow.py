@@ -30,7 +30,14 @@ from instructkit import (
     read_table,
     to_arrow,
 )
-from instructkit._arrow import conform_table, meta_text, meta_value, record_batches
+from instructkit._arrow import (
+    conform_table,
+    huggingface_metadata,
+    meta_text,
+    meta_value,
+    record_batches,
+    storage_schema,
+)
 from instructkit._table import validate_table
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -84,6 +91,7 @@ def test_schema_columns_and_metadata() -> None:
         assert schema.metadata == {
             b"instructkit.record": kind.__name__.encode(),
             b"instructkit.schema_version": str(ARROW_SCHEMA_VERSION).encode(),
+            b"huggingface": huggingface_metadata(pa.schema(list(schema))).encode(),
         }
         assert all(no_null_types(field.type) for field in schema)
         assert arrow_schema(kind.__name__.lower()) is schema
@@ -117,11 +125,11 @@ def test_message_layout_role_and_content_first_nullable_where_records_allow_none
     assert [(call.field(i).name, str(call.field(i).type)) for i in range(3)] == [
         ("id", "string"),
         ("name", "string"),
-        ("arguments", "string"),
+        ("arguments", "extension<arrow.json>"),
     ]
     assert message.field("weight").type == pa.float64()
-    assert arrow_schema(Conversation).field("tools").type.value_type == pa.string()
-    assert arrow_schema(Instruction).field("meta").type == pa.string()
+    assert arrow_schema(Conversation).field("tools").type.value_type == pa.json_()
+    assert arrow_schema(Instruction).field("meta").type == pa.json_()
 
 
 def test_schema_accessor_rejects_non_record_types() -> None:
@@ -278,7 +286,8 @@ def _reference_table(kind: type[Any], records: list[Any]) -> pa.Table:
         row = _with_parts_apart(record.to_dict())
         row["meta"] = meta_text(record.meta)
         rows.append(row)
-    return pa.Table.from_pylist(rows, schema=arrow_schema(kind))
+    plain = pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(kind)))
+    return plain.cast(arrow_schema(kind))
 
 
 @given(record_lists(max_size=6), st.integers(1, 4))
@@ -461,7 +470,7 @@ def test_from_arrow_locates_bad_rows_and_never_leaks_foreign_errors() -> None:
     rows = instruction_rows(6)
     rows[2]["response"] = ""
     rows[4]["meta"] = "{not json"
-    table = pa.Table.from_pylist(rows, schema=arrow_schema(Instruction))
+    table = pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(Instruction)))
     with pytest.raises(RecordValidationError) as caught:
         from_arrow(table)
     assert (caught.value.row, caught.value.loc) == (2, "$.response")
@@ -474,7 +483,9 @@ def test_from_arrow_locates_bad_rows_and_never_leaks_foreign_errors() -> None:
 
 
 def test_from_arrow_names_missing_extra_and_mistyped_columns() -> None:
-    good = pa.Table.from_pylist(instruction_rows(1), schema=arrow_schema(Instruction))
+    good = pa.Table.from_pylist(
+        instruction_rows(1), schema=storage_schema(arrow_schema(Instruction))
+    )
     renamed = good.rename_columns(["instruction", "input", "output", "system", "id", "meta"])
     with pytest.raises(DataError, match="missing 'response'; unexpected 'output'"):
         from_arrow(renamed, record=Instruction)
@@ -611,7 +622,7 @@ def mutated_tables(draw: st.DrawFn) -> tuple[type[Any], pa.Table]:
             if column == "tools":
                 value = draw(st.sampled_from([None, ["{bad"], ["{}"], [None]]))
             row[column] = value
-    return kind, pa.Table.from_pylist(rows, schema=arrow_schema(kind))
+    return kind, pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(kind)))
 
 
 @given(mutated_tables())

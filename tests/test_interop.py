@@ -78,6 +78,32 @@ def expected_rows(records: list[Any]) -> list[dict[str, Any]]:
     return to_arrow(records).to_pylist()
 
 
+def _decoded_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            **turn,
+            "tool_calls": [
+                {**call, "arguments": orjson.loads(call["arguments"])}
+                for call in turn["tool_calls"]
+            ],
+        }
+        for turn in turns
+    ]
+
+
+def decoded_rows(records: list[Any]) -> list[dict[str, Any]]:
+    # What `datasets` hands out: the JSON columns (meta, tools, arguments) as Python values.
+    rows = expected_rows(records)
+    for row in rows:
+        row["meta"] = orjson.loads(row["meta"])
+        if "tools" in row:
+            row["tools"] = [orjson.loads(tool) for tool in row["tools"]]
+        for name in ("messages", "prompt", "chosen", "rejected"):
+            if name in row:
+                row[name] = _decoded_turns(row[name])
+    return rows
+
+
 @pytest.fixture(params=sorted(ALL))
 def records(request: pytest.FixtureRequest) -> list[Any]:
     return ALL[request.param]
@@ -87,7 +113,7 @@ def test_our_parquet_loads_unchanged_in_datasets(tmp_path: Path, records: list[A
     path = tmp_path / "train.parquet"
     write_parquet(records, path)
     loaded = datasets.Dataset.from_parquet(str(path), cache_dir=str(tmp_path / "cache"))
-    assert loaded.to_list() == expected_rows(records)
+    assert loaded.to_list() == decoded_rows(records)
     # The declared features carry no `null` types: every column keeps its fixed type.
     assert "null" not in repr(loaded.features).lower()
 
@@ -233,4 +259,5 @@ def test_datasets_features_match_the_documented_schema(tmp_path: Path) -> None:
         "reasoning",
         "weight",
     ]
-    assert orjson.loads(loaded[0]["tools"][0])["function"]["name"] == "weather"
+    # Tool schemas arrive as dicts (datasets' Json() feature), as TRL expects them.
+    assert loaded[0]["tools"][0]["function"]["name"] == "weather"

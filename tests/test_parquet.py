@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import instructkit
 from instructkit import (
     ARROW_SCHEMA_VERSION,
     ConfigurationError,
@@ -31,6 +32,7 @@ from instructkit import (
     read_table,
     to_arrow,
 )
+from instructkit._arrow import storage_schema
 from instructkit._parquet import (
     iter_parquet_records,
     iter_parquet_rows,
@@ -258,9 +260,9 @@ def test_dialect_rows_that_grow_a_column_later_are_refused(
         *instructions_numbered(3),
         Instruction(instruction="q", response="a", meta={"lang": "en"}),
     ]
-    with pytest.raises(DataError, match="new field 'lang'") as caught:
+    with pytest.raises(DataError, match="new column 'lang'") as caught:
         write_parquet(records, tmp_path / "x.parquet", dialect="alpaca")
-    assert caught.value.row == 2
+    assert caught.value.row == 3  # the row that has it, not the chunk's first
     assert list(tmp_path.iterdir()) == []
     # Within the first rows, the extra column is simply part of the layout.
     path = tmp_path / "ok.parquet"
@@ -277,20 +279,42 @@ def test_dialect_object_columns_are_json_text_and_nothing_is_merged(tmp_path: Pa
     ]
     path = tmp_path / "objects.parquet"
     write_parquet(records, path, dialect="alpaca")
-    assert pq.read_schema(path).field("extra").type == pa.string()
-    assert parquet_info(path).metadata["instructkit.json_columns"] == '["extra"]'
+    assert pq.read_schema(path).field("extra").type == pa.json_()
     rows = [row for _, row in iter_parquet_rows(path)]
     assert [row["extra"] for row in rows] == [{"x": 1, "y": [1, 2]}, {"theta": 2.5}]
     assert [parse_row(row, dialect="alpaca") for row in rows] == records
 
 
-def test_dialect_values_arrow_would_promote_are_refused(tmp_path: Path) -> None:
+def test_dialect_side_columns_are_json_and_keep_their_types(tmp_path: Path) -> None:
+    # Arrow would promote [1] to [1.0] in one inferred column; as JSON each row keeps its own.
     records = [
         Instruction(instruction="a", response="b", meta={"score": [1]}),
         Instruction(instruction="c", response="d", meta={"score": [1.5]}),
+        Instruction(instruction="e", response="f", meta={"score": "1"}),
     ]
-    with pytest.raises(DataError, match="column 'score' to read back as written"):
-        write_parquet(records, tmp_path / "promoted.parquet", dialect="alpaca")
+    path = tmp_path / "side.parquet"
+    write_parquet(records, path, dialect="alpaca")
+    assert pq.read_schema(path).field("score").type == pa.json_()
+    assert list(instructkit.read(path)) == records
+
+
+def test_dialect_values_arrow_would_promote_are_refused_naming_both_rows(
+    tmp_path: Path,
+) -> None:
+    # OpenAI weights are written as 0 and 1 (integers) and other values as floats: one
+    # Arrow column would turn the integers into floats.
+    chats = [
+        Conversation(
+            messages=[
+                Message(role="user", content="q"),
+                Message(role="assistant", content=str(weight), weight=weight),
+            ]
+        )
+        for weight in (1.0, 1.0, 0.5)
+    ]
+    with pytest.raises(DataError, match=r"'messages\[\]\.weight'.*row 0.*row 2") as caught:
+        write_parquet(chats, tmp_path / "promoted.parquet", dialect="openai")
+    assert caught.value.row == 2
 
 
 def test_bad_options_are_configuration_errors(tmp_path: Path) -> None:
@@ -369,7 +393,9 @@ def test_invalid_rows_are_located_by_row(tmp_path: Path) -> None:
     rows[4]["instruction"] = ""
     path = tmp_path / "rows.parquet"
     pq.write_table(
-        pa.Table.from_pylist(rows, schema=arrow_schema(Instruction)), path, row_group_size=2
+        pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(Instruction))),
+        path,
+        row_group_size=2,
     )
     with pytest.raises(RecordValidationError) as caught:
         list(iter_parquet_records(path, batch_size=2))

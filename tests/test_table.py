@@ -32,6 +32,7 @@ from instructkit import (
     read_table,
     to_arrow,
 )
+from instructkit._arrow import storage_schema
 from instructkit._table import _read_jsonl_records, validate_table
 
 # --- raw rows: any mix of roles, tool calls and optional fields -----------------------------
@@ -71,7 +72,9 @@ raw_tables = st.one_of(
 
 
 def _table(kind: type[Any], rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist([{**row, "meta": "{}"} for row in rows], schema=arrow_schema(kind))
+    return pa.Table.from_pylist(
+        [{**row, "meta": "{}"} for row in rows], schema=storage_schema(arrow_schema(kind))
+    )
 
 
 def _collect(read: Any) -> tuple[list[tuple[int | None, str]], int, pa.Table]:

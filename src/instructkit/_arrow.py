@@ -11,25 +11,31 @@ Public entry points: :func:`to_arrow`, :func:`from_arrow`, :func:`arrow_schema` 
   harmless differences (``large_string``, ``null``-typed columns, struct field order).
 * :func:`record_type_of` -- which record type a schema holds.
 
-The schema (version 1)::
+The schema (version 2; ``json`` is Arrow's canonical JSON extension type ``arrow.json``,
+``pa.json_()``, whose storage is ``string``)::
 
-    ToolCall  struct<id: string not null, name: string not null, arguments: string not null>
+    ToolCall  struct<id: string not null, name: string not null, arguments: json not null>
     Part      struct<type: string not null, text: string, url: string, detail: string>
     Message   struct<role: string not null, content: string, parts: list<Part>,
                      name: string, tool_calls: list<ToolCall> not null,
                      tool_call_id: string, reasoning: string, weight: double>
     Instruction   instruction, input, response: string not null; system, id: string;
-                  meta: string not null
-    Conversation  messages: list<Message> not null; tools: list<string> not null;
-                  id: string; meta: string not null
+                  meta: json not null
+    Conversation  messages: list<Message> not null; tools: list<json> not null;
+                  id: string; meta: json not null
     Preference    prompt, chosen, rejected: list<Message> not null;
-                  tools: list<string> not null; id: string; meta: string not null
+                  tools: list<json> not null; id: string; meta: json not null
 
-Open-ended JSON stays text: tool-call ``arguments`` and each entry of ``tools`` are the exact
-JSON text the record holds, and ``meta`` is the record's meta object as compact JSON text
-(``"{}"`` when empty). Every field is present in every row; a column is nullable exactly where
-the record allows ``None``, so ``None`` and ``""`` content stay distinct. Content given as
-parts is in ``parts`` (``content`` is null then; both null is content ``None``). Nothing is ever
+Open-ended JSON stays text, typed as JSON: tool-call ``arguments`` and each entry of ``tools``
+are the exact JSON text the record holds, and ``meta`` is the record's meta object as compact
+JSON text (``"{}"`` when empty). The schema's ``huggingface`` metadata declares these as the
+``Json()`` feature of ``datasets``, so ``datasets`` hands them to its users as Python values
+(a tool schema as a dict, as TRL expects), while pyarrow, polars and DuckDB see JSON text.
+Version 1 had plain ``string`` there; tables and files of version 1 are still accepted.
+
+Every field is present in every row; a column is nullable exactly where the record allows
+``None``, so ``None`` and ``""`` content stay distinct. Content given as parts is in
+``parts`` (``content`` is null then; both null is content ``None``). Nothing is ever
 inferred, so an empty input, or a batch where every value is ``None``, still has these types.
 """
 
@@ -71,6 +77,7 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "MESSAGE_TYPE",
     "META_DIALECT",
+    "META_HUGGINGFACE",
     "META_RECORD",
     "META_SCHEMA_VERSION",
     "META_VERSION",
@@ -80,6 +87,8 @@ __all__ = [
     "arrow_schema",
     "conform_table",
     "from_arrow",
+    "huggingface_metadata",
+    "json_text",
     "json_value",
     "merge_parts",
     "meta_text",
@@ -88,11 +97,14 @@ __all__ = [
     "record_type_of",
     "records_from_batch",
     "resolve_record_type",
+    "retype",
+    "storage_schema",
+    "storage_type",
     "strip_nulls",
     "to_arrow",
 ]
 
-ARROW_SCHEMA_VERSION = 1
+ARROW_SCHEMA_VERSION = 2
 """The version of the Arrow/Parquet schema below; raised whenever a column changes."""
 
 META_RECORD = "instructkit.record"
@@ -103,6 +115,8 @@ META_VERSION = "instructkit.version"
 """Parquet footer metadata key: the instructkit version that wrote the file."""
 META_DIALECT = "instructkit.dialect"
 """Parquet footer metadata key: the dialect of the rows (``instructkit`` for the own schema)."""
+META_HUGGINGFACE = "huggingface"
+"""Schema (and Parquet footer) metadata key where ``datasets`` reads a table's features."""
 
 RECORD_TYPES: tuple[type[Record], ...] = (Instruction, Conversation, Preference)
 
@@ -111,6 +125,9 @@ DEFAULT_BATCH_SIZE = 65_536
 # vanishes, small enough that the transient Python lists stay a few tens of MB.
 
 _TEXT = pa.string()
+_JSON = pa.json_()
+# Open-ended JSON (tool-call arguments, tool schemas, meta): text typed as JSON, so that
+# readers know it is JSON (datasets decodes it, DuckDB types it JSON) and nothing infers it.
 
 
 def _required(name: str, kind: pa.DataType) -> pa.Field:
@@ -122,7 +139,7 @@ def _optional(name: str, kind: pa.DataType) -> pa.Field:
 
 
 TOOL_CALL_TYPE = pa.struct(
-    [_required("id", _TEXT), _required("name", _TEXT), _required("arguments", _TEXT)]
+    [_required("id", _TEXT), _required("name", _TEXT), _required("arguments", _JSON)]
 )
 """The Arrow type of one :class:`~instructkit.ToolCall`."""
 
@@ -159,7 +176,7 @@ MESSAGE_TYPE = pa.struct(
 """The Arrow type of one :class:`~instructkit.Message`."""
 
 _MESSAGES_TYPE = pa.list_(_required("item", MESSAGE_TYPE))
-_TEXTS_TYPE = pa.list_(_required("item", _TEXT))
+_JSONS_TYPE = pa.list_(_required("item", _JSON))
 
 _FIELDS: dict[type[Record], list[pa.Field]] = {
     Instruction: [
@@ -168,30 +185,146 @@ _FIELDS: dict[type[Record], list[pa.Field]] = {
         _required("response", _TEXT),
         _optional("system", _TEXT),
         _optional("id", _TEXT),
-        _required("meta", _TEXT),
+        _required("meta", _JSON),
     ],
     Conversation: [
         _required("messages", _MESSAGES_TYPE),
-        _required("tools", _TEXTS_TYPE),
+        _required("tools", _JSONS_TYPE),
         _optional("id", _TEXT),
-        _required("meta", _TEXT),
+        _required("meta", _JSON),
     ],
     Preference: [
         _required("prompt", _MESSAGES_TYPE),
         _required("chosen", _MESSAGES_TYPE),
         _required("rejected", _MESSAGES_TYPE),
-        _required("tools", _TEXTS_TYPE),
+        _required("tools", _JSONS_TYPE),
         _optional("id", _TEXT),
-        _required("meta", _TEXT),
+        _required("meta", _JSON),
     ],
 }
 
-_SCHEMAS: dict[type[Record], pa.Schema] = {
-    kind: pa.schema(
-        fields,
-        metadata={META_RECORD: kind.__name__, META_SCHEMA_VERSION: str(ARROW_SCHEMA_VERSION)},
+
+def storage_type(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every extension type (such as ``json``) replaced by its storage type.
+
+    pyarrow builds arrays from Python values, parses JSON and runs compute functions only on
+    plain types; a cast between the two forms is free (the buffers are shared).
+    """
+    if isinstance(kind, pa.BaseExtensionType):
+        return storage_type(kind.storage_type)
+    if pa.types.is_list(kind):
+        return pa.list_(_storage_field(kind.value_field))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_storage_field(kind.value_field))
+    if pa.types.is_struct(kind):
+        return pa.struct([_storage_field(f) for f in kind])
+    return kind
+
+
+def _storage_field(field: pa.Field) -> pa.Field:
+    return field.with_type(storage_type(field.type))
+
+
+def _relaxed(kind: pa.DataType) -> pa.DataType:
+    """:func:`storage_type` of ``kind`` with every nested field nullable.
+
+    Casts to it never fail on nulls.
+    """
+    kind = storage_type(kind)
+    if pa.types.is_list(kind):
+        return pa.list_(pa.field(kind.value_field.name, _relaxed(kind.value_type)))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _relaxed(f.type)) for f in kind])
+    return kind
+
+
+def retype(array: Any, kind: pa.DataType) -> Any:
+    """``array`` (or chunked array) as ``kind``, sharing its buffers.
+
+    ``kind`` may differ from the array's type only in extension types over the same storage
+    (text and JSON text) and in nullability flags. Unlike a cast, no null is checked against
+    a non-nullable field: the record checks find those and locate them by row.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        return pa.chunked_array([retype(chunk, kind) for chunk in array.chunks], kind)
+    if array.type.equals(kind):
+        return array
+    if isinstance(array.type, pa.BaseExtensionType):
+        array = array.storage
+    if isinstance(kind, pa.BaseExtensionType):
+        return pa.ExtensionArray.from_storage(kind, retype(array, kind.storage_type))
+    mask = array.is_null() if array.null_count else None
+    if pa.types.is_list(kind):
+        offsets = array.offsets
+        if mask is not None and offsets.offset:
+            offsets = pa.concat_arrays([offsets])  # pyarrow takes no mask with sliced offsets
+        values = retype(array.values, kind.value_type)
+        return pa.ListArray.from_arrays(offsets, values, type=kind, mask=mask)
+    if pa.types.is_struct(kind):
+        children = [retype(array.field(i), kind.field(i).type) for i in range(kind.num_fields)]
+        return pa.StructArray.from_arrays(children, fields=list(kind), mask=mask)
+    return array.cast(kind)
+
+
+def storage_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its columns' :func:`storage_type`, metadata kept.
+
+    ``pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(Conversation)))`` builds a
+    table from Python values (pyarrow builds no JSON-typed array from them);
+    :func:`conform_table` and :func:`from_arrow` accept it as it is.
+    """
+    return pa.schema([_storage_field(f) for f in schema], metadata=schema.metadata)
+
+
+def _feature(kind: pa.DataType) -> Any:
+    """The ``datasets`` feature (in its JSON form) of an Arrow type."""
+    if isinstance(kind, pa.JsonType):
+        return {"_type": "Json"}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        name = "List" if pa.types.is_list(kind) else "LargeList"
+        return {"feature": _feature(kind.value_type), "_type": name}
+    if pa.types.is_struct(kind):
+        return {f.name: _feature(f.type) for f in kind}
+    if isinstance(kind, pa.BaseExtensionType):
+        return _feature(kind.storage_type)
+    if pa.types.is_null(kind):
+        return {"dtype": "null", "_type": "Value"}
+    return {"dtype": str(kind), "_type": "Value"}
+
+
+def huggingface_metadata(schema: pa.Schema) -> str:
+    """The ``huggingface`` schema metadata that declares ``schema``'s columns to ``datasets``.
+
+    Columns of Arrow's JSON type become the ``Json()`` feature (``datasets`` >= 4.7), which
+    ``datasets`` decodes to Python values; the other columns get the features ``datasets``
+    would derive from their Arrow types (``Value``, ``List``, a dict for a struct).
+
+    Args:
+        schema: The schema of a table.
+
+    Returns:
+        The metadata value (JSON text).
+    """
+    features = {f.name: _feature(f.type) for f in schema}
+    return json.dumps({"info": {"features": features}}, separators=(",", ":"))
+
+
+def _schema(kind: type[Record], fields: list[pa.Field]) -> pa.Schema:
+    bare = pa.schema(fields)
+    return bare.with_metadata(
+        {
+            META_RECORD: kind.__name__,
+            META_SCHEMA_VERSION: str(ARROW_SCHEMA_VERSION),
+            META_HUGGINGFACE: huggingface_metadata(bare),
+        }
     )
-    for kind, fields in _FIELDS.items()
+
+
+_SCHEMAS: dict[type[Record], pa.Schema] = {
+    kind: _schema(kind, fields) for kind, fields in _FIELDS.items()
+}
+_STORAGE_SCHEMAS: dict[type[Record], pa.Schema] = {
+    kind: storage_schema(schema) for kind, schema in _SCHEMAS.items()
 }
 
 MESSAGE_COLUMNS: dict[type[Record], tuple[str, ...]] = {
@@ -318,20 +451,39 @@ def meta_text(meta: dict[str, Any]) -> str:
     """
     if not meta:
         return "{}"
+    return json_text(meta, "$.meta", "meta")
+
+
+def json_text(value: Any, loc: str = "$", what: str = "JSON values") -> str:
+    """Any JSON value as compact JSON text, deterministically (keys in their order).
+
+    Integers beyond 64 bits are kept exactly; ``NaN`` and infinities are refused.
+
+    Args:
+        value: The value (dicts, lists, text, numbers, booleans, ``None``).
+        loc: Where the value is, for the error.
+        what: What the value is, for the error.
+
+    Returns:
+        The JSON text.
+
+    Raises:
+        RecordValidationError: ``value`` holds a non-finite float.
+    """
     try:
-        data = orjson.dumps(meta)
+        data = orjson.dumps(value)
     except TypeError:
         # orjson stops at 64-bit integers; the standard library writes any integer exactly.
         try:
-            return json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except ValueError:
             data = b"null"
-    # orjson writes NaN and infinities as null; only then is a walk over the object needed.
+    # orjson writes NaN and infinities as null; only then is a walk over the value needed.
     if b"null" in data:
-        where = _non_finite_path(meta, "$.meta")
+        where = _non_finite_path(value, loc)
         if where is not None:
             raise RecordValidationError(
-                "expected finite numbers in meta (JSON has no NaN or Infinity), got a "
+                f"expected finite numbers in {what} (JSON has no NaN or Infinity), got a "
                 "non-finite float",
                 loc=where,
             )
@@ -430,6 +582,14 @@ _FLAT_FIELDS: dict[type[Record], pa.StructType] = {
 }
 _FLAT_MESSAGE_FIELDS = _flat_struct(MESSAGE_TYPE)
 
+# Arrays are built with the storage types (pyarrow builds no extension type from Python
+# values) and cast to the schema's types once per batch, which costs nothing.
+_STORED_TOOL_CALL = storage_type(TOOL_CALL_TYPE)
+_STORED_TOOL_CALLS = storage_type(_TOOL_CALLS_TYPE)
+_STORED_MESSAGE = storage_type(MESSAGE_TYPE)
+_STORED_MESSAGES = storage_type(_MESSAGES_TYPE)
+_STORED_TEXTS = pa.list_(_required("item", _TEXT))
+
 
 def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
     """``values`` as one array of ``kind``; a list of field dicts makes a struct array."""
@@ -467,7 +627,7 @@ def _flatten(lists: list[tuple[Any, ...]]) -> list[Any]:
 def _tool_calls_array(call_lists: list[tuple[Any, ...]]) -> pa.Array:
     calls = list(map(_FIELDS_OF, _flatten(call_lists)))
     return pa.ListArray.from_arrays(
-        _offsets(call_lists), _array(calls, TOOL_CALL_TYPE), type=_TOOL_CALLS_TYPE
+        _offsets(call_lists), _array(calls, _STORED_TOOL_CALL), type=_STORED_TOOL_CALLS
     )
 
 
@@ -488,15 +648,15 @@ def _messages_array(turn_lists: list[tuple[Message, ...]]) -> pa.Array:
     return pa.ListArray.from_arrays(
         _offsets(turn_lists),
         pa.StructArray.from_arrays(
-            [children[f.name] for f in MESSAGE_TYPE], fields=list(MESSAGE_TYPE)
+            [children[f.name] for f in _STORED_MESSAGE], fields=list(_STORED_MESSAGE)
         ),
-        type=_MESSAGES_TYPE,
+        type=_STORED_MESSAGES,
     )
 
 
 def _tools_array(tool_lists: list[tuple[str, ...]]) -> pa.Array:
     return pa.ListArray.from_arrays(
-        _offsets(tool_lists), _texts(_flatten(tool_lists)), type=_TEXTS_TYPE
+        _offsets(tool_lists), _texts(_flatten(tool_lists)), type=_STORED_TEXTS
     )
 
 
@@ -516,7 +676,8 @@ def _meta_array(metas: list[dict[str, Any]], start: int) -> pa.Array:
 
 
 def _columns(kind: type[Record], records: Sequence[Any], start: int) -> list[pa.Array]:
-    schema = _SCHEMAS[kind]
+    """The batch's columns, in the storage types (see :data:`_STORAGE_SCHEMAS`)."""
+    schema = _STORAGE_SCHEMAS[kind]
     try:
         fields = list(map(_FIELDS_OF, records))
         columns = _children(fields, _FLAT_FIELDS[kind])
@@ -526,7 +687,7 @@ def _columns(kind: type[Record], records: Sequence[Any], start: int) -> list[pa.
             values = list(map(itemgetter(field.name), fields))
             if field.name == "meta":
                 columns["meta"] = _meta_array(values, start)
-            elif field.type == _MESSAGES_TYPE:
+            elif field.type == _STORED_MESSAGES:
                 columns[field.name] = _messages_array(values)
             else:
                 columns[field.name] = _tools_array(values)
@@ -710,7 +871,8 @@ def _build(
         yield from _build(kind, schema, chunk[:half], start)
         yield from _build(kind, schema, chunk[half:], start + half)
         return
-    yield pa.RecordBatch.from_arrays(columns, schema=schema)
+    typed = [retype(column, field.type) for column, field in zip(columns, schema, strict=True)]
+    yield pa.RecordBatch.from_arrays(typed, schema=schema)
 
 
 def _kind_of(record: object) -> type[Record]:
@@ -772,6 +934,7 @@ def _storage(kind: pa.DataType) -> pa.DataType:
 def _type_problem(got: pa.DataType, want: pa.DataType, path: str) -> tuple[str, str] | None:
     """``(path, reason)`` when ``got`` cannot stand for ``want`` by a safe cast, else None."""
     got = _storage(got)
+    want = _storage(want)  # text stands for JSON text (schema version 1 had plain text)
     if pa.types.is_null(got):
         return None  # an all-null column of any type; nullability is checked on the values
     if pa.types.is_string(want):
@@ -902,7 +1065,9 @@ def _cast(column: pa.ChunkedArray, kind: pa.DataType, name: str, file: str | Non
             [chunk.storage for chunk in column.chunks], column.type.storage_type
         )
     try:
-        return column.cast(kind)
+        # Through the storage types with every field nullable: pyarrow casts neither large
+        # text to JSON nor a null into a non-nullable field (the record checks report those).
+        return retype(column.cast(_relaxed(kind)), kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise DataError(
             f"column {name!r}: expected {_describe_type(kind)}, got {_describe_type(column.type)} "
@@ -1081,10 +1246,11 @@ def from_arrow(
     Example:
         >>> import pyarrow as pa
         >>> from instructkit import Instruction, arrow_schema, from_arrow
+        >>> from instructkit._arrow import storage_schema
         >>> table = pa.Table.from_pylist(
         ...     [{"instruction": "Say hi.", "input": "", "response": "", "system": None,
         ...       "id": None, "meta": "{}"}],
-        ...     schema=arrow_schema(Instruction),
+        ...     schema=storage_schema(arrow_schema(Instruction)),
         ... )
         >>> try:
         ...     from_arrow(table)

@@ -45,25 +45,29 @@ from instructkit._arrow import (
     ARROW_SCHEMA_VERSION,
     MESSAGE_COLUMNS,
     META_DIALECT,
+    META_HUGGINGFACE,
     META_RECORD,
     META_SCHEMA_VERSION,
     META_VERSION,
     RECORD_TYPES,
     arrow_schema,
     conform_table,
+    huggingface_metadata,
+    json_text,
     json_value,
     merge_parts,
-    meta_text,
     meta_value,
     record_batches,
     record_type_of,
     records_from_batch,
     resolve_record_type,
+    retype,
+    storage_type,
     strip_nulls,
 )
 from instructkit._atomic import ShardSet, atomic_path, check_max_rows
 from instructkit._dialects import get_dialect, to_row
-from instructkit._errors import ConfigurationError, DataError, describe_type, with_article
+from instructkit._errors import ConfigurationError, DataError, with_article
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Record
 from instructkit._report import LossReport
@@ -203,145 +207,237 @@ def _check_positive(name: str, value: object) -> int:
     return value
 
 
-def _fix_nulls(kind: pa.DataType) -> pa.DataType:
-    # Rows where a value is always None (or a list always empty) would infer `null` types,
-    # which other readers choke on and later row groups cannot widen; text is the safe guess.
-    if pa.types.is_null(kind):
-        return pa.string()
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return pa.list_(_fix_nulls(kind.value_type))
-    if pa.types.is_struct(kind):
-        return pa.struct([pa.field(f.name, _fix_nulls(f.type), f.nullable) for f in kind])
-    return kind
+_VALUE_ARGUMENTS = frozenset({"trl"})
+"""Dialects whose tool-call ``arguments`` are JSON values (TRL) rather than JSON text in a
+string (OpenAI): there ``arguments`` is open-ended JSON."""
+
+_OPEN_KEYS = frozenset({"chat_template_kwargs", "meta"})
+"""Keys whose values are open-ended JSON wherever they appear in a dialect row."""
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+_WORDS = {
+    "bool": "a boolean",
+    "int": "an integer",
+    "float": "a float",
+    "str": "a string",
+    "dict": "an object",
+    "list": "an array",
+}
+
+_SCALARS: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+}
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equality that also tells 1 from 1.0 and True from 1 (Arrow would promote them)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+def _value_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, Mapping):
+        return "dict"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
+
+
+class _Node:
+    """One position of a dialect row (a column, a struct field, the items of a list)."""
+
+    __slots__ = ("fields", "item", "json", "kind", "path", "row")
+
+    def __init__(self, path: str, *, json: bool) -> None:
+        self.path = path
+        self.json = json  # open-ended: stored as JSON text, whatever the value is
+        self.kind: str | None = None  # the value kind seen first (None: only nulls so far)
+        self.row = -1  # the row it was first seen in
+        self.item: _Node | None = None
+        self.fields: dict[str, _Node] = {}
+
+    def arrow_type(self) -> pa.DataType:
+        if self.json:
+            return pa.json_()
+        if self.kind == "list":
+            return pa.list_(self.item.arrow_type() if self.item is not None else pa.string())
+        if self.kind == "dict":
+            return pa.struct([pa.field(k, f.arrow_type()) for k, f in self.fields.items()])
+        # Only nulls (or empty lists) in the first rows: text, a type every reader takes.
+        return _SCALARS.get(self.kind or "str", pa.string())
+
+    def settle(self) -> None:
+        """Fix the types once the first rows are seen."""
+        if self.kind == "dict" and not self.fields:
+            # Only empty objects: Parquet has no struct without fields, and an object whose
+            # keys are unknown is open-ended anyway.
+            self.json = True
+        for child in (self.item, *self.fields.values()):
+            if child is not None:
+                child.settle()
+
+    def holds_json(self) -> bool:
+        if self.json:
+            return True
+        if self.item is not None and self.item.holds_json():
+            return True
+        return any(f.holds_json() for f in self.fields.values())
 
 
 class _DialectTables:
-    """Dialect rows to tables: JSON-object columns as JSON text, the rest inferred once.
+    """Dialect rows to tables with one fixed schema, open-ended JSON stored as JSON text.
 
-    Columns whose values are JSON objects (``meta``, extra columns) have an open-ended shape,
-    so they are stored as JSON text and listed in the footer (``instructkit.json_columns``)
-    for the reader to decode. The other columns' types are inferred from the first chunk of rows
-    (``null`` types made text) and fixed; every group is checked to read back exactly (up to
-    absent-versus-null nested keys), so nothing is silently promoted, merged or dropped.
+    Nothing open-ended is inferred. These positions hold JSON of any shape, so they are typed
+    with Arrow's JSON extension type and each value is written as its compact JSON text
+    (``null`` kept apart from an absent key): every column the dialect does not define
+    (``meta`` entries written as columns, ``chat_template_kwargs``), each entry of a
+    ``tools`` list (tool schemas), and tool-call ``arguments`` where the dialect gives them
+    as JSON values (TRL). The rest is the dialect's own structure (messages, tool calls):
+    its types are taken from the first chunk of rows and then fixed, and a value of another
+    type than the one first seen at its position, a field first seen after that chunk, or an
+    integer beyond 64 bits is refused with an error naming the rows, since Arrow would
+    change it (promote, merge or drop). What is written reads back identically, up to
+    absent-versus-null keys in the structure (Arrow cannot tell them apart).
     """
 
-    def __init__(self, file: str, footer: dict[str, str]) -> None:
+    def __init__(self, file: str, *, dialect: str, column_map: Mapping[str, str] | None) -> None:
         self.file = file
-        self.footer = footer
+        names = dict(column_map or {})
+        self.columns = {names.get(c, c) for c in get_dialect(dialect).columns}
+        self.tools = {"tools", names.get("tools", "tools")}
+        self.json_keys = _OPEN_KEYS | ({"arguments"} if dialect in _VALUE_ARGUMENTS else set())
+        self.nodes: dict[str, _Node] = {}
         self.schema: pa.Schema | None = None
-        self.json_columns: list[str] = []
 
-    def _encode(self, rows: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
-        if not self.json_columns:
-            return rows
-        out = []
-        for index, row in enumerate(rows):
-            row = dict(row)
-            for name in self.json_columns:
-                value = row.get(name)
-                if isinstance(value, dict):
-                    row[name] = meta_text(value)
-                elif value is not None:
-                    raise DataError(
-                        f"expected column {name!r} to hold JSON objects as in the first row "
-                        f"group, got {describe_type(value)}",
-                        row=start + index,
-                        file=self.file,
-                    )
-            out.append(row)
-        return out
+    def _child(self, parent: _Node | None, key: str) -> _Node:
+        if parent is None:
+            return _Node(key, json=key not in self.columns or key in self.json_keys)
+        return _Node(f"{parent.path}.{key}", json=key in self.json_keys)
+
+    def _item(self, parent: _Node) -> _Node:
+        tools = parent.path.rsplit(".", 1)[-1] in self.tools
+        return _Node(parent.path + "[]", json=tools)
+
+    def _observe(self, node: _Node, value: Any, row: int) -> None:
+        if value is None or node.json:
+            return
+        kind = _value_kind(value)
+        if node.kind is None:
+            if self.schema is not None and kind != "str":
+                self._clash(node, "null (typed as text)", kind, row)
+            node.kind, node.row = kind, row
+        elif node.kind != kind:
+            self._clash(node, _WORDS.get(node.kind, node.kind), kind, row)
+        if kind == "list":
+            if node.item is None:
+                node.item = self._item(node)
+            for item in value:
+                self._observe(node.item, item, row)
+        elif kind == "dict":
+            for key, item in value.items():
+                child = node.fields.get(key)
+                if child is None:
+                    child = self._child(node, key)
+                    if self.schema is not None:
+                        if item is None and not child.json:
+                            continue  # reads back as absent, like a null
+                        raise DataError(
+                            f"expected only the fields fixed by the first rows, got a new "
+                            f"field {child.path!r} (write with dialect=None for a lossless "
+                            "file)",
+                            row=row,
+                            file=self.file,
+                        )
+                    node.fields[key] = child
+                self._observe(child, item, row)
+        elif kind == "int" and not _INT64_MIN <= value <= _INT64_MAX:
+            raise DataError(
+                f"expected integers within 64 bits at {node.path!r}, got {value} (write with "
+                "dialect=None for a lossless file)",
+                row=row,
+                file=self.file,
+            )
+        elif kind not in _SCALARS:
+            raise DataError(
+                f"expected JSON values at {node.path!r}, got a {kind}", row=row, file=self.file
+            )
+
+    def _clash(self, node: _Node, first: str, kind: str, row: int) -> None:
+        raise DataError(
+            f"expected one type at {node.path!r} in every row, got {first} in row {node.row} "
+            f"and {_WORDS.get(kind, kind)} in row {row} (Arrow stores one type per field; "
+            "write with dialect=None for a lossless file)",
+            row=row,
+            file=self.file,
+        )
+
+    def _encode(self, node: _Node, value: Any, present: bool, row: int) -> Any:
+        if node.json:
+            if not present:
+                return None  # absent stays apart from a JSON null
+            try:
+                return json_text(value, f"$.{node.path}", "JSON values")
+            except DataError as err:
+                raise err.located(row=row, file=self.file) from err
+        if value is None or not node.holds_json():
+            return value
+        if node.kind == "list":
+            assert node.item is not None
+            return [self._encode(node.item, item, True, row) for item in value]
+        return {
+            key: self._encode(child, value.get(key), key in value, row)
+            for key, child in node.fields.items()
+        }
 
     def table(self, rows: list[dict[str, Any]], start: int) -> pa.Table:
-        # Column names are the union of every row's keys (pyarrow's from_pylist would take
-        # the first row's keys only and silently drop the rest).
-        names = list(dict.fromkeys(key for row in rows for key in row))
+        for offset, row in enumerate(rows):
+            for key, value in row.items():
+                node = self.nodes.get(key)
+                if node is None:
+                    node = self._child(None, key)
+                    if self.schema is not None:
+                        raise DataError(
+                            f"expected only the columns fixed by the first rows, got a new "
+                            f"column {key!r} (write with dialect=None for a lossless file)",
+                            row=start + offset,
+                            file=self.file,
+                        )
+                    self.nodes[key] = node
+                self._observe(node, value, start + offset)
         if self.schema is None:
-            self.json_columns = [
-                name
-                for name in names
-                if all(isinstance(r.get(name), (dict, type(None))) for r in rows)
-                and any(isinstance(r.get(name), dict) for r in rows)
-            ]
-            if self.json_columns:
-                self.footer[META_JSON_COLUMNS] = json.dumps(self.json_columns)
-        encoded = self._encode(rows, start)
-        inferred = pa.schema(
-            [pa.field(name, self._array(name, encoded, None, start).type) for name in names]
-        )
-        if self.schema is None:
-            self.schema = pa.schema([pa.field(f.name, _fix_nulls(f.type)) for f in inferred])
-        else:
-            self._check_fields(inferred, start)
-        table = pa.Table.from_arrays(
-            [self._array(f.name, encoded, f.type, start) for f in self.schema],
-            schema=self.schema,
-        )
-        self._check_exact(table, encoded, start)
-        return table
-
-    def _array(
-        self, name: str, rows: list[dict[str, Any]], kind: pa.DataType | None, start: int
-    ) -> pa.Array:
-        try:
-            return pa.array([row.get(name) for row in rows], type=kind)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
-            raise DataError(
-                f"expected column {name!r} to hold values of one Arrow type"
-                + (f" ({kind})" if kind is not None else "")
-                + f", got a mix ({err})",
-                row=start,
-                file=self.file,
-            ) from err
-
-    def _check_fields(self, inferred: pa.Schema, start: int) -> None:
-        # Refuse what a cast would silently drop: columns or struct fields first seen now.
-        assert self.schema is not None
-        known: dict[str, pa.DataType] = {}
-        for f in self.schema:
-            known.update(_fields_of(f.type, f.name))
-        for f in inferred:
-            for path in _fields_of(f.type, f.name):
-                if path not in known:
-                    raise DataError(
-                        f"expected only the columns fixed by the first rows, got a new field "
-                        f"{path!r} (write with dialect=None for a lossless file)",
-                        row=start,
-                        file=self.file,
-                    )
-
-    def _check_exact(self, table: pa.Table, rows: list[dict[str, Any]], start: int) -> None:
-        for name in table.column_names:
-            stored = table.column(name).to_pylist()
-            for index, (row, back) in enumerate(zip(rows, stored, strict=True)):
-                if not _same(strip_nulls(row.get(name)), strip_nulls(back)):
-                    raise DataError(
-                        f"expected column {name!r} to read back as written, got {back!r:.80} "
-                        f"for {row.get(name)!r:.80} (mixed types or shapes that Arrow merges; "
-                        "write with dialect=None for a lossless file)",
-                        row=start + index,
-                        file=self.file,
-                    )
-
-
-def _fields_of(kind: pa.DataType, prefix: str) -> dict[str, pa.DataType]:
-    out = {prefix: kind}
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        out.update(_fields_of(kind.value_type, prefix + "[]"))
-    elif pa.types.is_struct(kind):
-        for f in kind:
-            out.update(_fields_of(f.type, f"{prefix}.{f.name}"))
-    return out
+            for node in self.nodes.values():
+                node.settle()
+            self.schema = pa.schema(
+                [pa.field(name, node.arrow_type()) for name, node in self.nodes.items()]
+            )
+        arrays = []
+        for column in self.schema:
+            node = self.nodes[column.name]
+            name = column.name
+            if node.holds_json():
+                values = [
+                    self._encode(node, row.get(name), name in row, start + offset)
+                    for offset, row in enumerate(rows)
+                ]
+            else:
+                values = [row.get(name) for row in rows]
+            try:
+                array = pa.array(values, type=storage_type(column.type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+                raise DataError(  # pragma: no cover - the observation above rules this out
+                    f"expected column {name!r} to hold {column.type}, got values that do not "
+                    f"fit ({err})",
+                    row=start,
+                    file=self.file,
+                ) from err
+            arrays.append(retype(array, column.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 def _footer(
@@ -449,6 +545,8 @@ class _GroupedWriter:
 
     def _open(self) -> pq.ParquetWriter:
         assert self.schema is not None
+        # The features `datasets` reads: JSON columns as its Json() feature.
+        self.footer[META_HUGGINGFACE] = huggingface_metadata(self.schema)
         return pq.ParquetWriter(
             self.next_path(),
             self.schema.with_metadata(self.footer),
@@ -625,7 +723,7 @@ def write_parquet(
             )
         footer = _footer(kind, dialect_name, native, metadata)
         empty_schema = pa.schema([])
-        converter = _DialectTables(file, footer)
+        converter = _DialectTables(file, dialect=dialect_name, column_map=column_map)
 
         def dialect_tables() -> Iterator[pa.Table]:
             chunk, start = first, 0
@@ -648,8 +746,6 @@ def write_parquet(
                             report=report,
                         )
                     )
-                # The first table also settles the footer's JSON columns, before the
-                # writer (which opens at the first row group) writes the footer schema.
                 yield converter.table(rows, start)
                 start += len(chunk)
                 chunk = list(islice(iterator, _CHUNK))
@@ -754,7 +850,7 @@ def iter_parquet_records(
     info = parquet_info(path)
     kind = _native_kind(info, record, file)
     # Check the types on an empty table first, so a bad file fails before any row is read.
-    conform_table(info.schema.empty_table(), kind, file=file)
+    conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
     tally = report if report is not None else ItemReport(source=file)
     if tally.source is None:
         tally.source = file
@@ -822,6 +918,9 @@ def iter_parquet_rows(
                 f"expected a JSON list in the footer's {META_JSON_COLUMNS}", file=file
             ) from err
         json_columns = [name for name in listed if name in info.schema.names]
+    # Values typed as JSON (by instructkit's dialect writer, or by `datasets` for its Json()
+    # feature) are decoded, nested or not.
+    typed = {f.name: f.type for f in info.schema if _holds_json(f.type)}
     handle = _open(path)
     try:
         start = 0
@@ -839,12 +938,43 @@ def iter_parquet_rows(
                         for name in json_columns:
                             if name in row:
                                 row[name] = json_value(row[name], name)
+                        for name, kind in typed.items():
+                            if name in row:
+                                row[name] = _decode_json(row[name], kind, name)
                 except DataError as err:
                     raise err.located(row=start + offset, file=file) from err
                 yield start + offset, row
             start += batch.num_rows
     finally:
         handle.close()
+
+
+def _holds_json(kind: pa.DataType) -> bool:
+    if isinstance(kind, pa.JsonType):
+        return True
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _holds_json(kind.value_type)
+    if pa.types.is_struct(kind):
+        return any(_holds_json(f.type) for f in kind)
+    return False
+
+
+def _decode_json(value: Any, kind: pa.DataType, name: str) -> Any:
+    """``value`` (a row's column, nulls stripped) with its JSON-typed texts parsed."""
+    if value is None:
+        return None
+    if isinstance(kind, pa.JsonType):
+        return json_value(value, name)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return [_decode_json(item, kind.value_type, name) for item in value]
+    if pa.types.is_struct(kind):
+        return {
+            key: _decode_json(item, kind.field(key).type, name)
+            if kind.get_field_index(key) >= 0
+            else item
+            for key, item in value.items()
+        }
+    return value
 
 
 def _check_batch_utf8(batch: pa.RecordBatch, start: int, file: str) -> None:
@@ -887,7 +1017,7 @@ def read_parquet_table(
     file = _name(path)
     info = parquet_info(path)
     kind = _native_kind(info, record, file)
-    conform_table(info.schema.empty_table(), kind, file=file)
+    conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
     try:
         table = pq.read_table(path, use_threads=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:

@@ -75,6 +75,8 @@ from instructkit._arrow import (
     record_type_of,
     records_from_batch,
     resolve_record_type,
+    retype,
+    storage_type,
 )
 from instructkit._dialects._native import native_record_type
 from instructkit._errors import (
@@ -319,7 +321,8 @@ def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
 def _parse_jsonl_table(file: str, kind: type[Record]) -> pa.Table | None:
     """The file parsed by pyarrow; ``None`` if that fails or finds unknown or missing columns."""
     schema = arrow_schema(kind)
-    explicit = pa.schema([f for f in schema if f.name != "meta"])
+    # pyarrow's JSON reader knows no extension types: JSON text is parsed as plain text.
+    explicit = pa.schema([f.with_type(storage_type(f.type)) for f in schema if f.name != "meta"])
     parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
     table = _parse_jsonl(file, parse)
     if table is None:
@@ -490,6 +493,7 @@ def _check_utf8(table: pa.Table, file: str) -> None:
 _ROLE_VALUES = pa.array(ROLES, pa.string())
 _MSG = {MESSAGE_TYPE.field(i).name: i for i in range(MESSAGE_TYPE.num_fields)}
 _CALL = {TOOL_CALL_TYPE.field(i).name: i for i in range(TOOL_CALL_TYPE.num_fields)}
+_STORED_MESSAGE = storage_type(MESSAGE_TYPE)  # the checks see the storage types (see _scan)
 
 
 def _rows(mask: Any) -> pa.Array:
@@ -635,7 +639,7 @@ class _Turns:
             # are, without the per-field bitmap merge pc.struct_field allocates.
             fields = [
                 pa.chunked_array(
-                    [chunk.field(i) for chunk in values.chunks], MESSAGE_TYPE.field(i).type
+                    [chunk.field(i) for chunk in values.chunks], _STORED_MESSAGE.field(i).type
                 )
                 for i in range(MESSAGE_TYPE.num_fields)
             ]
@@ -977,6 +981,12 @@ def validate_table(
 def _scan(table: pa.Table, kind: type[Record]) -> _Findings:
     """Every check, column-wise; the rows that fail some check."""
     out = _Findings()
+    # Compute functions take no extension types: check JSON text as the text it is stored as
+    # (a cast that shares the buffers).
+    table = pa.Table.from_arrays(
+        [retype(column, storage_type(column.type)) for column in table.columns],
+        names=table.column_names,
+    )
     # Whole columns at once: compute functions loop over the chunks in C++, while a Python
     # loop over pyarrow's ~1 MiB JSON blocks would pay the call overhead a thousand times.
     _check_text_columns(table, kind, out)
