@@ -326,7 +326,7 @@ def test_content_parts_round_trip_and_are_checked_like_the_records() -> None:
     rows[0]["messages"][0]["parts"] = [{"type": "text", "text": "x"}]  # and content "Hi"
     rows[1]["messages"][1]["parts"] = [{"type": "image", "url": "a.png"}]  # on an assistant
     rows[1]["messages"][1]["content"] = None
-    bad = pa.Table.from_pylist(rows, schema=table.schema)
+    bad = pa.Table.from_pylist(rows, schema=storage_schema(table.schema))
     for read in (from_arrow, validate_table):
         report = ItemReport()
         assert len(read(bad, on_error="collect", report=report)) == 0

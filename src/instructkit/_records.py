@@ -412,7 +412,7 @@ def _part_from_value(value: object, index: int) -> object:
         return value
     if not isinstance(value, dict):
         raise RecordValidationError(
-            f"expected a content part object, got {_short(value)} (a {type(value).__name__})",
+            f"expected a content part object, got {_short(value)} ({describe_type(value)})",
             loc=format_loc((index,)),
         )
     model = _PART_TYPES.get(value.get("type"))
@@ -441,7 +441,7 @@ def _content_from_value(value: object) -> object:
         return tuple(_part_from_value(part, index) for index, part in enumerate(value))
     raise ValueError(
         f"expected text, a list of content parts or None, got {_short(value)} "
-        f"(a {type(value).__name__})"
+        f"({describe_type(value)})"
     )
 
 

@@ -41,7 +41,7 @@ from instructkit._dialects._extras import (
     text_content,
 )
 from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
-from instructkit._errors import ConfigurationError, DialectError, format_loc
+from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
 from instructkit._records import (
     INPUT_OFFSET_KEY,
     INPUT_SEPARATOR,
@@ -227,7 +227,8 @@ class AlpacaDialect(Dialect):
         if (layout == "ranking") != ranking:
             wanted = "Preference" if layout == "ranking" else "Instruction or Conversation"
             raise ConfigurationError(
-                f"expected a {wanted} for alpaca layout {layout!r}, got a {type(record).__name__}"
+                f"expected {with_article(wanted)} for alpaca layout {layout!r}, got "
+                f"{with_article(type(record).__name__)}"
             )
         if isinstance(record, Instruction):
             row: dict[str, Any] = {

@@ -50,7 +50,7 @@ from instructkit._dialects._extras import (
     text_content,
     unwrapped_tool_text,
 )
-from instructkit._errors import ConfigurationError, DialectError, format_loc
+from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 
 __all__ = [
@@ -469,7 +469,8 @@ class ShareGPTDialect(Dialect):
         if (layout == "ranking") != ranking:
             wanted = "Preference" if layout == "ranking" else "Conversation"
             raise ConfigurationError(
-                f"expected a {wanted} for sharegpt layout {layout!r}, got a {type(record).__name__}"
+                f"expected {with_article(wanted)} for sharegpt layout {layout!r}, got "
+                f"{with_article(type(record).__name__)}"
             )
         if isinstance(record, Preference):
             messages = list(record.prompt)
