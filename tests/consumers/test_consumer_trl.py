@@ -10,6 +10,7 @@ write. The tokenizer and model are tiny and built locally (see ``tiny.py``).
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,18 @@ def test_trl_takes_prompt_less_pairs() -> None:
     row = ik.to_row(pair, dialect="trl", layout="conversational_preference")
     row = {**row, **maybe_extract_prompt(row)}
     assert is_conversational(row)
+
+
+def test_trl_jsonl_lines_hold_exact_arguments() -> None:
+    # What instructkit guarantees of a TRL JSONL file: each line, read by a JSON parser, is
+    # exactly the row (arguments as JSON values, numbers to the last digit). datasets' JSON
+    # reader may then re-encode them (see as_loaded in shared.py).
+    records = [*TOOL_CHATS, *FLOAT_CALLS]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.jsonl"
+        ik.write(records, path, dialect="trl")
+        lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert lines == [ik.to_row(record, dialect="trl") for record in records]
+    assert lines[-1]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {
+        "by": 1.192092896e-07
+    }
