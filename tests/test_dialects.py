@@ -16,6 +16,7 @@ from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAY
 from instructkit._dialects import get_dialect
 from instructkit._dialects._trl import split_shared_prefix
 from instructkit._records import content_text
+from instructkit._strategies._rows import OPENAI_DPO_SHAPES
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -162,8 +163,12 @@ LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     ("sharegpt", "system_column", plain_conversations.map(canonical_ids)),
     ("openai", None, iks.conversations()),
     ("openai", None, compact_conversations),
-    ("openai_dpo", None, iks.preferences()),
-    ("openai_dpo", None, iks.preferences(reasoning=st.none())),
+    ("openai_dpo", None, iks.preferences(shapes=st.sampled_from(OPENAI_DPO_SHAPES))),
+    (
+        "openai_dpo",
+        None,
+        iks.preferences(reasoning=st.none(), shapes=st.sampled_from(OPENAI_DPO_SHAPES)),
+    ),
     ("trl", None, iks.conversations()),
     ("trl", None, compact_conversations.map(canonical_ids)),
     ("trl", "conversational_prompt_only", compact_conversations),
@@ -362,7 +367,7 @@ def test_openai_row_round_trips_exactly() -> None:
                 "weight": 0,
             },
             {"role": "tool", "content": "sun", "tool_call_id": "call_x"},
-            {"role": "assistant", "content": "Soleil.", "weight": 0.5},
+            {"role": "assistant", "content": "Soleil.", "weight": 1},
         ],
         "tools": [{"type": "function", "function": {"name": "weather", "parameters": {}}}],
         "parallel_tool_calls": False,
@@ -1540,3 +1545,106 @@ def test_text_only_layouts_join_parts_and_drop_images_reported(dialect: str) -> 
     kinds = {(loss.kind, loss.field.rsplit(".", 1)[-1]) for loss in report}
     assert {("changed", "content"), ("dropped", "content[*]")} <= kinds
     assert "And this one?" in orjson.dumps(row).decode()
+
+
+# -- OpenAI's fine-tuning rules: what a line has no place for is reported or refused ------
+
+
+def _losses(record: Any, dialect: str) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    report = ik.LossReport()
+    row = ik.to_row(record, dialect=dialect, report=report)
+    return row, {(loss.kind, loss.field) for loss in report}
+
+
+def test_openai_writes_weights_0_or_1_on_assistant_turns_only() -> None:
+    chat = ik.Conversation(
+        messages=[
+            ik.Message(role="user", content="Hi", weight=1.0),
+            ik.Message(role="assistant", content="Hello", weight=0.5),
+            ik.Message(role="user", content="Bye"),
+            ik.Message(role="assistant", content="Bye", weight=0.0),
+        ]
+    )
+    row, losses = _losses(chat, "openai")
+    assert [m.get("weight") for m in row["messages"]] == [None, None, None, 0]
+    assert losses == {("dropped", "$.messages[*].weight")}
+
+
+def test_openai_tool_messages_carry_no_name() -> None:
+    call = ik.ToolCall(id="c1", name="weather", arguments='{"city":"Oslo"}')
+    chat = ik.Conversation(
+        messages=[
+            ik.Message(role="user", content="Weather?"),
+            ik.Message(role="assistant", content=None, tool_calls=[call]),
+            ik.Message(role="tool", content="Cloudy.", tool_call_id="c1", name="weather"),
+            ik.Message(role="assistant", content="Cloudy."),
+        ]
+    )
+    row, losses = _losses(chat, "openai")
+    assert not [m for m in row["messages"] if m["role"] == "tool" and "name" in m]
+    assert losses == {("dropped", "$.messages[*].name")}
+    # TRL's tool messages do have a name.
+    assert ik.parse_row(ik.to_row(chat, dialect="trl"), dialect="trl") == chat
+
+
+def test_openai_dpo_lines_carry_no_weights() -> None:
+    pair = ik.Preference(
+        prompt=[ik.Message(role="user", content="Hi", weight=1.0)],
+        chosen=[ik.Message(role="assistant", content="Hello", weight=1.0)],
+        rejected=[ik.Message(role="assistant", content="Go", weight=0.0)],
+    )
+    row, losses = _losses(pair, "openai_dpo")
+    messages = [*row["input"]["messages"], *row["preferred_output"], *row["non_preferred_output"]]
+    assert not [m for m in messages if "weight" in m]
+    assert losses == {
+        ("dropped", f"$.{field}[*].weight") for field in ("prompt", "chosen", "rejected")
+    }
+
+
+@pytest.mark.parametrize(
+    ("pair", "loc"),
+    [
+        (
+            ik.Preference(
+                prompt=[],
+                chosen=[
+                    ik.Message(role="user", content="Hi"),
+                    ik.Message(role="assistant", content="A"),
+                ],
+                rejected=[
+                    ik.Message(role="user", content="Hi"),
+                    ik.Message(role="assistant", content="B"),
+                ],
+            ),
+            "$.prompt",
+        ),
+        (
+            ik.Preference(
+                prompt=[ik.Message(role="user", content="Hi")],
+                chosen=[ik.Message(role="assistant", content="A")],
+                rejected=[
+                    ik.Message(role="assistant", content="B"),
+                    ik.Message(role="user", content="More?"),
+                    ik.Message(role="assistant", content="C"),
+                ],
+            ),
+            "$.rejected[1].role",
+        ),
+    ],
+)
+def test_openai_dpo_refuses_pairs_no_line_holds(pair: ik.Preference, loc: str) -> None:
+    with pytest.raises(ik.DialectError, match=re.escape(f"- at {loc}")):
+        ik.to_row(pair, dialect="openai_dpo")
+
+
+@given(iks.preferences())
+def test_openai_dpo_writes_a_line_or_refuses_by_shape(pair: ik.Preference) -> None:
+    fits = bool(pair.prompt) and all(
+        side[0].role == "assistant" and {m.role for m in side} <= {"assistant", "tool"}
+        for side in (pair.chosen, pair.rejected)
+    )
+    if fits:
+        ik.to_row(pair, dialect="openai_dpo")
+    else:
+        with pytest.raises(ik.DialectError, match="OpenAI DPO"):
+            ik.to_row(pair, dialect="openai_dpo")

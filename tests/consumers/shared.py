@@ -62,9 +62,19 @@ TRL_FILES: dict[str, st.SearchStrategy[list[Any]]] = {
     "standard_prompt_completion": _files(
         instructions(systems=st.none(), meta=NO_META), _single_turn("assistant")
     ),
-    "conversational_preference": _files(preferences(meta=NO_META)),
+    # Prompt-less pairs are tried on their own (test_trl_takes_prompt_less_pairs).
+    "conversational_preference": _files(
+        preferences(meta=NO_META).filter(lambda pair: bool(pair.prompt))
+    ),
     "standard_preference": _files(_PLAIN_PAIRS),
-    "conversational_implicit_preference": _files(preferences(meta=NO_META)),
+    # TRL finds an implicit prompt as the longest shared start of the two transcripts, and
+    # fails on pairs whose sides share everything or nothing (an empty prompt or completion):
+    # those pairs belong in the explicit layout.
+    "conversational_implicit_preference": _files(
+        preferences(meta=NO_META, shapes=st.sampled_from(("independent", "text_prefix"))).filter(
+            lambda pair: bool(pair.prompt) and pair.chosen[0] != pair.rejected[0]
+        )
+    ),
     "standard_implicit_preference": _files(_PLAIN_PAIRS),
 }
 TRL_LAYOUTS = tuple(TRL_FILES)
@@ -170,6 +180,26 @@ def write_and_load(records: list[Any], folder: Path, fmt: str, **write_args: Any
     return datasets.load_dataset(
         builder, data_files=str(path), split="train", cache_dir=str(folder / "cache")
     )
+
+
+def as_loaded(row: dict[str, Any], loaded: Any, fmt: str) -> dict[str, Any]:
+    """``row`` as ``datasets``' JSON reader gives it back, for comparing with a loaded row.
+
+    instructkit writes every number's exact JSON text (reading a line with any JSON parser
+    gives the row again; see ``test_trl_jsonl_lines_hold_exact_arguments``). But when a
+    column's objects differ in shape, the reader re-encodes the lines with its ujson helper
+    before parsing them, which keeps 10 significant digits (``1.192092896e-07`` comes back as
+    ``1.1920000000000001e-07``, the largest double as ``inf``), and types those columns
+    ``Json``. That is the
+    reader's doing, not the file's: docs/trainers.md says to write Parquet for exact numbers.
+    """
+    if fmt != "jsonl" or "Json(" not in repr(loaded.features):
+        return row
+    from datasets.utils.json import ujson_dumps, ujson_loads
+
+    # Encoded by the reader, and decoded again by the same helper when a Json value is read.
+    again: dict[str, Any] = ujson_loads(ujson_dumps(ujson_loads(orjson.dumps(row).decode())))
+    return again
 
 
 # Keys of objects whose absence and a null mean the same to every reader: a columnar file

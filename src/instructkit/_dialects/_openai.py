@@ -11,15 +11,20 @@ tool message without ``tool_call_id``, gets an invented one (see
 and assistant ``function_call`` are read as ``tool`` and ``tool_calls`` (reported as changed,
 with invented ids). Keys with null values, and empty ``tool_calls`` and ``tools`` arrays, read
 as absent.
-Writing: ``weight`` 0 and 1 are written as the integers OpenAI documents, other weights as they
-are; reasoning has no place in an OpenAI line and is dropped (reported).
+Writing follows OpenAI's published rules for fine-tuning lines, and reports what they have no
+place for: ``weight`` is written on assistant turns of ``openai`` lines as the integer 0 or 1;
+other weights, weights on other turns and every weight in an ``openai_dpo`` line (a
+supervised-method key) are dropped (reported). Tool messages have no ``name`` (dropped,
+reported), and reasoning has no place in an OpenAI line (dropped, reported). An
+``openai_dpo`` line needs input messages and outputs of assistant turns (with tool results
+between them): a pair without a prompt, or with another turn in an output, is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -47,7 +52,7 @@ from instructkit._dialects._extras import (
     take_id,
     wrapped_tool_value,
 )
-from instructkit._errors import DialectError, format_loc
+from instructkit._errors import DialectError, format_loc, with_article
 from instructkit._records import (
     Conversation,
     ImagePart,
@@ -88,12 +93,15 @@ class ChatStyle:
         always_write_ids: Write tool-call ids always (OpenAI requires them), rather than only
             when reading the row back could not re-invent them (TRL leaves them out).
         legacy_function_call: Read the deprecated assistant ``function_call`` key.
+        tool_names: Tool messages may carry a ``name`` (TRL's do); OpenAI's have none, so
+            writing drops it (reported).
     """
 
     arguments_as_text: bool
     reasoning_key: str | None
     always_write_ids: bool
     legacy_function_call: bool
+    tool_names: bool = True
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -107,7 +115,11 @@ class ChatStyle:
 
 
 OPENAI_STYLE = ChatStyle(
-    arguments_as_text=True, reasoning_key=None, always_write_ids=True, legacy_function_call=True
+    arguments_as_text=True,
+    reasoning_key=None,
+    always_write_ids=True,
+    legacy_function_call=True,
+    tool_names=False,
 )
 """OpenAI chat fine-tuning messages."""
 
@@ -120,6 +132,10 @@ TRL_STYLE = ChatStyle(
 """TRL conversational messages: argument values, optional ids, ``thinking`` for reasoning."""
 
 _MESSAGE_FIELDS = ("role", "content", "name", "weight", "tool_calls", "tool_call_id")
+
+WeightRule = Literal["kept", "assistant_binary", "dropped"]
+"""Which weights a writer keeps: all of them (TRL), OpenAI's supervised rule (0 or 1, on
+assistant turns only), or none (OpenAI DPO, whose method has no weights)."""
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -441,6 +457,7 @@ def write_messages(
     *,
     record_field: str,
     write_ids: bool = True,
+    weights: WeightRule = "kept",
 ) -> list[dict[str, Any]]:
     """Write messages as a dialect's message objects, recording what cannot be written.
 
@@ -451,6 +468,8 @@ def write_messages(
         record_field: The record field they come from, for loss paths.
         write_ids: Write tool-call ids and ``tool_call_id`` (styles that may leave them
             out only do so when reading the row back re-invents the same ids).
+        weights: Which weights to write (see :data:`WeightRule`); the others are dropped,
+            reported.
 
     Returns:
         The message objects.
@@ -462,7 +481,14 @@ def write_messages(
         if message.content is not None:
             item[col("content")] = _write_content(message.content)
         if message.name is not None:
-            item[col("name")] = message.name
+            if message.role == "tool" and not style.tool_names:
+                conv.lost(
+                    "dropped",
+                    f"$.{record_field}[*].name",
+                    f"{conv.dialect.name} tool messages have no name",
+                )
+            else:
+                item[col("name")] = message.name
         if message.tool_calls:
             item[col("tool_calls")] = [
                 _write_call(call, conv, style, write_ids, record_field)
@@ -470,7 +496,7 @@ def write_messages(
             ]
         if message.tool_call_id is not None and write_ids:
             item[col("tool_call_id")] = message.tool_call_id
-        if message.weight is not None:
+        if message.weight is not None and _weight_kept(message, conv, weights, record_field):
             item[col("weight")] = weight_out(message.weight)
         if message.reasoning is not None:
             if style.reasoning_key is None:
@@ -498,6 +524,23 @@ def _write_content(content: str | tuple[TextPart | ImagePart, ...]) -> Any:
                 image["detail"] = part.detail
             out.append({"type": "image_url", "image_url": image})
     return out
+
+
+def _weight_kept(message: Message, conv: Conversion, rule: WeightRule, record_field: str) -> bool:
+    """Whether ``rule`` writes the message's weight; a weight it does not write is reported."""
+    if rule == "kept":
+        return True
+    if rule == "dropped":
+        reason = f"{conv.dialect.name} messages have no weight (a supervised-method key)"
+    elif message.role != "assistant":
+        # OpenAI reads weights on assistant turns only and rejects them elsewhere.
+        reason = f"{conv.dialect.name} weights belong on assistant turns only"
+    elif message.weight not in (0.0, 1.0):
+        reason = f"{conv.dialect.name} weights are 0 or 1"
+    else:
+        return True
+    conv.lost("dropped", f"$.{record_field}[*].weight", reason)
+    return False
 
 
 def weight_out(weight: float) -> int | float:
@@ -658,7 +701,13 @@ class OpenAIDialect(Dialect):
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, Conversation)
         row: dict[str, Any] = {
-            "messages": write_messages(record.messages, conv, OPENAI_STYLE, record_field="messages")
+            "messages": write_messages(
+                record.messages,
+                conv,
+                OPENAI_STYLE,
+                record_field="messages",
+                weights="assistant_binary",
+            )
         }
         if record.tools:
             row["tools"] = write_tool_list(record.tools, conv)
@@ -754,10 +803,11 @@ class OpenAIDPODialect(Dialect):
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, Preference)
+        self._check_openai_shape(record)
         col = conv.col
         given: dict[str, Any] = {
             col("messages"): write_messages(
-                record.prompt, conv, OPENAI_STYLE, record_field="prompt"
+                record.prompt, conv, OPENAI_STYLE, record_field="prompt", weights="dropped"
             )
         }
         if record.tools or layout == "tools_always":
@@ -767,13 +817,44 @@ class OpenAIDPODialect(Dialect):
         row: dict[str, Any] = {
             "input": given,
             "preferred_output": write_messages(
-                record.chosen, conv, OPENAI_STYLE, record_field="chosen"
+                record.chosen, conv, OPENAI_STYLE, record_field="chosen", weights="dropped"
             ),
             "non_preferred_output": write_messages(
-                record.rejected, conv, OPENAI_STYLE, record_field="rejected"
+                record.rejected, conv, OPENAI_STYLE, record_field="rejected", weights="dropped"
             ),
         }
         if record.id is not None:
             row["id"] = record.id
         emit_extras(row, meta, conv, reserved=self.columns)
         return row
+
+    def _check_openai_shape(self, record: Preference) -> None:
+        """Refuse a pair that no OpenAI DPO line can hold.
+
+        OpenAI rejects an upload with an empty ``input.messages`` or an output holding other
+        turns than assistant turns (and tool results between them). Nothing can be dropped
+        to make such a pair fit without changing what is preferred, so it is refused rather
+        than written as a file the upload refuses.
+
+        Raises:
+            DialectError: the pair has no prompt, or an output turn of another role.
+        """
+        if not record.prompt:
+            raise DialectError(
+                self.message(
+                    "expected a prompt to write as input.messages (OpenAI DPO lines need "
+                    "input messages), got none"
+                ),
+                loc="$.prompt",
+            )
+        for field in ("chosen", "rejected"):
+            for index, message in enumerate(getattr(record, field)):
+                allowed = ("assistant",) if index == 0 else ("assistant", "tool")
+                if message.role not in allowed:
+                    raise DialectError(
+                        self.message(
+                            f"expected {' or '.join(allowed)} turns in an OpenAI DPO output, "
+                            f"got {with_article(message.role)} turn"
+                        ),
+                        loc=format_loc([field, index, "role"]),
+                    )

@@ -62,6 +62,9 @@ _EMPTY = InvalidRow({}, "empty_object", "an empty object has none of the dialect
 
 Source = tuple[Record, "str | None"]
 
+OPENAI_DPO_SHAPES = ("independent", "identical", "text_prefix")
+"""Preference shapes an OpenAI DPO line holds: a prompt, and outputs of assistant turns."""
+
 _DOLLY_CATEGORIES = (
     "brainstorming",
     "classification",
@@ -186,8 +189,11 @@ def _tuned_sources(dialect: str) -> st.SearchStrategy[Source] | None:
     if dialect == "alpaca":
         return _alpaca_sources()
     if dialect == "openai_dpo":
+        # OpenAI DPO lines need a prompt and outputs that are assistant turns (with tool
+        # results): shapes whose sides go on with a user turn have no line.
         layouts = get_dialect(dialect).layouts
-        return st.tuples(_default_records(dialect), st.sampled_from((None, *layouts)))
+        pairs = preferences(shapes=st.sampled_from(OPENAI_DPO_SHAPES))
+        return st.tuples(pairs, st.sampled_from((None, *layouts)))
     if dialect == "dolly":
         # Dolly rows carry a category, kept in meta under that name.
         categorised = st.builds(
