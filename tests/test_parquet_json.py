@@ -38,7 +38,7 @@ from instructkit import (
     to_row,
 )
 from instructkit._arrow import conform_table, storage_schema
-from instructkit._parquet import iter_parquet_rows, write_parquet
+from instructkit._parquet import _DialectTables, iter_parquet_rows, write_parquet
 from instructkit.strategies import conversations, instructions, preferences
 
 datasets = pytest.importorskip("datasets")
@@ -129,6 +129,41 @@ def test_trl_arguments_of_different_json_types_are_written(tmp_path: Path) -> No
         12345,
         [1.5],
     ]
+
+
+def weighted(weight: float) -> Conversation:
+    return Conversation(
+        messages=[
+            Message(role="user", content="Hi"),
+            Message(role="assistant", content="Hello", weight=weight),
+        ]
+    )
+
+
+@pytest.mark.parametrize("weights", [(1.0, 0.5), (0.5, 0.0), (0.25, 1.0, 0.0)])
+def test_whole_and_fractional_weights_share_a_float_column(
+    tmp_path: Path, weights: tuple[float, ...]
+) -> None:
+    # Rows write weights 0.0 and 1.0 as the integers 0 and 1 next to 0.5: one float column.
+    chats = [weighted(weight) for weight in weights]
+    path = tmp_path / "trl.parquet"
+    instructkit.write(chats, path, dialect="trl")
+    kind = pq.read_schema(path).field("messages").type.value_type.field("weight").type
+    assert kind == pa.float64()
+    assert list(instructkit.read(path)) == chats
+    assert [r["messages"][1]["weight"] for r in load(path, tmp_path)] == list(weights)
+
+
+def test_integers_not_exact_as_floats_still_clash_with_floats() -> None:
+    # No record field holds such a number today; the planner must still refuse to round one.
+    rows = [{"messages": [{"role": "user", "content": "a", "n": 2**53 + 1}]}]
+    rows.append({"messages": [{"role": "user", "content": "b", "n": 0.5}]})
+    planner = _DialectTables("x.parquet", dialect="trl", column_map=None)
+    with pytest.raises(instructkit.DataError, match=r"row 0 and a float in row 1"):
+        planner.table(rows, 0)
+    exact = [{"messages": [{"role": "user", "content": "a", "n": 2**53}]}, rows[1]]
+    table = _DialectTables("x.parquet", dialect="trl", column_map=None).table(exact, 0)
+    assert table.column("messages").to_pylist()[0][0]["n"] == 2**53
 
 
 def test_dialect_json_columns_in_pyarrow_polars_and_duckdb(tmp_path: Path) -> None:

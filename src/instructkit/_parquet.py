@@ -225,6 +225,9 @@ _WORDS = {
     "list": "an array",
 }
 
+_FLOAT_EXACT = 2**53
+"""Integers up to this size (either sign) are exact as 64-bit floats."""
+
 _SCALARS: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
     "int": pa.int64(),
@@ -252,7 +255,7 @@ def _value_kind(value: Any) -> str:
 class _Node:
     """One position of a dialect row (a column, a struct field, the items of a list)."""
 
-    __slots__ = ("fields", "item", "json", "kind", "path", "row")
+    __slots__ = ("exact", "fields", "item", "json", "kind", "path", "row")
 
     def __init__(self, path: str, *, json: bool) -> None:
         self.path = path
@@ -261,6 +264,7 @@ class _Node:
         self.row = -1  # the row it was first seen in
         self.item: _Node | None = None
         self.fields: dict[str, _Node] = {}
+        self.exact = True  # every integer seen here is exact as a float (|n| <= 2**53)
 
     def arrow_type(self) -> pa.DataType:
         if self.json:
@@ -333,7 +337,10 @@ class _DialectTables:
                 self._clash(node, "null (typed as text)", kind, row)
             node.kind, node.row = kind, row
         elif node.kind != kind:
-            self._clash(node, _WORDS.get(node.kind, node.kind), kind, row)
+            if not self._widens(node, kind):
+                self._clash(node, _WORDS.get(node.kind, node.kind), kind, row)
+        if kind == "int" and not -_FLOAT_EXACT <= value <= _FLOAT_EXACT:
+            node.exact = False
         if kind == "list":
             if node.item is None:
                 node.item = self._item(node)
@@ -367,6 +374,18 @@ class _DialectTables:
             raise DataError(
                 f"expected JSON values at {node.path!r}, got a {kind}", row=row, file=self.file
             )
+
+    def _widens(self, node: _Node, kind: str) -> bool:
+        # Integers and floats at one position (weights written 1 and 0.5) share a float64
+        # column while every integer is exact as a float: each reads back equal (1 == 1.0),
+        # which is what JSON numbers mean. Once the schema is fixed, a float column still
+        # takes exact integers, but an integer column takes no float.
+        if {node.kind, kind} != {"int", "float"} or not node.exact:
+            return False
+        if node.kind == "int" and self.schema is not None:
+            return False
+        node.kind = "float"
+        return True
 
     def _clash(self, node: _Node, first: str, kind: str, row: int) -> None:
         raise DataError(

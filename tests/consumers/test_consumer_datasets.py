@@ -39,14 +39,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
 )
 
-OBJECTS_AS_TEXT = (
-    "dialect Parquet stores columns of JSON objects (ShareGPT ranking `chosen`/`rejected` "
-    "messages) as JSON text, which datasets loads as strings"
-)
-STRUCTS_MERGED = (
-    "tool schemas and tool-call arguments are stored as Arrow structs in dialect Parquet, so "
-    "each row gets the keys of every other row (as nulls)"
-)
 THIRD_PARTY = [name for name in ik.dialect_names() if name not in ("instructkit", "trl")]
 # Dialects and TRL layouts with a place for tool schemas and tool calls, and those that take
 # an instruction with an input (as a user turn).
@@ -75,19 +67,6 @@ def _examples(dialect: str, layout: str | None) -> list[list[Any]]:
     if dialect in INSTRUCTION_DIALECTS or layout in INSTRUCTION_LAYOUTS:
         found.append(WITH_INPUT)
     return found
-
-
-def _xfail(fmt: str, dialect: str, layout: str | None) -> list[pytest.MarkDecorator]:
-    reason = None
-    if fmt == "parquet" and dialect == "sharegpt":
-        reason = OBJECTS_AS_TEXT
-    if fmt == "parquet" and (
-        dialect == "openai"
-        or layout in ("standard_preference", "standard_implicit_preference")
-        or (layout or "").startswith("conversational")
-    ):
-        reason = STRUCTS_MERGED
-    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
 
 
 def _without_user_meta(record: Any) -> Any:
@@ -138,7 +117,7 @@ def _run(
 @pytest.mark.parametrize(
     ("fmt", "dialect"),
     [
-        pytest.param(fmt, dialect, marks=_xfail(fmt, dialect, None), id=f"{dialect}-{fmt}")
+        pytest.param(fmt, dialect, id=f"{dialect}-{fmt}")
         for dialect in THIRD_PARTY
         for fmt in FORMATS
     ],
@@ -149,11 +128,7 @@ def test_dialect_files_load_as_written(fmt: str, dialect: str) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "layout"),
-    [
-        pytest.param(fmt, layout, marks=_xfail(fmt, "trl", layout), id=f"{layout}-{fmt}")
-        for layout in TRL_LAYOUTS
-        for fmt in FORMATS
-    ],
+    [pytest.param(fmt, layout, id=f"{layout}-{fmt}") for layout in TRL_LAYOUTS for fmt in FORMATS],
 )
 def test_trl_files_load_as_written(fmt: str, layout: str) -> None:
     _run(TRL_FILES[layout], fmt, "trl", layout)

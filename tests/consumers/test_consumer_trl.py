@@ -59,15 +59,6 @@ pytestmark = [
     ),
 ]
 
-STRUCTS_MERGED = (
-    "tool schemas and tool-call arguments are stored as Arrow structs in dialect Parquet, so "
-    "each row gets the keys of every other row (as nulls)"
-)
-NATIVE_TOOLS_CRASH = (
-    "native Parquet `tools` is a list of strings, which crashes TRL's SFTTrainer (\"Tools "
-    'should either be a JSON schema, or a callable function")'
-)
-
 SFT_LAYOUTS = [layout for layout in TRL_LAYOUTS if layout.endswith(("modeling", "completion"))]
 DPO_LAYOUTS = [layout for layout in TRL_LAYOUTS if layout.endswith("preference")]
 
@@ -86,21 +77,9 @@ def _examples(layout: str) -> list[list[Any]]:
     return found
 
 
-def _xfail(fmt: str, layout: str) -> list[pytest.MarkDecorator]:
-    parquet_structs = layout.startswith("conversational") or layout in (
-        "standard_preference",
-        "standard_implicit_preference",
-    )
-    if fmt == "parquet" and parquet_structs:
-        return [pytest.mark.xfail(strict=True, reason=STRUCTS_MERGED)]
-    return []
-
-
 def _params(layouts: list[str]) -> list[Any]:
     return [
-        pytest.param(layout, fmt, marks=_xfail(fmt, layout), id=f"{layout}-{fmt}")
-        for layout in layouts
-        for fmt in FORMATS
+        pytest.param(layout, fmt, id=f"{layout}-{fmt}") for layout in layouts for fmt in FORMATS
     ]
 
 
@@ -244,17 +223,12 @@ def test_dpo_trainer_prepares_every_preference_layout(layout: str, fmt: str) -> 
     _property(layout, check)
 
 
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        pytest.param(fmt, marks=pytest.mark.xfail(strict=True, reason=NATIVE_TOOLS_CRASH))
-        for fmt in FORMATS
-    ],
-)
-def test_sft_trainer_takes_native_conversations_with_tools(fmt: str) -> None:
-    # instructkit's own layout has `messages` and `tools` columns, which TRL reads directly.
+def test_sft_trainer_takes_native_parquet_conversations_with_tools() -> None:
+    # instructkit's own Parquet has `messages` and `tools` columns, which TRL reads directly:
+    # the tool schemas are typed JSON, so datasets hands them over as the dicts TRL wants.
+    # (Native JSONL is the records' own JSON, tools as JSON text; for TRL write dialect="trl".)
     with tempfile.TemporaryDirectory() as folder:
-        loaded = write_and_load(TOOL_CHATS, Path(folder), fmt)
+        loaded = write_and_load(TOOL_CHATS, Path(folder), "parquet")
         trainer = SFTTrainer(
             model=tiny.model(),
             args=_args(SFTConfig, folder),
@@ -291,7 +265,7 @@ def test_trl_jsonl_lines_hold_exact_arguments() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.jsonl"
         ik.write(records, path, dialect="trl")
-        lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+        lines = [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
     assert lines == [ik.to_row(record, dialect="trl") for record in records]
     assert lines[-1]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {
         "by": 1.192092896e-07
