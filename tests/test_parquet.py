@@ -298,25 +298,6 @@ def test_dialect_side_columns_are_json_and_keep_their_types(tmp_path: Path) -> N
     assert list(instructkit.read(path)) == records
 
 
-def test_dialect_values_arrow_would_promote_are_refused_naming_both_rows(
-    tmp_path: Path,
-) -> None:
-    # OpenAI weights are written as 0 and 1 (integers) and other values as floats: one
-    # Arrow column would turn the integers into floats.
-    chats = [
-        Conversation(
-            messages=[
-                Message(role="user", content="q"),
-                Message(role="assistant", content=str(weight), weight=weight),
-            ]
-        )
-        for weight in (1.0, 1.0, 0.5)
-    ]
-    with pytest.raises(DataError, match=r"'messages\[\]\.weight'.*row 0.*row 2") as caught:
-        write_parquet(chats, tmp_path / "promoted.parquet", dialect="openai")
-    assert caught.value.row == 2
-
-
 def test_bad_options_are_configuration_errors(tmp_path: Path) -> None:
     records = instructions_numbered(1)
     with pytest.raises(ConfigurationError, match="compression"):

@@ -166,6 +166,25 @@ def test_integers_not_exact_as_floats_still_clash_with_floats() -> None:
     assert table.column("messages").to_pylist()[0][0]["n"] == 2**53
 
 
+def test_turn_lists_of_a_row_share_one_message_type(tmp_path: Path) -> None:
+    # A key that only the chosen turns have must not come back as a null in chosen alone:
+    # TRL finds an implicit prompt by comparing the turns of chosen and rejected.
+    call = ToolCall(id="c1", name="f", arguments="{}")
+    pair = Preference(
+        prompt=[Message(role="user", content="Go")],
+        chosen=[Message(role="assistant", content=None, tool_calls=[call])],
+        rejected=[Message(role="assistant", content="No.")],
+    )
+    path = tmp_path / "trl.parquet"
+    instructkit.write([pair], path, dialect="trl", layout="conversational_implicit_preference")
+    schema = pq.read_schema(path)
+    assert schema.field("chosen").type == schema.field("rejected").type
+    (row,) = load(path, tmp_path)
+    assert row["chosen"][0] == row["rejected"][0]
+    (back,) = instructkit.read(path)
+    assert back.model_copy(update={"meta": {}}) == pair  # meta remembers the layout
+
+
 def test_dialect_json_columns_in_pyarrow_polars_and_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "trl.parquet"
     instructkit.write(TOOL_CHATS, path, dialect="trl")
@@ -323,10 +342,10 @@ def _same_json(a: Any, b: Any) -> bool:
 
 
 def _rounded(value: Any) -> Any:
-    # `datasets` parses JSON with pandas' ujson, which may round a float in its last digit
+    # `datasets` parses JSON with its ujson helper, which may round a float's last digits
     # (1.0000000000000002e16 comes back as 1e16); everything else it gives back exactly.
     if isinstance(value, float):
-        return float(f"{value:.14g}")
+        return float(f"{value:.9g}")
     if isinstance(value, dict):
         return {key: _rounded(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -214,6 +214,12 @@ string (OpenAI): there ``arguments`` is open-ended JSON."""
 _OPEN_KEYS = frozenset({"chat_template_kwargs", "meta"})
 """Keys whose values are open-ended JSON wherever they appear in a dialect row."""
 
+_TURN_LISTS = frozenset(
+    {"messages", "prompt", "completion", "chosen", "rejected"}
+    | {"preferred_output", "non_preferred_output"}
+)
+"""Columns (or keys) that hold lists of turns in the dialects' rows."""
+
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _WORDS = {
@@ -317,6 +323,7 @@ class _DialectTables:
         self.tools = {"tools", names.get("tools", "tools")}
         self.json_keys = _OPEN_KEYS | ({"arguments"} if dialect in _VALUE_ARGUMENTS else set())
         self.nodes: dict[str, _Node] = {}
+        self.turn: _Node | None = None
         self.schema: pa.Schema | None = None
 
     def _child(self, parent: _Node | None, key: str) -> _Node:
@@ -325,7 +332,16 @@ class _DialectTables:
         return _Node(f"{parent.path}.{key}", json=key in self.json_keys)
 
     def _item(self, parent: _Node) -> _Node:
-        tools = parent.path.rsplit(".", 1)[-1] in self.tools
+        name = parent.path.rsplit(".", 1)[-1]
+        tools = name in self.tools
+        if not tools and name in _TURN_LISTS:
+            # The turn lists of a row (prompt, chosen, rejected, ...) share one message type,
+            # so a turn reads back the same whichever column holds it: a key that only one
+            # column's turns have would come back as null in that column alone, and TRL
+            # finds a shared prompt by comparing turns across columns.
+            if self.turn is None:
+                self.turn = _Node(parent.path + "[]", json=False)
+            return self.turn
         return _Node(parent.path + "[]", json=tools)
 
     def _observe(self, node: _Node, value: Any, row: int) -> None:
@@ -336,9 +352,8 @@ class _DialectTables:
             if self.schema is not None and kind != "str":
                 self._clash(node, "null (typed as text)", kind, row)
             node.kind, node.row = kind, row
-        elif node.kind != kind:
-            if not self._widens(node, kind):
-                self._clash(node, _WORDS.get(node.kind, node.kind), kind, row)
+        elif node.kind != kind and not self._widens(node, kind):
+            self._clash(node, _WORDS.get(node.kind, node.kind), kind, row)
         if kind == "int" and not -_FLOAT_EXACT <= value <= _FLOAT_EXACT:
             node.exact = False
         if kind == "list":

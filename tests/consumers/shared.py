@@ -193,9 +193,15 @@ def as_loaded(row: dict[str, Any], loaded: Any, fmt: str) -> dict[str, Any]:
     ``Json``. That is the
     reader's doing, not the file's: docs/trainers.md says to write Parquet for exact numbers.
     """
-    if fmt != "jsonl" or "Json(" not in repr(loaded.features):
+    if "Json(" not in repr(loaded.features):
         return row
     from datasets.utils.json import ujson_dumps, ujson_loads
+
+    if fmt != "jsonl":
+        # Parquet holds the exact JSON text; datasets decodes a Json value with the same
+        # helper, so its floats come back as that helper parses them.
+        decoded: dict[str, Any] = ujson_loads(orjson.dumps(row).decode())
+        return decoded
 
     # Encoded by the reader, and decoded again by the same helper when a Json value is read.
     again: dict[str, Any] = ujson_loads(ujson_dumps(ujson_loads(orjson.dumps(row).decode())))
