@@ -380,3 +380,21 @@ def test_alpaca_record_errors_point_at_the_cell(row: dict[str, Any], loc: str) -
     with pytest.raises(ik.RecordValidationError) as caught:
         ik.parse_row(row, dialect="alpaca")
     assert caught.value.loc == loc
+
+
+def test_sharegpt_ranking_reports_what_its_system_column_cannot_hold() -> None:
+    pair = ik.Preference(
+        prompt=[
+            ik.Message(role="system", content="Be kind.", weight=0.0, name="rules"),
+            ik.Message(role="user", content="Hi"),
+        ],
+        chosen=[ik.Message(role="assistant", content="Hello")],
+        rejected=[ik.Message(role="assistant", content="Go")],
+    )
+    report = ik.LossReport()
+    row = ik.to_row(pair, dialect="sharegpt", report=report)
+    assert row["system"] == "Be kind."
+    assert {(loss.kind, loss.field) for loss in report} == {
+        ("dropped", "$.messages[*].weight"),
+        ("dropped", "$.messages[*].name"),
+    }

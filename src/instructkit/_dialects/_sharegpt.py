@@ -484,6 +484,7 @@ class ShareGPTDialect(Dialect):
         row: dict[str, Any] = {}
         if layout in ("system_column", "ranking") and messages and messages[0].role == "system":
             row["system"] = text_content(messages[0], "$.messages[*]", conv)
+            self._drop_extras(messages[0], conv)
             messages = messages[1:]
         if not same:
             conv.lost(
@@ -547,14 +548,18 @@ class ShareGPTDialect(Dialect):
         message = messages[0]
         if len(messages) != 1 or message.role != "assistant":
             raise DialectError(
-                f"sharegpt: expected one assistant turn as {side} for layout 'ranking', got "
-                f"turns {[m.role for m in messages]}",
+                self.message(
+                    f"expected one assistant turn as {side} for layout 'ranking', got "
+                    f"turns {[m.role for m in messages]}"
+                ),
                 loc=format_loc([side]),
             )
         if message.tool_calls and message.content is not None:
             raise DialectError(
-                f"sharegpt: expected the {side} turn to hold text or tool calls for layout "
-                "'ranking' (a ranking row has one turn per side), got both",
+                self.message(
+                    f"expected the {side} turn to hold text or tool calls for layout "
+                    "'ranking' (a ranking row has one turn per side), got both"
+                ),
                 loc=format_loc([side, 0, "tool_calls"]),
             )
         (turn,) = self._write_turns(messages, conv)
