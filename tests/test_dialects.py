@@ -187,7 +187,11 @@ LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     ("instructkit", None, iks.preferences(content_parts=True)),
     ("sharegpt", None, iks.conversations(content_parts=True)),
     ("openai", None, iks.conversations(content_parts=True)),
-    ("openai_dpo", None, iks.preferences(content_parts=True)),
+    (
+        "openai_dpo",
+        None,
+        iks.preferences(content_parts=True, shapes=st.sampled_from(OPENAI_DPO_SHAPES)),
+    ),
     ("trl", None, iks.conversations(content_parts=True)),
     ("trl", None, iks.preferences(content_parts=True)),
 ]
@@ -1486,7 +1490,7 @@ def test_openai_image_parts_round_trip_exactly() -> None:
     assert ik.to_row(chat, dialect="openai") == VISION_ROW
     pair = ik.Preference(
         prompt=chat.messages[:2],
-        chosen=[chat.messages[2]],
+        chosen=[chat.messages[2].model_copy(update={"weight": None})],  # DPO lines: no weights
         rejected=[{"role": "assistant", "content": "Cats."}],
     )
     row = ik.to_row(pair, dialect="openai_dpo")
