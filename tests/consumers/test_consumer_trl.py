@@ -260,23 +260,18 @@ def test_sft_trainer_takes_native_parquet_conversations_with_tools() -> None:
         assert len(trainer.train_dataset) == len(TOOL_CHATS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a pair without a prompt is written to conversational_preference with an empty "
-        "prompt list, which TRL's is_conversational cannot take (it indexes the first "
-        "message: IndexError)"
-    ),
-)
 def test_trl_takes_prompt_less_pairs() -> None:
     pair = ik.Preference(
         prompt=[],
         chosen=[ik.Message(role="user", content="Hi"), ik.Message(role="assistant", content="A")],
         rejected=[ik.Message(role="user", content="Hi"), ik.Message(role="assistant", content="B")],
     )
-    row = ik.to_row(pair, dialect="trl", layout="conversational_preference")
+    # Written by default as whole conversations: TRL cannot read an empty prompt list.
+    row = ik.to_row(pair, dialect="trl")
+    assert sorted(row) == ["chosen", "rejected"]
     row = {**row, **maybe_extract_prompt(row)}
     assert is_conversational(row)
+    assert row["prompt"] == [{"role": "user", "content": "Hi"}]
 
 
 def test_trl_jsonl_lines_hold_exact_arguments() -> None:

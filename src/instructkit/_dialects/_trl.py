@@ -462,6 +462,10 @@ class TRLDialect(Dialect):
 
     def default_layout(self, record: Record) -> str | None:
         if isinstance(record, Preference):
+            # TRL cannot read an empty prompt list (it looks at a column's first message), so
+            # a pair without a prompt is written as whole conversations by default.
+            if not record.prompt:
+                return "conversational_implicit_preference"
             return "conversational_preference"
         if isinstance(record, Instruction) or (
             isinstance(record, Conversation) and COMPLETION_START_KEY in record.meta
