@@ -10,6 +10,7 @@ write. The tokenizer and model are tiny and built locally (see ``tiny.py``).
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
 from pathlib import Path
@@ -194,25 +195,57 @@ def test_sft_trainer_prepares_every_sft_layout(layout: str, fmt: str) -> None:
 
 
 IMPLICIT_PARQUET_DPO = (
-    "DPOTrainer's preparation of implicit-prompt conversational pairs with tool calls loaded "
-    "from Parquet gives other token ids than the rows instructkit meant to write (the shared "
-    "prompt is found the same; the difference in the answers is not yet located)"
+    "datasets' map fails inside pyarrow ('Length spanned by list offsets larger than values "
+    "array') when TRL's extract_prompt builds a prompt column from Parquet turns whose "
+    "tool-call arguments are typed Json"
 )
 
 
 def _dpo_params() -> list[Any]:
+    # The implicit-prompt Parquet case is pinned by the focused test below instead: the
+    # failure needs tool calls in the shared turns, which generated pairs hold only sometimes.
     return [
         pytest.param(
             layout,
             fmt,
             id=f"{layout}-{fmt}",
-            marks=[pytest.mark.xfail(strict=True, reason=IMPLICIT_PARQUET_DPO)]
+            marks=[pytest.mark.skip(reason=IMPLICIT_PARQUET_DPO)]
             if (layout, fmt) == ("conversational_implicit_preference", "parquet")
             else [],
         )
         for layout in DPO_LAYOUTS
         for fmt in FORMATS
     ]
+
+
+@pytest.mark.xfail(strict=True, reason=IMPLICIT_PARQUET_DPO)
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_dpo_takes_implicit_parquet_pairs_with_tool_calls_in_the_prompt() -> None:
+    call = ik.ToolCall(
+        id="c1", name="f", arguments='{"a": ["x", 1.5, ""], "b": [], "c": [null, 5949, 2.5]}'
+    )
+    pair = ik.Preference(
+        prompt=[
+            ik.Message(role="user", content="Q"),
+            ik.Message(role="assistant", content="ok", tool_calls=[call]),
+            ik.Message(role="tool", content="", tool_call_id="c1"),
+            ik.Message(role="assistant", content="A"),
+            ik.Message(role="user", content="Q2"),
+        ],
+        chosen=[ik.Message(role="assistant", content="yes")],
+        rejected=[ik.Message(role="assistant", content="no")],
+    )
+    layout = "conversational_implicit_preference"
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = write_and_load([pair], Path(folder), "parquet", dialect="trl", layout=layout)
+        try:
+            extracted = loaded.map(maybe_extract_prompt)
+        finally:
+            # The failing map leaves a cache file open; collect it here, under this test's
+            # warning filters, rather than in whichever test runs next.
+            gc.collect()
+    assert len(extracted["prompt"][0]) == len(pair.prompt)
 
 
 @pytest.mark.parametrize(("layout", "fmt"), _dpo_params())
@@ -228,8 +261,12 @@ def test_dpo_trainer_prepares_every_preference_layout(layout: str, fmt: str) -> 
                 processing_class=tiny.tokenizer(),
             )
             prepared = trainer.train_dataset
+            # For implicit prompts DPOTrainer maps the dataset once more (extract_prompt), and
+            # datasets re-encodes Json values with its ujson helper on the way, as its JSON
+            # reader does (see as_loaded): floats in arguments keep 10 significant digits.
+            seen_as = "jsonl" if "implicit" in layout else fmt
             written = [
-                as_loaded(ik.to_row(record, dialect="trl", layout=layout), loaded, fmt)
+                as_loaded(ik.to_row(record, dialect="trl", layout=layout), loaded, seen_as)
                 for record in records
             ]
             got = list(
