@@ -38,6 +38,7 @@ __all__ = [
     "take_extras",
     "take_id",
     "text_content",
+    "tool_schema_texts",
     "unwrapped_tool_text",
     "wrapped_tool_value",
 ]
@@ -315,6 +316,22 @@ def member_texts(text: str) -> list[tuple[str, str]] | None:
         if not text.startswith(",", index):
             return members
         index = _skip_space(text, index + 1)
+
+
+def tool_schema_texts(text: str, conv: Conversion) -> list[str]:
+    """The schemas of a ``tools`` column given as JSON text, each as its exact text.
+
+    Raises:
+        DialectError: the text is not valid JSON, or not a JSON array.
+    """
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
+    items = item_texts(text)
+    if items is None:
+        raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+    return items
 
 
 def item_texts(text: str) -> list[str] | None:

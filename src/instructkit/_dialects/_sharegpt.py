@@ -48,6 +48,7 @@ from instructkit._dialects._extras import (
     take_extras,
     take_id,
     text_content,
+    tool_schema_texts,
     unwrapped_tool_text,
 )
 from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
@@ -140,13 +141,7 @@ def read_tools_text(row: Mapping[str, Any], conv: Conversion) -> list[str]:
     if text == "":
         conv.lost("dropped", where, "an empty tools column is left out")
         return []
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError as err:
-        raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
-    items = item_texts(text)
-    if items is None:
-        raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+    items = tool_schema_texts(text, conv)
     if not items:
         conv.lost("changed", where, "an empty tools array is written back as no column")
     elif tools_text(items) != text:

@@ -57,8 +57,6 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
-import orjson
-
 from instructkit._bookkeeping import COMPLETION_START_KEY
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
 from instructkit._dialects._extras import (
@@ -67,11 +65,11 @@ from instructkit._dialects._extras import (
     LocMap,
     compact_json,
     emit_extras,
-    item_texts,
     loss_loc,
     take_extras,
     take_id,
     text_content,
+    tool_schema_texts,
 )
 from instructkit._dialects._openai import (
     TRL_STYLE,
@@ -439,13 +437,7 @@ class TRLDialect(Dialect):
             return []
         if isinstance(raw, list):
             return [compact_json(tool, ("tools", index), conv) for index, tool in enumerate(raw)]
-        try:
-            orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
-        items = item_texts(raw)
-        if items is None:
-            raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+        items = tool_schema_texts(raw, conv)
         conv.lost(
             "changed",
             loss_loc(("tools",), conv),
