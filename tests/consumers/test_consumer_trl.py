@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow as pa
 import pytest
 from hypothesis import example, given
 
@@ -239,13 +240,18 @@ def test_dpo_takes_implicit_parquet_pairs_with_tool_calls_in_the_prompt() -> Non
     layout = "conversational_implicit_preference"
     with tempfile.TemporaryDirectory() as folder:
         loaded = write_and_load([pair], Path(folder), "parquet", dialect="trl", layout=layout)
+        failure = None
         try:
-            extracted = loaded.map(maybe_extract_prompt)
-        finally:
-            # The failing map leaves a cache file open; collect it here, under this test's
-            # warning filters, rather than in whichever test runs next.
-            gc.collect()
-    assert len(extracted["prompt"][0]) == len(pair.prompt)
+            prompt = loaded.map(maybe_extract_prompt)["prompt"][0]
+        except pa.ArrowInvalid as err:
+            failure = f"datasets' map failed: {err}"
+        # The failing map leaves a cache file open, reachable from the exception's frames:
+        # with those gone, collect it now, under this test's warning filters, rather than in
+        # whichever test happens to run next.
+        del loaded
+        gc.collect()
+    assert failure is None, failure
+    assert len(prompt) == len(pair.prompt)
 
 
 @pytest.mark.parametrize(("layout", "fmt"), _dpo_params())
