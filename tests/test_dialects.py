@@ -1652,3 +1652,23 @@ def test_openai_dpo_writes_a_line_or_refuses_by_shape(pair: ik.Preference) -> No
     else:
         with pytest.raises(ik.DialectError, match="OpenAI DPO"):
             ik.to_row(pair, dialect="openai_dpo")
+
+
+@pytest.mark.parametrize(
+    ("dialect", "layout"),
+    [("alpaca", "ranking"), ("sharegpt", "ranking"), ("trl", "conversational_preference")],
+)
+def test_a_layout_refuses_records_it_does_not_hold_in_one_wording(
+    dialect: str, layout: str
+) -> None:
+    chat = ik.Conversation(
+        messages=[
+            {"role": "user", "content": "Q"},
+            {"role": "assistant", "content": "A"},
+            {"role": "user", "content": "Q2"},
+            {"role": "assistant", "content": "A2"},
+        ]
+    )
+    message = f"expected a Preference for {dialect} layout {layout!r}, got a Conversation"
+    with pytest.raises(ik.ConfigurationError, match=re.escape(message)):
+        ik.to_row(chat, dialect=dialect, layout=layout)

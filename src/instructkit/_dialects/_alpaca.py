@@ -41,7 +41,7 @@ from instructkit._dialects._extras import (
     text_content,
 )
 from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
-from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
+from instructkit._errors import DialectError, format_loc
 from instructkit._records import (
     INPUT_OFFSET_KEY,
     INPUT_SEPARATOR,
@@ -222,14 +222,7 @@ class AlpacaDialect(Dialect):
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         ranking = isinstance(record, Preference)
-        if layout is None:
-            layout = "ranking" if ranking else "supervised"
-        if (layout == "ranking") != ranking:
-            wanted = "Preference" if layout == "ranking" else "Instruction or Conversation"
-            raise ConfigurationError(
-                f"expected {with_article(wanted)} for alpaca layout {layout!r}, got "
-                f"{with_article(type(record).__name__)}"
-            )
+        layout = self.layout_for(record, layout)
         if isinstance(record, Instruction):
             row: dict[str, Any] = {
                 "instruction": record.instruction,

@@ -417,6 +417,22 @@ class Dialect:
                 return layout
         return None
 
+    def layout_for(self, record: Record, layout: str | None) -> str | None:
+        """``layout``, or :meth:`default_layout` for ``record`` when it is ``None``.
+
+        Raises:
+            ConfigurationError: the layout does not hold records of this type.
+        """
+        if layout is None:
+            layout = self.default_layout(record)
+        if layout is not None and not isinstance(record, self.layout_types(layout)):
+            wanted = " or ".join(kind.__name__ for kind in self.layout_types(layout))
+            raise ConfigurationError(
+                f"expected {with_article(wanted)} for {self.name} layout {layout!r}, got "
+                f"{with_article(type(record).__name__)}"
+            )
+        return layout
+
     def coerce(self, record: Record, conv: Conversion) -> Record:
         """Convert ``record`` into a type this dialect writes, recording what is lost.
 

@@ -51,7 +51,7 @@ from instructkit._dialects._extras import (
     tool_schema_texts,
     unwrapped_tool_text,
 )
-from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
+from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 
 __all__ = [
@@ -458,15 +458,7 @@ class ShareGPTDialect(Dialect):
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, (Conversation, Preference))
-        ranking = isinstance(record, Preference)
-        if layout is None and ranking:
-            layout = "ranking"
-        if (layout == "ranking") != ranking:
-            wanted = "Preference" if layout == "ranking" else "Conversation"
-            raise ConfigurationError(
-                f"expected {with_article(wanted)} for sharegpt layout {layout!r}, got "
-                f"{with_article(type(record).__name__)}"
-            )
+        layout = self.layout_for(record, layout)
         if isinstance(record, Preference):
             messages = list(record.prompt)
             same = CallIds().reinvents(record.prompt)

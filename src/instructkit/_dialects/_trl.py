@@ -78,7 +78,7 @@ from instructkit._dialects._openai import (
     write_messages,
     write_tool_list,
 )
-from instructkit._errors import ConfigurationError, DialectError, format_loc, with_article
+from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
 __all__ = ["COMPLETION_START_KEY", "TRL_KINDS", "TRLDialect", "split_shared_prefix"]
@@ -475,16 +475,9 @@ class TRLDialect(Dialect):
 
     def emit(self, record: Record, conv: Conversion, layout: str | None) -> dict[str, Any]:
         assert isinstance(record, (Conversation, Preference))
-        if layout is None:
-            layout = self.default_layout(record)
-            assert layout is not None
+        layout = self.layout_for(record, layout)
+        assert layout is not None
         form, _, kind = layout.partition("_")
-        wanted = Preference if kind in ("preference", "implicit_preference") else Conversation
-        if not isinstance(record, wanted):
-            raise ConfigurationError(
-                f"expected {with_article(wanted.__name__)} for TRL layout {layout!r}, "
-                f"got {with_article(type(record).__name__)}"
-            )
         if isinstance(record, Preference):
             row = self._emit_preference(record, kind, form, conv)
         else:
