@@ -252,7 +252,7 @@ def _explicit_schema(dataset: str) -> Any:
 
     # Every column of the fixed schema but meta, which is an object in JSONL and cannot be
     # given a type in advance (pyarrow infers it).
-    schema = instructkit.arrow_schema(_record_type(dataset))
+    schema = instructkit.arrow.arrow_schema(_record_type(dataset))
     return pa.schema([f for f in schema if f.name != "meta"])
 
 

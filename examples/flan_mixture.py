@@ -61,14 +61,14 @@ CAP = 40  # records per dataset at most (Flan used 3,000 on full datasets)
 
 def render_source(source: Source, seed: int) -> tuple[list[ik.Instruction], ik.ItemReport]:
     """Adapt one dataset's sample rows and render them with its task's built-in templates."""
-    adapter = ik.get_adapter(source.adapter)
+    adapter = ik.adapters.get_adapter(source.adapter)
     report = ik.ItemReport()
     with ik.read_raw(DATA / source.file) as published:
         rows = list(ik.adapt(adapter.name, published, on_error="collect", report=report))
     fewshot = None
     if source.shots:
         # The pool may be the rows themselves: an example is never its own exemplar.
-        fewshot = ik.FewShot(
+        fewshot = ik.templates.FewShot(
             pool=rows,
             k=source.shots,
             probability=source.few_shot_share,
@@ -125,7 +125,7 @@ def adapted(name: str, report: ik.ItemReport, rendered: int) -> str:
     return f"{line} -> {rendered} records{each}"
 
 
-def summary(records: list[ik.Instruction], manifest: ik.MixtureManifest) -> str:
+def summary(records: list[ik.Instruction], manifest: ik.templates.MixtureManifest) -> str:
     total = len(records)
     info = [provenance(r) for r in records]
     lines = [f"mixture: {total} records from {len(manifest.sources)} datasets (cap {CAP} each)"]
@@ -158,7 +158,7 @@ def summary(records: list[ik.Instruction], manifest: ik.MixtureManifest) -> str:
         by_task.setdefault(p["task"], Counter())[p["template_id"]] += 1
     lines.append("templates per task (template number:records)")
     for task, counts in sorted(by_task.items()):
-        available = len(ik.builtin_templates(task))
+        available = len(ik.templates.builtin_templates(task))
         used = " ".join(f"{tid.rsplit('-', 1)[-1]}:{n}" for tid, n in sorted(counts.items()))
         lines.append(f"  {task:<14} {len(counts):>2} of {available:>2} used  {used}")
     lines.append("")

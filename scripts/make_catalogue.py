@@ -57,8 +57,8 @@ def describe_task(task: Task) -> str:
 
 def catalogue() -> str:
     """The whole page, as Markdown."""
-    tasks = instructkit.builtin_tasks()
-    everything = instructkit.builtin_templates()
+    tasks = instructkit.templates.builtin_tasks()
+    everything = instructkit.templates.builtin_templates()
     lines = [
         "# Template catalogue",
         "",
@@ -66,10 +66,10 @@ def catalogue() -> str:
         "",
         f"instructkit ships {len(everything)} templates for {len(tasks)} tasks in "
         f"{len(FAMILIES)} families, all written for this project. Get them with "
-        '`instructkit.builtin_templates()` (or `builtin_templates("nli")` for one task, '
+        '`instructkit.templates.builtin_templates()` (or `builtin_templates("nli")` for one task, '
         '`builtin_templates(family="nli")` for one family) and the tasks with '
-        "`instructkit.builtin_tasks()`. Every template is lint-clean and rendered on sample rows "
-        "by the tests; see [templates](templates.md) for how rendering works.",
+        "`instructkit.templates.builtin_tasks()`. Every template is lint-clean and rendered on "
+        "sample rows by the tests; see [templates](templates.md) for how rendering works.",
         "",
         "Columns: **inverted** templates turn the task around (they ask for an input, given "
         "the answer); **options** says which answer options a template shows through "
@@ -81,7 +81,7 @@ def catalogue() -> str:
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for family in FAMILIES.values():
-        templates = instructkit.builtin_templates(family=family.name)
+        templates = instructkit.templates.builtin_templates(family=family.name)
         names = ", ".join(f"`{name}`" for name in family.tasks)
         lines.append(
             f"| [{family.title}](#{anchor(family.title)}) | {names} | {len(templates)} | "
@@ -96,7 +96,7 @@ def catalogue() -> str:
             "| Template | Inverted | Options | Instruction | Response |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for template in instructkit.builtin_templates(family=family.name):
+        for template in instructkit.templates.builtin_templates(family=family.name):
             lines.append(
                 f"| `{template.id}` | {'yes' if template.inverted else 'no'} | "
                 f"{options_of(template)} | {cell(template.instruction)} | "

@@ -18,6 +18,6 @@ def _hypothesis_setup_hook() -> None:
     if "instructkit" in sys.modules:
         # Imported here, not at the top: Hypothesis is still initialising when it calls this
         # hook, and the registration imports hypothesis.strategies.
-        from instructkit._strategies._register import register_type_strategies
+        from instructkit._from_type import register_type_strategies
 
         register_type_strategies()

@@ -12,16 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import instructkit as ik
-from instructkit import (
-    ConfigurationError,
-    Conversation,
-    Description,
-    Instruction,
-    Message,
-    Preference,
-    describe,
-)
+from instructkit import ConfigurationError, Conversation, Instruction, Message, Preference, describe
 from instructkit._describe import normalize_text
+from instructkit.curation import Description
 
 
 def inst(instruction: str, response: str, **kwargs: Any) -> Instruction:
@@ -91,7 +84,7 @@ def test_category_from_the_provenance_task_of_rendered_records() -> None:
         {"sentence": "a fine film", "label": 1, "idx": 0},
         {"sentence": "a dull film", "label": 0, "idx": 1},
     ]
-    adapter = ik.get_adapter("sst2")
+    adapter = ik.adapters.get_adapter("sst2")
     records = list(ik.convert(ik.adapt("sst2", rows), adapter.templates(), seed=0))
     records.append(inst("Hand written.", "Yes.", meta={"category": "extra"}))
     report = describe(records)

@@ -87,7 +87,7 @@ def test_unlabeled_sample_rows_are_reported_not_rendered(example: tuple[Path, st
     # Each sample row is counted once: the two rejected rows are the two unlabeled ones.
     assert "snli: 30 rows, 28 adapted, 2 rejected (both unlabeled) -> 56 records" in stdout
     with ik.read_raw(DATA / "snli.jsonl") as published:
-        snli = ik.get_adapter("snli")
+        snli = ik.adapters.get_adapter("snli")
         unlabeled = {snli.example_id(row) for row in published if row["label"] == -1}
     assert len(unlabeled) == 2
     with ik.read(output / "mixture.jsonl") as reader:

@@ -1,19 +1,27 @@
-"""instructkit: typed records, dialects, I/O, templates and strategies for instruction data."""
+"""instructkit: typed records, dialects, I/O, templates and strategies for instruction data.
+
+The top level holds what most programs use: the records, the errors and reports, reading and
+writing files, one row to and from a dialect, Arrow tables, templating and mixing, adapting
+datasets and describing them. The rest lives in public subpackages, each documented on its own
+page: :mod:`instructkit.dialects`, :mod:`instructkit.arrow`, :mod:`instructkit.templates`,
+:mod:`instructkit.adapters`, :mod:`instructkit.curation` and :mod:`instructkit.strategies`
+(the last imports Hypothesis, so it is never imported here).
+"""
 
 import os as _os
 import sys as _sys
+import warnings as _warnings
+from typing import Any as _Any
 
-from instructkit._adapters import Adapter, adapt, adapter_names, get_adapter
-from instructkit._arrow import ARROW_SCHEMA_VERSION, arrow_schema, from_arrow, to_arrow
-from instructkit._describe import Description, DuplicateGroup, LengthStats, describe
-from instructkit._dialects import (
-    DialectConflict,
-    DialectGuess,
-    detect_dialect,
-    dialect_names,
-    parse_row,
-    to_row,
-)
+from instructkit import adapters as adapters
+from instructkit import arrow as arrow
+from instructkit import curation as curation
+from instructkit import dialects as dialects
+from instructkit import templates as templates
+from instructkit._adapters import adapt
+from instructkit._arrow import from_arrow, to_arrow
+from instructkit._describe import describe
+from instructkit._dialects import detect_dialect, parse_row, to_row
 from instructkit._errors import (
     ConfigurationError,
     DataError,
@@ -25,10 +33,9 @@ from instructkit._errors import (
     RecordValidationError,
     TemplateError,
 )
-from instructkit._io import Reader, WriteResult, read, read_raw, write
-from instructkit._library import builtin_families, builtin_tasks, builtin_templates
-from instructkit._llama_factory import llama_factory_dataset_info
+from instructkit._io import Reader, WriteResult, read, read_raw, read_table, write
 from instructkit._policy import ItemReport, OnError, Rejection
+from instructkit._public import expose as _expose
 from instructkit._records import (
     ContentPart,
     Conversation,
@@ -40,54 +47,26 @@ from instructkit._records import (
     ToolCall,
 )
 from instructkit._report import Loss, LossReport
-from instructkit._table import read_table
-from instructkit._templates import (
-    FewShot,
-    LintFinding,
-    Mixture,
-    MixtureManifest,
-    OptionStyle,
-    Task,
-    Template,
-    convert,
-    lint_templates,
-    load_templates,
-    mix,
-    plan_mixture,
-    render,
-    save_templates,
-)
+from instructkit._templates import Task, Template, convert, mix, render
 from instructkit._version import __version__
 
 __all__ = [
-    "ARROW_SCHEMA_VERSION",
-    "Adapter",
     "ConfigurationError",
     "ContentPart",
     "Conversation",
     "DataError",
-    "Description",
-    "DialectConflict",
     "DialectDetectionError",
     "DialectError",
-    "DialectGuess",
-    "DuplicateGroup",
-    "FewShot",
     "ImagePart",
     "Instruction",
     "InstructkitError",
     "ItemReport",
-    "LengthStats",
-    "LintFinding",
     "Loss",
     "LossReport",
     "LossyConversionError",
     "MalformedJSONError",
     "Message",
-    "Mixture",
-    "MixtureManifest",
     "OnError",
-    "OptionStyle",
     "Preference",
     "Reader",
     "RecordValidationError",
@@ -100,39 +79,78 @@ __all__ = [
     "WriteResult",
     "__version__",
     "adapt",
-    "adapter_names",
-    "arrow_schema",
-    "builtin_families",
-    "builtin_tasks",
-    "builtin_templates",
     "convert",
     "describe",
     "detect_dialect",
-    "dialect_names",
     "from_arrow",
-    "get_adapter",
-    "lint_templates",
-    "llama_factory_dataset_info",
-    "load_templates",
     "mix",
     "parse_row",
-    "plan_mixture",
     "read",
     "read_raw",
     "read_table",
     "render",
-    "save_templates",
     "to_arrow",
     "to_row",
     "write",
 ]
+
+_expose(
+    __name__,
+    *(
+        value
+        for name, value in list(globals().items())
+        if name in __all__ and name not in {"__version__", "ContentPart", "OnError"}
+    ),
+)
+
+# Names that moved to a subpackage keep working from the top level for one release.
+_MOVED = {
+    "ARROW_SCHEMA_VERSION": "arrow",
+    "arrow_schema": "arrow",
+    "Adapter": "adapters",
+    "adapter_names": "adapters",
+    "get_adapter": "adapters",
+    "Description": "curation",
+    "DuplicateGroup": "curation",
+    "LengthStats": "curation",
+    "DialectConflict": "dialects",
+    "DialectGuess": "dialects",
+    "dialect_names": "dialects",
+    "llama_factory_dataset_info": "dialects",
+    "FewShot": "templates",
+    "LintFinding": "templates",
+    "Mixture": "templates",
+    "MixtureManifest": "templates",
+    "OptionStyle": "templates",
+    "builtin_families": "templates",
+    "builtin_tasks": "templates",
+    "builtin_templates": "templates",
+    "lint_templates": "templates",
+    "load_templates": "templates",
+    "plan_mixture": "templates",
+    "save_templates": "templates",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'instructkit' has no attribute {name!r}")
+    _warnings.warn(
+        f"instructkit.{name} moved to instructkit.{home}.{name}; the top-level name will be "
+        "removed in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_sys.modules[f"instructkit.{home}"], name)
+
 
 # Hypothesis's plugin hook (src/_instructkit_hypothesis.py) registers the strategies for
 # st.from_type only when instructkit is already imported, so that loading Hypothesis never
 # imports instructkit; when Hypothesis came first, the registration happens here, unless
 # plugins are turned off the way Hypothesis itself checks.
 if "hypothesis" in _sys.modules and not _os.environ.get("HYPOTHESIS_NO_PLUGINS"):
-    from instructkit._strategies._register import register_type_strategies as _register
+    from instructkit._from_type import register_type_strategies as _register
 
     _register()
     del _register

@@ -1,8 +1,8 @@
 """Arrow tables of records: one fixed, documented schema per record type.
 
 Public entry points: :func:`to_arrow`, :func:`from_arrow`, :func:`arrow_schema` and
-:data:`ARROW_SCHEMA_VERSION`. The Parquet writer and reader (:mod:`instructkit._parquet`) and
-:func:`~instructkit.read_table` (:mod:`instructkit._table`) build on the helpers here:
+:data:`ARROW_SCHEMA_VERSION`. The Parquet writer and reader (:mod:`instructkit._io._parquet`) and
+:func:`~instructkit.read_table` (:mod:`instructkit._io._table`) build on the helpers here:
 
 * :func:`record_batches` -- records to ``pa.RecordBatch`` chunks (bounded memory).
 * :func:`records_from_batch` -- one batch back to records, under an ``on_error`` policy.

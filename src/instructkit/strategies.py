@@ -23,37 +23,38 @@ Example:
 
 from __future__ import annotations
 
-from instructkit._strategies._documents import (
+# Hypothesis first: importing it loads its plugins, and instructkit's plugin imports
+# instructkit._from_type, which must not be half-way through its own import at that moment.
+import hypothesis  # noqa: F401
+
+from instructkit._from_type import register_type_strategies
+from instructkit._public import expose as _expose
+from instructkit._strategies import (
+    EDGE_FRAGMENTS,
+    INVALID_ROW_KINDS,
     JSONL_DEFECTS,
     JSONL_NOISE,
-    CorruptDocument,
-    JsonlDocument,
-    corrupt_jsonl_documents,
-    jsonl_documents,
-)
-from instructkit._strategies._records import (
     PREFERENCE_SHAPES,
+    TASK_SHAPES,
+    CorruptDocument,
+    InvalidRow,
+    JsonlDocument,
+    TemplatedRow,
     conversations,
+    corrupt_jsonl_documents,
+    dialect_rows,
     instructions,
+    invalid_rows,
+    invalid_texts,
+    jsonl_documents,
     messages,
     preferences,
-    tool_calls,
-)
-from instructkit._strategies._register import register_type_strategies
-from instructkit._strategies._rows import (
-    INVALID_ROW_KINDS,
-    InvalidRow,
-    dialect_rows,
-    invalid_rows,
-)
-from instructkit._strategies._templates import (
-    TASK_SHAPES,
-    TemplatedRow,
     task_rows,
     tasks,
     templates,
+    texts,
+    tool_calls,
 )
-from instructkit._strategies._text import EDGE_FRAGMENTS, invalid_texts, texts
 
 __all__ = [
     "EDGE_FRAGMENTS",
@@ -82,3 +83,8 @@ __all__ = [
     "texts",
     "tool_calls",
 ]
+
+_expose(
+    __name__,
+    *(value for name, value in list(globals().items()) if name in __all__ and callable(value)),
+)

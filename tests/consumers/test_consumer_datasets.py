@@ -39,7 +39,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
 )
 
-THIRD_PARTY = [name for name in ik.dialect_names() if name not in ("instructkit", "trl")]
+THIRD_PARTY = [name for name in ik.dialects.dialect_names() if name not in ("instructkit", "trl")]
 # Dialects and TRL layouts with a place for tool schemas and tool calls, and those that take
 # an instruction with an input (as a user turn).
 TOOL_DIALECTS = ("openai", "openai_dpo", "sharegpt")

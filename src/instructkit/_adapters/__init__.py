@@ -33,7 +33,7 @@ def adapter_names() -> list[str]:
 
     Example:
         >>> import instructkit
-        >>> "snli" in instructkit.adapter_names()
+        >>> "snli" in instructkit.adapters.adapter_names()
         True
     """
     return list(ADAPTERS)

@@ -267,7 +267,7 @@ def content_id(data: Mapping[str, Any], columns: Sequence[str]) -> str:
 class Adapter:
     """A dataset adapter: maps a public dataset's published rows onto a built-in task.
 
-    Get one with :func:`~instructkit.get_adapter`; run it with :meth:`rows` (or
+    Get one with :func:`~instructkit.adapters.get_adapter`; run it with :meth:`rows` (or
     :func:`~instructkit.adapt`).
 
     Attributes:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructkit._adapters._base import Adapter, Mapped, Mapper, Row
-from instructkit._library._tasks import (
+from instructkit._library import (
     ENTAILMENT,
     ENTITY_CATEGORY,
     NEWS_TOPIC,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructkit._adapters._base import Adapter, Mapped, Row
-from instructkit._library._tasks import (
+from instructkit._library import (
     CAUSE_EFFECT,
     FILL_BLANK,
     MULTIPLE_CHOICE_QA,

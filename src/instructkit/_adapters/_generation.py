@@ -8,7 +8,7 @@ from typing import Any
 
 from instructkit._adapters._base import Adapter, Mapped, Mapper, Row
 from instructkit._errors import ConfigurationError
-from instructkit._library._tasks import (
+from instructkit._library import (
     CONCEPTS_TO_TEXT,
     DATA_TO_TEXT,
     SUMMARIZATION,

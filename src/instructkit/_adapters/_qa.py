@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructkit._adapters._base import Adapter, Mapped, Row
-from instructkit._library._tasks import (
+from instructkit._library import (
     CLOSED_BOOK_QA,
     EXTRACTIVE_QA,
     EXTRACTIVE_QA_UNANSWERABLE,

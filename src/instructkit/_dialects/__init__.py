@@ -24,7 +24,7 @@ from instructkit._dialects._base import Conversion, Dialect, describe_type
 from instructkit._dialects._flan import FlanDialect
 from instructkit._dialects._hh import HHDialect
 from instructkit._dialects._instruction_like import DollyDialect, InstructionDialect
-from instructkit._dialects._native import NativeDialect
+from instructkit._dialects._native import NativeDialect, native_record_type
 from instructkit._dialects._openai import OpenAIDialect, OpenAIDPODialect
 from instructkit._dialects._sharegpt import ShareGPTDialect
 from instructkit._dialects._trl import TRLDialect
@@ -39,11 +39,13 @@ from instructkit._report import LossReport, settle_losses
 
 __all__ = [
     "DIALECTS",
+    "Conversion",
     "DialectConflict",
     "DialectGuess",
     "detect_dialect",
     "dialect_names",
     "get_dialect",
+    "native_record_type",
     "parse_row",
     "to_row",
 ]

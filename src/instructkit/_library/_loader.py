@@ -23,7 +23,7 @@ def builtin_tasks() -> dict[str, Task]:
 
     Example:
         >>> import instructkit
-        >>> nli = instructkit.builtin_tasks()["nli"]
+        >>> nli = instructkit.templates.builtin_tasks()["nli"]
         >>> nli.cluster, nli.label_text(1)
         ('nli', 'it is not possible to tell')
     """
@@ -38,7 +38,7 @@ def builtin_families() -> dict[str, tuple[str, ...]]:
 
     Example:
         >>> import instructkit
-        >>> instructkit.builtin_families()["topic_classification"]
+        >>> instructkit.templates.builtin_families()["topic_classification"]
         ('news_topic', 'entity_category', 'question_type')
     """
     return {name: family.tasks for name, family in FAMILIES.items()}
@@ -97,7 +97,7 @@ def builtin_templates(
 
     Example:
         >>> import instructkit
-        >>> templates = instructkit.builtin_templates("sentiment")
+        >>> templates = instructkit.templates.builtin_templates("sentiment")
         >>> len(templates) >= 10, templates[0].task.name
         (True, 'sentiment')
     """

@@ -259,7 +259,7 @@ def dialect_rows(
     its default layout for each record type it writes.
 
     Args:
-        dialect: A name from :func:`~instructkit.dialect_names`; dialects added later are
+        dialect: A name from :func:`~instructkit.dialects.dialect_names`; dialects added later are
             covered as soon as they are registered.
         records: Strategy for the records to write; default the record strategies for the
             record types the dialect writes (:func:`instructions`, :func:`conversations`,
@@ -488,7 +488,7 @@ def invalid_rows(
       not know (chat dialects).
 
     Args:
-        dialect: A name from :func:`~instructkit.dialect_names`.
+        dialect: A name from :func:`~instructkit.dialects.dialect_names`.
         records: Strategy for the records the rows start from; default as for
             :func:`dialect_rows`.
         kinds: Strategy for the kinds to make; default any of :data:`INVALID_ROW_KINDS`.

@@ -17,6 +17,7 @@ from instructkit._templates._fewshot import (
     fit_budget,
     flan_prompt,
 )
+from instructkit._templates._hashing import Ranking, stable_unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import (
     PROVENANCE_KEY,
@@ -30,7 +31,6 @@ from instructkit._templates._render import (
     render_row,
     resolve_styles,
 )
-from instructkit._templates._seed import Ranking, stable_unit
 from instructkit._templates._template import Template
 
 __all__ = ["convert"]

@@ -12,9 +12,9 @@ import orjson
 
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Message
+from instructkit._templates._hashing import stable_index, stable_ranked, stable_unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import Rendered, Settings, example_id_of, render_row
-from instructkit._templates._seed import stable_index, stable_ranked, stable_unit
 from instructkit._templates._task import Task
 from instructkit._templates._template import Template
 

@@ -13,8 +13,8 @@ import orjson
 
 from instructkit._errors import ConfigurationError
 from instructkit._records import Record
+from instructkit._templates._hashing import stable_unit
 from instructkit._templates._render import PROVENANCE_KEY
-from instructkit._templates._seed import stable_unit
 
 __all__ = ["Mixture", "MixtureManifest", "SourceStats", "mix", "plan_mixture"]
 

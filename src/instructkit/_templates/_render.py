@@ -13,6 +13,7 @@ import orjson
 
 from instructkit._errors import ConfigurationError, TemplateError
 from instructkit._records import Instruction, JsonValue
+from instructkit._templates._hashing import Ranking, stable_index, stable_ranked
 from instructkit._templates._options import (
     DEFAULT_OPTION_STYLES,
     OptionStyle,
@@ -20,7 +21,6 @@ from instructkit._templates._options import (
     render_options,
     resolve_style,
 )
-from instructkit._templates._seed import Ranking, stable_index, stable_ranked
 from instructkit._templates._task import BOOL_LABEL_ADVICE, OPTIONS_PLACEHOLDER, Task
 from instructkit._templates._template import LabelSpace, Slot, Template, compiled
 from instructkit._version import __version__

@@ -30,7 +30,7 @@ FieldKind = Literal["text", "number", "label", "choices", "alternatives", "list"
 * ``"number"``: an int or float (not a bool), rendered with :func:`str`.
 * ``"label"``: a label value (int or str) of the task's label space, or for a task with
   per-example ``choices`` an index into them or one of their texts; rendered as the answer
-  text (or as the option marker, see :class:`~instructkit.OptionStyle`).
+  text (or as the option marker, see :class:`~instructkit.templates.OptionStyle`).
 * ``"choices"``: a list of at least two distinct strings, the per-example answer choices
   (multiple-choice tasks); shown only through ``{options}``, never as a placeholder.
 * ``"alternatives"``: several equally good strings (gold answers, reference summaries); a

@@ -433,7 +433,7 @@ class Template(TemplateRecord):
 
         Such a template asks for a letter or a number, so it has no without-options variant:
         :func:`~instructkit.render` and :func:`~instructkit.convert` refuse to render it
-        without its options block, and :func:`~instructkit.lint_templates` reports it.
+        without its options block, and :func:`~instructkit.templates.lint_templates` reports it.
         """
         return compiled(self).marker_only
 

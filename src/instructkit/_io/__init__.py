@@ -1,0 +1,22 @@
+"""Files in and out: JSONL (plain, gzip, zstd), JSON arrays and Parquet.
+
+One module per concern: ``_jsonl`` and ``_json`` frame and parse text files, ``_parquet``
+reads and writes Parquet, ``_table`` reads whole files into Arrow tables, ``_native_rows``
+is the fast path from native rows to records, ``_atomic`` makes writes atomic, and
+``_reader`` holds the public :func:`read`/:func:`write` entry points. The rest of the
+library imports from here, never from the modules inside.
+"""
+
+from instructkit._io._llama_factory import llama_factory_dataset_info
+from instructkit._io._reader import Reader, WriteResult, read, read_raw, write
+from instructkit._io._table import read_table
+
+__all__ = [
+    "Reader",
+    "WriteResult",
+    "llama_factory_dataset_info",
+    "read",
+    "read_raw",
+    "read_table",
+    "write",
+]

@@ -1,0 +1,621 @@
+r"""JSON Lines: framing, parsing with located errors, duplicate-key detection, and writing.
+
+Shared by the JSONL and JSON readers (:mod:`instructkit._io._json` uses the error and
+duplicate-key helpers) and by :mod:`instructkit._io._reader`.
+
+Framing. A file is read in binary chunks of 256 KiB (decompressed on the fly for ``.gz`` and
+``.zst``) and split on ``b"\n"`` only, never with :meth:`str.splitlines`, because JSON text
+may legally hold U+2028, U+2029 and U+0085 unescaped (orjson writes them raw). A line keeps
+any ``\r`` before its ``\n`` (JSON treats it as whitespace). A UTF-8 byte order mark at the
+very start of the file is skipped (and not part of line 1's raw bytes; byte offsets still
+count it). A line holding only spaces, tabs and ``\r`` is *blank*: counted, never an error.
+The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line.
+
+Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the parsed JSON,
+:data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
+in characters, byte offset in the decompressed stream). Errors are values here, not raised,
+so the caller applies its ``on_error`` policy.
+
+Duplicate keys. orjson, like most parsers, silently keeps the last of two equal keys in an
+object. Every parsed line is checked, cheaply: a line that is byte-for-byte the canonical
+``orjson.dumps`` of its value cannot hold a repeated key (the dump of a value with a dropped
+key is shorter), and neither can a line that holds no more ``:`` bytes than the parsed value
+has keys (each key needs a ``:`` outside strings). Only lines that pass neither test (text
+with colons in a non-canonical file) are scanned exactly, by a small tokenizer that also
+locates the repeated key (JSON path, column, offset).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, BinaryIO, Final, Literal
+
+import orjson
+
+from instructkit._errors import ConfigurationError, MalformedJSONError, format_loc
+
+__all__ = [
+    "BLANK",
+    "CHUNK_SIZE",
+    "Compression",
+    "LineChunk",
+    "compression_for",
+    "duplicate_key_error",
+    "failed_line",
+    "has_duplicate_keys",
+    "iter_jsonl",
+    "iter_line_chunks",
+    "malformed_error",
+    "open_compressed_writer",
+    "open_source",
+    "read_start",
+    "truncated_reason",
+    "truncation_error",
+    "write_jsonl_lines",
+]
+
+CHUNK_SIZE: Final = 1 << 18
+"""Bytes read (after decompression) per chunk: 256 KiB (the lines of a chunk stay in cache)."""
+
+_BOM: Final = b"\xef\xbb\xbf"
+_BLANK_BYTES: Final = b" \t\r"
+
+Compression = Literal["gzip", "zstd"]
+
+
+class _Blank:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BLANK"
+
+
+BLANK: Final = _Blank()
+"""The value :func:`iter_jsonl` gives for a blank line."""
+
+
+# -- compression ---------------------------------------------------------------------------
+
+
+def compression_for(name: str) -> Compression | None:
+    """The compression implied by a file name's last suffix (``.gz``, ``.zst``), or ``None``."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return "gzip"
+    if lower.endswith(".zst"):
+        return "zstd"
+    return None
+
+
+def _zstandard() -> Any:
+    try:
+        import zstandard
+    except ImportError:
+        raise ConfigurationError(
+            "expected the optional 'zstandard' package for .zst files, got it missing "
+            "(pip install 'instructkit[zstd]')"
+        ) from None
+    return zstandard
+
+
+class _Decompressing:
+    """A decompressing reader that notices a stream that ends early or is damaged.
+
+    Both ``gzip`` and ``zstandard``'s own readers fall short here: ``gzip`` raises at the
+    end and drops what it had decompressed in the same call, and ``zstandard``'s stream
+    reader returns a short read without any error. Decompressing member by member (frame by
+    frame) keeps every byte that decompressed and tells an early end from a normal one.
+    """
+
+    def __init__(self, raw: BinaryIO, codec: Compression) -> None:
+        self._raw = raw
+        self._codec = codec
+        if codec == "zstd":
+            self._zstd = _zstandard()
+            self._errors: tuple[type[Exception], ...] = (self._zstd.ZstdError,)
+        else:
+            self._errors = (zlib.error,)
+        self._obj = self._new()
+        self._in_member = False
+        self._buffer = bytearray()
+        self._done = False
+        self.truncated: str | None = None
+
+    def _new(self) -> Any:
+        if self._codec == "zstd":
+            return self._zstd.ZstdDecompressor().decompressobj()
+        return zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size and not self._done:
+            data = self._raw.read(1 << 16)
+            if not data:
+                self._done = True
+                if self._in_member:
+                    self.truncated = f"the {self._codec} stream ends early"
+                break
+            try:
+                self._feed(data)
+            except self._errors as err:
+                self._done = True
+                self.truncated = f"corrupt {self._codec} data ({err})"
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            if not self._in_member and self._codec == "gzip":
+                # Zero bytes may pad a gzip file after (or between) members.
+                data = data.lstrip(b"\0")
+                if not data:
+                    return
+            self._in_member = True
+            self._buffer += self._obj.decompress(data)
+            if not self._obj.eof:
+                return
+            # One member (frame) done; whatever follows starts the next one.
+            data = self._obj.unused_data
+            self._obj = self._new()
+            self._in_member = False
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def open_source(path: str | os.PathLike[str], compression: Compression | None) -> Any:
+    """Open ``path`` for reading decompressed bytes (an object with ``read`` and ``close``).
+
+    A compressed stream that ends early or is damaged does not raise: reads return ``b""``
+    from there on and the reader's ``truncated`` attribute says what went wrong (see
+    :func:`truncated_reason`).
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if compression is None:
+        return raw
+    try:
+        return _Decompressing(raw, compression)
+    except BaseException:
+        raw.close()
+        raise
+
+
+class _ZstdWriter:
+    def __init__(self, raw: BinaryIO, level: int | None) -> None:
+        zstd = _zstandard()
+        compressor = zstd.ZstdCompressor(level=3 if level is None else level)
+        self._raw = raw
+        self._stream = compressor.stream_writer(raw, closefd=False)
+
+    def write(self, data: bytes) -> int:
+        written: int = self._stream.write(data)
+        return written
+
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self._stream.write(line)
+
+    def close(self) -> None:
+        # Ends the frame; the raw file stays open for the atomic writer to fsync.
+        self._stream.close()
+
+
+def open_compressed_writer(
+    raw: BinaryIO, compression: Compression | None, level: int | None = None
+) -> Any:
+    """Wrap ``raw`` in a deterministic compressor (no time stamp or name in gzip headers).
+
+    The returned object has ``write``, ``writelines`` and ``close``; closing it finishes the
+    compressed stream but leaves ``raw`` open.
+    """
+    if compression is None:
+        return _Uncompressed(raw)
+    if compression == "gzip":
+        # mtime=0 and an empty name keep the bytes identical from run to run.
+        return gzip.GzipFile(
+            filename="",
+            fileobj=raw,
+            mode="wb",
+            compresslevel=6 if level is None else level,
+            mtime=0,
+        )
+    return _ZstdWriter(raw, level)
+
+
+class _Uncompressed:
+    def __init__(self, raw: BinaryIO) -> None:
+        self.write = raw.write
+        self.writelines = raw.writelines
+
+    def close(self) -> None:
+        pass
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def _chars(data: bytes) -> int:
+    return len(data.decode("utf-8", "replace"))
+
+
+def position(raw: bytes, byte_pos: int, line: int, column0: int) -> tuple[int, int]:
+    """The (line, 1-based column) of ``raw[byte_pos]`` when ``raw[0]`` is at ``line``, ``column0``.
+
+    ``column0`` is the number of characters before ``raw`` on its first line.
+    """
+    newlines = raw.count(b"\n", 0, byte_pos)
+    if newlines:
+        start = raw.rfind(b"\n", 0, byte_pos) + 1
+        return line + newlines, _chars(raw[start:byte_pos]) + 1
+    return line, column0 + _chars(raw[:byte_pos]) + 1
+
+
+def _snippet(text: str) -> str:
+    return repr(text[:24] + ("..." if len(text) > 24 else ""))
+
+
+def malformed_error(
+    raw: bytes,
+    err: ValueError | None,
+    *,
+    file: str | None,
+    line: int,
+    offset: int,
+    column0: int = 0,
+) -> MalformedJSONError:
+    """A located :class:`~instructkit.MalformedJSONError` for bytes orjson could not parse.
+
+    Args:
+        raw: The bytes given to the parser (a line, or a JSON array's element).
+        err: orjson's error, or ``None`` to diagnose from ``raw`` alone.
+        file: The file name, for the message.
+        line: The line on which ``raw`` starts.
+        offset: The byte offset of ``raw[0]`` in the (decompressed) file.
+        column0: Characters before ``raw`` on its first line.
+
+    Returns:
+        The error, with ``column`` (characters, 1-based) and ``offset`` of the problem.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as uerr:
+        at = uerr.start
+        bad = raw[uerr.start : uerr.end]
+        if line == 1 and offset == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            reason = "expected UTF-8 text, got a UTF-16 byte order mark (save the file as UTF-8)"
+        else:
+            reason = f"expected UTF-8 text, got invalid byte(s) {bad.hex(' ')}"
+        where, column = position(raw, at, line, column0)
+        return MalformedJSONError(reason, file=file, line=where, column=column, offset=offset + at)
+    pos = getattr(err, "pos", 0) or 0
+    message = str(getattr(err, "msg", err or "not JSON"))
+    rest = text[pos:]
+    if message.startswith(("unexpected end of data", "EOF while parsing")) or (
+        "empty" in message and not text.strip(" \t\r\n")
+    ):
+        reason = "expected a complete JSON value, got the end of the data (is it truncated?)"
+    elif rest.startswith(("NaN", "Infinity")) or text[max(pos - 1, 0) :].startswith("-Infinity"):
+        word = "NaN" if rest.startswith("NaN") else "Infinity"
+        reason = f"expected a JSON value, got {word} (NaN and Infinity are not JSON)"
+    elif "after document" in message or "trailing" in message:
+        reason = f"expected one JSON value, got more content after it: {_snippet(rest)}"
+    elif text.lstrip(" \t").startswith("\ufeff"):
+        reason = "expected JSON, got a byte order mark (U+FEFF) at the start of the line"
+    else:
+        reason = f"expected valid JSON, got {_snippet(rest)} ({message})"
+    at = len(text[:pos].encode("utf-8"))
+    where, column = position(raw, at, line, column0)
+    return MalformedJSONError(reason, file=file, line=where, column=column, offset=offset + at)
+
+
+# -- duplicate keys ------------------------------------------------------------------------
+
+_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]', re.DOTALL)
+_COLON: Final = ord(":")
+_QUOTE: Final = ord('"')
+_COMMA: Final = ord(",")
+_OPEN_OBJECT: Final = ord("{")
+_OPEN_ARRAY: Final = ord("[")
+
+
+def _key_text(token: bytes) -> str:
+    if b"\\" not in token:
+        return token[1:-1].decode("utf-8", "surrogateescape")
+    # Two spellings of one key ("a" and "\u0061") are still the same key.
+    value: str = orjson.loads(token)
+    return value
+
+
+def locate_duplicate_key(text: bytes) -> tuple[tuple[str | int, ...], str, int] | None:
+    """Find the first object key that repeats in ``text``, which must be valid JSON.
+
+    Returns:
+        ``(path_of_the_object, key, byte_position_of_the_second_occurrence)``, or ``None``.
+    """
+    # Each frame: [is_object, path, keys_seen, current_key_or_index]
+    stack: list[list[Any]] = []
+    last_string = b""
+    last_start = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == _QUOTE:
+            last_string, last_start = token, match.start()
+        elif first == _COLON:
+            frame = stack[-1]
+            key = _key_text(last_string)
+            if key in frame[2]:
+                return tuple(frame[1]), key, last_start
+            frame[2].add(key)
+            frame[3] = key
+        elif first == _COMMA:
+            frame = stack[-1]
+            if not frame[0]:
+                frame[3] += 1
+        elif first in (_OPEN_OBJECT, _OPEN_ARRAY):
+            path = (*stack[-1][1], stack[-1][3]) if stack else ()
+            stack.append([first == _OPEN_OBJECT, path, set(), 0])
+        else:
+            stack.pop()
+    return None
+
+
+def _count_keys(value: Any) -> int:
+    count = 0
+    if type(value) is dict:
+        count = len(value)
+        items: Iterable[Any] = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is list:
+            count += _count_keys(item)
+    return count
+
+
+def has_duplicate_keys(raw: bytes, value: Any, *, canonical_known: bool = False) -> bool:
+    """Whether the JSON text ``raw``, which parsed to ``value``, repeats a key in an object.
+
+    Cheap sound tests first (see the module docstring), the exact scan only when they fail.
+
+    Args:
+        raw: The JSON text.
+        value: What orjson parsed it to.
+        canonical_known: The caller has already found that ``raw`` is not
+            ``orjson.dumps(value)``, so that test is skipped.
+
+    Example:
+        >>> import orjson
+        >>> raw = b'{"a": 1, "a": 2}'
+        >>> has_duplicate_keys(raw, orjson.loads(raw))
+        True
+    """
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return False
+    # orjson's rendering of a value that lost a repeated key is shorter than the text, so
+    # equality rules repeats out: one comparison, and it settles every line instructkit
+    # wrote. Otherwise every key needs a ":" outside strings, so a text with no more colons
+    # than its value has keys cannot repeat one.
+    if not canonical_known and raw == orjson.dumps(value):
+        return False
+    # Counting by deletion uses memchr, about twice as fast as bytes.count here.
+    colons = len(raw) - len(raw.replace(b":", b""))
+    if kind is dict and colons <= len(value):
+        return False
+    if colons <= _count_keys(value):
+        return False
+    return locate_duplicate_key(raw) is not None
+
+
+def duplicate_key_error(
+    raw: bytes, *, file: str | None, line: int, offset: int, column0: int = 0
+) -> MalformedJSONError:
+    """The located error for ``raw``, which :func:`has_duplicate_keys` found to repeat a key."""
+    found = locate_duplicate_key(raw)
+    assert found is not None
+    path, key, at = found
+    where, column = position(raw, at, line, column0)
+    return MalformedJSONError(
+        f"expected each key once per JSON object, got {key!r} a second time "
+        "(a JSON parser would silently keep only the last value)",
+        loc=format_loc((*path, key)),
+        file=file,
+        line=where,
+        column=column,
+        offset=offset + at,
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def truncated_reason(source: Any) -> str | None:
+    """Why a source from :func:`open_source` stopped early, or ``None`` if it did not."""
+    reason: str | None = getattr(source, "truncated", None)
+    return reason
+
+
+def read_start(source: Any) -> bytes:
+    """Read the first chunk of ``source``: at least 3 bytes unless the file is shorter."""
+    # The byte order mark check needs three bytes; a decompressor may return fewer at first.
+    data: bytes = source.read(CHUNK_SIZE)
+    while data and len(data) < 3:
+        more = source.read(CHUNK_SIZE)
+        if not more:
+            break
+        data += more
+    return data
+
+
+class LineChunk:
+    r"""Consecutive lines of a file, as :func:`iter_line_chunks` gives them.
+
+    Attributes:
+        lines: The lines, each without its ``
+    ``.
+        first_line: The 1-based number of ``lines[0]``.
+        offset: The byte offset of ``lines[0]`` in the (decompressed) file.
+        truncated: For the last chunk of a compressed stream that ends early or is damaged,
+            what went wrong (``lines`` then holds the incomplete last line, maybe empty).
+    """
+
+    __slots__ = ("_index", "_offset", "first_line", "lines", "offset", "truncated")
+
+    def __init__(
+        self, lines: list[bytes], first_line: int, offset: int, truncated: str | None = None
+    ) -> None:
+        self.lines = lines
+        self.first_line = first_line
+        self.offset = offset
+        self.truncated = truncated
+        self._index = 0
+        self._offset = offset
+
+    def offset_of(self, line: int) -> int:
+        """The byte offset of line number ``line`` (of this chunk)."""
+        # Asked for in line order (errors), so walking on from the last answer is linear.
+        target = line - self.first_line
+        if target < self._index:
+            self._index, self._offset = 0, self.offset
+        while self._index < target:
+            self._offset += len(self.lines[self._index]) + 1
+            self._index += 1
+        return self._offset
+
+
+def iter_line_chunks(
+    source: Any, *, first_chunk: bytes | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[LineChunk]:
+    r"""Split a byte stream into lines on ``b"\n"``, a large chunk at a time.
+
+    A UTF-8 byte order mark at the very start is dropped (offsets still count it). The last
+    line needs no ``\n``. A line longer than a chunk is gathered in pieces and joined once.
+
+    Args:
+        source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
+        first_chunk: Bytes already read from ``source``, to use first.
+        chunk_size: Bytes per read.
+
+    Yields:
+        :class:`LineChunk` objects, in file order.
+    """
+    data = first_chunk if first_chunk is not None else read_start(source)
+    consumed = 0  # offset of the first byte of `pending` (or of the next line)
+    if data.startswith(_BOM):
+        data = data[3:]
+        consumed = 3
+    line_no = 1
+    pending: list[bytes] = []
+    pending_size = 0
+    while data:
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            if pending:
+                pending.append(lines[0])
+                lines[0] = b"".join(pending)
+                pending = []
+            yield LineChunk(lines, line_no, consumed)
+            line_no += len(lines)
+            consumed += len(data) - len(tail) + pending_size
+            pending_size = 0
+        if tail:
+            pending.append(tail)
+            pending_size += len(tail)
+        data = source.read(chunk_size)
+    truncated = truncated_reason(source)
+    if pending or truncated is not None:
+        yield LineChunk([b"".join(pending)], line_no, consumed, truncated)
+
+
+def truncation_error(chunk: LineChunk, *, file: str | None) -> MalformedJSONError:
+    """The error for the last, incomplete line of a compressed stream that ends early."""
+    raw = chunk.lines[0]
+    end = chunk.offset + len(raw)
+    return MalformedJSONError(
+        f"expected the compressed data to go on, got its end: {chunk.truncated} (the file "
+        f"is truncated or damaged after {end} decompressed bytes)",
+        file=file,
+        line=chunk.first_line,
+        column=_chars(raw) + 1,
+        offset=end,
+    )
+
+
+def failed_line(
+    raw: bytes, err: ValueError, *, file: str | None, line: int, chunk: LineChunk
+) -> _Blank | MalformedJSONError:
+    """What a line orjson could not parse is: :data:`BLANK`, or a located error."""
+    if not raw.strip(_BLANK_BYTES):
+        return BLANK
+    return malformed_error(raw, err, file=file, line=line, offset=chunk.offset_of(line))
+
+
+def iter_jsonl(
+    source: Any,
+    *,
+    file: str | None,
+    chunk_size: int = CHUNK_SIZE,
+    first_chunk: bytes | None = None,
+) -> Iterator[tuple[int, bytes, Any]]:
+    r"""Parse a JSON Lines stream line by line.
+
+    The reader (:mod:`instructkit._io._reader`) runs the same steps inline for speed; this is the
+    general form, one item per line.
+
+    Args:
+        source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
+        file: The file name for error messages.
+        chunk_size: Bytes per read.
+        first_chunk: Bytes already read from ``source`` (by a format sniffer), to use first.
+
+    Yields:
+        ``(line_number, raw, value)``: ``raw`` is the line without its ``\n``; ``value`` is
+        the parsed JSON, :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError`. A
+        compressed stream that ends early gives a final error item whose ``raw`` is the
+        incomplete last line (possibly empty).
+    """
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    for chunk in iter_line_chunks(source, first_chunk=first_chunk, chunk_size=chunk_size):
+        if chunk.truncated is not None:
+            yield chunk.first_line, chunk.lines[0], truncation_error(chunk, file=file)
+            return
+        line = chunk.first_line - 1
+        for raw in chunk.lines:
+            line += 1
+            try:
+                value = loads(raw)
+            except decode_error as err:
+                yield line, raw, failed_line(raw, err, file=file, line=line, chunk=chunk)
+                continue
+            if has_duplicate_keys(raw, value):
+                value = duplicate_key_error(raw, file=file, line=line, offset=chunk.offset_of(line))
+            yield line, raw, value
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def write_jsonl_lines(out: IO[bytes] | Any, lines: Iterable[bytes]) -> int:
+    r"""Write encoded rows, each ending in ``\n``, to ``out``.
+
+    ``out`` should buffer (a file opened with a large buffer, or a compressor): lines go to
+    it one at a time, because holding many to join them costs more here, in fresh memory for
+    every batch, than the calls it saves.
+
+    Returns:
+        The number of lines written.
+    """
+    count = 0
+    write = out.write
+    for line in lines:
+        write(line)
+        count += 1
+    return count

@@ -1,0 +1,1221 @@
+"""The public reading and writing verbs: :func:`read`, :func:`read_raw` and :func:`write`.
+
+One set of keywords for every format. The format comes from the file name (``.jsonl``,
+``.jsonl.gz``, ``.jsonl.zst``, ``.json``, ``.json.gz``, ``.json.zst``, ``.parquet``; ``.ndjson``
+counts as ``.jsonl``) or from ``format=``. JSON and JSON Lines are handled here (with
+:mod:`instructkit._io._jsonl` and :mod:`instructkit._io._json`); Parquet is handed to
+:mod:`instructkit._io._parquet`.
+
+Reading streams: :func:`read` returns a :class:`Reader`, an iterator of records that is also a
+context manager, and whose :attr:`Reader.report` accounts for every line (or row):
+``valid + rejected + blank == seen``. Bad lines raise, or are counted and, with ``rejects=``,
+copied byte for byte into a rejects file (format described on :func:`read`). A list of files
+(the shards of a sharded :func:`write`, say) reads as one stream, file after file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import partial
+from itertools import chain, islice
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Final, Generic, TypeVar
+
+import orjson
+
+from instructkit._dialects import DialectGuess, detect_dialect, get_dialect, parse_row, to_row
+from instructkit._errors import (
+    ConfigurationError,
+    DataError,
+    DialectDetectionError,
+    DialectError,
+    MalformedJSONError,
+    RecordValidationError,
+    describe_type,
+    format_loc,
+    with_article,
+)
+from instructkit._io._atomic import ShardSet, atomic_open, check_max_rows, split_suffix
+from instructkit._io._json import iter_json_array, sniff_layout, spread_object
+from instructkit._io._jsonl import (
+    CHUNK_SIZE,
+    Compression,
+    LineChunk,
+    duplicate_key_error,
+    failed_line,
+    has_duplicate_keys,
+    iter_line_chunks,
+    locate_duplicate_key,
+    open_compressed_writer,
+    open_source,
+    read_start,
+    truncation_error,
+    write_jsonl_lines,
+)
+from instructkit._io._native_rows import build_native, native_duplicate_free
+from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
+from instructkit._report import LossReport
+
+__all__ = ["FORMATS", "Reader", "WriteResult", "read", "read_raw", "write"]
+
+NATIVE: Final = "instructkit"
+"""The dialect name of instructkit's own layout, ``record.to_dict()``."""
+
+SAMPLE_SIZE: Final = 100
+"""How many rows ``dialect="auto"`` looks at before deciding."""
+
+_SAMPLE_ITEMS: Final = 10_000
+# Bad or blank lines held back while the sample is gathered, at most; bounds the memory a
+# file of junk can take before the dialect is known.
+
+FORMATS: Final[dict[str, tuple[str, Compression | None]]] = {
+    "jsonl": ("jsonl", None),
+    "jsonl.gz": ("jsonl", "gzip"),
+    "jsonl.zst": ("jsonl", "zstd"),
+    "json": ("json", None),
+    "json.gz": ("json", "gzip"),
+    "json.zst": ("json", "zstd"),
+    "parquet": ("parquet", None),
+}
+"""Accepted ``format=`` values: ``(kind, compression)`` for each."""
+
+_SUFFIXES: Final = {f".{name}": name for name in FORMATS} | {
+    ".ndjson": "jsonl",
+    ".ndjson.gz": "jsonl.gz",
+    ".ndjson.zst": "jsonl.zst",
+}
+
+R = TypeVar("R")
+RecordType = type[Instruction] | type[Conversation] | type[Preference]
+_RECORD_TYPES: Final[tuple[RecordType, ...]] = (Instruction, Conversation, Preference)
+
+
+# -- keyword checks ------------------------------------------------------------------------
+
+
+def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
+    """The ``format=`` value for ``path``: the given one, checked, or the one its name implies.
+
+    Raises:
+        ConfigurationError: an unknown format, or a name that implies none.
+    """
+    if format is not None:
+        if format not in FORMATS:
+            raise ConfigurationError(
+                f"expected format to be one of {list(FORMATS)}, got {format!r}"
+            )
+        return format
+    name = os.fspath(path).lower()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return _SUFFIXES[suffix]
+    raise ConfigurationError(
+        f"expected a file name ending in one of {sorted(_SUFFIXES)} (or format=), "
+        f"got {os.fspath(path)!r}"
+    )
+
+
+PathArg = str | os.PathLike[str]
+Sources = PathArg | Sequence[PathArg]
+"""What the readers take: one file, or a list of files read one after another."""
+
+
+def source_paths(path: object) -> tuple[PathArg, ...]:
+    """The files a reader was given: ``path`` itself, or the items of a list or tuple of paths.
+
+    Raises:
+        ConfigurationError: neither a path nor a non-empty list or tuple of paths.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        return (path,)
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise ConfigurationError("expected at least one file to read, got an empty list")
+        for index, item in enumerate(path):
+            if not isinstance(item, (str, os.PathLike)):
+                raise ConfigurationError(
+                    f"expected a file path at index {index} of the list, got {describe_type(item)}"
+                )
+        return tuple(path)
+    # Not any iterable: a set or a directory listing has no meaningful order, and the order
+    # of the files is the order of the records.
+    raise ConfigurationError(
+        "expected a file path or a list of file paths (in the order to read them), "
+        f"got {describe_type(path)}"
+    )
+
+
+def describe_sources(paths: Sequence[PathArg]) -> str:
+    """A name for what is read, for report summaries: the file, or the first and a count."""
+    first = os.fspath(paths[0])
+    if len(paths) == 1:
+        return first
+    more = len(paths) - 1
+    return f"{first} and {more} more file{'s' if more > 1 else ''}"
+
+
+def _record_type(record: object) -> RecordType | None:
+    if record is None:
+        return None
+    for kind in _RECORD_TYPES:
+        if record is kind or (isinstance(record, str) and record.lower() == kind.__name__.lower()):
+            return kind
+    raise ConfigurationError(
+        "expected record to be Instruction, Conversation or Preference (the class or its "
+        f"name), got {record!r}"
+    )
+
+
+def _check_dialect(dialect: object, *, allow_auto: bool) -> str | None:
+    if dialect is None:
+        return None
+    if dialect == "auto" and allow_auto:
+        return "auto"
+    if not isinstance(dialect, str):
+        raise ConfigurationError(f"expected dialect to be a name or None, got {dialect!r}")
+    return get_dialect(dialect).name
+
+
+def convert_record(
+    record: Record,
+    target: RecordType | None,
+    *,
+    strict: bool = False,
+    losses: LossReport | None = None,
+) -> Record:
+    """Turn ``record`` into the ``target`` type through the records' own conversions.
+
+    Instruction -> Conversation is lossless; Conversation -> Instruction works for
+    ``[system?] user assistant`` transcripts; Preference converts to nothing else.
+
+    Raises:
+        RecordValidationError: the conversion is impossible for this record.
+        LossyConversionError: ``strict`` and the conversion would lose something.
+    """
+    if target is None or type(record) is target:
+        return record
+    if target is Conversation and isinstance(record, Instruction):
+        return record.to_conversation()
+    if target is Instruction and isinstance(record, Conversation):
+        return record.to_instruction(strict=strict, report=losses)
+    raise RecordValidationError(
+        f"expected a record that converts to {target.__name__}, got "
+        f"{with_article(type(record).__name__)}",
+        loc="$",
+    )
+
+
+# -- rejects -------------------------------------------------------------------------------
+
+
+class _Rejects:
+    """The rejects file: one JSON object per rejected line or row (see :func:`read`)."""
+
+    def __init__(self, stack: ExitStack, path: str | os.PathLike[str]) -> None:
+        self._out: BinaryIO = stack.enter_context(atomic_open(path))
+
+    def add(self, error: DataError, raw: bytes | None, row: Any, *, file: str) -> None:
+        if raw is None:
+            text = orjson.dumps(row, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+            encoding = "json"
+        else:
+            try:
+                text = raw.decode("utf-8")
+                encoding = "utf-8"
+            except UnicodeDecodeError:
+                text = base64.b64encode(raw).decode("ascii")
+                encoding = "base64"
+        entry = {
+            "file": file,
+            "line": error.line,
+            "row": error.row,
+            "loc": error.loc,
+            "error": type(error).__name__,
+            "reason": error.reason,
+            "raw": text,
+            "raw_encoding": encoding,
+        }
+        self._out.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+
+
+# -- reading -------------------------------------------------------------------------------
+
+Item = tuple[int, "bytes | None", Any]
+
+
+class Reader(Generic[R]):
+    """A streaming reader: iterate it for records (or dicts), close it when done.
+
+    Use it in a ``with`` block, or iterate it to the end (which closes it too). The file is
+    opened at the first ``next()``; the rejects file, if any, is written when the reader
+    closes. Given several files, the reader goes through them in order, one open at a time,
+    as one stream with one report, one dialect and one rejects file.
+
+    Attributes:
+        paths: The files to read, in order.
+        path: The file being read (the first, before reading starts).
+        file: ``path`` as a string, the name errors carry.
+        format: ``path``'s format (a key of :data:`FORMATS`).
+        report: The running :class:`~instructkit.ItemReport`; once the reader is exhausted,
+            ``valid + rejected + blank == seen``.
+        dialect: The dialect rows are read with; for ``dialect="auto"``, set once the sample
+            has been looked at (``None`` before, and while every file so far was empty).
+        guess: The :class:`~instructkit.dialects.DialectGuess` behind an ``"auto"`` dialect, if any.
+        losses: The :class:`~instructkit.LossReport` conversions count into, if given.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[PathArg],
+        *,
+        formats: Sequence[str],
+        on_error: OnError,
+        rejects: str | os.PathLike[str] | None,
+        report: ItemReport | None,
+        dialect: str | None,
+        record: RecordType | None,
+        column_map: Mapping[str, str] | None,
+        role_map: Mapping[str, str] | None,
+        strict: bool,
+        losses: LossReport | None,
+        raw: bool,
+    ) -> None:
+        self.paths = tuple(Path(path) for path in paths)
+        self._formats = tuple(formats)
+        self.path = self.paths[0]
+        self.format = self._formats[0]
+        self._files = tuple(os.fspath(path) for path in paths)
+        self.file = self._files[0]
+        self.report = report if report is not None else ItemReport()
+        if self.report.source is None:
+            self.report.source = describe_sources(paths)
+        self.dialect: str | None = None if dialect == "auto" or raw else (dialect or NATIVE)
+        self.guess: DialectGuess | None = None
+        self.losses = losses
+        self._requested = dialect
+        self._on_error = on_error
+        self._rejects_path = rejects
+        self._record = record
+        self._column_map = column_map
+        self._role_map = role_map
+        self._strict = strict
+        self._raw = raw
+        self._stack = ExitStack()
+        self._rejects: _Rejects | None = None
+        self._closed = False
+        self._gen: Generator[R, None, None] = self._loop()
+
+    # -- iterator and context manager ------------------------------------------------------
+
+    def __iter__(self) -> Iterator[R]:
+        # The generator itself, so a for loop skips this class's __next__ on every record.
+        return self._gen
+
+    def __next__(self) -> R:
+        return next(self._gen)
+
+    def __enter__(self) -> Reader[R]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading, close the file and write the rejects file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._gen.close()
+        finally:
+            self._stack.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<instructkit.Reader {self.file!r} format={self.format!r} {state}>"
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _parquet_typed(self) -> Iterator[Any] | None:
+        """The Parquet module's typed batch path, for files with instructkit's own schema."""
+        from instructkit._io import _parquet
+
+        if (
+            self._raw
+            or self._requested not in (None, "auto", NATIVE)
+            or self.dialect not in (None, NATIVE)  # an earlier file set another dialect
+            or self._column_map
+        ):
+            return None
+        if self._rejects is not None or _parquet.parquet_info(self.path).record_type is None:
+            # Rows must be kept for the rejects file, or the columns are not our schema.
+            return None
+        self.dialect = NATIVE
+        return self._convert_typed(
+            _parquet.iter_parquet_records(self.path, on_error=self._on_error, report=self.report)
+        )
+
+    def _convert_typed(self, records: Iterator[Record]) -> Iterator[Any]:
+        target = self._record
+        report = self.report
+        for record in records:
+            if target is None or type(record) is target:
+                yield record
+                continue
+            try:
+                yield convert_record(record, target, strict=self._strict, losses=self.losses)
+            except DataError as err:
+                # The Parquet reader counted the row valid; it is rejected after all.
+                report.valid -= 1
+                report.reject(err.located(file=self.file), on_error=self._on_error)
+
+    def _parquet_items(self) -> Iterator[Item]:
+        from instructkit._io._parquet import iter_parquet_rows
+
+        for index, row in iter_parquet_rows(self.path):
+            yield index, None, row
+
+    def _reject(self, error: DataError, raw: bytes | None, value: Any = None) -> None:
+        if self._rejects is not None:
+            self._rejects.add(error, raw, value, file=self.file)
+        self.report.reject(error, on_error=self._on_error)
+
+    def _not_an_object(self, value: Any, index: int, by_row: bool) -> DialectError:
+        return DialectError(
+            f"expected a JSON object, got {describe_type(value)}",
+            loc="$",
+            file=self.file,
+            line=None if by_row else index,
+            row=index if by_row else None,
+        )
+
+    def _duplicate(self, raw: bytes, line: int, chunk: LineChunk) -> MalformedJSONError:
+        offset = chunk.offset_of(line)
+        return duplicate_key_error(raw, file=self.file, line=line, offset=offset)
+
+    def _convert(self, row: dict[str, Any]) -> Record:
+        """Turn a row into the requested record (full validation; may raise DataError)."""
+        record = parse_row(
+            row,
+            dialect=self.dialect or NATIVE,
+            column_map=self._column_map,
+            role_map=self._role_map,
+            strict=self._strict,
+            report=self.losses,
+        )
+        target = self._record
+        if target is not None and type(record) is not target:
+            record = convert_record(record, target, strict=self._strict, losses=self.losses)
+        return record
+
+    def _sample(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self.guess = detect_dialect(rows, sample_size=SAMPLE_SIZE, column_map=self._column_map)
+        except DialectDetectionError as err:
+            raise err.located(file=self.file) from err
+        self.dialect = self.guess.dialect
+
+    def _detect_items(self, items: Iterator[Item]) -> Iterator[Item]:
+        """Look at the first rows to choose the dialect; return all items, none lost."""
+        held: list[Item] = []
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            held.append(item)
+            if type(item[2]) is dict:
+                rows.append(item[2])
+                if len(rows) >= SAMPLE_SIZE:
+                    break
+            if len(held) >= _SAMPLE_ITEMS and rows:
+                break
+        self._sample(rows)
+        return chain(held, items)
+
+    def _detect_chunks(self, chunks: Iterator[LineChunk]) -> Iterator[LineChunk]:
+        """Like :meth:`_detect_items` for JSON Lines; sampled lines are parsed twice, read once."""
+        held: list[LineChunk] = []
+        rows: list[dict[str, Any]] = []
+        looked = 0
+        for chunk in chunks:
+            held.append(chunk)
+            if chunk.truncated is not None:
+                break
+            for raw in chunk.lines:
+                looked += 1
+                try:
+                    value = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if type(value) is dict:
+                    rows.append(value)
+                    if len(rows) >= SAMPLE_SIZE:
+                        break
+            if len(rows) >= SAMPLE_SIZE or (looked >= _SAMPLE_ITEMS and rows):
+                break
+        self._sample(rows)
+        return chain(held, chunks)
+
+    def _open_text(
+        self, compression: Compression | None, stack: ExitStack
+    ) -> tuple[Any, bytes, bool]:
+        """Open the file; return the source, its first bytes, and whether it is an array."""
+        source = open_source(self.path, compression)
+        stack.callback(source.close)
+        first = read_start(source)
+        if FORMATS[self.format][0] != "json":
+            return source, first, False
+        # A .json file may hold JSON Lines; the first byte that is not whitespace decides.
+        while sniff_layout(first) == "empty":
+            more = source.read(CHUNK_SIZE)
+            if not more:
+                break
+            first += more
+        return source, first, sniff_layout(first) == "array"
+
+    def _loop(self) -> Generator[Any, None, None]:
+        # The only generator between the parser and the caller for JSON Lines (each layer of
+        # generators costs time on every record), so the loop over the files is here too. It
+        # owns the open files and closes them however it ends: each input file once it is
+        # read (`opened`), the rejects file at the end.
+        opened = ExitStack()
+        try:
+            if self._rejects_path is not None:
+                self._rejects = _Rejects(self._stack, self._rejects_path)
+            for path, file, format in zip(self.paths, self._files, self._formats, strict=True):
+                opened.close()  # the file before
+                self.path, self.file, self.format = path, file, format
+                kind, compression = FORMATS[format]
+                # Of several files, the first that has rows decides an "auto" dialect for all.
+                auto = not self._raw and self._requested == "auto" and self.dialect is None
+                if kind == "parquet":
+                    typed = self._parquet_typed()
+                    if typed is not None:
+                        yield from typed
+                    else:
+                        items = self._parquet_items()
+                        yield from self._item_loop(
+                            self._detect_items(items) if auto else items, True
+                        )
+                    continue
+                source, first, is_array = self._open_text(compression, opened)
+                if not is_array and kind == "json":
+                    spread = spread_object(
+                        first, partial(open_source, path, compression), file=self.file
+                    )
+                    if spread is not None:
+                        # The whole file is one item, not a truncated first line of many.
+                        self.report.seen += 1
+                        self._reject(spread[1], spread[0])
+                        continue
+                if is_array:
+                    items = iter_json_array(source, file=self.file, first_chunk=first)
+                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
+                    continue
+                chunks = iter_line_chunks(source, first_chunk=first)
+                if auto:
+                    chunks = self._detect_chunks(chunks)
+                # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
+                # lines, full validation) call out to helpers.
+                report = self.report
+                file = self.file
+                raw_rows = self._raw
+                target = self._record
+                loads = orjson.loads
+                dumps = orjson.dumps
+                decode_error = orjson.JSONDecodeError
+                dialect = self.dialect or NATIVE
+                fast = dialect == NATIVE and not self._column_map and not self._role_map
+                build = build_native
+                for chunk in chunks:
+                    if chunk.truncated is not None:
+                        report.seen += 1
+                        self._reject(truncation_error(chunk, file=file), chunk.lines[0])
+                        break  # the stream ended early: nothing follows
+                    line = chunk.first_line - 1
+                    for raw in chunk.lines:
+                        line += 1
+                        report.seen += 1
+                        try:
+                            value = loads(raw)
+                        except decode_error as err:
+                            bad = failed_line(raw, err, file=file, line=line, chunk=chunk)
+                            if isinstance(bad, MalformedJSONError):
+                                self._reject(bad, raw)
+                            else:
+                                report.blank += 1
+                            continue
+                        if type(value) is not dict:
+                            self._reject(self._not_an_object(value, line, False), raw)
+                            continue
+                        if raw_rows:
+                            if has_duplicate_keys(raw, value):
+                                self._reject(self._duplicate(raw, line, chunk), raw)
+                                continue
+                            report.valid += 1
+                            yield value
+                            continue
+                        # A line that is byte for byte orjson's rendering of what it parsed to
+                        # (every line instructkit writes) cannot have lost a repeated key; that
+                        # one comparison is cheaper than any scan, so it comes first (and before
+                        # building, which may take over the parsed values).
+                        canonical = raw == dumps(value)
+                        record = build(value) if fast else None
+                        if not canonical and (
+                            has_duplicate_keys(raw, value, canonical_known=True)
+                            if record is None
+                            else not native_duplicate_free(raw, record)
+                            and locate_duplicate_key(raw) is not None
+                        ):
+                            self._reject(self._duplicate(raw, line, chunk), raw)
+                            continue
+                        if record is None or (target is not None and type(record) is not target):
+                            try:
+                                record = (
+                                    self._convert(value)
+                                    if record is None
+                                    else convert_record(
+                                        record, target, strict=self._strict, losses=self.losses
+                                    )
+                                )
+                            except DataError as err:
+                                self._reject(err.located(file=file, line=line), raw)
+                                continue
+                        report.valid += 1
+                        yield record
+        finally:
+            self._closed = True
+            opened.close()
+            self._stack.close()
+
+    def _item_loop(self, items: Iterator[Item], by_row: bool) -> Iterator[Any]:
+        report = self.report
+        file = self.file
+        raw_rows = self._raw
+        target = self._record
+        # JSON array elements come from orjson too, so they may take the fast path.
+        fast = (
+            not by_row
+            and (self.dialect or NATIVE) == NATIVE
+            and not self._column_map
+            and not self._role_map
+        )
+        for index, raw, value in items:
+            report.seen += 1
+            if type(value) is dict:
+                if raw_rows:
+                    report.valid += 1
+                    yield value
+                    continue
+                record = build_native(value) if fast else None
+                try:
+                    if record is None:
+                        record = self._convert(value)
+                    elif target is not None and type(record) is not target:
+                        record = convert_record(
+                            record, target, strict=self._strict, losses=self.losses
+                        )
+                except DataError as err:
+                    located = (
+                        err.located(file=file, row=index)
+                        if by_row
+                        else err.located(file=file, line=index)
+                    )
+                    self._reject(located, raw, value)
+                    continue
+                report.valid += 1
+                yield record
+            elif isinstance(value, MalformedJSONError):
+                self._reject(value, raw)
+            else:
+                self._reject(self._not_an_object(value, index, by_row), raw, value)
+
+
+def read(
+    path: Sources,
+    *,
+    format: str | None = None,
+    dialect: str | None = "auto",
+    record: RecordType | str | None = None,
+    on_error: OnError = "raise",
+    rejects: str | os.PathLike[str] | None = None,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    report: ItemReport | None = None,
+    losses: LossReport | None = None,
+) -> Reader[Record]:
+    r"""Read records from a JSON Lines, JSON or Parquet file (or several), streaming.
+
+    Args:
+        path: The file, or a list of files to read one after another as one stream, such
+            as :attr:`WriteResult.paths` of a sharded :func:`write`. Each file's name gives
+            its format unless ``format`` is set. Errors, rejects entries and
+            :class:`~instructkit.Rejection` objects name the file they come from; line and
+            row numbers count within that file.
+        format: One of :data:`FORMATS`' keys: ``"jsonl"``, ``"jsonl.gz"``, ``"jsonl.zst"``,
+            ``"json"``, ``"json.gz"``, ``"json.zst"``, ``"parquet"``.
+        dialect: ``"auto"`` (default) detects the layout from the first 100 rows (see
+            :func:`~instructkit.detect_dialect`; of several files, the first that has rows
+            decides for all); ``None`` means instructkit's own layout
+            (``"instructkit"``, what :func:`write` writes by default); or any name from
+            :func:`~instructkit.dialects.dialect_names`.
+        record: Which record type to produce: ``Instruction``, ``Conversation``,
+            ``Preference`` (class or name), or ``None`` for whatever each row is. Rows are
+            converted with the records' own methods; a row that cannot be converted is a bad
+            row (handled by ``on_error``).
+        on_error: ``"raise"`` stops at the first bad line or row with a located
+            :class:`~instructkit.DataError`; ``"skip"`` and ``"collect"`` go on and count it
+            in :attr:`Reader.report` (``"collect"`` also keeps each error object).
+        rejects: A path that receives every rejected line, as JSON Lines, one object per
+            rejected line: ``file``, ``line`` (1-based, JSON/JSONL) or ``row`` (0-based,
+            Parquet), ``loc`` (field path or null), ``error`` (the error class name),
+            ``reason``, ``raw`` and ``raw_encoding``. With ``raw_encoding`` ``"utf-8"``,
+            ``raw.encode("utf-8")`` is the line's exact bytes (without its ``\n``); with
+            ``"base64"`` (lines that are not valid UTF-8) ``base64.b64decode(raw)`` is; with
+            ``"json"`` (Parquet rows, which have no bytes of their own) ``raw`` is the row as
+            JSON. The file is written atomically when the reader closes (also after an
+            error); once reading has started it always exists, empty if nothing was rejected.
+        column_map: The dialect's column name -> your column name (see
+            :func:`~instructkit.parse_row`).
+        role_map: Extra role words -> instructkit roles (see :func:`~instructkit.parse_row`).
+        strict: Reject rows whose conversion would lose information instead of counting the
+            loss in ``losses``.
+        report: An :class:`~instructkit.ItemReport` to count into (one is made if omitted);
+            it is also :attr:`Reader.report`.
+        losses: A :class:`~instructkit.LossReport` counting what dialect and record
+            conversions lost.
+
+    Returns:
+        A :class:`Reader`: iterate it for records; use it as a context manager to close the
+        file early.
+
+    Raises:
+        ConfigurationError: a bad keyword, or an empty list of files (at the call).
+        FileNotFoundError: a file does not exist (at the call).
+        DataError: (while iterating, with ``on_error="raise"``) a bad line or row, located
+            by file, line or row, and field path. :class:`~instructkit.MalformedJSONError`
+            adds the column and byte offset. A dialect that cannot be detected raises
+            :class:`~instructkit.DialectDetectionError` whatever ``on_error`` is.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from instructkit import Instruction, read, write
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "train.jsonl"
+        >>> _ = write([Instruction(instruction="Add 2 and 2.", response="4")], path)
+        >>> with read(path) as reader:
+        ...     [r.response for r in reader]
+        ['4']
+    """
+    return _open_reader(
+        path,
+        format=format,
+        dialect=_check_dialect(dialect, allow_auto=True),
+        record=_record_type(record),
+        on_error=on_error,
+        rejects=rejects,
+        column_map=column_map,
+        role_map=role_map,
+        strict=strict,
+        report=report,
+        losses=losses,
+        raw=False,
+    )
+
+
+def read_raw(
+    path: Sources,
+    *,
+    format: str | None = None,
+    on_error: OnError = "raise",
+    rejects: str | os.PathLike[str] | None = None,
+    report: ItemReport | None = None,
+) -> Reader[dict[str, Any]]:
+    r"""Read the rows of a JSON Lines, JSON or Parquet file as plain dicts, without validation.
+
+    Lines are still parsed with the same care as :func:`read`: malformed JSON, repeated keys
+    and values that are not JSON objects are bad lines, handled by ``on_error``; blank lines
+    are counted.
+
+    Args:
+        path: The file, or a list of files, as for :func:`read`.
+        format: As for :func:`read`.
+        on_error: As for :func:`read`.
+        rejects: As for :func:`read`.
+        report: As for :func:`read`.
+
+    Returns:
+        A :class:`Reader` of dicts.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "rows.jsonl"
+        >>> _ = path.write_bytes(b'{"q": "hi"}\n\n{"q": "bye"}\n')
+        >>> with read_raw(path) as rows:
+        ...     print(list(rows), rows.report.summary())
+        [{'q': 'hi'}, {'q': 'bye'}] ...rows.jsonl: 3 seen, 2 valid, 0 rejected, 1 blank
+    """
+    return _open_reader(
+        path, format=format, on_error=on_error, rejects=rejects, report=report, raw=True
+    )
+
+
+def _open_reader(
+    path: Sources,
+    *,
+    format: str | None,
+    on_error: OnError,
+    rejects: str | os.PathLike[str] | None,
+    report: ItemReport | None,
+    raw: bool,
+    dialect: str | None = None,
+    record: RecordType | None = None,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    losses: LossReport | None = None,
+) -> Reader[Any]:
+    paths = source_paths(path)
+    formats = [resolve_format(each, format) for each in paths]
+    policy = check_on_error(on_error)
+    if report is not None and not isinstance(report, ItemReport):
+        raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
+    if losses is not None and not isinstance(losses, LossReport):
+        raise ConfigurationError(f"expected losses to be a LossReport, got {losses!r}")
+    if rejects is not None and any(os.fspath(rejects) == os.fspath(each) for each in paths):
+        raise ConfigurationError("expected rejects to be a different file from the ones read")
+    for each in paths:
+        os.stat(each)  # a missing file fails here, at the call, not at a later next()
+    return Reader(
+        paths,
+        formats=formats,
+        on_error=policy,
+        rejects=rejects,
+        report=report,
+        dialect=dialect,
+        record=record,
+        column_map=column_map,
+        role_map=role_map,
+        strict=strict,
+        losses=losses,
+        raw=raw,
+    )
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What :func:`write` wrote.
+
+    Attributes:
+        paths: The files, in order (one unless sharded).
+        rows: Records written in all.
+        rows_per_file: Records in each file, matching ``paths``.
+        format: The format written (a key of :data:`FORMATS`).
+        dialect: The dialect of the rows (``"instructkit"`` for the native layout).
+    """
+
+    paths: tuple[Path, ...]
+    rows: int
+    rows_per_file: tuple[int, ...]
+    format: str
+    dialect: str
+
+
+def _nonfinite(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    # Where a NaN or infinity hides in JSON-like data; JSON writers would turn it into null.
+    if type(value) is float:
+        return None if math.isfinite(value) else path
+    if type(value) is dict:
+        for key, item in value.items():
+            found = _nonfinite(item, (*path, key))
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _nonfinite(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _check_meta(record: Record) -> None:
+    meta = getattr(record, "meta", None)
+    if meta:
+        where = _nonfinite(meta, ("meta",))
+        if where is not None:
+            raise RecordValidationError(
+                "expected finite numbers in meta (JSON has no NaN or Infinity), got "
+                f"{_get(record.to_dict(), where)!r}",
+                loc=format_loc(where),
+            )
+
+
+def _get(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+_NESTED_TYPES: Final = (Message, ToolCall)
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    # orjson's hook for what it cannot write itself: the messages and tool calls in a record.
+    if type(value) in _NESTED_TYPES or isinstance(value, Record):
+        fields: dict[str, Any] = value.__dict__
+        return fields
+    raise TypeError(f"cannot write {describe_type(value)} as JSON")
+
+
+def _dumps_row(row: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(row)
+    except TypeError:
+        # orjson stops at integers beyond 64 bits; the standard library writes them exactly.
+        return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _encoder(
+    dialect: str | None,
+    *,
+    target: RecordType | None,
+    layout: str | None,
+    column_map: Mapping[str, str] | None,
+    role_map: Mapping[str, str] | None,
+    strict: bool,
+    losses: LossReport | None,
+    line_end: bool,
+) -> Callable[[Iterable[Any]], Iterator[bytes]]:
+    r"""A generator function: records in, their rows' JSON bytes out (``\n``-ended if asked).
+
+    A generator rather than a function per record: resuming one costs less than a call, and
+    this runs once per record written.
+    """
+    option = orjson.OPT_APPEND_NEWLINE if line_end else 0
+    newline = b"\n" if line_end else b""
+
+    def check(item: Any) -> Record:
+        if not isinstance(item, Record):
+            raise ConfigurationError(
+                f"expected instructkit records to write, got {describe_type(item)}"
+            )
+        record: Record = item
+        if target is not None and type(record) is not target:
+            record = convert_record(record, target, strict=strict, losses=losses)
+        _check_meta(record)
+        return record
+
+    if dialect is None or (dialect == NATIVE and not column_map and not role_map):
+        # A record's __dict__ holds its fields in order as plain JSON values, nested records
+        # (messages, tool calls) aside, which _fields_of hands over the same way: orjson then
+        # writes record.to_dict() byte for byte (tests check it) without building the dicts,
+        # several times faster than pydantic's serializer.
+        dumps = orjson.dumps
+
+        def native(items: Iterable[Any]) -> Iterator[bytes]:
+            for item in items:
+                # The usual case inline: one of the record types, no conversion.
+                kind = type(item)
+                if kind in _RECORD_TYPES and (target is None or kind is target):
+                    fields = item.__dict__
+                    if fields["meta"]:
+                        _check_meta(item)
+                else:
+                    fields = check(item).__dict__
+                try:
+                    line = dumps(fields, default=_fields_of, option=option)
+                except TypeError:  # an integer beyond 64 bits in meta, which orjson refuses
+                    record = check(item)
+                    line = type(record).__pydantic_serializer__.to_json(record) + newline
+                yield line
+
+        return native
+
+    name = dialect
+
+    def dialect_rows(items: Iterable[Any]) -> Iterator[bytes]:
+        for item in items:
+            row = to_row(
+                check(item),
+                dialect=name,
+                column_map=column_map,
+                role_map=role_map,
+                layout=layout,
+                strict=strict,
+                report=losses,
+            )
+            yield _dumps_row(row) + newline
+
+    return dialect_rows
+
+
+def _write_text(
+    out: Any,
+    kind: str,
+    encode: Callable[[Iterable[Any]], Iterator[bytes]],
+    items: Iterator[Any],
+    limit: int | None,
+) -> int:
+    """Encode and write up to ``limit`` of ``items``; return how many were written."""
+    rows = encode(items if limit is None else islice(items, limit))
+    if kind == "jsonl":
+        return write_jsonl_lines(out, rows)
+    count = 0
+    out.write(b"[")
+    for row in rows:
+        out.write(b",\n" if count else b"\n")
+        out.write(row)
+        count += 1
+    out.write(b"\n]\n" if count else b"]\n")
+    return count
+
+
+def write(
+    records: Iterable[Record],
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    dialect: str | None = None,
+    record: RecordType | str | None = None,
+    layout: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    losses: LossReport | None = None,
+    max_rows_per_file: int | None = None,
+    compression: str | None = None,
+    compression_level: int | None = None,
+    row_group_size: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> WriteResult:
+    r"""Write records to a JSON Lines, JSON or Parquet file, atomically and deterministically.
+
+    The records are consumed one at a time (an iterator is never materialised). Nothing
+    appears at ``path`` until everything is written: the output goes to a temporary file in
+    the same folder, is flushed and fsynced, and is then renamed over ``path``; on any
+    exception ``path`` keeps its previous content (or stays absent). The same records give
+    the same bytes. JSON Lines have one record per line, UTF-8 without needless escaping,
+    each line ending in ``\n``; a JSON file is an array with one record per line.
+
+    Args:
+        records: The records (any iterable).
+        path: The destination; its name gives the format unless ``format`` is set.
+        format: As for :func:`read`.
+        dialect: ``None`` (default) writes instructkit's own lossless layout,
+            ``record.to_dict()``; a name from :func:`~instructkit.dialects.dialect_names` writes
+            that dialect's rows (see :func:`~instructkit.to_row`).
+        record: Convert every record to this type first (``Instruction``,
+            ``Conversation`` or ``Preference``, class or name); for Parquet it also names
+            the schema when ``records`` is empty.
+        layout: The dialect's layout, for dialects with several.
+        column_map: The dialect's column name -> the name to write.
+        role_map: As for :func:`~instructkit.to_row`.
+        strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
+        losses: A :class:`~instructkit.LossReport` counting what conversions lost.
+        max_rows_per_file: Split the output into files of at most this many records, named
+            like ``train-00000-of-00004.jsonl`` next to ``path`` (the count is known only at
+            the end, so shards are renamed into place together once all are written; older
+            shards of the same name with another count are removed). At least one file is
+            always written.
+        compression: Parquet only: the codec (``"zstd"`` by default). For text, compression
+            follows the name (``.jsonl.gz``, ``.jsonl.zst``) or ``format``.
+        compression_level: The codec's level (gzip 0-9, default 6; zstd default 3; Parquet
+            codecs their own default).
+        row_group_size: Parquet only: at most this many rows per row group.
+        metadata: Parquet only: extra footer key-value metadata.
+
+    Returns:
+        A :class:`WriteResult` with the paths and row counts.
+
+    Raises:
+        ConfigurationError: a bad keyword, or an item that is not a record.
+        LossyConversionError: ``strict`` and a dialect or record conversion would lose data.
+        RecordValidationError: ``record`` asks for a conversion a record does not allow.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from instructkit import Instruction, write
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> records = [Instruction(instruction=f"Say {n}.", response=str(n)) for n in range(5)]
+        >>> result = write(records, folder / "train.jsonl", max_rows_per_file=2)
+        >>> for written, rows in zip(result.paths, result.rows_per_file):
+        ...     print(written.name, rows)
+        train-00000-of-00003.jsonl 2
+        train-00001-of-00003.jsonl 2
+        train-00002-of-00003.jsonl 1
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(f"expected a file path, got {describe_type(path)}")
+    chosen = resolve_format(path, format)
+    kind, text_compression = FORMATS[chosen]
+    name = _check_dialect(dialect, allow_auto=False)
+    target = _record_type(record)
+    limit = check_max_rows(max_rows_per_file)
+    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+        raise ConfigurationError(f"expected an iterable of records, got {describe_type(records)}")
+    if kind == "parquet":
+        return _write_parquet(
+            records,
+            path,
+            format=chosen,
+            dialect=name,
+            target=target,
+            layout=layout,
+            column_map=column_map,
+            role_map=role_map,
+            strict=strict,
+            losses=losses,
+            max_rows=limit,
+            compression=compression,
+            compression_level=compression_level,
+            row_group_size=row_group_size,
+            metadata=metadata,
+        )
+    for keyword, value in (
+        ("compression", compression),
+        ("row_group_size", row_group_size),
+        ("metadata", metadata),
+    ):
+        if value is not None:
+            hint = (
+                " (text compression follows the file name: .jsonl.gz, .jsonl.zst)"
+                if keyword == "compression"
+                else ""
+            )
+            raise ConfigurationError(
+                f"expected {keyword}=None for format {chosen!r} (Parquet only){hint}, got {value!r}"
+            )
+    encode = _encoder(
+        name,
+        target=target,
+        layout=layout,
+        column_map=column_map,
+        role_map=role_map,
+        strict=strict,
+        losses=losses,
+        line_end=kind == "jsonl",
+    )
+    items = iter(records)
+    written = name or NATIVE
+    if limit is None:
+        with atomic_open(path) as raw:
+            out = open_compressed_writer(raw, text_compression, compression_level)
+            count = _write_text(out, kind, encode, items, None)
+            out.close()
+        return WriteResult((Path(path),), count, (count,), chosen, written)
+    counts: list[int] = []
+    with ShardSet(path, max_rows_per_file=limit) as shards:
+        pending = _Peekable(items)
+        while not counts or pending.has_more():
+            with open(shards.add(), "wb", buffering=1 << 20) as raw:
+                out = open_compressed_writer(raw, text_compression, compression_level)
+                counts.append(_write_text(out, kind, encode, pending, limit))
+                out.close()
+    return WriteResult(tuple(shards.paths), sum(counts), tuple(counts), chosen, written)
+
+
+class _Peekable(Iterator[Any]):
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items = items
+        self._head: list[Any] = []
+
+    def has_more(self) -> bool:
+        if not self._head:
+            for item in self._items:
+                self._head.append(item)
+                break
+        return bool(self._head)
+
+    def __next__(self) -> Any:
+        if self._head:
+            return self._head.pop()
+        return next(self._items)
+
+
+def _write_parquet(
+    records: Iterable[Record],
+    path: str | os.PathLike[str],
+    *,
+    format: str,
+    dialect: str | None,
+    target: RecordType | None,
+    layout: str | None,
+    column_map: Mapping[str, str] | None,
+    role_map: Mapping[str, str] | None,
+    strict: bool,
+    losses: LossReport | None,
+    max_rows: int | None,
+    compression: str | None,
+    compression_level: int | None,
+    row_group_size: int | None,
+    metadata: Mapping[str, str] | None,
+) -> WriteResult:
+    from instructkit._io._parquet import parquet_info, write_parquet
+
+    items: Iterable[Record] = records
+    if target is not None:
+        items = (convert_record(r, target, strict=strict, losses=losses) for r in records)
+    options: dict[str, Any] = {}
+    if compression is not None:
+        options["compression"] = compression
+    if row_group_size is not None:
+        options["row_group_size"] = row_group_size
+    paths = write_parquet(
+        items,
+        path,
+        record=target,
+        dialect=None if dialect == NATIVE and not column_map and not role_map else dialect,
+        column_map=column_map,
+        role_map=role_map,
+        layout=layout,
+        strict=strict,
+        report=losses,
+        compression_level=compression_level,
+        max_rows_per_file=max_rows,
+        metadata=metadata,
+        **options,
+    )
+    counts = tuple(parquet_info(p).num_rows for p in paths)
+    return WriteResult(tuple(paths), sum(counts), counts, format, dialect or NATIVE)
+
+
+def shard_paths(path: str | os.PathLike[str]) -> list[Path]:
+    """The shards :func:`write` made for ``path`` with ``max_rows_per_file``, in order.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from instructkit import Instruction, write
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = write([Instruction(instruction="Hi", response="Hello")] * 3,
+        ...           folder / "train.jsonl", max_rows_per_file=2)
+        >>> [p.name for p in shard_paths(folder / "train.jsonl")]
+        ['train-00000-of-00002.jsonl', 'train-00001-of-00002.jsonl']
+    """
+    import re
+
+    base, suffix = split_suffix(path)
+    pattern = re.compile(
+        re.escape(base.name) + r"-(\d{5,})-of-(\d{5,})" + re.escape(suffix) + r"\Z"
+    )
+    found = []
+    for entry in base.parent.iterdir():
+        match = pattern.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry))
+    return [entry for _, entry in sorted(found)]
