@@ -369,7 +369,8 @@ def arrow_schema(record: type[Record] | str) -> pa.Schema:
         ConfigurationError: ``record`` is not a record type.
 
     Example:
-        >>> from instructkit import Instruction, arrow_schema
+        >>> from instructkit import Instruction
+        >>> from instructkit.arrow import arrow_schema
         >>> arrow_schema(Instruction).names
         ['instruction', 'input', 'response', 'system', 'id', 'meta']
         >>> str(arrow_schema("Conversation").field("messages").type.value_type.field("role"))
@@ -1245,7 +1246,8 @@ def from_arrow(
 
     Example:
         >>> import pyarrow as pa
-        >>> from instructkit import Instruction, arrow_schema, from_arrow
+        >>> from instructkit import Instruction, from_arrow
+        >>> from instructkit.arrow import arrow_schema
         >>> from instructkit._arrow import storage_schema
         >>> table = pa.Table.from_pylist(
         ...     [{"instruction": "Say hi.", "input": "", "response": "", "system": None,

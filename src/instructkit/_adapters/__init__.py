@@ -46,7 +46,7 @@ def get_adapter(name: str | Adapter) -> Adapter:
         ConfigurationError: no adapter has that name.
 
     Example:
-        >>> from instructkit import get_adapter
+        >>> from instructkit.adapters import get_adapter
         >>> squad = get_adapter("squad")
         >>> squad.task.name, squad.id_columns
         ('extractive_qa', ('id',))

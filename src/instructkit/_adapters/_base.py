@@ -301,7 +301,7 @@ class Adapter:
         """The built-in templates of this adapter's task.
 
         Example:
-            >>> from instructkit import get_adapter
+            >>> from instructkit.adapters import get_adapter
             >>> templates = get_adapter("snli").templates()
             >>> templates[0].task.name
             'nli'

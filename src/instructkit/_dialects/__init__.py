@@ -77,7 +77,7 @@ def dialect_names() -> list[str]:
     """The names accepted as ``dialect=``, in detection priority order.
 
     Example:
-        >>> from instructkit import dialect_names
+        >>> from instructkit.dialects import dialect_names
         >>> "alpaca" in dialect_names()
         True
     """

@@ -358,7 +358,8 @@ def lint_templates(
         the pattern and position.
 
     Example:
-        >>> from instructkit import Task, Template, lint_templates
+        >>> from instructkit import Task, Template
+        >>> from instructkit.templates import lint_templates
         >>> task = Task(name="nli", fields={"premise": "text", "hypothesis": "text",
         ...             "label": "label"}, target="label", labels={0: "yes", 1: "no"})
         >>> typo = Template(id="nli-9", task=task, response="{label}",

@@ -48,7 +48,7 @@ class OptionStyle(TemplateRecord):
             option's bare marker (``"B"``, ``"2"``); only with letter or number markers.
 
     Example:
-        >>> from instructkit import OptionStyle
+        >>> from instructkit.templates import OptionStyle
         >>> style = OptionStyle(name="bracketed", marker="upper", open="[", close="]")
         >>> print(render_options(style, ["yes", "no"], answer=1).block)
         [A] yes

@@ -548,7 +548,8 @@ def load_templates(
 
     Example:
         >>> import tempfile, pathlib
-        >>> from instructkit import Task, Template, load_templates, save_templates
+        >>> from instructkit import Task, Template
+        >>> from instructkit.templates import load_templates, save_templates
         >>> task = Task(name="qa", fields={"q": "text", "a": "text"}, target="a")
         >>> t = Template(id="qa-1", task=task, instruction="{q}", response="{a}")
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "qa.json"
