@@ -428,3 +428,74 @@ def test_fewshot_arguments_are_checked(kwargs: dict[str, Any], message: str) -> 
     arguments: dict[str, Any] = {"pool": POOL, "k": 2, **kwargs}
     with pytest.raises(ConfigurationError, match=message):
         FewShot(**arguments)
+
+
+# --- the dataset a row comes from -----------------------------------------------------------
+
+
+def _provenance(record: Instruction) -> dict[str, Any]:
+    provenance = record.meta["provenance"]
+    assert isinstance(provenance, dict)
+    return provenance
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    name=st.text(st.characters(codec="utf-8"), min_size=1, max_size=8),
+    options=st.sampled_from([True, False, 0.5]),
+)
+def test_rows_that_name_their_dataset_convert_as_if_it_were_given(
+    seed: int, name: str, options: bool | float
+) -> None:
+    rows = make_rows(12)
+    stamped = [{**row, "dataset": name} for row in rows]
+    given_once = list(convert(rows, TEMPLATES, seed=seed, dataset=name, options=options))
+    from_rows = list(convert(stamped, TEMPLATES, seed=seed, options=options))
+    assert from_rows == given_once
+    assert {_provenance(r)["dataset"] for r in from_rows} == {name}
+    # Naming it both ways, consistently, changes nothing either.
+    assert list(convert(stamped, TEMPLATES, seed=seed, dataset=name, options=options)) == from_rows
+
+
+def test_adapted_rows_keep_the_adapters_dataset_name() -> None:
+    from instructkit import adapt
+    from instructkit.templates import builtin_templates
+
+    published = [{"premise": "A man sleeps.", "hypothesis": "A man rests.", "label": 0}]
+    records = list(convert(adapt("snli", published), builtin_templates("nli"), seed=3))
+    assert _provenance(records[0])["dataset"] == "snli"
+    assert records[0].id is not None
+    assert records[0].id.startswith("snli/")
+
+
+def test_a_row_contradicting_dataset_is_rejected_where_it_says_so() -> None:
+    rows = [*make_rows(2), {**make_rows(1, start=2)[0], "dataset": "mnli"}]
+    report = ItemReport()
+    kept = list(convert(rows, TEMPLATES, seed=1, dataset="snli", on_error="collect", report=report))
+    assert len(kept) == 2
+    (rejection,) = report.rejections
+    assert rejection.row == 2
+    assert "dataset='snli'" in rejection.reason
+    assert "'mnli'" in rejection.reason
+    with pytest.raises(TemplateError, match=r"- at \$\.dataset") as caught:
+        list(convert(rows, TEMPLATES, seed=1, dataset="snli"))
+    assert caught.value.row == 2
+
+
+@pytest.mark.parametrize("bad", [7, "", "a\ud800", ["snli"]])
+def test_a_dataset_name_that_is_not_text_is_rejected(bad: object) -> None:
+    rows = [{**make_rows(1)[0], "dataset": bad}]
+    with pytest.raises(TemplateError, match=r"dataset name to be non-empty text.*- at \$\.dataset"):
+        list(convert(rows, TEMPLATES, seed=1))
+    with pytest.raises(TemplateError, match=r"- at \$\.dataset"):
+        render(TEMPLATES[0], rows[0])
+
+
+def test_a_task_field_named_dataset_stays_data() -> None:
+    task = Task(name="meta-qa", fields={"dataset": "text", "answer": "text"}, target="answer")
+    template = Template(
+        id="which", task=task, instruction="Which corpus? {dataset}", response="{answer}"
+    )
+    (record,) = convert([{"id": "x", "dataset": "SQuAD", "answer": "reading"}], template, seed=0)
+    assert record.instruction == "Which corpus? SQuAD"
+    assert _provenance(record)["dataset"] == "meta-qa"

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
 from instructkit._policy import ItemReport, OnError, check_on_error
-from instructkit._templates import Task, Template
+from instructkit._templates import DATASET_FIELD, Task, Template
 
 __all__ = [
     "BATCH_ROWS",
@@ -365,7 +365,7 @@ class Adapter:
         pieces = [("", mapped)] if isinstance(mapped, dict) else mapped
         out = []
         for suffix, fields in pieces:
-            row = {"id": base + suffix, "dataset": self.name}
+            row = {"id": base + suffix, DATASET_FIELD: self.name}
             row.update(fields)
             out.append(row)
         return out

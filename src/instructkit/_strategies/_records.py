@@ -314,10 +314,6 @@ def _fresh(wanted: str, used: set[str]) -> str:
     return candidate
 
 
-def _call_ids_in(messages: Sequence[Message]) -> set[str]:
-    return {call.id for message in messages for call in message.tool_calls}
-
-
 # --- messages -----------------------------------------------------------------------------
 
 

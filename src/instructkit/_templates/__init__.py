@@ -91,12 +91,13 @@ from instructkit._templates._options import (
     DEFAULT_OPTION_STYLES,
     OptionStyle,
 )
-from instructkit._templates._render import PROVENANCE_KEY, render
+from instructkit._templates._render import DATASET_FIELD, PROVENANCE_KEY, render
 from instructkit._templates._task import FieldKind, Task
 from instructkit._templates._template import Template, load_templates, save_templates
 
 __all__ = [
     "BUILTIN_OPTION_STYLES",
+    "DATASET_FIELD",
     "DEFAULT_OPTION_STYLES",
     "LINT_CODES",
     "PROVENANCE_KEY",

@@ -149,7 +149,10 @@ def convert(
         rows: Mappings of the task's fields (and ``id_field``). Read lazily, one at a time.
         templates: One template or several, all of one task.
         seed: The seed of every choice.
-        dataset: The dataset name used for hashing and provenance (default: the task name).
+        dataset: The dataset name used for hashing and provenance. By default each row's own
+            ``dataset`` (as :func:`~instructkit.adapt` sets it), else the task name; a row
+            whose ``dataset`` differs from this is rejected, since every seeded choice
+            hashes the name.
         per_example: How many templates render each row: ``1`` (default), ``k`` distinct
             ones, or ``"all"`` (in the given order). The choice is a seeded ranking of the
             template ids, so the order templates are listed in does not matter.
@@ -249,16 +252,12 @@ def _run(
     on_error: OnError,
     report: ItemReport | None,
 ) -> Iterator[Any]:
-    task = templates[0].task
-    dataset = settings.dataset_for(task)
     ranking = None if every else Ranking([t.id for t in templates], "template")
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
         try:
-            records = _convert_row(
-                row, templates, settings, dataset, count, ranking, rate, pool, output
-            )
+            records = _convert_row(row, templates, settings, count, ranking, rate, pool, output)
         except DataError as err:
             located = err.located(row=index)
             if report is None:
@@ -274,7 +273,6 @@ def _convert_row(
     row: Mapping[str, Any],
     templates: tuple[Template, ...],
     settings: Settings,
-    dataset: str,
     count: int,
     ranking: Ranking | None,
     rate: float,
@@ -286,6 +284,7 @@ def _convert_row(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
     task = templates[0].task
+    dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
     if ranking is None:  # every template, in the given order
         chosen = list(templates)

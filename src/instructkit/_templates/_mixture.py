@@ -272,10 +272,6 @@ class Mixture:
                 del iterators[name]
         manifest.complete = True
 
-    def _lag(self, name: str) -> float:
-        stats = self.manifest.sources[name]
-        return (stats.selected + 0.5) / stats.expected
-
     def _refill(self, name: str, iterator: Iterator[Any], pending: list[Any]) -> bool:
         stats = self.manifest.sources[name]
         seed = self.manifest.seed

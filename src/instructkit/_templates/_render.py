@@ -26,6 +26,7 @@ from instructkit._templates._template import LabelSpace, Slot, Template, compile
 from instructkit._version import __version__
 
 __all__ = [
+    "DATASET_FIELD",
     "PROVENANCE_KEY",
     "Rendered",
     "Settings",
@@ -41,6 +42,9 @@ __all__ = [
 PROVENANCE_KEY = "provenance"
 """The ``meta`` key under which every rendered record carries its provenance dict."""
 
+DATASET_FIELD = "dataset"
+"""The row key naming the dataset a row comes from (:func:`~instructkit.adapt` sets it)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -52,9 +56,34 @@ class Settings:
     shuffle_options: bool = False
     id_field: str = "id"
 
-    def dataset_for(self, task: Task) -> str:
-        """The dataset name used for hashing and provenance (the task name by default)."""
-        return self.dataset if self.dataset is not None else task.name
+    def dataset_for(self, task: Task, row: Mapping[str, Any] | None = None) -> str:
+        """The dataset name used for hashing and provenance.
+
+        The row's own ``dataset`` (as :func:`~instructkit.adapt` stamps it) when it has one,
+        else ``dataset=``, else the task name. A task with a field named ``dataset`` keeps
+        that field as data.
+
+        Raises:
+            TemplateError: the row's dataset is not non-empty text, or contradicts
+                ``dataset=``.
+        """
+        named = None if row is None or DATASET_FIELD in task.fields else row.get(DATASET_FIELD)
+        if named is None:
+            return self.dataset if self.dataset is not None else task.name
+        if not isinstance(named, str) or not named or not _utf8(named):
+            raise TemplateError(
+                f"expected the row's dataset name to be non-empty text, got {named!r}",
+                loc=f"$.{DATASET_FIELD}",
+            )
+        if self.dataset is not None and named != self.dataset:
+            # Every seeded choice hashes the dataset name, so guessing either would change
+            # the picks without a word.
+            raise TemplateError(
+                f"expected the row's dataset to agree with dataset={self.dataset!r}, got "
+                f"{named!r}; pass dataset=None to use the names the rows carry",
+                loc=f"$.{DATASET_FIELD}",
+            )
+        return named
 
 
 def resolve_styles(
@@ -417,7 +446,7 @@ def render_row(
         )
     plan = compiled(template)
     task = template.task
-    dataset = settings.dataset_for(task)
+    dataset = settings.dataset_for(task, row)
     ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
     used = plan.used
     labelled = task.labels is not None or task.choices is not None
@@ -552,7 +581,9 @@ def render(
         row: A mapping of the task's field names to values (other keys are ignored).
         seed: Seeds every choice (option style, option order, which gold answer); the same
             seed, dataset and example id always give the same record.
-        dataset: The dataset name used for hashing and provenance (default: the task name).
+        dataset: The dataset name used for hashing and provenance. By default the row's own
+            ``dataset`` (as :func:`~instructkit.adapt` sets it), else the task name; a row
+            whose ``dataset`` differs from this is refused.
         options: Render the with-options variant (``False``: the without-options one).
         option_styles: Styles to draw from when the template names none (default
             :data:`~instructkit._templates._options.DEFAULT_OPTION_STYLES`).
