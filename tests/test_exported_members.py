@@ -99,3 +99,18 @@ def test_import_does_not_import_hypothesis() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_renamed_keywords_still_work_with_a_warning() -> None:
+    row = {"instruction": "Say hi.", "output": "Hi."}
+    losses = instructkit.LossReport()
+    with pytest.warns(DeprecationWarning, match=r"parse_row\(report=\.\.\.\).*use losses="):
+        record = instructkit.parse_row(row, dialect="alpaca", report=losses)
+    assert record == instructkit.parse_row(row, dialect="alpaca", losses=losses)
+    with pytest.warns(DeprecationWarning, match=r"to_row\(report=\.\.\.\)"):
+        assert instructkit.to_row(record, dialect="alpaca", report=losses) == row | {"input": ""}
+    chat = record.to_conversation()
+    with pytest.warns(DeprecationWarning, match=r"to_instruction\(report=\.\.\.\)"):
+        assert chat.to_instruction(report=losses) == record
+    with pytest.raises(instructkit.ConfigurationError, match="got both losses= and"):
+        instructkit.parse_row(row, dialect="alpaca", report=losses, losses=losses)

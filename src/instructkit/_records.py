@@ -28,6 +28,7 @@ from instructkit._errors import (
     format_loc,
     with_article,
 )
+from instructkit._public import renamed_keywords
 from instructkit._report import Loss, LossReport, settle_losses
 
 __all__ = [
@@ -626,8 +627,9 @@ class Conversation(Record):
         """The tool schemas parsed from their JSON text."""
         return [orjson.loads(tool) for tool in self.tools]
 
+    @renamed_keywords(report="losses")
     def to_instruction(
-        self, *, strict: bool = False, report: LossReport | None = None
+        self, *, strict: bool = False, losses: LossReport | None = None
     ) -> Instruction:
         """Turn a ``[system?] user assistant`` conversation into an :class:`Instruction`.
 
@@ -647,7 +649,7 @@ class Conversation(Record):
         Args:
             strict: Raise instead of dropping or changing message fields an Instruction
                 cannot hold (names, weights, reasoning, content parts).
-            report: Where to count what was dropped.
+            losses: Where to count what was dropped.
 
         Returns:
             The instruction record.
@@ -662,7 +664,7 @@ class Conversation(Record):
                 f"expected turns [system?, user, assistant] to make an Instruction, got {roles}",
                 loc="$.messages",
             )
-        losses: list[Loss] = []
+        found: list[Loss] = []
         for index, message in enumerate(self.messages):
             if has_images(message.content):
                 raise RecordValidationError(
@@ -670,7 +672,7 @@ class Conversation(Record):
                     loc=f"$.messages[{index}].content",
                 )
             if isinstance(message.content, tuple):
-                losses.append(
+                found.append(
                     Loss(
                         "changed",
                         f"$.messages[{index}].content",
@@ -685,7 +687,7 @@ class Conversation(Record):
         instruction, input_text = split_input(text, offset)
         start = meta.pop(COMPLETION_START_KEY, None)
         if start is not None and (type(start) is not int or start != len(roles) - 1):
-            losses.append(
+            found.append(
                 Loss(
                     "dropped",
                     f"$.meta[{COMPLETION_START_KEY!r}]",
@@ -694,7 +696,7 @@ class Conversation(Record):
                 )
             )
         if offset is not None and input_text == "":
-            losses.append(
+            found.append(
                 Loss(
                     "dropped",
                     f"$.meta[{INPUT_OFFSET_KEY!r}]",
@@ -704,7 +706,7 @@ class Conversation(Record):
         for index, message in enumerate(self.messages):
             for field in ("name", "reasoning", "weight"):
                 if getattr(message, field) is not None:
-                    losses.append(
+                    found.append(
                         Loss(
                             "dropped",
                             f"$.messages[{index}].{field}",
@@ -712,13 +714,13 @@ class Conversation(Record):
                         )
                     )
         if self.tools:
-            losses.append(Loss("dropped", "$.tools", "an Instruction has no tools"))
+            found.append(Loss("dropped", "$.tools", "an Instruction has no tools"))
         if assistant.content is None or assistant.tool_calls:
             raise RecordValidationError(
                 "expected a plain text assistant answer to make an Instruction, got tool calls",
                 loc=f"$.messages[{len(roles) - 1}]",
             )
-        settle_losses(losses, strict=strict, report=report, what="conversation")
+        settle_losses(found, strict=strict, report=losses, what="conversation")
         return Instruction(
             instruction=instruction,
             input=input_text,

@@ -47,7 +47,7 @@ def test_a_prompt_completion_split_is_not_a_column_of_a_chat_layout(dialect: str
     assert chat.meta == {COMPLETION_START: 1}
     report = ik.LossReport()
     layout = "conversational_language_modeling" if dialect == "trl" else None
-    row = ik.to_row(chat, dialect=dialect, layout=layout, report=report)
+    row = ik.to_row(chat, dialect=dialect, layout=layout, losses=report)
     assert _bookkeeping_in(row) == []
     # Reading back gives no split, so dropping it is a loss.
     assert [(loss.kind, loss.field) for loss in report] == [
@@ -61,7 +61,7 @@ def test_a_prompt_completion_split_is_not_a_column_of_a_chat_layout(dialect: str
 def test_a_split_before_the_response_is_what_an_instruction_is(dialect: str) -> None:
     chat = ik.parse_row(PC_ROW, dialect="trl")
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect=dialect, report=report)
+    row = ik.to_row(chat, dialect=dialect, losses=report)
     assert _bookkeeping_in(row) == []
     assert not report
 
@@ -78,7 +78,7 @@ def test_an_input_join_point_is_not_a_column_and_its_loss_is_reported(dialect: s
             meta=chat.meta,
         )
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     assert _bookkeeping_in(row) == []
     expected = "$.input" if isinstance(record, ik.Instruction) else f"$.meta[{INPUT_OFFSET!r}]"
     assert [loss.field for loss in report] == [expected]
@@ -102,7 +102,7 @@ def test_no_bookkeeping_key_reaches_a_third_party_row(dialect: str) -> None:
             meta=meta,
         )
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     assert _bookkeeping_in(row) == []
     assert row["lang"] == "en"
     fields = {loss.field for loss in report}
@@ -147,7 +147,7 @@ def test_a_split_elsewhere_than_before_the_response_is_reported() -> None:
     }
     chat = ik.parse_row(row, dialect="trl")
     report = ik.LossReport()
-    instruction = chat.to_instruction(report=report)
+    instruction = chat.to_instruction(losses=report)
     assert instruction.meta == {}
     assert [loss.field for loss in report] == [f"$.meta[{COMPLETION_START!r}]"]
     with pytest.raises(ik.LossyConversionError):
@@ -198,7 +198,7 @@ def test_a_meta_key_named_like_any_column_of_the_dialect_is_never_written(
     sentinel = {"side": "column"}
     record = _record_for(dialect, {column: sentinel, "kept": 1})
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     assert row.get(column) != sentinel
     assert row["kept"] == 1
     assert [(loss.kind, loss.field) for loss in report if "meta" in loss.field] == [
@@ -212,7 +212,7 @@ def test_a_ranking_row_is_not_written_as_a_preference_shaped_trl_row() -> None:
         meta={"chosen": {"from": "gpt", "value": "A"}},
     )
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect="trl", report=report)
+    row = ik.to_row(chat, dialect="trl", losses=report)
     assert set(row) == {"messages"}
     assert [loss.field for loss in report] == ["$.meta.chosen"]
 
@@ -224,7 +224,7 @@ def test_a_meta_key_named_like_a_renamed_column_is_never_written() -> None:
     )
     cmap = {"conversations": "dialog"}
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect="sharegpt", column_map=cmap, report=report)
+    row = ik.to_row(chat, dialect="sharegpt", column_map=cmap, losses=report)
     assert isinstance(row["dialog"], list)
     assert [loss.field for loss in report] == ["$.meta.dialog"]
 
@@ -279,8 +279,8 @@ ROWS_THAT_COME_BACK = [
 )
 def test_rows_come_back_without_a_layout_argument(dialect: str, row: dict[str, Any]) -> None:
     read, written = ik.LossReport(), ik.LossReport()
-    record = ik.parse_row(row, dialect=dialect, report=read)
-    assert ik.to_row(record, dialect=dialect, report=written) == row
+    record = ik.parse_row(row, dialect=dialect, losses=read)
+    assert ik.to_row(record, dialect=dialect, losses=written) == row
     assert not read
     assert not written
 
@@ -301,7 +301,7 @@ def test_generated_rows_come_back_whole_and_without_bookkeeping(
     row = data.draw(iks.dialect_rows(dialect=dialect))
     read, written = ik.LossReport(), ik.LossReport()
     back = ik.to_row(
-        ik.parse_row(row, dialect=dialect, report=read), dialect=dialect, report=written
+        ik.parse_row(row, dialect=dialect, losses=read), dialect=dialect, losses=written
     )
     assert back == _expected_back(dialect, row)
     assert not written, written.summary()

@@ -62,7 +62,7 @@ def check_laws(record: Any, dialect: str, layout: str | None = None, **maps: Any
     * no instructkit bookkeeping reaches a third-party row.
     """
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, layout=layout, report=report, **maps)
+    row = ik.to_row(record, dialect=dialect, layout=layout, losses=report, **maps)
     assert orjson.loads(orjson.dumps(row)) == row
     if dialect != "instructkit":
         assert not [key for key in row if key.startswith("instructkit.")]
@@ -268,7 +268,7 @@ def test_sharegpt_row_round_trips_with_tools_and_calls() -> None:
         "lang": "en",
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="sharegpt", report=report)
+    chat = ik.parse_row(row, dialect="sharegpt", losses=report)
     assert isinstance(chat, ik.Conversation)
     assistant = chat.messages[2]
     assert assistant.content == "Let me look."
@@ -297,7 +297,7 @@ def test_sharegpt_parallel_calls_and_merging_rules() -> None:
         ]
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="sharegpt", report=report)
+    chat = ik.parse_row(row, dialect="sharegpt", losses=report)
     assert [len(m.tool_calls) for m in chat.messages[1:3]] == [2, 1]
     assert [m.tool_call_id for m in chat.messages[3:6]] == ["call_0", "call_1", "call_2"]
     back = ik.to_row(chat, dialect="sharegpt")
@@ -322,7 +322,7 @@ def test_sharegpt_text_then_calls_only_turn_is_reported() -> None:
         ]
     )
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect="sharegpt", report=report)
+    row = ik.to_row(chat, dialect="sharegpt", losses=report)
     assert [turn["from"] for turn in row["conversations"]][1:3] == ["gpt", "function_call"]
     assert [loss.field for loss in report] == ["$.messages[*]"]
     merged = ik.parse_row(row, dialect="sharegpt")
@@ -342,7 +342,7 @@ def test_sharegpt_wild_spellings_are_reported() -> None:
         "tools": "[]",
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="sharegpt", report=report)
+    chat = ik.parse_row(row, dialect="sharegpt", losses=report)
     assert chat.messages[1].tool_calls[0].arguments == '{"a": 1}'
     assert {(loss.kind, loss.field) for loss in report} >= {
         ("dropped", "$.conversations[*].markdown"),
@@ -378,7 +378,7 @@ def test_openai_row_round_trips_exactly() -> None:
         "split": "train",
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="openai", report=report)
+    chat = ik.parse_row(row, dialect="openai", losses=report)
     assert not report
     assert chat.meta == {"split": "train", "parallel_tool_calls": False}
     assert chat.messages[2].tool_calls[0].arguments == '{ "city" : "Paris" }'
@@ -396,7 +396,7 @@ def test_openai_reasoning_is_a_reported_drop() -> None:
         ]
     )
     report = ik.LossReport()
-    ik.to_row(chat, dialect="openai", report=report)
+    ik.to_row(chat, dialect="openai", losses=report)
     assert (
         str(next(iter(report)))
         == "dropped $.messages[*].reasoning: openai messages have no reasoning"
@@ -423,7 +423,7 @@ def test_openai_legacy_function_call_is_mapped() -> None:
         ]
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="openai", report=report)
+    chat = ik.parse_row(row, dialect="openai", losses=report)
     assert chat.messages[0].content == (ik.TextPart(text="Look: "),)
     assert chat.messages[1].tool_calls == (ik.ToolCall(id="call_0", name="f", arguments="{}"),)
     assert (chat.messages[2].role, chat.messages[2].tool_call_id) == ("tool", "call_0")
@@ -521,7 +521,7 @@ def test_trl_layouts_are_detected_and_round_trip(layout: str, row: dict[str, Any
     record = ik.parse_row(row, dialect="trl")
     assert ik.to_row(record, dialect="trl", layout=layout) == row
     # The record remembers its layout: no layout= is needed to get the row back.
-    assert ik.to_row(record, dialect="trl", report=report) == row
+    assert ik.to_row(record, dialect="trl", losses=report) == row
     assert not report
 
 
@@ -564,7 +564,7 @@ def test_trl_ultrafeedback_prompt_is_kept_in_meta_but_not_written() -> None:
     pair = ik.parse_row(row, dialect="trl")
     assert pair.meta["prompt"] == "Q"
     report = ik.LossReport()
-    written = ik.to_row(pair, dialect="trl", report=report)
+    written = ik.to_row(pair, dialect="trl", losses=report)
     assert written == {key: value for key, value in row.items() if key != "prompt"}
     assert [loss.field for loss in report] == ["$.meta.prompt"]
 
@@ -578,7 +578,7 @@ def test_trl_prompt_completion_keeps_the_split() -> None:
     assert chat.meta == {COMPLETION_START_KEY: 2}
     assert ik.to_row(chat, dialect="trl") == row
     report = ik.LossReport()
-    lm = ik.to_row(chat, dialect="trl", layout="conversational_language_modeling", report=report)
+    lm = ik.to_row(chat, dialect="trl", layout="conversational_language_modeling", losses=report)
     assert lm == {"messages": [*row["prompt"], *row["completion"]]}
     assert [(loss.kind, loss.field) for loss in report] == [
         ("dropped", f"$.meta[{COMPLETION_START_KEY!r}]")
@@ -588,7 +588,7 @@ def test_trl_prompt_completion_keeps_the_split() -> None:
 def test_trl_instruction_defaults_to_prompt_completion() -> None:
     record = ik.Instruction(instruction="Translate.", input="chat", response="cat")
     report = ik.LossReport()
-    row = ik.to_row(record, dialect="trl", report=report)
+    row = ik.to_row(record, dialect="trl", losses=report)
     assert row == {
         "prompt": [{"role": "user", "content": "Translate.\n\nchat"}],
         "completion": [{"role": "assistant", "content": "cat"}],
@@ -599,7 +599,7 @@ def test_trl_instruction_defaults_to_prompt_completion() -> None:
     assert chat.to_instruction() == ik.Instruction(instruction="Translate.\n\nchat", response="cat")
     plain = ik.Instruction(instruction="Translate.", response="cat")
     report = ik.LossReport()
-    back = ik.parse_row(ik.to_row(plain, dialect="trl", report=report), dialect="trl")
+    back = ik.parse_row(ik.to_row(plain, dialect="trl", losses=report), dialect="trl")
     assert not report
     assert back.to_instruction() == plain
 
@@ -607,7 +607,7 @@ def test_trl_instruction_defaults_to_prompt_completion() -> None:
 def test_trl_tools_as_json_text_are_read_and_reported() -> None:
     row = {"messages": [{"role": "user", "content": "Hi"}], "tools": '[{"name": "f"}, {"b": 1}]'}
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="trl", report=report)
+    chat = ik.parse_row(row, dialect="trl", losses=report)
     assert chat.tools == ('{"name": "f"}', '{"b": 1}')
     assert [loss.field for loss in report] == ["$.tools"]
     # An unwrapped function object is written in the wrapped shape chat templates expect.
@@ -637,7 +637,7 @@ def test_trl_ids_are_written_only_when_reading_could_not_invent_them() -> None:
         ]
     }
     report = ik.LossReport()
-    assert ik.parse_row(spelled, dialect="trl", report=report) == chat
+    assert ik.parse_row(spelled, dialect="trl", losses=report) == chat
     assert [loss.kind for loss in report] == ["changed"]  # the ids will be left out
     own = {
         "messages": [
@@ -714,7 +714,7 @@ def test_flan_row_keeps_task_metadata() -> None:
 def test_flan_joins_an_input_and_reports_it() -> None:
     record = ik.Instruction(instruction="Summarize.", input="Long text", response="Short")
     report = ik.LossReport()
-    row = ik.to_row(record, dialect="flan", report=report)
+    row = ik.to_row(record, dialect="flan", losses=report)
     assert row == {"inputs": "Summarize.\n\nLong text", "targets": "Short"}
     assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.input")]
     assert ik.parse_row(row, dialect="flan") == ik.Instruction(
@@ -780,7 +780,7 @@ def test_hh_role_map_adds_speakers() -> None:
     assert pair.prompt[0].role == "system"
     assert ik.to_row(pair, dialect="hh", role_map={"System": "system"}) == row
     report = ik.LossReport()
-    plain = ik.to_row(pair, dialect="hh", report=report)
+    plain = ik.to_row(pair, dialect="hh", losses=report)
     assert plain["chosen"].startswith("\n\nHuman: Hi")
     assert [loss.field for loss in report] == ["$.prompt[*]"]
 
@@ -1165,7 +1165,7 @@ def test_meta_keys_that_would_read_back_as_fields_are_dropped() -> None:
         messages=[{"role": "user", "content": "Hi"}], meta={"system": "x", "tools": 1, "lang": "en"}
     )
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect="sharegpt", report=report)
+    row = ik.to_row(chat, dialect="sharegpt", losses=report)
     assert row["lang"] == "en"
     assert "system" not in row
     assert "tools" not in row
@@ -1411,14 +1411,14 @@ def test_rows_read_without_loss_write_back_unchanged(case: tuple[str, dict[str, 
     dialect, row = case
     report = ik.LossReport()
     try:
-        record = ik.parse_row(row, dialect=dialect, report=report)
+        record = ik.parse_row(row, dialect=dialect, losses=report)
     except ik.DataError as err:
         failure: ik.DataError | None = err
     else:
         failure = None
         written = ik.LossReport()
         layout = get_dialect(dialect).match(row).layout
-        back = ik.to_row(record, dialect=dialect, layout=layout, report=written)
+        back = ik.to_row(record, dialect=dialect, layout=layout, losses=written)
         if not report:
             assert back == _without_absent(row)
         again = ik.parse_row(back, dialect=dialect)
@@ -1454,7 +1454,7 @@ def test_role_map_supplies_a_word_for_a_role_the_dialect_has_none_for() -> None:
 def test_meta_keys_never_turn_into_fields(dialect: str) -> None:
     record = ik.Instruction(instruction="Do", response="Done", meta={"system": "sneaky"})
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     assert "system" not in row
     assert [loss.field for loss in report] == ["$.meta.system"]
     assert ik.parse_row(row, dialect=dialect).system is None
@@ -1480,7 +1480,7 @@ VISION_ROW = {
 
 def test_openai_image_parts_round_trip_exactly() -> None:
     report = ik.LossReport()
-    chat = ik.parse_row(VISION_ROW, dialect="openai", report=report)
+    chat = ik.parse_row(VISION_ROW, dialect="openai", losses=report)
     assert not report
     assert chat.messages[1].content == (
         ik.ImagePart(url="data:image/png;base64,iVBORw0K"),
@@ -1513,7 +1513,7 @@ def test_openai_other_parts_are_dropped_and_string_urls_changed() -> None:
         ]
     }
     report = ik.LossReport()
-    chat = ik.parse_row(row, dialect="openai", report=report)
+    chat = ik.parse_row(row, dialect="openai", losses=report)
     assert chat.messages[0].content == (ik.ImagePart(url="cat.png"), ik.TextPart(text="Hi"))
     assert sorted((loss.kind, loss.field) for loss in report) == [
         ("changed", "$.messages[*].content[*].image_url"),
@@ -1545,7 +1545,7 @@ def test_text_only_layouts_join_parts_and_drop_images_reported(dialect: str) -> 
             rejected=[{"role": "assistant", "content": "Cats."}],
         )
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     kinds = {(loss.kind, loss.field.rsplit(".", 1)[-1]) for loss in report}
     assert {("changed", "content"), ("dropped", "content[*]")} <= kinds
     assert "And this one?" in orjson.dumps(row).decode()
@@ -1556,7 +1556,7 @@ def test_text_only_layouts_join_parts_and_drop_images_reported(dialect: str) -> 
 
 def _losses(record: Any, dialect: str) -> tuple[dict[str, Any], set[tuple[str, str]]]:
     report = ik.LossReport()
-    row = ik.to_row(record, dialect=dialect, report=report)
+    row = ik.to_row(record, dialect=dialect, losses=report)
     return row, {(loss.kind, loss.field) for loss in report}
 
 

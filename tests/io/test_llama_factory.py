@@ -47,7 +47,7 @@ def test_alpaca_ranking_rows_are_preferences_with_their_prompt() -> None:
     guess = ik.detect_dialect([ALPACA_RANKING])
     assert (guess.dialect, guess.layout, guess.confidence) == ("alpaca", "ranking", 1.0)
     report = ik.LossReport()
-    pair = ik.parse_row(ALPACA_RANKING, report=report)
+    pair = ik.parse_row(ALPACA_RANKING, losses=report)
     assert isinstance(pair, ik.Preference)
     assert [(m.role, m.content) for m in pair.prompt] == [("user", "What is AI?")]
     assert not report
@@ -120,7 +120,7 @@ def test_ranking_layouts_refuse_what_one_answer_turn_cannot_hold() -> None:
 
 def test_alpaca_history_is_earlier_turns() -> None:
     report = ik.LossReport()
-    chat = ik.parse_row(ALPACA_HISTORY, report=report)
+    chat = ik.parse_row(ALPACA_HISTORY, losses=report)
     assert isinstance(chat, ik.Conversation)
     assert [(m.role, m.content) for m in chat.messages] == [
         ("system", "Be brief."),
@@ -183,7 +183,7 @@ def test_llama_factory_tools_are_wrapped_for_openai_and_trl() -> None:
     assert chat.parsed_tools == [UNWRAPPED]  # the record keeps the schema as given
     for dialect in ("openai", "trl"):
         report = ik.LossReport()
-        written = ik.to_row(chat, dialect=dialect, report=report)
+        written = ik.to_row(chat, dialect=dialect, losses=report)
         assert written["tools"] == [WRAPPED]
         assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.tools[*]")]
     pair = ik.Preference(
@@ -203,7 +203,7 @@ def test_openai_tools_are_unwrapped_for_llama_factory() -> None:
     chat = ik.parse_row(row, dialect="openai")
     for dialect in ("sharegpt", "alpaca"):
         report = ik.LossReport()
-        written = ik.to_row(chat, dialect=dialect, report=report)
+        written = ik.to_row(chat, dialect=dialect, losses=report)
         assert orjson.loads(written["tools"]) == [UNWRAPPED]
         assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.tools[*]")]
     assert ik.to_row(chat, dialect="openai") == row
@@ -216,7 +216,7 @@ def test_other_tool_shapes_are_written_as_given() -> None:
         tools=[orjson.dumps(odd).decode()],
     )
     report = ik.LossReport()
-    assert orjson.loads(ik.to_row(chat, dialect="sharegpt", report=report)["tools"]) == [odd]
+    assert orjson.loads(ik.to_row(chat, dialect="sharegpt", losses=report)["tools"]) == [odd]
     assert not report
 
 
@@ -234,7 +234,7 @@ def test_tool_reshaping_is_reported_exactly_when_the_record_changes(
     chat: ik.Conversation, dialect: str
 ) -> None:
     report = ik.LossReport()
-    row = ik.to_row(chat, dialect=dialect, report=report)
+    row = ik.to_row(chat, dialect=dialect, losses=report)
     back = ik.parse_row(row, dialect=dialect)
     reshaped = any(loss.field == "$.tools[*]" for loss in report)
     assert reshaped == (back.tools != chat.tools)
@@ -272,7 +272,7 @@ def test_meta_never_turns_a_written_row_into_a_refused_layout() -> None:
     chat = ik.parse_row({"prompt": "The sky is", "completion": " blue."}, dialect="trl")
     labelled = chat.model_copy(update={"meta": {**chat.meta, "label": True}})
     report = ik.LossReport()
-    row = ik.to_row(labelled, dialect="trl", layout="standard_prompt_completion", report=report)
+    row = ik.to_row(labelled, dialect="trl", layout="standard_prompt_completion", losses=report)
     assert "label" not in row
     assert [loss.field for loss in report] == ["$.meta.label"]
     pair = ik.parse_row(ALPACA_RANKING, dialect="alpaca")
@@ -392,7 +392,7 @@ def test_sharegpt_ranking_reports_what_its_system_column_cannot_hold() -> None:
         rejected=[ik.Message(role="assistant", content="Go")],
     )
     report = ik.LossReport()
-    row = ik.to_row(pair, dialect="sharegpt", report=report)
+    row = ik.to_row(pair, dialect="sharegpt", losses=report)
     assert row["system"] == "Be kind."
     assert {(loss.kind, loss.field) for loss in report} == {
         ("dropped", "$.messages[*].weight"),

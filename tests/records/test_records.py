@@ -296,7 +296,7 @@ def test_conversation_without_offset_is_never_split_by_guessing() -> None:
 def test_conversation_to_instruction_reports_and_strict_raises() -> None:
     chat = ik.Conversation(messages=[{**user(), "name": "ann"}, assistant(weight=0.5)])
     report = ik.LossReport()
-    record = chat.to_instruction(report=report)
+    record = chat.to_instruction(losses=report)
     assert record.instruction == "Hi"
     assert {loss.field for loss in report} == {"$.messages[0].name", "$.messages[1].weight"}
     with pytest.raises(ik.LossyConversionError) as caught:
@@ -389,7 +389,7 @@ def test_dict_and_json_round_trips(
 @given(iks.instructions())
 def test_instruction_conversation_instruction_is_identity(record: ik.Instruction) -> None:
     report = ik.LossReport()
-    assert record.to_conversation().to_instruction(strict=True, report=report) == record
+    assert record.to_conversation().to_instruction(strict=True, losses=report) == record
     assert not report
 
 
@@ -489,7 +489,7 @@ def test_to_instruction_joins_text_parts_and_refuses_images() -> None:
         ]
     )
     report = ik.LossReport()
-    record = chat.to_instruction(report=report)
+    record = chat.to_instruction(losses=report)
     assert (record.instruction, record.response) == ("Name a colour.", "Red")
     assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.messages[0].content")]
     with pytest.raises(ik.LossyConversionError):

@@ -34,6 +34,7 @@ from instructkit._errors import (
     DialectDetectionError,
     DialectError,
 )
+from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, Preference, Record
 from instructkit._report import LossReport, settle_losses
 
@@ -107,6 +108,7 @@ def _check_row(row: object, dialect: str) -> Mapping[str, Any]:
     return row
 
 
+@renamed_keywords(report="losses")
 def parse_row(
     row: Mapping[str, Any],
     *,
@@ -114,7 +116,7 @@ def parse_row(
     column_map: Mapping[str, str] | None = None,
     role_map: Mapping[str, str] | None = None,
     strict: bool = False,
-    report: LossReport | None = None,
+    losses: LossReport | None = None,
 ) -> Record:
     """Turn one row of a dialect into a record.
 
@@ -127,7 +129,7 @@ def parse_row(
         role_map: Extra or different role words -> instructkit roles,
             e.g. ``{"bot": "assistant"}``.
         strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
-        report: A :class:`~instructkit.LossReport` to count what was lost.
+        losses: A :class:`~instructkit.LossReport` to count what was lost.
 
     Returns:
         The record (:class:`~instructkit.Instruction`, :class:`~instructkit.Conversation` or
@@ -165,7 +167,7 @@ def parse_row(
         ) from err
     if chosen.layouts:
         record = _remember_layout(record, chosen, chosen.layout_of(renamed, conv))
-    settle_losses(conv.losses, strict=strict, report=report, what=f"row of dialect {dialect!r}")
+    settle_losses(conv.losses, strict=strict, report=losses, what=f"row of dialect {dialect!r}")
     return record
 
 
@@ -179,6 +181,7 @@ def _remember_layout(record: Record, dialect: Dialect, layout: str | None) -> Re
     return record if meta is None else record.model_copy(update={"meta": meta})
 
 
+@renamed_keywords(report="losses")
 def to_row(
     record: Record,
     *,
@@ -187,7 +190,7 @@ def to_row(
     role_map: Mapping[str, str] | None = None,
     layout: str | None = None,
     strict: bool = False,
-    report: LossReport | None = None,
+    losses: LossReport | None = None,
 ) -> dict[str, Any]:
     """Turn a record into one row of a dialect.
 
@@ -201,7 +204,7 @@ def to_row(
         layout: For dialects with several layouts (see the formats reference), which one to
             write; ``None`` picks the dialect's default for the record type.
         strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
-        report: A :class:`~instructkit.LossReport` to count what was lost.
+        losses: A :class:`~instructkit.LossReport` to count what was lost.
 
     Returns:
         The row, a dict of JSON-compatible values.
@@ -258,7 +261,7 @@ def to_row(
     settle_losses(
         conv.losses,
         strict=strict,
-        report=report,
+        report=losses,
         what=f"{type(record).__name__} to dialect {dialect!r}",
     )
     return row

@@ -212,7 +212,7 @@ class AlpacaDialect(Dialect):
             roles = [message.role for message in record.messages]
             if roles in (["user", "assistant"], ["system", "user", "assistant"]):
                 report = LossReport()
-                instruction = record.to_instruction(strict=False, report=report)
+                instruction = record.to_instruction(strict=False, losses=report)
                 conv.losses.extend(report)
                 return instruction
         return super().coerce(record, conv)

@@ -445,7 +445,7 @@ class Dialect:
             return record.to_conversation()
         if isinstance(record, Conversation) and Instruction in self.record_types:
             report = LossReport()
-            instruction = record.to_instruction(strict=False, report=report)
+            instruction = record.to_instruction(strict=False, losses=report)
             conv.losses.extend(report)
             return instruction
         wanted = " or ".join(t.__name__ for t in self.record_types)

@@ -777,7 +777,7 @@ def write_parquet(
                             role_map=role_map,
                             layout=layout,
                             strict=strict,
-                            report=report,
+                            losses=report,
                         )
                     )
                 yield converter.table(rows, start)

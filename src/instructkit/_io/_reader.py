@@ -205,7 +205,7 @@ def convert_record(
     if target is Conversation and isinstance(record, Instruction):
         return record.to_conversation()
     if target is Instruction and isinstance(record, Conversation):
-        return record.to_instruction(strict=strict, report=losses)
+        return record.to_instruction(strict=strict, losses=losses)
     raise RecordValidationError(
         f"expected a record that converts to {target.__name__}, got "
         f"{with_article(type(record).__name__)}",
@@ -414,7 +414,7 @@ class Reader(Generic[R]):
             column_map=self._column_map,
             role_map=self._role_map,
             strict=self._strict,
-            report=self.losses,
+            losses=self.losses,
         )
         target = self._record
         if target is not None and type(record) is not target:
@@ -958,7 +958,7 @@ def _encoder(
                 role_map=role_map,
                 layout=layout,
                 strict=strict,
-                report=losses,
+                losses=losses,
             )
             yield _dumps_row(row) + newline
 
