@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import instructkit
 from instructkit import (
     ConfigurationError,
     Conversation,
@@ -84,7 +85,7 @@ SETTINGS = st.fixed_dictionaries(
                 FewShot(pool=POOL, k=2, probability=0.5, input_prefix="Q: ", response_prefix="A:"),
             ]
         ),
-        "output": st.sampled_from(["instruction", "conversation"]),
+        "record": st.sampled_from([Instruction, Conversation, "instruction", "Conversation"]),
     }
 )
 
@@ -231,7 +232,8 @@ def test_skip_without_a_report_is_refused() -> None:
         ({"per_example": 9}, "per_example <= the number of templates"),
         ({"per_example": "some"}, "per_example"),
         ({"options": 2}, "probability in [0, 1]"),
-        ({"output": "chat"}, "output"),
+        ({"record": "chat"}, "record"),
+        ({"record": instructkit.Preference}, "record"),
         ({"on_error": "ignore"}, "on_error"),
         ({"seed": 1.5}, "seed"),
         ({"option_styles": []}, "at least one option style"),
@@ -284,7 +286,7 @@ def test_conversion_is_lazy() -> None:
 
 def test_zero_shot_conversation_output_is_the_instruction_as_chat() -> None:
     instructions = list(convert(ROWS[:5], TEMPLATES, seed=0))
-    conversations = list(convert(ROWS[:5], TEMPLATES, seed=0, output="conversation"))
+    conversations = list(convert(ROWS[:5], TEMPLATES, seed=0, record=Conversation))
     assert conversations == [r.to_conversation() for r in instructions]
 
 
@@ -346,7 +348,7 @@ def test_exemplars_follow_the_target_option_style() -> None:
 
 def test_conversation_layout_puts_exemplars_in_earlier_turns() -> None:
     shots = FewShot(pool=POOL, k=2)
-    record = next(convert([ROWS[0]], TEMPLATES, seed=0, fewshot=shots, output="conversation"))
+    record = next(convert([ROWS[0]], TEMPLATES, seed=0, fewshot=shots, record=Conversation))
     assert isinstance(record, Conversation)
     assert [m.role for m in record.messages] == ["user", "assistant"] * 3
     assert record.messages[-1].content == "yes"
@@ -380,7 +382,7 @@ def test_budget_with_a_custom_length_function() -> None:
         if provenance(record)["exemplar_ids"]:
             assert words(record.instruction) <= 40
     conv = FewShot(pool=POOL, k=5, budget=40, length=words)
-    for chat in convert(ROWS, TEMPLATES, seed=0, fewshot=conv, output="conversation"):
+    for chat in convert(ROWS, TEMPLATES, seed=0, fewshot=conv, record=Conversation):
         if provenance(chat)["exemplar_ids"]:
             prompt = chat.messages[:-1]
             assert sum(words(m.content or "") for m in prompt) <= 40
@@ -499,3 +501,9 @@ def test_a_task_field_named_dataset_stays_data() -> None:
     (record,) = convert([{"id": "x", "dataset": "SQuAD", "answer": "reading"}], template, seed=0)
     assert record.instruction == "Which corpus? SQuAD"
     assert _provenance(record)["dataset"] == "meta-qa"
+
+
+def test_the_old_output_keyword_still_works_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"convert\(output=\.\.\.\).*use record="):
+        old = list(convert(ROWS[:3], TEMPLATES, seed=0, output="conversation"))
+    assert old == list(convert(ROWS[:3], TEMPLATES, seed=0, record=Conversation))

@@ -220,7 +220,7 @@ def workloads() -> dict[str, list[Any]]:
                 NLI_TEMPLATES,
                 seed=3,
                 fewshot=FewShot(pool=pool, k=3, probability=0.5, budget=600),
-                output="conversation",
+                record=Conversation,
             )
         ),
         "mc": list(convert(MC_ROWS, MC_TEMPLATES, seed=7, per_example="all", shuffle_options=True)),

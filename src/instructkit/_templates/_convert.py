@@ -8,6 +8,7 @@ from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
 from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._templates._fewshot import (
     FewShot,
@@ -36,6 +37,16 @@ from instructkit._templates._template import Template
 __all__ = ["convert"]
 
 Output = Literal["instruction", "conversation"]
+
+
+def _check_record(record: object) -> Output:
+    """``Instruction`` or ``Conversation``, as a class or its name in any case."""
+    for kind, output in ((Instruction, "instruction"), (Conversation, "conversation")):
+        if record is kind or (isinstance(record, str) and record.lower() == output):
+            return output  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"expected record to be Instruction or Conversation (class or name), got {record!r}"
+    )
 
 
 def _check_templates(templates: Template | Sequence[Template]) -> tuple[Template, ...]:
@@ -95,7 +106,7 @@ def convert(
     option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = ...,
     shuffle_options: bool = ...,
     fewshot: FewShot | None = ...,
-    output: Literal["instruction"] = ...,
+    record: type[Instruction] | Literal["instruction", "Instruction"] = ...,
     id_field: str = ...,
     on_error: OnError = ...,
     report: ItemReport | None = ...,
@@ -114,13 +125,14 @@ def convert(
     option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = ...,
     shuffle_options: bool = ...,
     fewshot: FewShot | None = ...,
-    output: Literal["conversation"],
+    record: type[Conversation] | Literal["conversation", "Conversation"],
     id_field: str = ...,
     on_error: OnError = ...,
     report: ItemReport | None = ...,
 ) -> Iterator[Conversation]: ...
 
 
+@renamed_keywords(output="record")
 def convert(
     rows: Iterable[Mapping[str, Any]],
     templates: Template | Sequence[Template],
@@ -132,7 +144,7 @@ def convert(
     option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = None,
     shuffle_options: bool = False,
     fewshot: FewShot | None = None,
-    output: Output = "instruction",
+    record: type[Instruction] | type[Conversation] | str = Instruction,
     id_field: str = "id",
     on_error: OnError = "raise",
     report: ItemReport | None = None,
@@ -162,9 +174,9 @@ def convert(
         option_styles: Styles to draw from when a template names none.
         shuffle_options: Show options in a seeded per-example order.
         fewshot: Add exemplars (see :class:`FewShot`).
-        output: ``"instruction"`` (:class:`~instructkit.Instruction` records) or
-            ``"conversation"`` (:class:`~instructkit.Conversation`; few-shot exemplars
-            become earlier turns).
+        record: The record type to produce: :class:`~instructkit.Instruction` (default) or
+            :class:`~instructkit.Conversation` (few-shot exemplars become earlier turns); the
+            class or its name. (Formerly ``output=``, which still works for one release.)
         id_field: The row key holding the example id; rows without one are identified by a
             hash of their task fields.
         on_error: ``"raise"`` at the first row that cannot be rendered, or ``"skip"`` /
@@ -203,10 +215,7 @@ def convert(
     count = _check_per_example(per_example, len(items))
     rate = _check_options(options)
     policy = check_on_error(on_error)
-    if output not in ("instruction", "conversation"):
-        raise ConfigurationError(
-            f"expected output to be 'instruction' or 'conversation', got {output!r}"
-        )
+    output = _check_record(record)
     if policy != "raise" and report is None:
         raise ConfigurationError(
             f"expected report= with on_error={policy!r}, so that skipped rows are counted"

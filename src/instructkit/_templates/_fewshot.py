@@ -31,7 +31,7 @@ class FewShot:
 
     Exemplars are drawn from ``pool`` by a seeded hash of the target example, never the
     target itself nor a row with the same content (every field but the target equal). With
-    ``convert(..., output="instruction")`` they are joined into one instruction, Flan style::
+    ``convert(..., record=Instruction)`` they are joined into one instruction, Flan style::
 
         {input_prefix}{exemplar instruction}{response_separator}{response_prefix}{response}
         {example_separator}
@@ -39,7 +39,7 @@ class FewShot:
         {example_separator}
         {input_prefix}{target instruction}[{response_separator}{response_prefix}]
 
-    (the trailing cue only when ``response_prefix`` is set). With ``output="conversation"``
+    (the trailing cue only when ``response_prefix`` is set). With ``record=Conversation``
     each exemplar becomes an earlier user/assistant exchange and the prefixes are not used.
 
     Attributes:
