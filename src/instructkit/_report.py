@@ -43,15 +43,15 @@ class Loss:
 class LossReport:
     """A running count of :class:`Loss` entries across any number of conversions.
 
-    Pass one report to many conversions (``report=``) to learn what a whole file loses.
+    Pass one report to many conversions (``losses=``) to learn what a whole file loses.
     A report is falsy exactly when nothing was lost.
 
     Example:
         >>> from instructkit import LossReport, parse_row
-        >>> report = LossReport()
+        >>> losses = LossReport()
         >>> record = parse_row({"instruction": "Hi", "input": "", "output": "Hello", "id": 7},
-        ...                    dialect="alpaca", report=report)
-        >>> print(report.summary())
+        ...                    dialect="alpaca", losses=losses)
+        >>> print(losses.summary())
         changed $.id: an integer id is kept as text (1 row)
     """
 
