@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,127 +155,158 @@ def _text_checks(template_id: str, part: str, raw: str) -> list[LintFinding]:
 
 
 def _structure(template: Template) -> list[LintFinding]:
-    found: list[LintFinding] = []
-    tid = template.id
+    """Every structural rule's findings for one template, in the order the rules are listed."""
+    return [finding for rule in _STRUCTURE_RULES for finding in rule(template)]
+
+
+def _response_fields(template: Template) -> list[str]:
+    response = template.pattern("response")
+    return [s.name for s in response.slots] if response is not None else []
+
+
+def _unused_fields(template: Template) -> Iterator[LintFinding]:
     task = template.task
     used = set(template.fields_used)
     for name in task.required:
         if name not in used and task.fields[name] != "choices":
-            found.append(
-                LintFinding(tid, "unused-field", f"no pattern uses the required field {{{name}}}")
+            yield LintFinding(
+                template.id, "unused-field", f"no pattern uses the required field {{{name}}}"
             )
-    if task.choices is not None and task.choices in task.required and not template.uses_options:
-        # The choices field is shown through {options}; without it the choices are unused.
-        if task.target in used and not template.inverted:
-            pass  # reported below as labels-without-options
-        else:
-            found.append(
-                LintFinding(
-                    tid,
-                    "unused-field",
-                    f"the answer choices ({task.choices!r}) are never shown: add {{options}}",
-                )
-            )
-    response = template.pattern("response")
-    response_fields = [s.name for s in response.slots] if response is not None else []
+    # The choices field is shown through {options}; without it the choices are unused, unless
+    # the response answers from them (reported as labels-without-options).
+    answers_from_choices = task.target in used and not template.inverted
+    if (
+        task.choices is not None
+        and task.choices in task.required
+        and not template.uses_options
+        and not answers_from_choices
+    ):
+        yield LintFinding(
+            template.id,
+            "unused-field",
+            f"the answer choices ({task.choices!r}) are never shown: add {{options}}",
+        )
+
+
+def _options_without_labels(template: Template) -> Iterator[LintFinding]:
+    task = template.task
     if template.uses_options and not task.has_label_space:
         part, position = _first_slot(template, OPTIONS_PLACEHOLDER)
-        found.append(
-            LintFinding(
-                tid,
-                "options-without-labels",
-                f"task {task.name!r} has no label space, so {{options}} always renders empty",
-                part,
-                position,
-            )
+        yield LintFinding(
+            template.id,
+            "options-without-labels",
+            f"task {task.name!r} has no label space, so {{options}} always renders empty",
+            part,
+            position,
         )
+
+
+def _labels_without_options(template: Template) -> Iterator[LintFinding]:
+    task = template.task
     if (
         task.has_label_space
         and not template.inverted
-        and task.target in response_fields
+        and task.target in _response_fields(template)
         and not template.uses_options
     ):
-        found.append(
-            LintFinding(
-                tid,
-                "labels-without-options",
-                f"the response answers {{{task.target}}} from a label space but no pattern "
-                "shows {options} (the without-options variant is derived automatically)",
-                "instruction",
-            )
+        yield LintFinding(
+            template.id,
+            "labels-without-options",
+            f"the response answers {{{task.target}}} from a label space but no pattern "
+            "shows {options} (the without-options variant is derived automatically)",
+            "instruction",
         )
-    if template.marker_only:
-        names = [style.name for style in template.styles]
-        if template.uses_options and task.has_label_space:
-            message = (
-                f"every option style ({', '.join(names)}) answers with a marker, so there is no "
-                "without-options variant (render and convert refuse options=False); add a style "
-                "that answers with the option text if the template should have one"
-            )
-        else:
-            message = (
-                f"every option style ({', '.join(names)}) answers with a marker, but no options "
-                "are ever shown, so the answer would refer to nothing"
-            )
-        part, position = _first_slot(template, OPTIONS_PLACEHOLDER)
-        found.append(LintFinding(tid, "marker-answer-only", message, part, position))
-    if not template.inverted and task.target not in response_fields:
-        found.append(
-            LintFinding(
-                tid,
-                "target-not-in-response",
-                f"the response does not use the target {{{task.target}}}; set inverted=True "
-                "if the template turns the task around",
-                "response",
-            )
+
+
+def _marker_answer_only(template: Template) -> Iterator[LintFinding]:
+    if not template.marker_only:
+        return
+    names = ", ".join(style.name for style in template.styles)
+    if template.uses_options and template.task.has_label_space:
+        message = (
+            f"every option style ({names}) answers with a marker, so there is no "
+            "without-options variant (render and convert refuse options=False); add a style "
+            "that answers with the option text if the template should have one"
         )
-    if template.inverted and response_fields and set(response_fields) == {task.target}:
-        found.append(
-            LintFinding(
-                tid,
-                "inverted-answers-target",
-                f"the template is marked inverted but its response is just {{{task.target}}}",
-                "response",
-            )
+    else:
+        message = (
+            f"every option style ({names}) answers with a marker, but no options "
+            "are ever shown, so the answer would refer to nothing"
         )
-    rationale = task.rationale
+    part, position = _first_slot(template, OPTIONS_PLACEHOLDER)
+    yield LintFinding(template.id, "marker-answer-only", message, part, position)
+
+
+def _target_placement(template: Template) -> Iterator[LintFinding]:
+    target = template.task.target
+    response_fields = _response_fields(template)
+    if not template.inverted and target not in response_fields:
+        yield LintFinding(
+            template.id,
+            "target-not-in-response",
+            f"the response does not use the target {{{target}}}; set inverted=True "
+            "if the template turns the task around",
+            "response",
+        )
+    if template.inverted and response_fields and set(response_fields) == {target}:
+        yield LintFinding(
+            template.id,
+            "inverted-answers-target",
+            f"the template is marked inverted but its response is just {{{target}}}",
+            "response",
+        )
+
+
+def _rationale_after_answer(template: Template) -> Iterator[LintFinding]:
+    target, rationale = template.task.target, template.task.rationale
+    fields = _response_fields(template)
     if (
         rationale is not None
-        and rationale in response_fields
-        and task.target in response_fields
-        and response_fields.index(task.target) < response_fields.index(rationale)
+        and rationale in fields
+        and target in fields
+        and fields.index(target) < fields.index(rationale)
     ):
-        found.append(
-            LintFinding(
-                tid,
-                "rationale-after-answer",
-                f"{{{task.target}}} comes before the reasoning {{{rationale}}}; chain of "
-                "thought gives the reasons first",
-                "response",
-            )
+        yield LintFinding(
+            template.id,
+            "rationale-after-answer",
+            f"{{{target}}} comes before the reasoning {{{rationale}}}; chain of "
+            "thought gives the reasons first",
+            "response",
         )
-    instruction = template.pattern("instruction")
+
+
+def _empty_render(template: Template) -> Iterator[LintFinding]:
     for part in ("instruction", "response"):
         pattern = template.pattern(part)
         if pattern is None:
             continue
         literal = "".join(p for p in pattern.pieces if isinstance(p, str))
         if not pattern.slots and not literal.strip():
-            found.append(LintFinding(tid, "empty-render", f"the {part} pattern is blank", part, 0))
+            yield LintFinding(template.id, "empty-render", f"the {part} pattern is blank", part, 0)
+    instruction = template.pattern("instruction")
     if instruction is not None and instruction.slots:
         literal = "".join(p for p in instruction.plain if isinstance(p, str))
         if not literal.strip():
-            found.append(
-                LintFinding(
-                    tid,
-                    "empty-render",
-                    "the instruction has no text of its own (it renders blank when its fields "
-                    "are empty, and asks nothing)",
-                    "instruction",
-                    0,
-                )
+            yield LintFinding(
+                template.id,
+                "empty-render",
+                "the instruction has no text of its own (it renders blank when its fields "
+                "are empty, and asks nothing)",
+                "instruction",
+                0,
             )
-    return found
+
+
+# The structural rules, one function each, in the order their findings are listed.
+_STRUCTURE_RULES: tuple[Callable[[Template], Iterator[LintFinding]], ...] = (
+    _unused_fields,
+    _options_without_labels,
+    _labels_without_options,
+    _marker_answer_only,
+    _target_placement,
+    _rationale_after_answer,
+    _empty_render,
+)
 
 
 def _first_slot(template: Template, name: str) -> tuple[str | None, int | None]:
