@@ -23,6 +23,7 @@ from instructkit._errors import (
     LossyConversionError,
     MalformedJSONError,
     RecordValidationError,
+    ShardSetError,
     TemplateError,
 )
 from instructkit._io import Reader, WriteResult, read, read_raw, write
@@ -92,6 +93,7 @@ __all__ = [
     "Reader",
     "RecordValidationError",
     "Rejection",
+    "ShardSetError",
     "Task",
     "Template",
     "TemplateError",

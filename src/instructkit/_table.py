@@ -78,6 +78,7 @@ from instructkit._arrow import (
     retype,
     storage_type,
 )
+from instructkit._atomic import watch_shard_sets
 from instructkit._dialects._native import native_record_type
 from instructkit._errors import (
     ConfigurationError,
@@ -178,6 +179,7 @@ def read_table(
         tally.source = describe_sources(files)
     for file in files:
         os.stat(file)  # a missing file fails before any is read
+    check_shards = watch_shard_sets(files)
     tables: list[pa.Table | None] = []
     rowless: list[int] = []  # JSONL files read before any row told the record type
     for file, kind_format in zip(files, formats, strict=True):
@@ -200,6 +202,7 @@ def read_table(
     for index in rowless:
         tables[index] = _read_file(files[index], "jsonl", kind, policy, tally)
     parts = [table for table in tables if table is not None]
+    check_shards()  # every file was opened after the call's check: the same set, or raise
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
