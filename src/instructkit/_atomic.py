@@ -86,11 +86,12 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = [
     "KNOWN_SUFFIXES",
     "ShardSet",
-    "ShardSetError",
     "atomic_open",
     "atomic_path",
     "check_max_rows",
+    "committed_shards",
     "plan_shards",
+    "remove_stale_temps",
     "shard_name",
     "split_suffix",
     "watch_shard_sets",
@@ -141,12 +142,14 @@ def _same_file(path: Path | str, fd: int) -> bool:
     return (found.st_dev, found.st_ino) == (mine.st_dev, mine.st_ino)
 
 
-def _claim_temp(folder: Path, name: str, *, directory: bool = False) -> tuple[Path, int]:
+def _claim_temp(folder: Path, name: str, *, directory: bool = False) -> tuple[Path, int | None]:
     """Create and lock a fresh temporary file (or folder) for the destination ``name``.
 
     Returns:
         The temporary's path and a file descriptor holding its lock; closing the descriptor
         (or the process dying) releases it, and only then may another write clean it up.
+        A file always has a descriptor (open for writing); a folder has none where folders
+        cannot be opened (Windows), which cannot lock either.
     """
     # os.open with mode 0o666 lets the umask decide permissions, as for a plain open();
     # tempfile.mkstemp would make the final file 0600, a surprise for shared datasets.
@@ -156,6 +159,8 @@ def _claim_temp(folder: Path, name: str, *, directory: bool = False) -> tuple[Pa
         try:
             if directory:
                 os.mkdir(candidate, 0o777)
+                if fcntl is None:  # pragma: no cover - Windows
+                    return candidate, None
                 fd = os.open(candidate, os.O_RDONLY)
             else:
                 fd = os.open(candidate, flags, 0o666)
@@ -312,6 +317,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     dest = _destination(path)
     remove_stale_temps(dest.parent, dest.name)
     tmp, lock = _claim_temp(dest.parent, dest.name)
+    assert lock is not None  # a file always has one
     try:
         with os.fdopen(os.dup(lock), "wb", buffering=1 << 20) as handle, _flushing_to_disk(tmp):
             yield handle
@@ -343,6 +349,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     dest = _destination(path)
     remove_stale_temps(dest.parent, dest.name)
     tmp, lock = _claim_temp(dest.parent, dest.name)
+    assert lock is not None  # a file always has one
     try:
         with _flushing_to_disk(tmp):
             yield tmp
@@ -528,8 +535,6 @@ class ShardSet:
         if self._done:
             return self.paths
         try:
-            if not self._temps:
-                self.add()  # a write always leaves at least one file
             for tmp in self._temps:
                 _fsync_file(tmp)
             _commit_step("written")
