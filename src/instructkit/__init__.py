@@ -31,6 +31,7 @@ from instructkit._errors import (
     LossyConversionError,
     MalformedJSONError,
     RecordValidationError,
+    ShardSetError,
     TemplateError,
 )
 from instructkit._io import Reader, WriteResult, read, read_raw, read_table, write
@@ -71,6 +72,7 @@ __all__ = [
     "Reader",
     "RecordValidationError",
     "Rejection",
+    "ShardSetError",
     "Task",
     "Template",
     "TemplateError",

@@ -10,6 +10,7 @@ Every error that bad data can cause is an :class:`InstructkitError` *and* a
         │   └── DialectDetectionError                no dialect fits a sample of rows
         ├── LossyConversionError                     strict=True and a conversion would lose data
         ├── MalformedJSONError                       bytes that are not JSON (.column, .offset)
+        ├── ShardSetError                            shard files that are not one committed set
         └── TemplateError                            a template that cannot be built or rendered
 
 Programming mistakes (an unknown dialect name, a keyword of the wrong type) raise
@@ -250,6 +251,14 @@ class MalformedJSONError(DataError):
         if extra:
             text += f" ({', '.join(extra)})"
         return text
+
+
+class ShardSetError(DataError):
+    """Shard files that are not one committed set.
+
+    Files of two writes, a commit that is incomplete (under way or killed), or a set
+    replaced while it was being read.
+    """
 
 
 class TemplateError(DataError):

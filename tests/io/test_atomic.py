@@ -24,6 +24,11 @@ def names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+def visible(folder: Path) -> list[str]:
+    """The names a listing shows, without the set's manifest and lock."""
+    return [name for name in names(folder) if not name.startswith(".")]
+
+
 def test_atomic_open_replaces_only_on_success(tmp_path: Path) -> None:
     target = tmp_path / "a.bin"
     with atomic_open(target) as f:
@@ -100,7 +105,8 @@ def test_a_shard_set_appears_all_at_once(tmp_path: Path) -> None:
         for index in range(3):
             shards.add().write_bytes(b"%d" % index)
         assert all(name.endswith(".tmp") for name in names(tmp_path))
-    assert names(tmp_path) == [f"train-0000{i}-of-00003.jsonl" for i in range(3)]
+    assert visible(tmp_path) == [f"train-0000{i}-of-00003.jsonl" for i in range(3)]
+    assert names(tmp_path)[:2] == [".train.jsonl.lock", ".train.jsonl.shards.json"]
     assert [p.read_bytes() for p in shards.paths] == [b"0", b"1", b"2"]
     with pytest.raises(ConfigurationError):
         shards.add()
@@ -120,7 +126,7 @@ def test_a_failed_shard_set_leaves_everything_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         failing()
     assert names(tmp_path) == before
-    assert (tmp_path / before[0]).read_bytes() == b"old"
+    assert (tmp_path / visible(tmp_path)[0]).read_bytes() == b"old"
 
 
 def test_a_long_write_is_flushed_to_disk_while_it_runs(

@@ -95,6 +95,13 @@ KILLER = textwrap.dedent(
 )
 
 
+def contents(path: Path) -> bytes:
+    """A file's bytes; a folder's (a sharded write's temporary one) files', joined."""
+    if path.is_dir():
+        return b"".join(part.read_bytes() for part in sorted(path.iterdir()))
+    return path.read_bytes()
+
+
 @pytest.mark.parametrize(("previous", "shards"), [(True, 0), (False, 0), (True, 5_000)])
 def test_a_killed_writer_leaves_the_previous_content_or_nothing(
     tmp_path: Path, shards: int, previous: bool
@@ -103,7 +110,7 @@ def test_a_killed_writer_leaves_the_previous_content_or_nothing(
     old = make(2)
     if previous:
         write(old, path, max_rows_per_file=shards or None)
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    before = {p.name: contents(p) for p in tmp_path.iterdir()}
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     done = subprocess.run(
@@ -113,7 +120,7 @@ def test_a_killed_writer_leaves_the_previous_content_or_nothing(
         timeout=120,
     )
     assert done.returncode == 3, done.stderr.decode()
-    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "killer.py"}
+    after = {p.name: contents(p) for p in tmp_path.iterdir() if p.name != "killer.py"}
     partial = [name for name in after if name.endswith(".tmp")]
     # The writer got half way: its temporary output is on disk, never under a final name.
     assert partial
@@ -166,7 +173,8 @@ def test_rewriting_shards_removes_stale_ones_only(tmp_path: Path) -> None:
     (tmp_path / "train-notes.txt").write_text("kept\n")
     (tmp_path / "other-00000-of-00001.jsonl").write_text("kept\n")
     result = write(make(3), path, max_rows_per_file=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    listed = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert listed == [
         "other-00000-of-00001.jsonl",
         "train-00000-of-00002.jsonl",
         "train-00001-of-00002.jsonl",

@@ -42,7 +42,14 @@ from instructkit._errors import (
     format_loc,
     with_article,
 )
-from instructkit._io._atomic import ShardSet, atomic_open, check_max_rows, split_suffix
+from instructkit._io._atomic import (
+    ShardSet,
+    atomic_open,
+    check_max_rows,
+    committed_shards,
+    split_suffix,
+    watch_shard_sets,
+)
 from instructkit._io._json import iter_json_array, sniff_layout, spread_object
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
@@ -287,6 +294,7 @@ class Reader(Generic[R]):
         strict: bool,
         losses: LossReport | None,
         raw: bool,
+        check_shards: Callable[[], None] | None = None,
     ) -> None:
         self.paths = tuple(Path(path) for path in paths)
         self._formats = tuple(formats)
@@ -311,6 +319,8 @@ class Reader(Generic[R]):
         self._stack = ExitStack()
         self._rejects: _Rejects | None = None
         self._closed = False
+        # Raises if a shard set among the files was replaced since the call.
+        self._check_shards = check_shards or (lambda: None)
         self._gen: Generator[R, None, None] = self._loop()
 
     # -- iterator and context manager ------------------------------------------------------
@@ -497,6 +507,7 @@ class Reader(Generic[R]):
                 self._rejects = _Rejects(self._stack, self._rejects_path)
             for path, file, format in zip(self.paths, self._files, self._formats, strict=True):
                 opened.close()  # the file before
+                self._check_shards()  # the file before belonged to the set checked at the call
                 self.path, self.file, self.format = path, file, format
                 kind, compression = FORMATS[format]
                 # Of several files, the first that has rows decides an "auto" dialect for all.
@@ -512,6 +523,7 @@ class Reader(Generic[R]):
                         )
                     continue
                 source, first, is_array = self._open_text(compression, opened)
+                self._check_shards()  # before any of its rows is read
                 if not is_array and kind == "json":
                     spread = spread_object(
                         first, partial(open_source, path, compression), file=self.file
@@ -596,6 +608,7 @@ class Reader(Generic[R]):
                                 continue
                         report.valid += 1
                         yield record
+            self._check_shards()  # the last file
         finally:
             self._closed = True
             opened.close()
@@ -799,6 +812,7 @@ def _open_reader(
         raise ConfigurationError("expected rejects to be a different file from the ones read")
     for each in paths:
         os.stat(each)  # a missing file fails here, at the call, not at a later next()
+    check_shards = watch_shard_sets(paths)
     return Reader(
         paths,
         formats=formats,
@@ -812,6 +826,7 @@ def _open_reader(
         strict=strict,
         losses=losses,
         raw=raw,
+        check_shards=check_shards,
     )
 
 
@@ -1198,6 +1213,12 @@ def _write_parquet(
 def shard_paths(path: str | os.PathLike[str]) -> list[Path]:
     """The shards :func:`write` made for ``path`` with ``max_rows_per_file``, in order.
 
+    These are the files the set's manifest names; without one (shards written by other
+    tools), every file named like a shard of ``path``.
+
+    Raises:
+        ShardSetError: the last commit of the set is incomplete.
+
     Example:
         >>> import pathlib, tempfile
         >>> from instructkit import Instruction, write
@@ -1209,6 +1230,9 @@ def shard_paths(path: str | os.PathLike[str]) -> list[Path]:
     """
     import re
 
+    committed = committed_shards(path)
+    if committed is not None:
+        return committed
     base, suffix = split_suffix(path)
     pattern = re.compile(
         re.escape(base.name) + r"-(\d{5,})-of-(\d{5,})" + re.escape(suffix) + r"\Z"

@@ -85,6 +85,7 @@ from instructkit._errors import (
     RecordValidationError,
     describe_type,
 )
+from instructkit._io._atomic import watch_shard_sets
 from instructkit._io._jsonl import BLANK, compression_for, iter_jsonl, open_source
 from instructkit._io._parquet import read_parquet_table
 from instructkit._io._reader import Sources, describe_sources, source_paths
@@ -178,6 +179,7 @@ def read_table(
         tally.source = describe_sources(files)
     for file in files:
         os.stat(file)  # a missing file fails before any is read
+    check_shards = watch_shard_sets(files)
     tables: list[pa.Table | None] = []
     rowless: list[int] = []  # JSONL files read before any row told the record type
     for file, kind_format in zip(files, formats, strict=True):
@@ -200,6 +202,7 @@ def read_table(
     for index in rowless:
         tables[index] = _read_file(files[index], "jsonl", kind, policy, tally)
     parts = [table for table in tables if table is not None]
+    check_shards()  # every file was opened after the call's check: the same set, or raise
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
