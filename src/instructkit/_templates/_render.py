@@ -461,7 +461,6 @@ def render_row(
     options: RenderedOptions | None = None
     order: tuple[JsonValue, ...] | None = None
     text_values: dict[str, str] = {}
-    picks: dict[str, int] = {}
     if shows_options:
         assert space is not None
         chosen = (
@@ -469,66 +468,13 @@ def render_row(
             if style is not None
             else _pick_style(template, plan.styles, settings, dataset, ex_id)
         )
-        positions = list(range(len(space.texts)))
-        if settings.shuffle_options:
-            purpose = f"options-order:{template.id}"
-            if plan.labels is not None:
-                positions = _ranking(purpose, space.keys).order(settings.seed, dataset, ex_id)
-            else:
-                positions = stable_ranked(
-                    positions, space.keys, settings.seed, dataset, ex_id, purpose
-                )
-        shown = tuple([space.texts[i] for i in positions])
-        answer = positions.index(gold) if gold is not None else None
-        if plan.labels is not None:
-            options = _fixed_options(chosen, shown, answer)
-        else:
-            options = render_options(chosen, shown, answer=answer)
-        order = tuple(positions)
+        options, order = _options_block(
+            template, space, gold, chosen, settings, dataset, ex_id, fixed=plan.labels is not None
+        )
         text_values[OPTIONS_PLACEHOLDER] = options.block
     elif plan.uses_options:
         text_values[OPTIONS_PLACEHOLDER] = ""
-    fields = task.fields
-    for name in used:
-        if name == OPTIONS_PLACEHOLDER:
-            continue
-        kind = fields[name]
-        if kind == "label":
-            if name == task.target:
-                assert space is not None
-                assert gold is not None
-                text_values[name] = space.texts[gold]
-                continue
-            # A second label-kind field (rare): render its value through the fixed labels.
-            if name not in row:
-                raise _missing(name, row)
-            try:
-                text_values[name] = task.label_text(row[name])
-            except TemplateError as err:
-                raise TemplateError(err.reason, loc=f"$.{name}") from None
-            continue
-        value = row.get(name)
-        if value is None:
-            raise _missing(name, row)
-        if kind == "text" and value.__class__ is str:
-            text_values[name] = value
-        elif kind == "alternatives":
-            items = _text_list(name, value, what="text or a list of alternatives")
-            if not items:
-                raise TemplateError(
-                    f"expected at least one alternative in field {name!r}, got []",
-                    loc=f"$.{name}",
-                )
-            index = (
-                0
-                if len(items) == 1
-                else stable_index(settings.seed, dataset, ex_id, f"pick:{name}", len(items))
-            )
-            if len(items) > 1:
-                picks[name] = index
-            text_values[name] = items[index]
-        else:
-            text_values[name] = _scalar(name, kind, value)
+    picks = _field_texts(task, row, used, space, gold, settings, dataset, ex_id, text_values)
     response_values = text_values
     if options is not None and options.answer is not None and task.target in used:
         if options.answer not in options.answers:  # pragma: no cover - guarded invariant
@@ -561,6 +507,92 @@ def render_row(
         order=order,
         picks=picks,
     )
+
+
+def _options_block(
+    template: Template,
+    space: LabelSpace,
+    gold: int | None,
+    style: OptionStyle,
+    settings: Settings,
+    dataset: str,
+    ex_id: str,
+    *,
+    fixed: bool,
+) -> tuple[RenderedOptions, tuple[JsonValue, ...]]:
+    """The options block in its (possibly shuffled) order, and that order for provenance."""
+    positions = list(range(len(space.texts)))
+    if settings.shuffle_options:
+        purpose = f"options-order:{template.id}"
+        if fixed:
+            positions = _ranking(purpose, space.keys).order(settings.seed, dataset, ex_id)
+        else:
+            positions = stable_ranked(positions, space.keys, settings.seed, dataset, ex_id, purpose)
+    shown = tuple([space.texts[i] for i in positions])
+    answer = positions.index(gold) if gold is not None else None
+    if fixed:
+        return _fixed_options(style, shown, answer), tuple(positions)
+    return render_options(style, shown, answer=answer), tuple(positions)
+
+
+def _field_texts(
+    task: Task,
+    row: Mapping[str, Any],
+    used: tuple[str, ...],
+    space: LabelSpace | None,
+    gold: int | None,
+    settings: Settings,
+    dataset: str,
+    ex_id: str,
+    out: dict[str, str],
+) -> dict[str, int]:
+    """Put the text of every field the template uses into ``out``; return the picks made.
+
+    A picked alternative is recorded (by index) only when there was a choice.
+    """
+    picks: dict[str, int] = {}
+    fields = task.fields
+    for name in used:
+        if name == OPTIONS_PLACEHOLDER:
+            continue
+        kind = fields[name]
+        if kind == "label":
+            if name == task.target:
+                assert space is not None
+                assert gold is not None
+                out[name] = space.texts[gold]
+                continue
+            # A second label-kind field (rare): render its value through the fixed labels.
+            if name not in row:
+                raise _missing(name, row)
+            try:
+                out[name] = task.label_text(row[name])
+            except TemplateError as err:
+                raise TemplateError(err.reason, loc=f"$.{name}") from None
+            continue
+        value = row.get(name)
+        if value is None:
+            raise _missing(name, row)
+        if kind == "text" and value.__class__ is str:
+            out[name] = value
+        elif kind == "alternatives":
+            items = _text_list(name, value, what="text or a list of alternatives")
+            if not items:
+                raise TemplateError(
+                    f"expected at least one alternative in field {name!r}, got []",
+                    loc=f"$.{name}",
+                )
+            index = (
+                0
+                if len(items) == 1
+                else stable_index(settings.seed, dataset, ex_id, f"pick:{name}", len(items))
+            )
+            if len(items) > 1:
+                picks[name] = index
+            out[name] = items[index]
+        else:
+            out[name] = _scalar(name, kind, value)
+    return picks
 
 
 def render(
