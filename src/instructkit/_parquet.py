@@ -142,9 +142,10 @@ def _name(path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
-_UNREADABLE = (pa.ArrowException, OSError)
-"""What pyarrow raises for damaged data: its own errors, and ``OSError`` for a page whose
-checksum does not match, a footer or page header it cannot decode, and the like."""
+_UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises for damaged data: its own errors, ``OSError`` for a page whose
+checksum does not match, a footer or page header it cannot decode and the like, and
+``UnicodeDecodeError`` for a column name in the footer that is not UTF-8."""
 
 _NOT_DATA = (FileNotFoundError, IsADirectoryError, PermissionError)
 """``OSError`` subclasses about the file system rather than the bytes: passed on as they are."""
@@ -194,7 +195,7 @@ def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
             if key != b"ARROW:schema"
         }
         version_text = metadata.get(META_SCHEMA_VERSION)
-        schema_version = int(version_text) if version_text and version_text.isdigit() else None
+        schema_version = int(version_text) if version_text and version_text.isdecimal() else None
         dialect = metadata.get(META_DIALECT)
         # Our own schema: written by us without a dialect (the schema version is recorded),
         # or written elsewhere with exactly our column names.
