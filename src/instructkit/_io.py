@@ -258,7 +258,6 @@ class _BadRow(NamedTuple):
     row: dict[str, Any]
 
 
-
 class Reader(Generic[R]):
     """A streaming reader: iterate it for records (or dicts), close it when done.
 
