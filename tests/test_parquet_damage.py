@@ -93,6 +93,20 @@ def test_a_page_header_that_hides_a_column_is_a_located_error(tmp_path: Path) ->
         with pytest.raises(DataError, match="row group 0") as caught:
             reading()
         assert caught.value.file == str(path)
+    alpaca = tmp_path / "alpaca.parquet"
+    write(records, alpaca, dialect="alpaca")
+    alpaca.write_bytes(flip_in_page_header(alpaca.read_bytes()))
+    with pytest.raises(DataError, match="row group 0") as caught:
+        list(read(alpaca, on_error="collect"))
+    assert caught.value.file == str(alpaca)
+
+
+def test_a_file_without_row_groups_is_an_empty_table(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    write([], path, record=Conversation)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 0
+    assert read_table(path).num_rows == 0
+    assert list(read(path)) == []
 
 
 def test_a_footer_whose_row_counts_disagree_is_a_located_error(tmp_path: Path) -> None:

@@ -22,6 +22,13 @@ usable on its own:
   type's schema (used by :func:`~instructkit.read_table`).
 
 Row indices are 0-based positions in the file; errors carry them as ``row=``.
+
+Every reader here goes through one checked source of batches: pages are written with a
+CRC-32 checksum and verified on reading, and each row group must give exactly the footer's
+count of rows. So a damaged file is a :class:`~instructkit.DataError` naming the file and
+the row group, never fewer or different rows. :func:`parquet_records` and
+:func:`parquet_row_items` are the readers :func:`instructkit.read` uses: they also hand over
+each rejected row (or bad row) with its values, for a rejects file.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ __all__ = [
     "iter_parquet_records",
     "iter_parquet_rows",
     "parquet_info",
+    "parquet_records",
+    "parquet_row_items",
     "read_parquet_table",
     "write_parquet",
 ]
@@ -1077,7 +1086,8 @@ def _group_table(handle: pq.ParquetFile, file: str) -> pa.Table:
         tables.append(table)
         first += expected
     if not tables:
-        return handle.schema_arrow.empty_table()
+        # Not schema.empty_table(): that cannot build extension types (the JSON columns).
+        return pa.Table.from_batches([], handle.schema_arrow)
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
