@@ -530,9 +530,21 @@ def meta_value(text: str | None) -> dict[str, Any]:
     if text is None:
         raise RecordValidationError("expected JSON text of an object, got None", loc="$.meta")
     try:
-        # orjson reads integers past 64 bits as floats; the standard library keeps them exact.
-        value = json.loads(text) if _LONG_INTEGER.search(text) else orjson.loads(text)
+        # orjson reads integers past 64 bits as floats; the standard library keeps them exact
+        # (and is told to refuse NaN and infinities, which it would read).
+        value = (
+            json.loads(text, parse_constant=_refuse_constant)
+            if _LONG_INTEGER.search(text)
+            else orjson.loads(text)
+        )
     except ValueError as err:
+        where = _non_finite_text(text, "$.meta")
+        if where is not None:
+            raise RecordValidationError(
+                "expected finite numbers in meta (JSON has no NaN or Infinity), got a "
+                "non-finite float",
+                loc=where,
+            ) from None
         raise RecordValidationError(
             f"expected JSON text of an object, got {_short(text)} ({err})", loc="$.meta"
         ) from None
@@ -542,6 +554,19 @@ def meta_value(text: str | None) -> dict[str, Any]:
             loc="$.meta",
         )
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _non_finite_text(text: str, loc: str) -> str | None:
+    """Where a NaN or infinity is in ``text``, when it is JSON but for them, else ``None``."""
+    try:
+        value = json.loads(text)  # the standard library reads NaN and Infinity
+    except ValueError:
+        return None
+    return _non_finite_path(value, loc)
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -1037,7 +1062,7 @@ def conform_table(
     for field in schema:
         column = table.column(field.name)
         if field.name == "meta" and pa.types.is_struct(_storage(column.type)):
-            column = _meta_from_struct(column, file)
+            column = _meta_from_struct(column)
         if not column.type.equals(field.type):
             problem = _type_problem(column.type, field.type, field.name)
             if problem is not None:
@@ -1048,15 +1073,22 @@ def conform_table(
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _meta_from_struct(column: pa.ChunkedArray, file: str | None) -> pa.Array:
+def _meta_from_struct(column: pa.ChunkedArray) -> pa.Array:
     # `datasets` writes a meta object of the same shape in every row as a struct. Arrow has
     # merged the keys of all rows into it, so null-valued keys are taken as absent.
-    texts = []
-    for index, value in enumerate(column.to_pylist()):
+    texts: list[str | None] = []
+    for value in column.to_pylist():
+        if value is None:
+            texts.append(None)
+            continue
+        meta = strip_nulls(value)
         try:
-            texts.append(None if value is None else meta_text(strip_nulls(value)))
-        except DataError as err:
-            raise err.located(row=index, file=file) from err
+            texts.append(meta_text(meta))
+        except DataError:
+            # A NaN or infinity (a float field of the struct): written as Python's JSON-like
+            # text for it, which meta_value refuses, so the row is rejected with its location
+            # when records are made or tables checked, rather than the whole column here.
+            texts.append(json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
     return pa.array(texts, pa.string())
 
 

@@ -9,7 +9,6 @@ nulls) and their nulls would be lost on the way back; stored as Arrow's JSON typ
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -343,10 +342,11 @@ def _same_json(a: Any, b: Any) -> bool:
 
 def _rounded(value: Any) -> Any:
     # `datasets` parses JSON with its ujson helper, which may round a float's last digits
-    # (1.0000000000000002e16 comes back as 1e16) and can change a subnormal float (5e-324
-    # comes back as 0.0, 4.9e-322 as 4.84e-322); everything else it gives back exactly.
+    # (1.0000000000000002e16 comes back as 1e16) and can change more of a float near the
+    # bottom of the range (5e-324 comes back as 0.0, 4.9e-322 as 4.84e-322, the smallest
+    # normal float as a subnormal); everything else it gives back exactly.
     if isinstance(value, float):
-        return 0.0 if abs(value) < sys.float_info.min else float(f"{value:.9g}")
+        return 0.0 if abs(value) < 1e-307 else float(f"{value:.9g}")
     if isinstance(value, dict):
         return {key: _rounded(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -22,6 +22,13 @@ usable on its own:
   type's schema (used by :func:`~instructkit.read_table`).
 
 Row indices are 0-based positions in the file; errors carry them as ``row=``.
+
+Every reader here goes through one checked source of batches: pages are written with a
+CRC-32 checksum and verified on reading, and each row group must give exactly the footer's
+count of rows. So a damaged file is a :class:`~instructkit.DataError` naming the file and
+the row group, never fewer or different rows. :func:`parquet_records` and
+:func:`parquet_row_items` are the readers :func:`instructkit.read` uses: they also hand over
+each rejected row (or bad row) with its values, for a rejects file.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ __all__ = [
     "iter_parquet_records",
     "iter_parquet_rows",
     "parquet_info",
+    "parquet_records",
+    "parquet_row_items",
     "read_parquet_table",
     "write_parquet",
 ]
@@ -142,11 +151,22 @@ def _name(path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
+_UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises for damaged data: its own errors, ``OSError`` for a page whose
+checksum does not match, a footer or page header it cannot decode and the like, and
+``UnicodeDecodeError`` for a column name in the footer that is not UTF-8."""
+
+_NOT_DATA = (FileNotFoundError, IsADirectoryError, PermissionError)
+"""``OSError`` subclasses about the file system rather than the bytes: passed on as they are."""
+
+
 def _open(path: str | os.PathLike[str]) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
-        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+        # Pages written with a checksum (instructkit writes one for every page) are verified
+        # as they are read; pages without one are read as they are.
+        return pq.ParquetFile(path, page_checksum_verification=True)
+    except _UNREADABLE as err:
+        if isinstance(err, _NOT_DATA):
             raise
         raise DataError(
             f"expected a Parquet file, got unreadable data ({err})", file=_name(path)
@@ -169,7 +189,14 @@ def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
     handle = _open(path)
     try:
         footer = handle.metadata
-        schema = handle.schema_arrow
+        try:
+            schema = handle.schema_arrow
+        except _UNREADABLE as err:
+            # A damaged footer may decode, yet hold a schema Arrow cannot read.
+            raise DataError(
+                f"expected a Parquet file, got a schema that cannot be read ({err})",
+                file=_name(path),
+            ) from err
         raw = footer.metadata or {}
         metadata = {
             key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
@@ -177,7 +204,7 @@ def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
             if key != b"ARROW:schema"
         }
         version_text = metadata.get(META_SCHEMA_VERSION)
-        schema_version = int(version_text) if version_text and version_text.isdigit() else None
+        schema_version = int(version_text) if version_text and version_text.isdecimal() else None
         dialect = metadata.get(META_DIALECT)
         # Our own schema: written by us without a dialect (the schema version is recorded),
         # or written elsewhere with exactly our column names.
@@ -588,6 +615,9 @@ class _GroupedWriter:
             compression_level=self.compression_level,
             # The Hub, DuckDB and polars all read the spec's nested list layout.
             use_compliant_nested_type=True,
+            # A CRC-32 of every page, which the readers here verify: damage inside a page
+            # is then an error instead of different values.
+            write_page_checksum=True,
         )
 
     def add(self, table: pa.Table) -> None:
@@ -858,7 +888,8 @@ def iter_parquet_records(
 
     The schema is checked once, from the footer, before any row is read; then record
     batches are validated into records one batch at a time (memory stays at about one row
-    group).
+    group). Each row group must give as many rows as the footer says, and page checksums are
+    verified, so a damaged file is an error rather than fewer or different records.
 
     Args:
         path: The file.
@@ -873,10 +904,44 @@ def iter_parquet_records(
         The records, in file order.
 
     Raises:
-        DataError: the file is not Parquet, or its columns are not a record type's (the
-            message names the missing, unexpected or mistyped columns).
+        DataError: the file is not Parquet, is damaged (the message names the row group), or
+            its columns are not a record type's (the message names the missing, unexpected
+            or mistyped columns).
         RecordValidationError: a row is invalid (``on_error="raise"``), with ``row`` and
             the field path.
+    """
+    for _, item in parquet_records(
+        path, record=record, on_error=on_error, report=report, batch_size=batch_size
+    ):
+        yield item
+
+
+def parquet_records(
+    path: str | os.PathLike[str],
+    *,
+    record: type[Record] | str | None = None,
+    on_error: OnError = "raise",
+    report: ItemReport | None = None,
+    batch_size: int = _READ_BATCH,
+    rejected: Callable[[DataError, dict[str, Any]], None] | None = None,
+) -> Iterator[tuple[int, Record]]:
+    """:func:`iter_parquet_records` with each record's row index, and the rejected rows.
+
+    The one typed read path: :func:`instructkit.read` takes it for files with instructkit's
+    own schema whatever its keywords, so a file gives the same records and rejections with
+    or without a rejects file.
+
+    Args:
+        path: The file.
+        record: As for :func:`iter_parquet_records`.
+        on_error: As for :func:`iter_parquet_records`.
+        report: As for :func:`iter_parquet_records`.
+        batch_size: Rows per batch read.
+        rejected: Called with each rejected row's error and the row (as stored, ``meta``
+            decoded where it can be), before ``on_error`` applies.
+
+    Yields:
+        ``(row_index, record)``, the index 0-based in the file.
     """
     policy = check_on_error(on_error)
     _check_positive("batch_size", batch_size)
@@ -893,24 +958,137 @@ def iter_parquet_records(
         start = 0
         for batch in _batches(handle, batch_size, file):
             conformed = conform_table(batch, kind, file=file)
-            yield from records_from_batch(
-                conformed, kind, start=start, on_error=policy, report=tally, file=file
+            # Collected first, then replayed in row order: the records before a bad row are
+            # yielded before it raises, and `rejected` sees every bad row with its values.
+            probe = ItemReport()
+            records = records_from_batch(
+                conformed, kind, start=start, on_error="collect", report=probe, file=file
             )
+            if not probe.rejected:
+                tally.seen += len(records)
+                tally.valid += len(records)
+                for offset, item in enumerate(records):
+                    yield start + offset, item
+            else:
+                bad = {r.row: r.error for r in probe.rejections}
+                kept = iter(records)
+                for offset in range(batch.num_rows):
+                    tally.seen += 1
+                    error = bad.get(start + offset)
+                    if error is None:
+                        tally.valid += 1
+                        yield start + offset, next(kept)
+                        continue
+                    if rejected is not None:
+                        rejected(error, _stored_row(conformed, offset))
+                    tally.reject(error, on_error=policy)
             start += batch.num_rows
     finally:
         handle.close()
 
 
-def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.RecordBatch]:
-    iterator = handle.iter_batches(batch_size=batch_size, use_threads=True)
-    while True:
+def _stored_row(table: pa.Table | pa.RecordBatch, offset: int) -> dict[str, Any]:
+    """Row ``offset`` as stored, for a rejects file: text that is not UTF-8 comes as bytes."""
+    row: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        value = column.slice(offset, 1)
         try:
-            batch = next(iterator)
-        except StopIteration:
-            return
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
-            raise DataError(f"expected readable Parquet data, got ({err})", file=file) from err
-        yield batch
+            row[name] = value.to_pylist()[0]
+        except UnicodeDecodeError:
+            row[name] = value.cast(_as_binary(value.type)).to_pylist()[0]
+    if isinstance(row.get("meta"), str):
+        with contextlib.suppress(DataError):
+            row["meta"] = meta_value(row["meta"])
+    return row
+
+
+def _as_binary(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with its text (at any depth) as bytes, which need not be UTF-8."""
+    kind = storage_type(kind)
+    if pa.types.is_string(kind):
+        return pa.binary()
+    if pa.types.is_large_string(kind):
+        return pa.large_binary()
+    if pa.types.is_list(kind):
+        return pa.list_(_as_binary(kind.value_type))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_as_binary(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_as_binary(f.type)) for f in kind])
+    return kind
+
+
+def _group_rows(handle: pq.ParquetFile, file: str) -> list[int]:
+    """The footer's row count of each row group, checked against its count for the file."""
+    footer = handle.metadata
+    counts = [footer.row_group(index).num_rows for index in range(footer.num_row_groups)]
+    if sum(counts) != footer.num_rows:
+        raise DataError(
+            f"expected the row groups to hold the footer's {footer.num_rows} rows, got "
+            f"{sum(counts)} in their own counts (the footer is damaged)",
+            file=file,
+        )
+    return counts
+
+
+def _damaged(file: str, group: int, first: int, expected: int, what: str) -> DataError:
+    last = f"-{first + expected - 1}" if expected > 1 else ""
+    return DataError(
+        f"expected row group {group} (rows {first}{last}) to be readable Parquet data with the "
+        f"footer's {expected} rows, got {what}",
+        file=file,
+    )
+
+
+def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.RecordBatch]:
+    """Every row of the file, row group by row group, checked against the footer.
+
+    pyarrow trusts the pages: a damaged page header can make a column end early, and then
+    it returns no rows and no error. So each row group must give exactly the footer's count
+    of rows, and anything pyarrow raises (a page checksum that does not match, a header it
+    cannot decode) becomes a :class:`DataError` naming the row group.
+    """
+    first = 0
+    for group, expected in enumerate(_group_rows(handle, file)):
+        got = 0
+        try:
+            for batch in handle.iter_batches(
+                batch_size=batch_size, row_groups=[group], use_threads=True
+            ):
+                got += batch.num_rows
+                if got > expected:
+                    break
+                yield batch
+        except _UNREADABLE as err:
+            if isinstance(err, _NOT_DATA):
+                raise
+            raise _damaged(file, group, first, expected, f"unreadable data ({err})") from err
+        if got != expected:
+            found = f"more than {expected}" if got > expected else str(got)
+            raise _damaged(file, group, first, expected, f"{found} rows (the file is damaged)")
+        first += expected
+
+
+def _group_table(handle: pq.ParquetFile, file: str) -> pa.Table:
+    """The whole file as one table, each row group checked as :func:`_batches` does."""
+    tables = []
+    first = 0
+    for group, expected in enumerate(_group_rows(handle, file)):
+        try:
+            table = handle.read_row_group(group, use_threads=True)
+        except _UNREADABLE as err:
+            if isinstance(err, _NOT_DATA):
+                raise
+            raise _damaged(file, group, first, expected, f"unreadable data ({err})") from err
+        if table.num_rows != expected:
+            found = f"{table.num_rows} rows (the file is damaged)"
+            raise _damaged(file, group, first, expected, found)
+        tables.append(table)
+        first += expected
+    if not tables:
+        # Not schema.empty_table(): that cannot build extension types (the JSON columns).
+        return pa.Table.from_batches([], handle.schema_arrow)
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def iter_parquet_rows(
@@ -935,8 +1113,29 @@ def iter_parquet_rows(
         ``(row_index, row)``, the index 0-based in the file.
 
     Raises:
-        DataError: the file is not readable Parquet, or a JSON text column does not hold
-            valid JSON (with ``row=``).
+        DataError: the file is not readable Parquet or is damaged, a row is not valid UTF-8,
+            or a JSON text column does not hold valid JSON (with ``row=``).
+    """
+    for index, row, error in parquet_row_items(path, batch_size=batch_size):
+        if error is not None:
+            raise error
+        yield index, row
+
+
+def parquet_row_items(
+    path: str | os.PathLike[str],
+    *,
+    batch_size: int = _READ_BATCH,
+) -> Iterator[tuple[int, dict[str, Any], DataError | None]]:
+    """:func:`iter_parquet_rows`, with a bad row given as its error instead of raised.
+
+    Yields:
+        ``(row_index, row, error)``: ``error`` is ``None`` for a good row; for a bad one
+        (not valid UTF-8, JSON text that does not parse) it is the located error, and ``row``
+        is the row as stored.
+
+    Raises:
+        DataError: the file is not readable Parquet, or is damaged.
     """
     _check_positive("batch_size", batch_size)
     file = _name(path)
@@ -959,12 +1158,19 @@ def iter_parquet_rows(
     try:
         start = 0
         for batch in _batches(handle, batch_size, file):
-            _check_batch_utf8(batch, start, file)
-            rows = batch.to_pylist()
-            for offset, row in enumerate(rows):
+            for offset, row, error in _batch_rows(batch, start, file):
+                if error is not None:
+                    yield start + offset, row, error
+                    continue
+                stored = row
                 try:
                     if native:
-                        row["meta"] = meta_value(row["meta"])
+                        row = dict(row)
+                        meta = row["meta"]
+                        # A struct (`datasets` writes meta objects of one shape so) or text.
+                        row["meta"] = (
+                            strip_nulls(meta) if isinstance(meta, dict) else meta_value(meta)
+                        )
                         for name in message_columns:
                             merge_parts(row[name], name)
                     else:
@@ -976,11 +1182,35 @@ def iter_parquet_rows(
                             if name in row:
                                 row[name] = _decode_json(row[name], kind, name)
                 except DataError as err:
-                    raise err.located(row=start + offset, file=file) from err
-                yield start + offset, row
+                    yield start + offset, stored, err.located(row=start + offset, file=file)
+                    continue
+                yield start + offset, row, None
             start += batch.num_rows
     finally:
         handle.close()
+
+
+def _batch_rows(
+    batch: pa.RecordBatch, start: int, file: str
+) -> Iterator[tuple[int, dict[str, Any], DataError | None]]:
+    """The rows of a batch; a row whose text is not valid UTF-8 as stored, with its error."""
+    if _valid(batch):
+        for offset, row in enumerate(batch.to_pylist()):
+            yield offset, row, None
+        return
+    for offset in range(batch.num_rows):
+        one = batch.slice(offset, 1)
+        try:
+            one.validate(full=True)
+        except pa.ArrowInvalid as err:
+            error = DataError(
+                f"expected valid UTF-8 text, got invalid bytes ({err})",
+                row=start + offset,
+                file=file,
+            )
+            yield offset, _stored_row(one, 0), error
+            continue
+        yield offset, one.to_pylist()[0], None
 
 
 def _holds_json(kind: pa.DataType) -> bool:
@@ -1011,16 +1241,6 @@ def _decode_json(value: Any, kind: pa.DataType, name: str) -> Any:
     return value
 
 
-def _check_batch_utf8(batch: pa.RecordBatch, start: int, file: str) -> None:
-    try:
-        batch.validate(full=True)
-    except pa.ArrowInvalid as err:
-        row = next((i for i in range(batch.num_rows) if not _valid(batch.slice(i, 1))), 0)
-        raise DataError(
-            f"expected valid UTF-8 text, got invalid bytes ({err})", row=start + row, file=file
-        ) from err
-
-
 def _valid(batch: pa.RecordBatch) -> bool:
     try:
         batch.validate(full=True)
@@ -1046,14 +1266,16 @@ def read_parquet_table(
         The table, with exactly :func:`~instructkit.arrow.arrow_schema` of the record type.
 
     Raises:
-        DataError: the file is not readable Parquet, or its columns do not match (named).
+        DataError: the file is not readable Parquet or is damaged (the row group named), or
+            its columns do not match (named).
     """
     file = _name(path)
     info = parquet_info(path)
     kind = _native_kind(info, record, file)
     conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
+    handle = _open(path)
     try:
-        table = pq.read_table(path, use_threads=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise DataError(f"expected readable Parquet data, got ({err})", file=file) from err
+        table = _group_table(handle, file)
+    finally:
+        handle.close()
     return conform_table(table, kind, file=file)

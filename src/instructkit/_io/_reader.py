@@ -26,7 +26,7 @@ from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Final, Generic, TypeVar
+from typing import Any, BinaryIO, Final, Generic, NamedTuple, TypeVar
 
 import orjson
 
@@ -258,6 +258,13 @@ class _Rejects:
 Item = tuple[int, "bytes | None", Any]
 
 
+class _BadRow(NamedTuple):
+    """A Parquet row that could not be read as a row (its error), with its stored values."""
+
+    error: DataError
+    row: dict[str, Any]
+
+
 class Reader(Generic[R]):
     """A streaming reader: iterate it for records (or dicts), close it when done.
 
@@ -360,7 +367,12 @@ class Reader(Generic[R]):
     # -- the pipeline ----------------------------------------------------------------------
 
     def _parquet_typed(self) -> Iterator[Any] | None:
-        """The Parquet module's typed batch path, for files with instructkit's own schema."""
+        """The Parquet module's typed batch path, for files with instructkit's own schema.
+
+        The only path for such files, whatever the other keywords (``rejects=``,
+        ``on_error=``, ``losses=``, ``record=``), so a file gives the same records and the
+        same rejections with any of them.
+        """
         from instructkit._io import _parquet
 
         if (
@@ -368,20 +380,27 @@ class Reader(Generic[R]):
             or self._requested not in (None, "auto", NATIVE)
             or self.dialect not in (None, NATIVE)  # an earlier file set another dialect
             or self._column_map
+            or _parquet.parquet_info(self.path).record_type is None  # not our schema
         ):
             return None
-        if self._rejects is not None or _parquet.parquet_info(self.path).record_type is None:
-            # Rows must be kept for the rejects file, or the columns are not our schema.
-            return None
         self.dialect = NATIVE
+        rejects = self._rejects
+        file = self.file
+
+        def rejected(error: DataError, row: dict[str, Any]) -> None:
+            if rejects is not None:
+                rejects.add(error, None, row, file=file)
+
         return self._convert_typed(
-            _parquet.iter_parquet_records(self.path, on_error=self._on_error, report=self.report)
+            _parquet.parquet_records(
+                self.path, on_error=self._on_error, report=self.report, rejected=rejected
+            )
         )
 
-    def _convert_typed(self, records: Iterator[Record]) -> Iterator[Any]:
+    def _convert_typed(self, records: Iterator[tuple[int, Record]]) -> Iterator[Any]:
         target = self._record
         report = self.report
-        for record in records:
+        for index, record in records:
             if target is None or type(record) is target:
                 yield record
                 continue
@@ -390,13 +409,13 @@ class Reader(Generic[R]):
             except DataError as err:
                 # The Parquet reader counted the row valid; it is rejected after all.
                 report.valid -= 1
-                report.reject(err.located(file=self.file), on_error=self._on_error)
+                self._reject(err.located(file=self.file, row=index), None, record.to_dict())
 
     def _parquet_items(self) -> Iterator[Item]:
-        from instructkit._io._parquet import iter_parquet_rows
+        from instructkit._io._parquet import parquet_row_items
 
-        for index, row in iter_parquet_rows(self.path):
-            yield index, None, row
+        for index, row, error in parquet_row_items(self.path):
+            yield index, None, row if error is None else _BadRow(error, row)
 
     def _reject(self, error: DataError, raw: bytes | None, value: Any = None) -> None:
         if self._rejects is not None:
@@ -653,6 +672,8 @@ class Reader(Generic[R]):
                 yield record
             elif isinstance(value, MalformedJSONError):
                 self._reject(value, raw)
+            elif type(value) is _BadRow:
+                self._reject(value.error, raw, value.row)
             else:
                 self._reject(self._not_an_object(value, index, by_row), raw, value)
 

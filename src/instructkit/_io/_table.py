@@ -20,7 +20,9 @@ The fast path never materialises records:
   ``on_error="skip"``/``"collect"`` when some lines cannot be typed, the file is read line by
   line through the records instead: errors are then located by line, and skipped lines are
   counted, exactly as :func:`instructkit.read` does.
-* **Parquet** files with instructkit's schema are read with pyarrow and conformed
+* **Parquet** files with instructkit's schema are read with pyarrow, row group by row group
+  (each checked against the footer's row count, page checksums verified; damage is a
+  ``DataError`` naming the row group), and conformed
   (:func:`~instructkit._arrow.conform_table`; missing, extra or mistyped columns are named).
 
 Then the table is checked, column-wise, with Arrow compute:
@@ -151,8 +153,9 @@ def read_table(
         The validated table.
 
     Raises:
-        DataError: the file cannot be read, or holds another layout; for Parquet, the message
-            names the missing, unexpected or mistyped columns.
+        DataError: the file cannot be read, is damaged (for Parquet, the message names the
+            row group), or holds another layout; for Parquet, the message names the missing,
+            unexpected or mistyped columns.
         MalformedJSONError: a JSONL line is not JSON (with line, column and byte offset).
         RecordValidationError: a row is not a valid record; ``row`` (0-based), ``file`` and the
             field path are set, and ``line`` for JSONL.
