@@ -9,7 +9,11 @@ may legally hold U+2028, U+2029 and U+0085 unescaped (orjson writes them raw). A
 any ``\r`` before its ``\n`` (JSON treats it as whitespace). A UTF-8 byte order mark at the
 very start of the file is skipped (and not part of line 1's raw bytes; byte offsets still
 count it). A line holding only spaces, tabs and ``\r`` is *blank*: counted, never an error.
-The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line.
+The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line,
+and a line may be at most ``max_line_bytes`` long (:data:`MAX_LINE_BYTES`, 256 MiB, by
+default): a longer one raises a located :class:`~instructkit.DataError` before it is held
+whole, so that one endless line (a gigabyte of decompressed zeros, say) cannot take all
+memory.
 
 Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the parsed JSON,
 :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
@@ -36,19 +40,22 @@ from typing import IO, Any, BinaryIO, Final, Literal
 
 import orjson
 
-from instructkit._errors import ConfigurationError, MalformedJSONError, format_loc
+from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, format_loc
 
 __all__ = [
     "BLANK",
     "CHUNK_SIZE",
+    "MAX_LINE_BYTES",
     "Compression",
     "LineChunk",
+    "check_max_line_bytes",
     "compression_for",
     "duplicate_key_error",
     "failed_line",
     "has_duplicate_keys",
     "iter_jsonl",
     "iter_line_chunks",
+    "line_too_long",
     "malformed_error",
     "open_compressed_writer",
     "open_source",
@@ -60,6 +67,10 @@ __all__ = [
 
 CHUNK_SIZE: Final = 1 << 18
 """Bytes read (after decompression) per chunk: 256 KiB (the lines of a chunk stay in cache)."""
+
+MAX_LINE_BYTES: Final = 1 << 28
+"""The default ``max_line_bytes`` of the readers: 256 MiB, the longest line (or JSON array
+element) they hold in memory."""
 
 _BOM: Final = b"\xef\xbb\xbf"
 _BLANK_BYTES: Final = b" \t\r"
@@ -428,7 +439,20 @@ def malformed_error(
 
     Returns:
         The error, with ``column`` (characters, 1-based) and ``offset`` of the problem.
+
+    Raises:
+        MemoryError: orjson failed for want of memory, not because of the bytes.
     """
+    failure = str(getattr(err, "msg", ""))
+    if "memory" in failure.lower():
+        # orjson reports a failed allocation as a decode error. The text may well be valid,
+        # so it must not be counted as bad data, nor copied into a rejects file.
+        place = f"{file}, line {line}" if file is not None else f"line {line}"
+        raise MemoryError(
+            f"expected enough memory to parse {len(raw)} bytes of JSON ({place}), got an "
+            f"allocation failure ({failure}); the data is not known to be bad: read it again "
+            "with more memory available"
+        ) from err
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as uerr:
@@ -584,6 +608,39 @@ def duplicate_key_error(
 # -- reading -------------------------------------------------------------------------------
 
 
+def check_max_line_bytes(value: object) -> int:
+    """Check a reader's ``max_line_bytes`` keyword: a positive integer.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if type(value) is not int or value < 1:
+        raise ConfigurationError(
+            f"expected max_line_bytes to be a positive integer (bytes), got {value!r}"
+        )
+    return value
+
+
+def line_too_long(
+    *, limit: int, file: str | None, line: int, offset: int, what: str = "line"
+) -> DataError:
+    """The error for a line (or other unit of text, ``what``) longer than ``limit`` bytes.
+
+    Args:
+        limit: The ``max_line_bytes`` in force.
+        file: The file name.
+        line: The line on which the long text starts.
+        offset: The byte offset of its start in the (decompressed) file.
+        what: What is too long, for the message.
+    """
+    return DataError(
+        f"expected each {what} to be at most max_line_bytes={limit} bytes, got a longer one "
+        f"starting at byte {offset} (raise max_line_bytes= to read it, if the memory is there)",
+        file=file,
+        line=line,
+    )
+
+
 def truncated_reason(source: Any) -> str | None:
     """Why a source from :func:`open_source` stopped early, or ``None`` if it did not."""
     reason: str | None = getattr(source, "truncated", None)
@@ -639,7 +696,12 @@ class LineChunk:
 
 
 def iter_line_chunks(
-    source: Any, *, first_chunk: bytes | None = None, chunk_size: int = CHUNK_SIZE
+    source: Any,
+    *,
+    first_chunk: bytes | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    file: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[LineChunk]:
     r"""Split a byte stream into lines on ``b"\n"``, a large chunk at a time.
 
@@ -650,10 +712,20 @@ def iter_line_chunks(
         source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
         first_chunk: Bytes already read from ``source``, to use first.
         chunk_size: Bytes per read.
+        file: The file name, for the error about a line that is too long.
+        max_line_bytes: The longest line allowed (without its ``\n``).
 
     Yields:
         :class:`LineChunk` objects, in file order.
+
+    Raises:
+        DataError: a line is longer than ``max_line_bytes``; raised as soon as that is
+            known, before the line is held whole.
     """
+    limit = max_line_bytes
+    # A read of at most limit + 1 bytes cannot hold a whole line (with its newline) longer
+    # than the limit, so only lines that span reads need their length checked.
+    chunk_size = min(chunk_size, limit + 1)
     data = first_chunk if first_chunk is not None else read_start(source)
     consumed = 0  # offset of the first byte of `pending` (or of the next line)
     if data.startswith(_BOM):
@@ -665,7 +737,15 @@ def iter_line_chunks(
     while data:
         lines = data.split(b"\n")
         tail = lines.pop()
+        if len(data) > limit + 1 and lines:  # a first chunk read before the limit was known
+            for index, raw in enumerate(lines):
+                if len(raw) + (pending_size if index == 0 else 0) > limit:
+                    at = consumed + sum(len(each) + 1 for each in lines[:index])
+                    at += pending_size if index else 0
+                    raise line_too_long(limit=limit, file=file, line=line_no + index, offset=at)
         if lines:
+            if pending and pending_size + len(lines[0]) > limit:
+                raise line_too_long(limit=limit, file=file, line=line_no, offset=consumed)
             if pending:
                 pending.append(lines[0])
                 lines[0] = b"".join(pending)
@@ -677,6 +757,8 @@ def iter_line_chunks(
         if tail:
             pending.append(tail)
             pending_size += len(tail)
+            if pending_size > limit:
+                raise line_too_long(limit=limit, file=file, line=line_no, offset=consumed)
         data = source.read(chunk_size)
     truncated = truncated_reason(source)
     if pending or truncated is not None:
@@ -712,6 +794,7 @@ def iter_jsonl(
     file: str | None,
     chunk_size: int = CHUNK_SIZE,
     first_chunk: bytes | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, bytes, Any]]:
     r"""Parse a JSON Lines stream line by line.
 
@@ -723,6 +806,8 @@ def iter_jsonl(
         file: The file name for error messages.
         chunk_size: Bytes per read.
         first_chunk: Bytes already read from ``source`` (by a format sniffer), to use first.
+        max_line_bytes: The longest line allowed; a longer one raises a located
+            :class:`~instructkit.DataError`.
 
     Yields:
         ``(line_number, raw, value)``: ``raw`` is the line without its ``\n``; ``value`` is
@@ -732,7 +817,14 @@ def iter_jsonl(
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for chunk in iter_line_chunks(source, first_chunk=first_chunk, chunk_size=chunk_size):
+    chunks = iter_line_chunks(
+        source,
+        first_chunk=first_chunk,
+        chunk_size=chunk_size,
+        file=file,
+        max_line_bytes=max_line_bytes,
+    )
+    for chunk in chunks:
         if chunk.truncated is not None:
             yield chunk.first_line, chunk.lines[0], truncation_error(chunk, file=file)
             return
