@@ -119,6 +119,14 @@ _OUTPUT_STEP: Final = 1 << 20
 # once lets 16 KB of input become gigabytes in one call; bounded steps keep memory at the
 # caller's read size plus this, whatever the ratio.
 
+_VERIFY_HOLD: Final = 1 << 22
+# Decompressed bytes of a gzip member or zstd frame held back until its checksum (gzip's
+# CRC-32, zstd's content checksum) is verified: 4 MiB. Damaged data often still decompresses,
+# into different valid-looking rows, and the checksum at the member's end is the only thing
+# that tells; holding the member's output back means such rows are never given out. A
+# member larger than this is released unverified as it goes, so that memory stays bounded
+# (the checksum still fails at its end, with an error).
+
 _ZSTD_MAGIC: Final = 0xFD2FB528
 _ZSTD_SKIPPABLE: Final = 0x184D2A50  # the 16 magic numbers 0x184D2A50 to 0x184D2A5F
 _ZSTD_BLOCK_MAX: Final = 1 << 17  # no block decompresses to more than 128 KiB
@@ -241,8 +249,10 @@ class _Decompressing:
     reader returns a short read without any error. Decompressing member by member (frame by
     frame) keeps every byte that decompressed and tells an early end from a normal one.
     Each decompression call makes at most about :data:`_OUTPUT_STEP` bytes, so a small file
-    that expands enormously (a decompression bomb) costs time, never memory. Zstandard frame
-    checksums, which :func:`open_compressed_writer` writes, are verified by ``zstandard``.
+    that expands enormously (a decompression bomb) costs time, never memory. A member's output
+    is given out only once its checksum is verified (gzip's CRC-32; zstd's content checksum,
+    which :func:`open_compressed_writer` writes), up to :data:`_VERIFY_HOLD` bytes; the output
+    of a member that ends early or fails its check is dropped, never given out.
     """
 
     def __init__(self, raw: BinaryIO, codec: Compression) -> None:
@@ -258,7 +268,8 @@ class _Decompressing:
         self._obj = self._new()
         self._in_member = False
         self._input = b""  # gzip input read but not yet decompressed
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # verified output, to give out
+        self._held = bytearray()  # output of the current member, not yet verified
         self._done = False
         self.truncated: str | None = None
 
@@ -277,7 +288,7 @@ class _Decompressing:
                     self._done = True
                     in_member = self._in_member if self._frames is None else self._frames.in_frame
                     if in_member:
-                        self.truncated = f"the {self._codec} stream ends early"
+                        self.truncated = f"the {self._codec} stream ends early{self._dropped()}"
                     break
                 if self._frames is None:
                     self._input = data
@@ -285,10 +296,27 @@ class _Decompressing:
                     self._frames.add(data)
             except self._errors as err:
                 self._done = True
-                self.truncated = f"corrupt {self._codec} data ({err})"
+                self.truncated = f"corrupt {self._codec} data ({err}){self._dropped()}"
         out = bytes(self._buffer[:size])
         del self._buffer[:size]
         return out
+
+    def _dropped(self) -> str:
+        """Drop the unverified output of the member that failed; say so, if there was any."""
+        count = len(self._held)
+        self._held.clear()
+        if not count:
+            return ""
+        return (
+            f"; {count} decompressed bytes of its last part, which no checksum vouched for, "
+            "were left out"
+        )
+
+    def _release(self, *, verified: bool) -> None:
+        """Give out the held output: once verified, or when there is too much to hold."""
+        if verified or len(self._held) > _VERIFY_HOLD:
+            self._buffer += self._held
+            self._held.clear()
 
     def _step(self) -> bool:
         """Decompress one bounded step of the input at hand; ``False`` if it needs more."""
@@ -297,11 +325,12 @@ class _Decompressing:
             if taken is None:
                 return False
             piece, ends_frame = taken
-            self._buffer += self._obj.decompress(piece)
+            self._held += self._obj.decompress(piece)
             if ends_frame:
                 if not self._obj.eof:
                     raise self._zstd.ZstdError("a frame ends before its last block")
                 self._obj = self._new()
+            self._release(verified=ends_frame)
             return True
         data = self._input
         if not self._in_member:
@@ -311,14 +340,16 @@ class _Decompressing:
             self._input = b""
             return False
         self._in_member = True
-        self._buffer += self._obj.decompress(data, _OUTPUT_STEP)
-        if self._obj.eof:
+        self._held += self._obj.decompress(data, _OUTPUT_STEP)
+        ended = self._obj.eof  # its CRC-32 and length checked
+        if ended:
             # One member done; whatever follows starts the next one.
             self._input = self._obj.unused_data
             self._obj = self._new()
             self._in_member = False
         else:
             self._input = self._obj.unconsumed_tail
+        self._release(verified=ended)
         return True
 
     def close(self) -> None:
