@@ -154,9 +154,8 @@ class _Scanner:
         kept = len(self.buf) - keep_from
         if kept > self.limit:
             raise self.too_long(keep_from)
-        # Grow reads with the kept part, so one huge element costs linear time overall, but
-        # not past what the limit could still allow.
-        size = max(self.chunk_size, min(kept, self.limit + 1 - kept))
+        # Grow reads with the kept part, so one huge element costs linear time overall.
+        size = max(self.chunk_size, kept)
         data = self.source.read(size)
         if not data:
             self.eof = True

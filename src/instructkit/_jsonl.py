@@ -128,6 +128,7 @@ _VERIFY_HOLD: Final = 1 << 22
 # (the checksum still fails at its end, with an error).
 
 _ZSTD_MAGIC: Final = 0xFD2FB528
+_ZSTD_MAGIC_BYTES: Final = _ZSTD_MAGIC.to_bytes(4, "little")
 _ZSTD_SKIPPABLE: Final = 0x184D2A50  # the 16 magic numbers 0x184D2A50 to 0x184D2A5F
 _ZSTD_BLOCK_MAX: Final = 1 << 17  # no block decompresses to more than 128 KiB
 
@@ -155,6 +156,11 @@ class _ZstdFrames:
     def add(self, data: bytes) -> None:
         """Append compressed input."""
         self._data += data
+
+    @property
+    def checksummed(self) -> bool:
+        """Whether the frame read last (or being read) ends with a content checksum."""
+        return self._checksum
 
     @property
     def in_frame(self) -> bool:
@@ -252,7 +258,9 @@ class _Decompressing:
     that expands enormously (a decompression bomb) costs time, never memory. A member's output
     is given out only once its checksum is verified (gzip's CRC-32; zstd's content checksum,
     which :func:`open_compressed_writer` writes), up to :data:`_VERIFY_HOLD` bytes; the output
-    of a member that ends early or fails its check is dropped, never given out.
+    of a member that ends early or fails its check is dropped, never given out. A zstd frame
+    without a checksum is given out once the next frame or the end of the file shows that it
+    was written that way.
     """
 
     def __init__(self, raw: BinaryIO, codec: Compression) -> None:
@@ -289,6 +297,8 @@ class _Decompressing:
                     in_member = self._in_member if self._frames is None else self._frames.in_frame
                     if in_member:
                         self.truncated = f"the {self._codec} stream ends early{self._dropped()}"
+                    else:  # a frame without a checksum, and nothing after it
+                        self._release(verified=True)
                     break
                 if self._frames is None:
                     self._input = data
@@ -325,12 +335,17 @@ class _Decompressing:
             if taken is None:
                 return False
             piece, ends_frame = taken
+            if self._held and piece.startswith(_ZSTD_MAGIC_BYTES):
+                # Held output of a whole frame without a checksum, now followed by another
+                # frame: the frame was meant to have none. Had a damaged bit cleared its
+                # checksum flag, its checksum would follow instead, and fail as a frame.
+                self._release(verified=True)
             self._held += self._obj.decompress(piece)
             if ends_frame:
                 if not self._obj.eof:
                     raise self._zstd.ZstdError("a frame ends before its last block")
                 self._obj = self._new()
-            self._release(verified=ends_frame)
+            self._release(verified=ends_frame and self._frames.checksummed)
             return True
         data = self._input
         if not self._in_member:
