@@ -385,7 +385,12 @@ def test_lines_far_larger_than_a_chunk(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", ["jsonl.gz", "jsonl.zst"])
-def test_compressed_files_that_end_early(tmp_path: Path, suffix: str) -> None:
+def test_compressed_files_that_end_early(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Output is held back until its checksum is verified, up to a bound; with a small bound
+    # the verified part of this file is given out before the cut.
+    monkeypatch.setattr("instructkit._io._jsonl._VERIFY_HOLD", 1 << 14)
     records = [
         Instruction(instruction=f"question {i}", response="answer " * 20) for i in range(3000)
     ]

@@ -7,7 +7,8 @@ then parsed with orjson and checked for repeated keys. When elements sit one per
 instructkit and many tools write them) the scanner first tries the rest of the line as the
 element, which is sound (a JSON object or array that parses ends exactly at its closing
 bracket) and skips the bracket scan. Memory is bounded by the chunk size plus the largest
-element.
+element, and an element may be at most ``max_line_bytes`` long (like a JSON Lines line): a
+longer one raises a located :class:`~instructkit.DataError` before it is held whole.
 
 Each element becomes ``(line, raw, value)`` like a JSONL line: ``line`` is where the element
 starts, ``raw`` its exact bytes, ``value`` the parsed JSON or a located
@@ -34,9 +35,11 @@ import orjson
 from instructkit._errors import DataError, MalformedJSONError
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
+    MAX_LINE_BYTES,
     _chars,
     duplicate_key_error,
     has_duplicate_keys,
+    line_too_long,
     malformed_error,
     read_start,
     truncated_reason,
@@ -58,14 +61,19 @@ _OPENERS: Final = (ord("{"), ord("["))
 Layout = Literal["array", "lines", "empty"]
 
 
-def sniff_layout(data: bytes) -> Layout:
+def sniff_layout(data: bytes, *, at_start: bool = True) -> Layout:
     r"""Whether JSON text starting with ``data`` is an array, JSON Lines, or empty so far.
+
+    Args:
+        data: The first bytes of the text, or (``at_start=False``) the next bytes after
+            text that was all whitespace.
+        at_start: ``data`` starts the file (only there is a byte order mark skipped).
 
     Example:
         >>> sniff_layout(b'  [{"a": 1}]'), sniff_layout(b'{"a": 1}\n'), sniff_layout(b" ")
         ('array', 'lines', 'empty')
     """
-    if data.startswith(_BOM):
+    if at_start and data.startswith(_BOM):
         data = data[3:]
     start = _WS.match(data)
     assert start is not None
@@ -78,9 +86,19 @@ def sniff_layout(data: bytes) -> Layout:
 class _Scanner:
     """The buffer, and where its first byte sits in the file (offset, line, column)."""
 
-    def __init__(self, source: Any, first_chunk: bytes, chunk_size: int) -> None:
+    def __init__(
+        self,
+        source: Any,
+        first_chunk: bytes,
+        chunk_size: int,
+        *,
+        file: str | None,
+        limit: int = MAX_LINE_BYTES,
+    ) -> None:
         self.source = source
         self.chunk_size = chunk_size
+        self.file = file
+        self.limit = limit  # max_line_bytes: the most bytes kept for one element
         self.buf = first_chunk
         self.base = 0  # file offset of buf[0]
         self.eof = False
@@ -112,18 +130,32 @@ class _Scanner:
             self.column_mark = at
         return line, self.column_chars, self.base + at
 
+    def too_long(self, at: int, what: str = "array element") -> DataError:
+        """The error for text from ``buf[at]`` on that is longer than :attr:`limit`."""
+        line = self.line_at(at) if at >= self.mark else self.line
+        return line_too_long(
+            limit=self.limit, file=self.file, line=line, offset=self.base + at, what=what
+        )
+
     def more(self, keep_from: int) -> int:
         """Read more data, dropping bytes before ``keep_from``; return how far indices moved.
 
         Sets :attr:`eof` (and :attr:`truncated` for a damaged compressed stream) when nothing
         more comes.
+
+        Raises:
+            DataError: the bytes kept, from ``keep_from`` on, are already more than
+                :attr:`limit`.
         """
         if self.eof:
             return 0
         if self.mark < keep_from:
             self.line_at(keep_from)
+        kept = len(self.buf) - keep_from
+        if kept > self.limit:
+            raise self.too_long(keep_from)
         # Grow reads with the kept part, so one huge element costs linear time overall.
-        size = max(self.chunk_size, len(self.buf) - keep_from)
+        size = max(self.chunk_size, kept)
         data = self.source.read(size)
         if not data:
             self.eof = True
@@ -144,13 +176,21 @@ class _Scanner:
         return keep_from
 
     def rest(self, start: int) -> bytes:
-        """Everything from ``buf[start]`` to the end of the file."""
+        """Everything from ``buf[start]`` to the end of the file.
+
+        Raises:
+            DataError: that is more than :attr:`limit` bytes.
+        """
         parts = [self.buf[start:]]
+        size = len(parts[0])
         while not self.eof:
+            if size > self.limit:
+                raise self.too_long(start, "broken end of an array (kept whole as one bad item)")
             data = self.source.read(self.chunk_size)
             if not data:
                 break
             parts.append(data)
+            size += len(data)
         self.eof = True
         self.truncated = truncated_reason(self.source)
         return b"".join(parts)
@@ -249,6 +289,7 @@ def spread_object(
     *,
     file: str | None,
     chunk_size: int = CHUNK_SIZE,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> tuple[bytes, DataError] | None:
     """The error for JSON text that starts with an object spread over several lines.
 
@@ -264,6 +305,7 @@ def spread_object(
             only when the first line is not a whole JSON value.
         file: The file name for the error.
         chunk_size: Bytes per read.
+        max_line_bytes: The most bytes the first value may take.
 
     Returns:
         ``(raw, error)`` with the first object's bytes, or ``None`` when the first line is a
@@ -285,7 +327,7 @@ def spread_object(
         return None
     source = reopen()
     try:
-        scan = _Scanner(source, read_start(source), chunk_size)
+        scan = _Scanner(source, read_start(source), chunk_size, file=file, limit=max_line_bytes)
         at, end = _find_end(scan, _skip_ws(scan, scan.mark))
         if end < 0:
             return None
@@ -322,6 +364,7 @@ def iter_json_array(
     file: str | None,
     first_chunk: bytes,
     chunk_size: int = CHUNK_SIZE,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """Parse a JSON array file element by element.
 
@@ -330,9 +373,13 @@ def iter_json_array(
         file: The file name for error messages.
         first_chunk: The bytes already read (they must reach the opening ``[``).
         chunk_size: Bytes per read.
+        max_line_bytes: The longest element allowed.
 
     Yields:
         ``(line, raw, value)`` per element, as described in the module docstring.
+
+    Raises:
+        DataError: an element is longer than ``max_line_bytes``.
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -341,7 +388,7 @@ def iter_json_array(
         if not more:
             break
         first_chunk += more
-    scan = _Scanner(source, first_chunk, chunk_size)
+    scan = _Scanner(source, first_chunk, chunk_size, file=file, limit=max_line_bytes)
     at = _skip_ws(scan, scan.mark)
     if at < 0:
         return
@@ -414,6 +461,8 @@ def iter_json_array(
             speculate = misses < 8
         if not parsed:
             at, end = _find_end(scan, at)
+        if end - at > max_line_bytes or (end < 0 and len(scan.buf) - at > max_line_bytes):
+            raise scan.too_long(at)
         line = scan.line_at(at)
         if end < 0:
             line, column0, offset = scan.locate(at)

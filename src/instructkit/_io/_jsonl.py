@@ -9,7 +9,11 @@ may legally hold U+2028, U+2029 and U+0085 unescaped (orjson writes them raw). A
 any ``\r`` before its ``\n`` (JSON treats it as whitespace). A UTF-8 byte order mark at the
 very start of the file is skipped (and not part of line 1's raw bytes; byte offsets still
 count it). A line holding only spaces, tabs and ``\r`` is *blank*: counted, never an error.
-The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line.
+The last line needs no ``\n``. Memory is bounded by the chunk size plus the longest line,
+and a line may be at most ``max_line_bytes`` long (:data:`MAX_LINE_BYTES`, 256 MiB, by
+default): a longer one raises a located :class:`~instructkit.DataError` before it is held
+whole, so that one endless line (a gigabyte of decompressed zeros, say) cannot take all
+memory.
 
 Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the parsed JSON,
 :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
@@ -36,19 +40,22 @@ from typing import IO, Any, BinaryIO, Final, Literal
 
 import orjson
 
-from instructkit._errors import ConfigurationError, MalformedJSONError, format_loc
+from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, format_loc
 
 __all__ = [
     "BLANK",
     "CHUNK_SIZE",
+    "MAX_LINE_BYTES",
     "Compression",
     "LineChunk",
+    "check_max_line_bytes",
     "compression_for",
     "duplicate_key_error",
     "failed_line",
     "has_duplicate_keys",
     "iter_jsonl",
     "iter_line_chunks",
+    "line_too_long",
     "malformed_error",
     "open_compressed_writer",
     "open_source",
@@ -60,6 +67,10 @@ __all__ = [
 
 CHUNK_SIZE: Final = 1 << 18
 """Bytes read (after decompression) per chunk: 256 KiB (the lines of a chunk stay in cache)."""
+
+MAX_LINE_BYTES: Final = 1 << 28
+"""The default ``max_line_bytes`` of the readers: 256 MiB, the longest line (or JSON array
+element) they hold in memory."""
 
 _BOM: Final = b"\xef\xbb\xbf"
 _BLANK_BYTES: Final = b" \t\r"
@@ -102,6 +113,140 @@ def _zstandard() -> Any:
     return zstandard
 
 
+_OUTPUT_STEP: Final = 1 << 20
+# The most decompressed bytes one decompression call may produce. Compressed data can expand
+# a thousandfold (gzip) or far more (zstd), so feeding a decompressor a whole read of input at
+# once lets 16 KB of input become gigabytes in one call; bounded steps keep memory at the
+# caller's read size plus this, whatever the ratio.
+
+_VERIFY_HOLD: Final = 1 << 22
+# Decompressed bytes of a gzip member or zstd frame held back until its checksum (gzip's
+# CRC-32, zstd's content checksum) is verified: 4 MiB. Damaged data often still decompresses,
+# into different valid-looking rows, and the checksum at the member's end is the only thing
+# that tells; holding the member's output back means such rows are never given out. A
+# member larger than this is released unverified as it goes, so that memory stays bounded
+# (the checksum still fails at its end, with an error).
+
+_ZSTD_MAGIC: Final = 0xFD2FB528
+_ZSTD_MAGIC_BYTES: Final = _ZSTD_MAGIC.to_bytes(4, "little")
+_ZSTD_SKIPPABLE: Final = 0x184D2A50  # the 16 magic numbers 0x184D2A50 to 0x184D2A5F
+_ZSTD_BLOCK_MAX: Final = 1 << 17  # no block decompresses to more than 128 KiB
+
+
+class _ZstdFrames:
+    """Cuts a Zstandard stream into pieces whose decompressed size is bounded.
+
+    ``zstandard``'s decompression object has no output limit (unlike ``zlib``'s
+    ``max_length``), so the bound comes from the format itself: a frame is a header, blocks
+    that each decompress to at most 128 KiB and whose 3-byte headers give their compressed
+    size, then an optional checksum. Walking those headers (never the block contents) gives
+    pieces of input of at most about :data:`_OUTPUT_STEP` bytes of output, each within one
+    frame, and tells exactly whether the input ended between frames. Skippable frames are
+    dropped here. Anything that is not a frame goes to the decompressor, which names the
+    problem.
+    """
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._state = "magic"  # magic | block | body | checksum | skip
+        self._left = 0  # bytes still to pass of the current block body, checksum or skip
+        self._last = False  # the current block is its frame's last
+        self._checksum = False  # the current frame ends with a checksum
+
+    def add(self, data: bytes) -> None:
+        """Append compressed input."""
+        self._data += data
+
+    @property
+    def checksummed(self) -> bool:
+        """Whether the frame read last (or being read) ends with a content checksum."""
+        return self._checksum
+
+    @property
+    def in_frame(self) -> bool:
+        """Whether the input so far stops inside a frame (or holds bytes not yet taken)."""
+        return self._state != "magic" or bool(self._data)
+
+    def take(self) -> tuple[bytes, bool] | None:
+        """The next piece of input, and whether it ends a frame; ``None`` to ask for more."""
+        data = self._data
+        at = 0
+        budget = _OUTPUT_STEP
+        ends_frame = False
+        while True:
+            state = self._state
+            if state == "skip":
+                count = min(self._left, len(data))
+                del data[:count]
+                self._left -= count
+                if self._left:
+                    break
+                self._state = "magic"
+            elif state == "magic":
+                if at or len(data) < 4:
+                    break  # a piece never spans two frames
+                magic = int.from_bytes(data[:4], "little")
+                if magic & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
+                    if len(data) < 8:
+                        break
+                    self._left = int.from_bytes(data[4:8], "little")
+                    del data[:8]
+                    self._state = "skip"
+                    continue
+                if magic != _ZSTD_MAGIC:
+                    at = len(data)  # not a frame: the decompressor says what is wrong
+                    break
+                if len(data) < 5:
+                    break
+                descriptor = data[4]
+                single = descriptor & 0x20
+                size = (
+                    6
+                    - (1 if single else 0)
+                    + (0, 1, 2, 4)[descriptor & 3]
+                    + ((1 if single else 0), 2, 4, 8)[descriptor >> 6]
+                )
+                if len(data) < size:
+                    break
+                at = size
+                self._checksum = bool(descriptor & 4)
+                self._state = "block"
+            elif state == "block":
+                if len(data) < at + 3:
+                    break
+                header = int.from_bytes(data[at : at + 3], "little")
+                kind = (header >> 1) & 3
+                size = header >> 3
+                bound = size if kind < 2 else _ZSTD_BLOCK_MAX  # raw and RLE: size is the output
+                if bound > budget and budget < _OUTPUT_STEP:
+                    break  # the next piece starts with this block
+                budget -= bound
+                at += 3
+                self._last = bool(header & 1)
+                self._left = 1 if kind == 1 else size  # an RLE block holds its one byte
+                self._state = "body"
+            else:  # body or checksum: pass bytes through
+                count = min(self._left, len(data) - at)
+                at += count
+                self._left -= count
+                if self._left:
+                    break
+                if state == "body" and not self._last:
+                    self._state = "block"
+                elif state == "body" and self._checksum:
+                    self._left = 4
+                    self._state = "checksum"
+                else:
+                    self._state = "magic"
+                    ends_frame = True
+                    break
+        if not at:
+            return None
+        piece = bytes(data[:at])
+        del data[:at]
+        return piece, ends_frame
+
+
 class _Decompressing:
     """A decompressing reader that notices a stream that ends early or is damaged.
 
@@ -109,19 +254,30 @@ class _Decompressing:
     end and drops what it had decompressed in the same call, and ``zstandard``'s stream
     reader returns a short read without any error. Decompressing member by member (frame by
     frame) keeps every byte that decompressed and tells an early end from a normal one.
+    Each decompression call makes at most about :data:`_OUTPUT_STEP` bytes, so a small file
+    that expands enormously (a decompression bomb) costs time, never memory. A member's output
+    is given out only once its checksum is verified (gzip's CRC-32; zstd's content checksum,
+    which :func:`open_compressed_writer` writes), up to :data:`_VERIFY_HOLD` bytes; the output
+    of a member that ends early or fails its check is dropped, never given out. A zstd frame
+    without a checksum is given out once the next frame or the end of the file shows that it
+    was written that way.
     """
 
     def __init__(self, raw: BinaryIO, codec: Compression) -> None:
         self._raw = raw
         self._codec = codec
+        self._frames: _ZstdFrames | None = None
         if codec == "zstd":
             self._zstd = _zstandard()
             self._errors: tuple[type[Exception], ...] = (self._zstd.ZstdError,)
+            self._frames = _ZstdFrames()
         else:
             self._errors = (zlib.error,)
         self._obj = self._new()
         self._in_member = False
-        self._buffer = bytearray()
+        self._input = b""  # gzip input read but not yet decompressed
+        self._buffer = bytearray()  # verified output, to give out
+        self._held = bytearray()  # output of the current member, not yet verified
         self._done = False
         self.truncated: str | None = None
 
@@ -132,36 +288,84 @@ class _Decompressing:
 
     def read(self, size: int) -> bytes:
         while len(self._buffer) < size and not self._done:
-            data = self._raw.read(1 << 16)
-            if not data:
-                self._done = True
-                if self._in_member:
-                    self.truncated = f"the {self._codec} stream ends early"
-                break
             try:
-                self._feed(data)
+                if self._step():
+                    continue
+                data = self._raw.read(1 << 16)
+                if not data:
+                    self._done = True
+                    in_member = self._in_member if self._frames is None else self._frames.in_frame
+                    if in_member:
+                        self.truncated = f"the {self._codec} stream ends early{self._dropped()}"
+                    else:  # a frame without a checksum, and nothing after it
+                        self._release(verified=True)
+                    break
+                if self._frames is None:
+                    self._input = data
+                else:
+                    self._frames.add(data)
             except self._errors as err:
                 self._done = True
-                self.truncated = f"corrupt {self._codec} data ({err})"
+                self.truncated = f"corrupt {self._codec} data ({err}){self._dropped()}"
         out = bytes(self._buffer[:size])
         del self._buffer[:size]
         return out
 
-    def _feed(self, data: bytes) -> None:
-        while data:
-            if not self._in_member and self._codec == "gzip":
-                # Zero bytes may pad a gzip file after (or between) members.
-                data = data.lstrip(b"\0")
-                if not data:
-                    return
-            self._in_member = True
-            self._buffer += self._obj.decompress(data)
-            if not self._obj.eof:
-                return
-            # One member (frame) done; whatever follows starts the next one.
-            data = self._obj.unused_data
+    def _dropped(self) -> str:
+        """Drop the unverified output of the member that failed; say so, if there was any."""
+        count = len(self._held)
+        self._held.clear()
+        if not count:
+            return ""
+        return (
+            f"; {count} decompressed bytes of its last part, which no checksum vouched for, "
+            "were left out"
+        )
+
+    def _release(self, *, verified: bool) -> None:
+        """Give out the held output: once verified, or when there is too much to hold."""
+        if verified or len(self._held) > _VERIFY_HOLD:
+            self._buffer += self._held
+            self._held.clear()
+
+    def _step(self) -> bool:
+        """Decompress one bounded step of the input at hand; ``False`` if it needs more."""
+        if self._frames is not None:
+            taken = self._frames.take()
+            if taken is None:
+                return False
+            piece, ends_frame = taken
+            if self._held and piece.startswith(_ZSTD_MAGIC_BYTES):
+                # Held output of a whole frame without a checksum, now followed by another
+                # frame: the frame was meant to have none. Had a damaged bit cleared its
+                # checksum flag, its checksum would follow instead, and fail as a frame.
+                self._release(verified=True)
+            self._held += self._obj.decompress(piece)
+            if ends_frame:
+                if not self._obj.eof:
+                    raise self._zstd.ZstdError("a frame ends before its last block")
+                self._obj = self._new()
+            self._release(verified=ends_frame and self._frames.checksummed)
+            return True
+        data = self._input
+        if not self._in_member:
+            # Zero bytes may pad a gzip file after (or between) members.
+            data = data.lstrip(b"\0")
+        if not data:
+            self._input = b""
+            return False
+        self._in_member = True
+        self._held += self._obj.decompress(data, _OUTPUT_STEP)
+        ended = self._obj.eof  # its CRC-32 and length checked
+        if ended:
+            # One member done; whatever follows starts the next one.
+            self._input = self._obj.unused_data
             self._obj = self._new()
             self._in_member = False
+        else:
+            self._input = self._obj.unconsumed_tail
+        self._release(verified=ended)
+        return True
 
     def close(self) -> None:
         self._raw.close()
@@ -187,7 +391,9 @@ def open_source(path: str | os.PathLike[str], compression: Compression | None) -
 class _ZstdWriter:
     def __init__(self, raw: BinaryIO, level: int | None) -> None:
         zstd = _zstandard()
-        compressor = zstd.ZstdCompressor(level=3 if level is None else level)
+        # A content checksum per frame: without one, a damaged byte in a block often still
+        # decompresses, into different valid-looking rows.
+        compressor = zstd.ZstdCompressor(level=3 if level is None else level, write_checksum=True)
         self._raw = raw
         self._stream = compressor.stream_writer(raw, closefd=False)
 
@@ -279,7 +485,20 @@ def malformed_error(
 
     Returns:
         The error, with ``column`` (characters, 1-based) and ``offset`` of the problem.
+
+    Raises:
+        MemoryError: orjson failed for want of memory, not because of the bytes.
     """
+    failure = str(getattr(err, "msg", ""))
+    if "memory" in failure.lower():
+        # orjson reports a failed allocation as a decode error. The text may well be valid,
+        # so it must not be counted as bad data, nor copied into a rejects file.
+        place = f"{file}, line {line}" if file is not None else f"line {line}"
+        raise MemoryError(
+            f"expected enough memory to parse {len(raw)} bytes of JSON ({place}), got an "
+            f"allocation failure ({failure}); the data is not known to be bad: read it again "
+            "with more memory available"
+        ) from err
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as uerr:
@@ -435,6 +654,39 @@ def duplicate_key_error(
 # -- reading -------------------------------------------------------------------------------
 
 
+def check_max_line_bytes(value: object) -> int:
+    """Check a reader's ``max_line_bytes`` keyword: a positive integer.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if type(value) is not int or value < 1:
+        raise ConfigurationError(
+            f"expected max_line_bytes to be a positive integer (bytes), got {value!r}"
+        )
+    return value
+
+
+def line_too_long(
+    *, limit: int, file: str | None, line: int, offset: int, what: str = "line"
+) -> DataError:
+    """The error for a line (or other unit of text, ``what``) longer than ``limit`` bytes.
+
+    Args:
+        limit: The ``max_line_bytes`` in force.
+        file: The file name.
+        line: The line on which the long text starts.
+        offset: The byte offset of its start in the (decompressed) file.
+        what: What is too long, for the message.
+    """
+    return DataError(
+        f"expected each {what} to be at most max_line_bytes={limit} bytes, got a longer one "
+        f"starting at byte {offset} (raise max_line_bytes= to read it, if the memory is there)",
+        file=file,
+        line=line,
+    )
+
+
 def truncated_reason(source: Any) -> str | None:
     """Why a source from :func:`open_source` stopped early, or ``None`` if it did not."""
     reason: str | None = getattr(source, "truncated", None)
@@ -490,7 +742,12 @@ class LineChunk:
 
 
 def iter_line_chunks(
-    source: Any, *, first_chunk: bytes | None = None, chunk_size: int = CHUNK_SIZE
+    source: Any,
+    *,
+    first_chunk: bytes | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    file: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[LineChunk]:
     r"""Split a byte stream into lines on ``b"\n"``, a large chunk at a time.
 
@@ -501,10 +758,20 @@ def iter_line_chunks(
         source: An object with ``read(size) -> bytes`` (see :func:`open_source`).
         first_chunk: Bytes already read from ``source``, to use first.
         chunk_size: Bytes per read.
+        file: The file name, for the error about a line that is too long.
+        max_line_bytes: The longest line allowed (without its ``\n``).
 
     Yields:
         :class:`LineChunk` objects, in file order.
+
+    Raises:
+        DataError: a line is longer than ``max_line_bytes``; raised as soon as that is
+            known, before the line is held whole.
     """
+    limit = max_line_bytes
+    # A read of at most limit + 1 bytes cannot hold a whole line (with its newline) longer
+    # than the limit, so only lines that span reads need their length checked.
+    chunk_size = min(chunk_size, limit + 1)
     data = first_chunk if first_chunk is not None else read_start(source)
     consumed = 0  # offset of the first byte of `pending` (or of the next line)
     if data.startswith(_BOM):
@@ -516,7 +783,15 @@ def iter_line_chunks(
     while data:
         lines = data.split(b"\n")
         tail = lines.pop()
+        if len(data) > limit + 1 and lines:  # a first chunk read before the limit was known
+            for index, raw in enumerate(lines):
+                if len(raw) + (pending_size if index == 0 else 0) > limit:
+                    at = consumed + sum(len(each) + 1 for each in lines[:index])
+                    at += pending_size if index else 0
+                    raise line_too_long(limit=limit, file=file, line=line_no + index, offset=at)
         if lines:
+            if pending and pending_size + len(lines[0]) > limit:
+                raise line_too_long(limit=limit, file=file, line=line_no, offset=consumed)
             if pending:
                 pending.append(lines[0])
                 lines[0] = b"".join(pending)
@@ -528,6 +803,8 @@ def iter_line_chunks(
         if tail:
             pending.append(tail)
             pending_size += len(tail)
+            if pending_size > limit:
+                raise line_too_long(limit=limit, file=file, line=line_no, offset=consumed)
         data = source.read(chunk_size)
     truncated = truncated_reason(source)
     if pending or truncated is not None:
@@ -563,6 +840,7 @@ def iter_jsonl(
     file: str | None,
     chunk_size: int = CHUNK_SIZE,
     first_chunk: bytes | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, bytes, Any]]:
     r"""Parse a JSON Lines stream line by line.
 
@@ -574,6 +852,8 @@ def iter_jsonl(
         file: The file name for error messages.
         chunk_size: Bytes per read.
         first_chunk: Bytes already read from ``source`` (by a format sniffer), to use first.
+        max_line_bytes: The longest line allowed; a longer one raises a located
+            :class:`~instructkit.DataError`.
 
     Yields:
         ``(line_number, raw, value)``: ``raw`` is the line without its ``\n``; ``value`` is
@@ -583,7 +863,14 @@ def iter_jsonl(
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for chunk in iter_line_chunks(source, first_chunk=first_chunk, chunk_size=chunk_size):
+    chunks = iter_line_chunks(
+        source,
+        first_chunk=first_chunk,
+        chunk_size=chunk_size,
+        file=file,
+        max_line_bytes=max_line_bytes,
+    )
+    for chunk in chunks:
         if chunk.truncated is not None:
             yield chunk.first_line, chunk.lines[0], truncation_error(chunk, file=file)
             return

@@ -53,8 +53,10 @@ from instructkit._io._atomic import (
 from instructkit._io._json import iter_json_array, sniff_layout, spread_object
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
+    MAX_LINE_BYTES,
     Compression,
     LineChunk,
+    check_max_line_bytes,
     duplicate_key_error,
     failed_line,
     has_duplicate_keys,
@@ -302,6 +304,7 @@ class Reader(Generic[R]):
         losses: LossReport | None,
         raw: bool,
         check_shards: Callable[[], None] | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self.paths = tuple(Path(path) for path in paths)
         self._formats = tuple(formats)
@@ -323,6 +326,7 @@ class Reader(Generic[R]):
         self._role_map = role_map
         self._strict = strict
         self._raw = raw
+        self._max_line_bytes = max_line_bytes
         self._stack = ExitStack()
         self._rejects: _Rejects | None = None
         self._closed = False
@@ -500,20 +504,36 @@ class Reader(Generic[R]):
 
     def _open_text(
         self, compression: Compression | None, stack: ExitStack
-    ) -> tuple[Any, bytes, bool]:
-        """Open the file; return the source, its first bytes, and whether it is an array."""
+    ) -> tuple[Any, bytes, bool, bytes]:
+        """Open the file; return the source, its first bytes, and how its text starts.
+
+        Returns:
+            The source, its first bytes, whether it is a JSON array, and the bytes that held
+            its first character that is not whitespace (the first bytes when those do).
+        """
         source = open_source(self.path, compression)
         stack.callback(source.close)
         first = read_start(source)
         if FORMATS[self.format][0] != "json":
-            return source, first, False
+            return source, first, False, first
         # A .json file may hold JSON Lines; the first byte that is not whitespace decides.
-        while sniff_layout(first) == "empty":
-            more = source.read(CHUNK_SIZE)
-            if not more:
+        layout = sniff_layout(first)
+        if layout != "empty":
+            return source, first, layout == "array", first
+        # Only whitespace so far. Each further read is sniffed alone and dropped (holding
+        # them all and sniffing from the top each time took quadratic time, and memory for
+        # all the whitespace); then the file is read again from its start.
+        sniffed = first
+        while layout == "empty":
+            sniffed = source.read(CHUNK_SIZE)
+            if not sniffed:
                 break
-            first += more
-        return source, first, sniff_layout(first) == "array"
+            layout = sniff_layout(sniffed, at_start=False)
+        source.close()
+        source = open_source(self.path, compression)
+        stack.callback(source.close)
+        first = read_start(source)
+        return source, first, layout == "array", sniffed or first
 
     def _loop(self) -> Generator[Any, None, None]:
         # The only generator between the parser and the caller for JSON Lines (each layer of
@@ -541,11 +561,14 @@ class Reader(Generic[R]):
                             self._detect_items(items) if auto else items, True
                         )
                     continue
-                source, first, is_array = self._open_text(compression, opened)
+                source, first, is_array, sniffed = self._open_text(compression, opened)
                 self._check_shards()  # before any of its rows is read
                 if not is_array and kind == "json":
                     spread = spread_object(
-                        first, partial(open_source, path, compression), file=self.file
+                        sniffed,
+                        partial(open_source, path, compression),
+                        file=self.file,
+                        max_line_bytes=self._max_line_bytes,
                     )
                     if spread is not None:
                         # The whole file is one item, not a truncated first line of many.
@@ -553,10 +576,20 @@ class Reader(Generic[R]):
                         self._reject(spread[1], spread[0])
                         continue
                 if is_array:
-                    items = iter_json_array(source, file=self.file, first_chunk=first)
+                    items = iter_json_array(
+                        source,
+                        file=self.file,
+                        first_chunk=first,
+                        max_line_bytes=self._max_line_bytes,
+                    )
                     yield from self._item_loop(self._detect_items(items) if auto else items, False)
                     continue
-                chunks = iter_line_chunks(source, first_chunk=first)
+                chunks = iter_line_chunks(
+                    source,
+                    first_chunk=first,
+                    file=self.file,
+                    max_line_bytes=self._max_line_bytes,
+                )
                 if auto:
                     chunks = self._detect_chunks(chunks)
                 # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
@@ -691,6 +724,7 @@ def read(
     strict: bool = False,
     report: ItemReport | None = None,
     losses: LossReport | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Reader[Record]:
     r"""Read records from a JSON Lines, JSON or Parquet file (or several), streaming.
 
@@ -732,6 +766,12 @@ def read(
             it is also :attr:`Reader.report`.
         losses: A :class:`~instructkit.LossReport` counting what dialect and record
             conversions lost.
+        max_line_bytes: The longest line (JSON Lines) or array element (JSON) read, in
+            bytes after decompression: 256 MiB by default. A longer one is never held
+            whole; it raises a :class:`~instructkit.DataError` naming the limit and the line,
+            whatever ``on_error`` is (the file cannot be framed past it). It bounds the
+            memory a file can take, a small file that decompresses into one endless line
+            included.
 
     Returns:
         A :class:`Reader`: iterate it for records; use it as a context manager to close the
@@ -767,6 +807,7 @@ def read(
         report=report,
         losses=losses,
         raw=False,
+        max_line_bytes=max_line_bytes,
     )
 
 
@@ -777,6 +818,7 @@ def read_raw(
     on_error: OnError = "raise",
     rejects: str | os.PathLike[str] | None = None,
     report: ItemReport | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Reader[dict[str, Any]]:
     r"""Read the rows of a JSON Lines, JSON or Parquet file as plain dicts, without validation.
 
@@ -790,6 +832,7 @@ def read_raw(
         on_error: As for :func:`read`.
         rejects: As for :func:`read`.
         report: As for :func:`read`.
+        max_line_bytes: As for :func:`read`.
 
     Returns:
         A :class:`Reader` of dicts.
@@ -803,7 +846,13 @@ def read_raw(
         [{'q': 'hi'}, {'q': 'bye'}] ...rows.jsonl: 3 seen, 2 valid, 0 rejected, 1 blank
     """
     return _open_reader(
-        path, format=format, on_error=on_error, rejects=rejects, report=report, raw=True
+        path,
+        format=format,
+        on_error=on_error,
+        rejects=rejects,
+        report=report,
+        raw=True,
+        max_line_bytes=max_line_bytes,
     )
 
 
@@ -821,10 +870,12 @@ def _open_reader(
     role_map: Mapping[str, str] | None = None,
     strict: bool = False,
     losses: LossReport | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Reader[Any]:
     paths = source_paths(path)
     formats = [resolve_format(each, format) for each in paths]
     policy = check_on_error(on_error)
+    check_max_line_bytes(max_line_bytes)
     if report is not None and not isinstance(report, ItemReport):
         raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
     if losses is not None and not isinstance(losses, LossReport):
@@ -848,6 +899,7 @@ def _open_reader(
         losses=losses,
         raw=raw,
         check_shards=check_shards,
+        max_line_bytes=max_line_bytes,
     )
 
 

@@ -88,7 +88,14 @@ from instructkit._errors import (
     describe_type,
 )
 from instructkit._io._atomic import watch_shard_sets
-from instructkit._io._jsonl import BLANK, compression_for, iter_jsonl, open_source
+from instructkit._io._jsonl import (
+    BLANK,
+    MAX_LINE_BYTES,
+    check_max_line_bytes,
+    compression_for,
+    iter_jsonl,
+    open_source,
+)
 from instructkit._io._parquet import read_parquet_table
 from instructkit._io._reader import Sources, describe_sources, source_paths
 from instructkit._policy import ItemReport, OnError, check_on_error
@@ -129,6 +136,7 @@ def read_table(
     format: str | None = None,
     on_error: OnError = "raise",
     report: ItemReport | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> pa.Table:
     """Read JSONL or Parquet of instructkit's own layout into a validated Arrow table.
 
@@ -148,6 +156,9 @@ def read_table(
             ``"collect"`` leave invalid rows out of the table and count them in ``report``.
         report: An :class:`~instructkit.ItemReport` to fill with the counts: of rows, or of
             lines (blank ones counted as blank) when a JSONL file is read line by line.
+        max_line_bytes: The longest JSONL line read, in bytes after decompression (256 MiB
+            by default); a longer one raises a :class:`~instructkit.DataError` naming the
+            limit and the line, as for :func:`~instructkit.read`.
 
     Returns:
         The validated table.
@@ -172,6 +183,7 @@ def read_table(
         ['4']
     """
     policy = check_on_error(on_error)
+    limit = check_max_line_bytes(max_line_bytes)
     files = [os.fspath(each) for each in source_paths(path)]
     formats = [_format_of(file, format) for file in files]
     kind = resolve_record_type(record) if record is not None else None
@@ -187,13 +199,13 @@ def read_table(
     rowless: list[int] = []  # JSONL files read before any row told the record type
     for file, kind_format in zip(files, formats, strict=True):
         if kind is None and kind_format == "jsonl":
-            kind = _sniff_jsonl(file)
+            kind = _sniff_jsonl(file, limit)
             if kind is None:
                 # No rows to tell the type by: read it once another file has told it.
                 rowless.append(len(tables))
                 tables.append(None)
                 continue
-        table = _read_file(file, kind_format, kind, policy, tally)
+        table = _read_file(file, kind_format, kind, policy, tally, limit)
         # The first file with rows decides the record type; the others must hold the same.
         kind = kind or record_type_of(table.schema)
         tables.append(table)
@@ -203,14 +215,19 @@ def read_table(
             file=describe_sources(files),
         )
     for index in rowless:
-        tables[index] = _read_file(files[index], "jsonl", kind, policy, tally)
+        tables[index] = _read_file(files[index], "jsonl", kind, policy, tally, limit)
     parts = [table for table in tables if table is not None]
     check_shards()  # every file was opened after the call's check: the same set, or raise
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _read_file(
-    file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
+    file: str,
+    kind_format: str,
+    kind: type[Record] | None,
+    policy: OnError,
+    tally: ItemReport,
+    limit: int,
 ) -> pa.Table:
     """One file's validated table; ``kind`` may be ``None`` only for Parquet."""
     if kind_format == "parquet":
@@ -224,15 +241,15 @@ def _read_file(
                 raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
         return _settle(table, found, out, policy, tally, file, None)
     assert kind is not None  # read_table sniffs JSONL files first
-    parsed = _parse_jsonl_table(file, kind)
+    parsed = _parse_jsonl_table(file, kind, limit)
     if parsed is not None:
         # The validation of the parsed text runs while the table is conformed and checked.
         with _validating(parsed) as valid:
-            table = _conform_jsonl(file, kind, parsed)
+            table = _conform_jsonl(file, kind, parsed, limit)
             out = None if table is None else _scan_unless_undecodable(table, kind)
             if table is not None and out is not None and valid():
                 return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
-    return _read_jsonl_records(file, kind, policy, tally)
+    return _read_jsonl_records(file, kind, policy, tally, limit)
 
 
 def _validate_all(chunks: list[pa.Array]) -> None:
@@ -277,11 +294,11 @@ def _scan_unless_undecodable(table: pa.Table, kind: type[Record]) -> _Findings |
 # --- JSONL ---------------------------------------------------------------------------------
 
 
-def _sniff_jsonl(file: str) -> type[Record] | None:
+def _sniff_jsonl(file: str, limit: int) -> type[Record] | None:
     """The record type the first row of a JSONL file has, or ``None`` if it has no rows."""
     source = open_source(file, compression_for(file))
     try:
-        for line, _raw, value in iter_jsonl(source, file=file):
+        for line, _raw, value in iter_jsonl(source, file=file, max_line_bytes=limit):
             if value is BLANK:
                 continue
             if isinstance(value, DataError):
@@ -303,8 +320,11 @@ def _sniff_jsonl(file: str) -> type[Record] | None:
     return None
 
 
-def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
+def _parse_jsonl(file: str, parse: pj.ParseOptions, limit: int) -> pa.Table | None:
     block = _BLOCK_SIZE
+    # A block holds whole lines: past a line of `limit` bytes and its newline, the line
+    # reader reports the line as too long instead of pyarrow taking ever more memory.
+    largest = min(_MAX_BLOCK_SIZE, max(_BLOCK_SIZE, limit + 1))
     while True:
         try:
             return pj.read_json(
@@ -313,8 +333,8 @@ def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
                 parse_options=parse,
             )
         except pa.ArrowInvalid as err:
-            if "straddl" in str(err) and block < _MAX_BLOCK_SIZE:
-                block = min(block * 4, _MAX_BLOCK_SIZE)
+            if "straddl" in str(err) and block < largest:
+                block = min(block * 4, largest)
                 continue
             return None
         except (FileNotFoundError, IsADirectoryError, PermissionError):
@@ -324,13 +344,13 @@ def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
             return None
 
 
-def _parse_jsonl_table(file: str, kind: type[Record]) -> pa.Table | None:
+def _parse_jsonl_table(file: str, kind: type[Record], limit: int) -> pa.Table | None:
     """The file parsed by pyarrow; ``None`` if that fails or finds unknown or missing columns."""
     schema = arrow_schema(kind)
     # pyarrow's JSON reader knows no extension types: JSON text is parsed as plain text.
     explicit = pa.schema([f.with_type(storage_type(f.type)) for f in schema if f.name != "meta"])
     parse = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
-    table = _parse_jsonl(file, parse)
+    table = _parse_jsonl(file, parse, limit)
     if table is None:
         return None
     names = table.schema.names
@@ -339,7 +359,7 @@ def _parse_jsonl_table(file: str, kind: type[Record]) -> pa.Table | None:
     return table
 
 
-def _conform_jsonl(file: str, kind: type[Record], table: pa.Table) -> pa.Table | None:
+def _conform_jsonl(file: str, kind: type[Record], table: pa.Table, limit: int) -> pa.Table | None:
     """The parsed table with meta as JSON text and exactly the record type's schema.
 
     ``None`` when the file must be read line by line instead.
@@ -351,7 +371,7 @@ def _conform_jsonl(file: str, kind: type[Record], table: pa.Table) -> pa.Table |
     elif pa.types.is_null(meta.type):
         texts = pa.nulls(table.num_rows, pa.string())
     else:
-        found = _meta_texts(file, table.num_rows)
+        found = _meta_texts(file, table.num_rows, limit)
         if found is None:
             return None
         texts = found
@@ -362,12 +382,12 @@ def _conform_jsonl(file: str, kind: type[Record], table: pa.Table) -> pa.Table |
         return None  # a nested field pyarrow inferred anew; the line reader names it
 
 
-def _meta_texts(file: str, rows: int) -> pa.Array | None:
+def _meta_texts(file: str, rows: int, limit: int) -> pa.Array | None:
     """Each row's meta as compact JSON text, parsed line by line (rows with non-empty meta)."""
     texts: list[str | None] = []
     source = open_source(file, compression_for(file))
     try:
-        for _line, _raw, value in iter_jsonl(source, file=file):
+        for _line, _raw, value in iter_jsonl(source, file=file, max_line_bytes=limit):
             if value is BLANK:
                 continue
             if not isinstance(value, dict):
@@ -391,7 +411,11 @@ def _meta_texts(file: str, rows: int) -> pa.Array | None:
 
 
 def _read_jsonl_records(
-    file: str, kind: type[Record], policy: OnError, report: ItemReport
+    file: str,
+    kind: type[Record],
+    policy: OnError,
+    report: ItemReport,
+    limit: int = MAX_LINE_BYTES,
 ) -> pa.Table:
     """The slow path: every line through the record layer, errors located by line."""
     batches: list[pa.RecordBatch] = []
@@ -399,7 +423,7 @@ def _read_jsonl_records(
     row = 0
     source = open_source(file, compression_for(file))
     try:
-        for line, _raw, value in iter_jsonl(source, file=file):
+        for line, _raw, value in iter_jsonl(source, file=file, max_line_bytes=limit):
             report.seen += 1
             if value is BLANK:
                 report.blank += 1
