@@ -1008,8 +1008,14 @@ def _settle(
     tally = report if report is not None else ItemReport()
     out.check_suspects(table, kind)
     bad = out.bad_rows()
-    tally.seen += table.num_rows
-    tally.valid += table.num_rows - len(bad)
+    if bad and policy == "raise":
+        # The read stops at the first bad row: the rows after it were never looked at, so
+        # they are not counted, and the report balances with the one rejection.
+        tally.seen += bad[0] + 1
+        tally.valid += bad[0]
+    else:
+        tally.seen += table.num_rows
+        tally.valid += table.num_rows - len(bad)
     if not bad:
         return table
     targets = bad[:1] if policy == "raise" else bad
