@@ -1212,9 +1212,7 @@ def _published_rows(draw: st.DrawFn, name: str) -> Row:
         elif how == "any":
             row[column] = draw(_ANY_VALUE)
         elif how == "surrogate" and column in row:
-            row[column] = _with_surrogate(
-                row[column], draw(_SURROGATES), draw(st.integers(0, 5))
-            )
+            row[column] = _with_surrogate(row[column], draw(_SURROGATES), draw(st.integers(0, 5)))
     return row
 
 
@@ -1244,7 +1242,8 @@ def test_every_adapter_gives_a_task_row_or_a_located_rejection_for_any_row(
     assert report.seen == len(published)
     for rejection in report.rejections:
         assert isinstance(rejection.error, DialectError)
-        assert rejection.loc is not None and rejection.row is not None
+        assert rejection.loc is not None
+        assert rejection.row is not None
     # What the adapters let through holds only text every writer can encode.
     assert all(_utf8_texts(row) for row in out)
 
@@ -1265,9 +1264,11 @@ def test_a_lone_surrogate_is_a_located_rejection_also_for_adapters_hashing_the_r
             continue  # no text in this column
         report = ItemReport()
         assert list(adapt(name, [row], on_error="collect", report=report)) == []
-        assert report.balanced and report.rejected == 1
+        assert report.balanced
+        assert report.rejected == 1
         (rejection,) = report.rejections
-        assert rejection.loc is not None and rejection.loc.startswith(f"$.{column}")
+        assert rejection.loc is not None
+        assert rejection.loc.startswith(f"$.{column}")
 
 
 def test_snli_premise_with_a_lone_surrogate_is_rejected_at_the_premise() -> None:
