@@ -25,7 +25,7 @@ from instructkit._errors import (
     RecordValidationError,
     TemplateError,
 )
-from instructkit._io import Reader, WriteResult, read, read_raw, write
+from instructkit._io import Reader, ReadPosition, WriteResult, read, read_raw, write
 from instructkit._library import builtin_families, builtin_tasks, builtin_templates
 from instructkit._llama_factory import llama_factory_dataset_info
 from instructkit._policy import ItemReport, OnError, Rejection
@@ -89,6 +89,7 @@ __all__ = [
     "OnError",
     "OptionStyle",
     "Preference",
+    "ReadPosition",
     "Reader",
     "RecordValidationError",
     "Rejection",

@@ -853,6 +853,7 @@ def iter_parquet_records(
     on_error: OnError = "raise",
     report: ItemReport | None = None,
     batch_size: int = _READ_BATCH,
+    start: int = 0,
 ) -> Iterator[Any]:
     """Read a Parquet file with instructkit's schema as validated records, streaming.
 
@@ -868,6 +869,7 @@ def iter_parquet_records(
         report: An :class:`~instructkit.ItemReport` to fill (``row`` of each rejection is
             the 0-based row in the file).
         batch_size: Rows per batch read.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         The records, in file order.
@@ -890,8 +892,7 @@ def iter_parquet_records(
         tally.source = file
     handle = _open(path)
     try:
-        start = 0
-        for batch in _batches(handle, batch_size, file):
+        for batch in _batches(handle, batch_size, file, start):
             conformed = conform_table(batch, kind, file=file)
             yield from records_from_batch(
                 conformed, kind, start=start, on_error=policy, report=tally, file=file
@@ -901,8 +902,21 @@ def iter_parquet_records(
         handle.close()
 
 
-def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.RecordBatch]:
-    iterator = handle.iter_batches(batch_size=batch_size, use_threads=True)
+def _batches(
+    handle: pq.ParquetFile, batch_size: int, file: str, skip: int = 0
+) -> Iterator[pa.RecordBatch]:
+    """The file's batches, from row ``skip`` on (whole row groups before it are not read)."""
+    groups: list[int] | None = None
+    if skip:
+        meta = handle.metadata
+        groups = []
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            if skip >= rows and not groups:
+                skip -= rows
+            else:
+                groups.append(group)
+    iterator = handle.iter_batches(batch_size=batch_size, row_groups=groups, use_threads=True)
     while True:
         try:
             batch = next(iterator)
@@ -910,6 +924,13 @@ def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.
             return
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
             raise DataError(f"expected readable Parquet data, got ({err})", file=file) from err
+        if skip:
+            # The rows before `skip` in the first row group read.
+            taken = min(skip, batch.num_rows)
+            skip -= taken
+            batch = batch.slice(taken)
+            if not batch.num_rows:
+                continue
         yield batch
 
 
@@ -917,6 +938,7 @@ def iter_parquet_rows(
     path: str | os.PathLike[str],
     *,
     batch_size: int = _READ_BATCH,
+    start: int = 0,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Read a Parquet file's rows as plain dicts, without validation, streaming.
 
@@ -930,6 +952,7 @@ def iter_parquet_rows(
     Args:
         path: The file.
         batch_size: Rows per batch read.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         ``(row_index, row)``, the index 0-based in the file.
@@ -957,8 +980,7 @@ def iter_parquet_rows(
     typed = {f.name: f.type for f in info.schema if _holds_json(f.type)}
     handle = _open(path)
     try:
-        start = 0
-        for batch in _batches(handle, batch_size, file):
+        for batch in _batches(handle, batch_size, file, start):
             _check_batch_utf8(batch, start, file)
             rows = batch.to_pylist()
             for offset, row in enumerate(rows):
