@@ -153,12 +153,13 @@ def test_read_stop_resume_gives_exactly_one_uninterrupted_read(
                 got.extend(next(part) for _ in range(stop))
                 assert part.report.balanced
                 position = ReadPosition.from_dict(json.loads(json.dumps(part.position.to_dict())))
-            assert _counts(part.report) == (
-                position.seen,
-                position.valid,
-                position.rejected,
-                position.blank,
-            )
+            counts = (position.seen, position.valid, position.rejected, position.blank)
+            if reader == "read" and position.file.endswith(".parquet"):
+                # Parquet in instructkit's schema is validated a batch at a time: the report
+                # may count the rest of the batch already; the position never does.
+                assert all(a >= b for a, b in zip(_counts(part.report), counts, strict=True))
+            else:
+                assert _counts(part.report) == counts
         with open_reader(paths, on_error=mode, resume=position) as rest:
             got.extend(rest)
         assert got == expected
@@ -220,9 +221,13 @@ def test_every_report_balances_in_every_mode(data: st.DataObject, reader: str, m
                 list(READERS[reader](paths, on_error=mode, report=report))
         except DataError as err:
             assert mode == "raise"
+            stopped_by = err
+        else:
+            stopped_by = None
+        if stopped_by is not None:
             # The item that stopped the read is counted, as rejected, with its error.
             assert report.rejections
-            assert report.rejections[-1].error is err
+            assert report.rejections[-1].error is stopped_by
         assert report.balanced, report.summary()
 
 
