@@ -324,3 +324,25 @@ def test_a_bad_position_dict_is_refused(data: Any, words: str) -> None:
 
 def test_position_is_exported() -> None:
     assert ik.ReadPosition is ReadPosition
+
+
+def test_parquet_under_raise_gives_the_rows_before_the_bad_one_then_resumes_past_it(
+    tmp_path: Path,
+) -> None:
+    good = [Instruction(instruction=f"q{n}", response="a") for n in range(3)]
+    items: list[Item] = [
+        ("record", good[0]),
+        ("record", good[1]),
+        ("bad", b""),
+        ("record", good[2]),
+    ]
+    path = _write_parquet(tmp_path, "one-group.parquet", items, group=10)
+    got: list[Any] = []
+    reader = read(path)
+    with pytest.raises(DataError, match="row 2"):
+        got.extend(reader)
+    # One batch holds all four rows: the two valid ones before the bad row still come first.
+    assert got == good[:2]
+    assert (reader.position.item, reader.report.rejected) == (3, 1)
+    with read(path, resume=reader.position) as rest:
+        assert list(rest) == good[2:]

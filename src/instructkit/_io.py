@@ -485,8 +485,9 @@ class Reader(Generic[R]):
 
     def _typed_position(self, common: dict[str, Any]) -> ReadPosition:
         # Parquet's typed path validates a batch at a time and counts it in the report before
-        # its records are taken; the position is after the last record taken, so it and its
-        # counts come from the rows rejected so far: each one before the next row shifts it.
+        # its records are taken; the position is after the last record taken (and the bad
+        # rows right after it), so it and its counts come from the rows rejected so far:
+        # each one up to the next row shifts it by one.
         taken, converted_bad = self._typed
         bad_rows = sorted(
             rejection.row
@@ -496,7 +497,7 @@ class Reader(Generic[R]):
         row = self._line0 + taken
         shift = 0
         for bad in bad_rows:
-            if bad >= row:
+            if bad > row:
                 break
             row += 1
             shift += 1

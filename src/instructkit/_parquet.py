@@ -894,9 +894,26 @@ def iter_parquet_records(
     try:
         for batch in _batches(handle, batch_size, file, start):
             conformed = conform_table(batch, kind, file=file)
-            yield from records_from_batch(
-                conformed, kind, start=start, on_error=policy, report=tally, file=file
-            )
+            if policy != "raise":
+                yield from records_from_batch(
+                    conformed, kind, start=start, on_error=policy, report=tally, file=file
+                )
+            else:
+                # A batch is validated whole; under "raise" the valid rows before the first
+                # bad one are still given, as a line-by-line read would, before its error.
+                probe = ItemReport()
+                records = records_from_batch(
+                    conformed, kind, start=start, on_error="collect", report=probe, file=file
+                )
+                first = probe.rejections[0] if probe.rejections else None
+                good = len(records) if first is None else (first.row or start) - start
+                tally.seen += good
+                tally.valid += good
+                yield from records[:good]
+                if first is not None:
+                    assert first.error is not None  # kept under "collect"
+                    tally.seen += 1
+                    tally.reject(first.error, on_error="raise")
             start += batch.num_rows
     finally:
         handle.close()
