@@ -829,6 +829,11 @@ class Reader(Generic[R]):
                         report.valid += 1
                         yield record
                 self._finished = True
+        except DataError as err:
+            if err.loc is not None:
+                raise
+            # An error about a whole file (not Parquet, no dialect fits): located at its root.
+            raise err.located(loc="$", file=self.file) from err
         finally:
             self._closed = True
             opened.close()

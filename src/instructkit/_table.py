@@ -195,6 +195,7 @@ def read_table(
     if kind is None:
         raise DataError(
             "expected at least one JSON row to tell the record type, got none (pass record=)",
+            loc="$",
             file=describe_sources(files),
         )
     for index in rowless:
@@ -206,7 +207,23 @@ def read_table(
 def _read_file(
     file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
 ) -> pa.Table:
-    """One file's validated table; ``kind`` may be ``None`` only for Parquet."""
+    """One file's validated table; ``kind`` may be ``None`` only for Parquet.
+
+    Raises:
+        DataError: as :func:`read_table` says; one about the whole file (not Parquet, not
+            the record type's columns) is located at its root, ``$``.
+    """
+    try:
+        return _read_one(file, kind_format, kind, policy, tally)
+    except DataError as err:
+        if err.loc is not None:
+            raise
+        raise err.located(loc="$", file=file) from err
+
+
+def _read_one(
+    file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
+) -> pa.Table:
     if kind_format == "parquet":
         table = read_parquet_table(file, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
