@@ -224,6 +224,7 @@ def _read_file(
 def _read_one(
     file: str, kind_format: str, kind: type[Record] | None, policy: OnError, tally: ItemReport
 ) -> pa.Table:
+    """:func:`_read_file` without the location of whole-file errors."""
     if kind_format == "parquet":
         table = read_parquet_table(file, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
