@@ -34,7 +34,15 @@ from instructkit._errors import (
     ShardSetError,
     TemplateError,
 )
-from instructkit._io import Reader, WriteResult, read, read_raw, read_table, write
+from instructkit._io import (
+    Reader,
+    ReadPosition,
+    WriteResult,
+    read,
+    read_raw,
+    read_table,
+    write,
+)
 from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._public import expose as _expose
 from instructkit._records import (
@@ -69,6 +77,7 @@ __all__ = [
     "Message",
     "OnError",
     "Preference",
+    "ReadPosition",
     "Reader",
     "RecordValidationError",
     "Rejection",

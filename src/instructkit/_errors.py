@@ -159,6 +159,7 @@ class DataError(InstructkitError, ValueError):
         line: int | None = None,
         row: int | None = None,
         prefix: Sequence[str | int] = (),
+        loc: str | None = None,
     ) -> DataError:
         """Return a copy of this error with file, line or row added and the path prefixed.
 
@@ -171,11 +172,13 @@ class DataError(InstructkitError, ValueError):
             row: 0-based row to record, if not already known.
             prefix: Path parts to put in front of the current location, for errors raised on
                 a nested value.
+            loc: JSON path to record, if not already known (``"$"`` for an error about a
+                whole line, element or file).
 
         Returns:
             A new error of the same class.
         """
-        loc = self.loc
+        loc = self.loc if self.loc is not None else loc
         if prefix:
             inner = (loc or "$")[1:]
             loc = format_loc(prefix) + inner
@@ -229,6 +232,10 @@ class LossyConversionError(DataError):
 class MalformedJSONError(DataError):
     """Bytes that should hold JSON do not parse.
 
+    Bytes that do not parse have no field to point at: unless a field is given (a repeated
+    key), the error is located at the root, ``$``, of the line or element (``column`` and
+    ``offset`` say where in its bytes).
+
     Attributes:
         column: 1-based column (in characters) of the problem within its line, if known.
         offset: 0-based byte offset of the problem from the start of the file, if known.
@@ -239,6 +246,8 @@ class MalformedJSONError(DataError):
     ) -> None:
         self.column = column
         self.offset = offset
+        if where.get("loc") is None:
+            where["loc"] = "$"
         super().__init__(reason, **where)
 
     def _compose(self) -> str:

@@ -7,8 +7,9 @@ that processes many items share one policy, ``on_error``:
 * ``"skip"``: go on; count each bad item and keep its reason.
 * ``"collect"``: go on; like ``"skip"``, and also keep each bad item's error object.
 
-Either way the :class:`ItemReport` balances: ``valid + rejected + blank == seen``, so nothing
-disappears without a trace.
+In every mode the :class:`ItemReport` balances: ``valid + rejected + blank == seen``, so
+nothing disappears without a trace (under ``"raise"``, the bad item that stopped the stream is
+counted as rejected before its error is raised).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Rejection:
         line: 1-based line in the source file, if the item came from a text file.
         row: 0-based row in the source table or input sequence, if known.
         loc: JSON path of the offending field, if known.
-        error: The error itself (kept with ``on_error="collect"``; ``None`` with ``"skip"``).
+        error: The error itself (kept with ``"collect"`` and ``"raise"``; ``None`` with ``"skip"``).
         file: The file the item came from, if it came from one.
     """
 
@@ -84,15 +85,15 @@ class ItemReport:
         return self.valid + self.rejected + self.blank == self.seen
 
     def reject(self, error: DataError, *, on_error: OnError) -> None:
-        """Count ``error``'s item as rejected, or raise it under ``on_error="raise"``.
+        """Count ``error``'s item as rejected; under ``on_error="raise"``, then raise it.
 
-        The caller has already counted the item in :attr:`seen`.
+        The caller has already counted the item in :attr:`seen`. The item is counted in
+        every mode, so the report balances also after the error stopped the stream (and a
+        read resumed from where it stopped goes on after the bad item).
 
         Raises:
             DataError: ``error`` itself, when ``on_error`` is ``"raise"``.
         """
-        if on_error == "raise":
-            raise error
         self.rejected += 1
         self.rejections.append(
             Rejection(
@@ -100,10 +101,13 @@ class ItemReport:
                 line=error.line,
                 row=error.row,
                 loc=error.loc,
-                error=error if on_error == "collect" else None,
+                # Under "raise" the caller gets the error itself; keeping it costs nothing.
+                error=None if on_error == "skip" else error,
                 file=error.file,
             )
         )
+        if on_error == "raise":
+            raise error
 
     def summary(self) -> str:
         """One line: ``valid + rejected + blank == seen`` in words."""

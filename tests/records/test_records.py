@@ -267,7 +267,11 @@ def test_malformed_json_error_message() -> None:
     error = ik.MalformedJSONError(
         "expected ',' got 'x'", file="d.jsonl", line=3, column=7, offset=120
     )
-    assert str(error) == "expected ',' got 'x' (d.jsonl, line 3) (column 7, byte 120)"
+    # Bytes that do not parse have no field: the error is about the line as a whole.
+    assert error.loc == "$"
+    assert str(error) == "expected ',' got 'x' - at $ (d.jsonl, line 3) (column 7, byte 120)"
+    repeated = ik.MalformedJSONError("expected each key once", loc="$.a", line=1)
+    assert str(repeated) == "expected each key once - at $.a (line 1)"
 
 
 # -- conversions ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
 from instructkit._policy import ItemReport, OnError, check_on_error
+from instructkit._records import check_text
 from instructkit._templates import DATASET_FIELD, Task, Template
 
 __all__ = [
@@ -106,7 +107,21 @@ class Row:
         stripped = value.strip()
         if not stripped:
             raise self.error(column, f"expected non-blank text in column {column!r}, got {value!r}")
-        return stripped
+        return self.encodable(stripped, column)
+
+    def encodable(self, text: str, where: str) -> str:
+        """``text`` (found at ``where``), if UTF-8 can encode it: no lone surrogate.
+
+        Python strings (and so rows built in Python) may hold lone surrogates that no record,
+        JSON or Arrow writer accepts; refusing them here keeps the error at the column.
+
+        Raises:
+            DialectError: ``text`` holds a lone surrogate.
+        """
+        try:
+            return check_text(text)
+        except ValueError as err:
+            raise self.error(where, f"{err} in {where!r}") from None
 
     def texts(self, column: str, *, minimum: int = 1, distinct: bool = False) -> list[str]:
         """A list of non-blank texts from ``column`` (each stripped).
@@ -140,7 +155,7 @@ class Row:
                     f"{where}[{index}]",
                     f"expected text items in {where!r}, got {_type_name(item)}",
                 )
-            stripped = item.strip()
+            stripped = self.encodable(item.strip(), f"{where}[{index}]")
             if not stripped:
                 raise self.error(
                     f"{where}[{index}]", f"expected non-blank items in {where!r}, got {item!r}"
@@ -327,8 +342,21 @@ class Adapter:
                     f"an int, got {_type_name(value)}",
                     loc=_loc(column),
                 )
-            return str(value)
-        return content_id(data, self.columns)
+            return Row(data, self.name).encodable(str(value), column)
+        try:
+            return content_id(data, self.columns)
+        except TypeError:
+            # orjson refuses text UTF-8 cannot encode; name the column that holds it.
+            for column in self.columns:
+                try:
+                    content_id(data, (column,))
+                except TypeError as err:
+                    raise DialectError(
+                        f"adapter {self.name!r}: expected values encodable as UTF-8 in column "
+                        f"{column!r} (the example id is a hash of them), got {err}",
+                        loc=_loc(column),
+                    ) from None
+            raise
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The adapter's options with ``given`` applied, checked.

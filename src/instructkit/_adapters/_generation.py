@@ -102,7 +102,7 @@ def _wmt(row: Row, options: Mapping[str, Any]) -> Mapped:
                 f"translation.{code}",
                 f"expected non-blank text in translation.{code}, got {value!r}",
             )
-        texts[code] = value.strip()
+        texts[code] = row.encodable(value.strip(), f"translation.{code}")
     return [
         (
             f".{source}-{target}",

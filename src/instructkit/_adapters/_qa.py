@@ -85,7 +85,8 @@ def _trivia_qa(row: Row, options: Mapping[str, Any]) -> Mapped:
         raise row.error(
             "answer.value", f"expected text in answer.value, got {type(value).__name__}"
         )
-    return {"question": row.text("question"), "answer": [value.strip()]}
+    answer_text = row.encodable(value.strip(), "answer.value")
+    return {"question": row.text("question"), "answer": [answer_text]}
 
 
 ADAPTERS: tuple[Adapter, ...] = (

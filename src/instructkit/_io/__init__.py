@@ -8,10 +8,11 @@ library imports from here, never from the modules inside.
 """
 
 from instructkit._io._llama_factory import llama_factory_dataset_info
-from instructkit._io._reader import Reader, WriteResult, read, read_raw, write
+from instructkit._io._reader import Reader, ReadPosition, WriteResult, read, read_raw, write
 from instructkit._io._table import read_table
 
 __all__ = [
+    "ReadPosition",
     "Reader",
     "WriteResult",
     "llama_factory_dataset_info",

@@ -355,7 +355,7 @@ def spread_object(
             f"{first} to {last}{hint} (a file of rows is [{{...}}, {{...}}]; for one row per "
             "line use .jsonl)"
         )
-    return raw, DataError(reason, file=file, line=first)
+    return raw, DataError(reason, loc="$", file=file, line=first)
 
 
 def iter_json_array(

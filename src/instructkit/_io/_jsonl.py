@@ -60,6 +60,7 @@ __all__ = [
     "open_compressed_writer",
     "open_source",
     "read_start",
+    "skip_to",
     "truncated_reason",
     "truncation_error",
     "write_jsonl_lines",
@@ -748,6 +749,8 @@ def iter_line_chunks(
     chunk_size: int = CHUNK_SIZE,
     file: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    first_line: int = 1,
+    start: int = 0,
 ) -> Iterator[LineChunk]:
     r"""Split a byte stream into lines on ``b"\n"``, a large chunk at a time.
 
@@ -760,6 +763,10 @@ def iter_line_chunks(
         chunk_size: Bytes per read.
         file: The file name, for the error about a line that is too long.
         max_line_bytes: The longest line allowed (without its ``\n``).
+        first_line: The number of the first line (a resumed read starts after line 1).
+        start: The byte offset in the file of the stream's first byte (see
+            :func:`skip_to`); only a stream from the file's start may begin with a byte
+            order mark.
 
     Yields:
         :class:`LineChunk` objects, in file order.
@@ -773,11 +780,11 @@ def iter_line_chunks(
     # than the limit, so only lines that span reads need their length checked.
     chunk_size = min(chunk_size, limit + 1)
     data = first_chunk if first_chunk is not None else read_start(source)
-    consumed = 0  # offset of the first byte of `pending` (or of the next line)
-    if data.startswith(_BOM):
+    consumed = start  # offset of the first byte of `pending` (or of the next line)
+    if not start and data.startswith(_BOM):
         data = data[3:]
         consumed = 3
-    line_no = 1
+    line_no = first_line
     pending: list[bytes] = []
     pending_size = 0
     while data:
@@ -809,6 +816,35 @@ def iter_line_chunks(
     truncated = truncated_reason(source)
     if pending or truncated is not None:
         yield LineChunk([b"".join(pending)], line_no, consumed, truncated)
+
+
+def skip_to(source: Any, first_chunk: bytes, offset: int) -> bytes:
+    """Move ``source`` on to byte ``offset`` of the file; return the first bytes from there.
+
+    ``first_chunk`` holds the bytes already read from the file's start. A plain file seeks;
+    a compressed stream cannot, so everything before ``offset`` is decompressed again and
+    dropped (time grows with ``offset``, memory stays at one chunk).
+
+    Returns:
+        Bytes from ``offset`` on: empty only at the end of the data.
+    """
+    if offset <= len(first_chunk):
+        rest = first_chunk[offset:]
+    elif hasattr(source, "seek"):
+        source.seek(offset)
+        rest = b""
+    else:
+        left = offset - len(first_chunk)
+        while left > 0:
+            dropped = source.read(min(left, CHUNK_SIZE))
+            if not dropped:
+                break
+            left -= len(dropped)
+        rest = b""
+    if rest:
+        return rest
+    data: bytes = source.read(CHUNK_SIZE)
+    return data
 
 
 def truncation_error(chunk: LineChunk, *, file: str | None) -> MalformedJSONError:

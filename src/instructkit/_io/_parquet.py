@@ -883,6 +883,7 @@ def iter_parquet_records(
     on_error: OnError = "raise",
     report: ItemReport | None = None,
     batch_size: int = _READ_BATCH,
+    start: int = 0,
 ) -> Iterator[Any]:
     """Read a Parquet file with instructkit's schema as validated records, streaming.
 
@@ -899,6 +900,7 @@ def iter_parquet_records(
         report: An :class:`~instructkit.ItemReport` to fill (``row`` of each rejection is
             the 0-based row in the file).
         batch_size: Rows per batch read.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         The records, in file order.
@@ -911,7 +913,7 @@ def iter_parquet_records(
             the field path.
     """
     for _, item in parquet_records(
-        path, record=record, on_error=on_error, report=report, batch_size=batch_size
+        path, record=record, on_error=on_error, report=report, batch_size=batch_size, start=start
     ):
         yield item
 
@@ -924,6 +926,7 @@ def parquet_records(
     report: ItemReport | None = None,
     batch_size: int = _READ_BATCH,
     rejected: Callable[[DataError, dict[str, Any]], None] | None = None,
+    start: int = 0,
 ) -> Iterator[tuple[int, Record]]:
     """:func:`iter_parquet_records` with each record's row index, and the rejected rows.
 
@@ -939,6 +942,7 @@ def parquet_records(
         batch_size: Rows per batch read.
         rejected: Called with each rejected row's error and the row (as stored, ``meta``
             decoded where it can be), before ``on_error`` applies.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         ``(row_index, record)``, the index 0-based in the file.
@@ -955,8 +959,7 @@ def parquet_records(
         tally.source = file
     handle = _open(path)
     try:
-        start = 0
-        for batch in _batches(handle, batch_size, file):
+        for batch in _batches(handle, batch_size, file, start):
             conformed = conform_table(batch, kind, file=file)
             # Collected first, then replayed in row order: the records before a bad row are
             # yielded before it raises, and `rejected` sees every bad row with its values.
@@ -1040,16 +1043,23 @@ def _damaged(file: str, group: int, first: int, expected: int, what: str) -> Dat
     )
 
 
-def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.RecordBatch]:
-    """Every row of the file, row group by row group, checked against the footer.
+def _batches(
+    handle: pq.ParquetFile, batch_size: int, file: str, skip: int = 0
+) -> Iterator[pa.RecordBatch]:
+    """Every row of the file from row ``skip`` on, row group by row group, checked.
 
     pyarrow trusts the pages: a damaged page header can make a column end early, and then
     it returns no rows and no error. So each row group must give exactly the footer's count
     of rows, and anything pyarrow raises (a page checksum that does not match, a header it
-    cannot decode) becomes a :class:`DataError` naming the row group.
+    cannot decode) becomes a :class:`DataError` naming the row group. Whole row groups
+    before ``skip`` are not read at all (a resumed read).
     """
     first = 0
     for group, expected in enumerate(_group_rows(handle, file)):
+        if skip >= expected:
+            skip -= expected
+            first += expected
+            continue
         got = 0
         try:
             for batch in handle.iter_batches(
@@ -1058,6 +1068,13 @@ def _batches(handle: pq.ParquetFile, batch_size: int, file: str) -> Iterator[pa.
                 got += batch.num_rows
                 if got > expected:
                     break
+                if skip:
+                    # The rows before the resumed position, in the first row group read.
+                    taken = min(skip, batch.num_rows)
+                    skip -= taken
+                    batch = batch.slice(taken)
+                    if not batch.num_rows:
+                        continue
                 yield batch
         except _UNREADABLE as err:
             if isinstance(err, _NOT_DATA):
@@ -1095,6 +1112,7 @@ def iter_parquet_rows(
     path: str | os.PathLike[str],
     *,
     batch_size: int = _READ_BATCH,
+    start: int = 0,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Read a Parquet file's rows as plain dicts, without validation, streaming.
 
@@ -1108,6 +1126,7 @@ def iter_parquet_rows(
     Args:
         path: The file.
         batch_size: Rows per batch read.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         ``(row_index, row)``, the index 0-based in the file.
@@ -1116,7 +1135,7 @@ def iter_parquet_rows(
         DataError: the file is not readable Parquet or is damaged, a row is not valid UTF-8,
             or a JSON text column does not hold valid JSON (with ``row=``).
     """
-    for index, row, error in parquet_row_items(path, batch_size=batch_size):
+    for index, row, error in parquet_row_items(path, batch_size=batch_size, start=start):
         if error is not None:
             raise error
         yield index, row
@@ -1126,8 +1145,14 @@ def parquet_row_items(
     path: str | os.PathLike[str],
     *,
     batch_size: int = _READ_BATCH,
+    start: int = 0,
 ) -> Iterator[tuple[int, dict[str, Any], DataError | None]]:
     """:func:`iter_parquet_rows`, with a bad row given as its error instead of raised.
+
+    Args:
+        path: The file.
+        batch_size: Rows per batch read.
+        start: The first row to read (0-based; a resumed read starts later).
 
     Yields:
         ``(row_index, row, error)``: ``error`` is ``None`` for a good row; for a bad one
@@ -1156,8 +1181,7 @@ def parquet_row_items(
     typed = {f.name: f.type for f in info.schema if _holds_json(f.type)}
     handle = _open(path)
     try:
-        start = 0
-        for batch in _batches(handle, batch_size, file):
+        for batch in _batches(handle, batch_size, file, start):
             for offset, row, error in _batch_rows(batch, start, file):
                 if error is not None:
                     yield start + offset, row, error

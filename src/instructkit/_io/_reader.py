@@ -65,6 +65,7 @@ from instructkit._io._jsonl import (
     open_compressed_writer,
     open_source,
     read_start,
+    skip_to,
     truncation_error,
     write_jsonl_lines,
 )
@@ -73,7 +74,7 @@ from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
 from instructkit._report import LossReport
 
-__all__ = ["FORMATS", "Reader", "WriteResult", "read", "read_raw", "write"]
+__all__ = ["FORMATS", "ReadPosition", "Reader", "WriteResult", "read", "read_raw", "write"]
 
 NATIVE: Final = "instructkit"
 """The dialect name of instructkit's own layout, ``record.to_dict()``."""
@@ -259,6 +260,94 @@ class _Rejects:
 
 Item = tuple[int, "bytes | None", Any]
 
+_COUNT: Final = "a count (an int >= 0)"
+_POSITION_FIELDS: Final[dict[str, str]] = {
+    "file": "a string",
+    "index": _COUNT,
+    "line": _COUNT,
+    "offset": _COUNT,
+    "item": _COUNT,
+    "finished": "a boolean",
+    "dialect": "a string or null",
+    "seen": _COUNT,
+    "valid": _COUNT,
+    "rejected": _COUNT,
+    "blank": _COUNT,
+}
+
+
+def _fits(value: object, expected: str) -> bool:
+    if expected == _COUNT:
+        return type(value) is int and value >= 0
+    if expected == "a boolean":
+        return type(value) is bool
+    return isinstance(value, str) or (value is None and expected.endswith("null"))
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Where a read stands, to resume it later: ``read(path, resume=reader.position)``.
+
+    Everything up to the position has been accounted for in the reader's report (given to
+    the caller, rejected or counted blank); resuming reads exactly what an uninterrupted read
+    would have read after it. :meth:`to_dict` gives plain JSON values to store, and
+    :meth:`from_dict` takes them back.
+
+    Attributes:
+        file: The file being read, as given to the reader.
+        index: Its place in the list of files (0 for a single file).
+        line: JSON Lines: lines of ``file`` read so far (the next line is ``line + 1``).
+        offset: JSON Lines: the byte offset of the next line in the (decompressed) file.
+        item: JSON arrays: elements read so far; Parquet: rows read so far (the next row's
+            0-based index).
+        finished: ``file`` has been read to its end.
+        dialect: The dialect rows are read with (so an ``"auto"`` read resumes with the
+            same one), or ``None`` if not decided yet (or for :func:`read_raw`).
+        seen: The report's ``seen`` at this position (``valid``, ``rejected`` and ``blank``
+            likewise); a resumed reader without ``report=`` starts counting from them.
+    """
+
+    file: str
+    index: int = 0
+    line: int = 0
+    offset: int = 0
+    item: int = 0
+    finished: bool = False
+    dialect: str | None = None
+    seen: int = 0
+    valid: int = 0
+    rejected: int = 0
+    blank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The position as a dict of JSON values (``json.dumps`` writes it as it is)."""
+        return {name: getattr(self, name) for name in _POSITION_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReadPosition:
+        """The position :meth:`to_dict` gave.
+
+        Raises:
+            ConfigurationError: ``data`` is not such a dict.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(
+                f"expected a read position as a dict, got {describe_type(data)}"
+            )
+        unknown = sorted(set(data) - set(_POSITION_FIELDS))
+        if unknown or "file" not in data:
+            raise ConfigurationError(
+                f"expected a read position's keys among {list(_POSITION_FIELDS)} with 'file', "
+                f"got {sorted(data)}"
+            )
+        for name, value in data.items():
+            expected = _POSITION_FIELDS[name]
+            if not _fits(value, expected):
+                raise ConfigurationError(
+                    f"expected {name!r} of a read position to be {expected}, got {value!r}"
+                )
+        return cls(**data)
+
 
 class _BadRow(NamedTuple):
     """A Parquet row that could not be read as a row (its error), with its stored values."""
@@ -288,6 +377,20 @@ class Reader(Generic[R]):
         losses: The :class:`~instructkit.LossReport` conversions count into, if given.
     """
 
+    # What `position` is computed from, kept up to date at file and chunk boundaries only:
+    # within a file, the report's `seen` count says how far the read got (every line,
+    # element or row is counted once, when it is taken up), so the loop pays nothing per line.
+    _index: int  # the file being read
+    _mode: str | None  # "lines", "items" (JSON array elements, Parquet rows), "typed", None
+    _seen0: int  # report.seen when the file started
+    _line0: int  # lines (or items) before the stream's start, for a resumed file
+    _offset0: int
+    _chunk: LineChunk | None  # the chunk being read ("lines")
+    _finished: bool
+    _typed: list[int]  # "typed": records taken, of them rejected by conversion
+    _rejections0: int
+    _counts0: tuple[int, int, int]  # valid, rejected, blank when the file started
+
     def __init__(
         self,
         paths: Sequence[PathArg],
@@ -305,6 +408,7 @@ class Reader(Generic[R]):
         raw: bool,
         check_shards: Callable[[], None] | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
+        resume: ReadPosition | None = None,
     ) -> None:
         self.paths = tuple(Path(path) for path in paths)
         self._formats = tuple(formats)
@@ -312,7 +416,12 @@ class Reader(Generic[R]):
         self.format = self._formats[0]
         self._files = tuple(os.fspath(path) for path in paths)
         self.file = self._files[0]
-        self.report = report if report is not None else ItemReport()
+        if report is None:
+            report = ItemReport()
+            if resume is not None:
+                report.seen, report.valid = resume.seen, resume.valid
+                report.rejected, report.blank = resume.rejected, resume.blank
+        self.report = report
         if self.report.source is None:
             self.report.source = describe_sources(paths)
         self.dialect: str | None = None if dialect == "auto" or raw else (dialect or NATIVE)
@@ -332,7 +441,96 @@ class Reader(Generic[R]):
         self._closed = False
         # Raises if a shard set among the files was replaced since the call.
         self._check_shards = check_shards or (lambda: None)
+        self._resume = resume
+        if resume is not None and resume.dialect is not None and dialect == "auto" and not raw:
+            # The rows after the position may look different: keep the dialect decided before.
+            self.dialect = resume.dialect
+        self._start_file(resume.index if resume else 0, resume)
+        if resume is not None:
+            self._finished = resume.finished
         self._gen: Generator[R, None, None] = self._loop()
+
+    # -- position --------------------------------------------------------------------------
+
+    def _start_file(self, index: int, at: ReadPosition | None) -> None:
+        report = self.report
+        self._index = index
+        self._mode = None
+        self._seen0 = report.seen
+        self._line0 = 0 if at is None else (at.item or at.line)
+        self._offset0 = 0 if at is None else at.offset
+        self._chunk = None
+        self._finished = False
+        self._typed = [0, 0]
+        self._rejections0 = len(report.rejections)
+        self._counts0 = (report.valid, report.rejected, report.blank)
+
+    @property
+    def position(self) -> ReadPosition:
+        """Where the read stands: resume from here with ``read(..., resume=position)``.
+
+        Everything before the position has been given to the caller, rejected or counted
+        blank, and the position's counts are the report's at that point; resuming reads
+        exactly the rest. After an error under ``on_error="raise"`` the position is past the
+        bad item, which the report counts as rejected. Cheap to ask for at any time, and a
+        plain value (:meth:`ReadPosition.to_dict` gives JSON).
+        """
+        report = self.report
+        index = self._index
+        common: dict[str, Any] = {
+            "file": self._files[index],
+            "index": index,
+            "dialect": None if self._raw else self.dialect,
+        }
+        counts: dict[str, Any] = {
+            "seen": report.seen,
+            "valid": report.valid,
+            "rejected": report.rejected,
+            "blank": report.blank,
+        }
+        if self._finished:
+            return ReadPosition(**common, finished=True, **counts)
+        if self._mode == "typed":
+            return self._typed_position(common)
+        done = report.seen - self._seen0
+        if self._mode == "items":
+            return ReadPosition(**common, item=self._line0 + done, **counts)
+        line = self._line0 + done
+        chunk = self._chunk
+        if chunk is None or line < chunk.first_line:
+            offset = self._offset0
+        else:
+            raw = chunk.lines[line - chunk.first_line]
+            offset = chunk.offset_of(line) + len(raw) + 1
+        return ReadPosition(**common, line=line, offset=offset, **counts)
+
+    def _typed_position(self, common: dict[str, Any]) -> ReadPosition:
+        # Parquet's typed path validates a batch at a time and counts it in the report before
+        # its records are taken; the position is after the last record taken (and the bad
+        # rows right after it), so it and its counts come from the rows rejected so far:
+        # each one up to the next row shifts it by one.
+        taken, converted_bad = self._typed
+        bad_rows = sorted(
+            rejection.row
+            for rejection in self.report.rejections[self._rejections0 :]
+            if rejection.row is not None
+        )
+        row = self._line0 + taken
+        shift = 0
+        for bad in bad_rows:
+            if bad > row:
+                break
+            row += 1
+            shift += 1
+        valid0, rejected0, blank0 = self._counts0
+        return ReadPosition(
+            **common,
+            item=row,
+            seen=self._seen0 + row - self._line0,
+            valid=valid0 + taken - converted_bad,
+            rejected=rejected0 + shift + converted_bad,
+            blank=blank0,
+        )
 
     # -- iterator and context manager ------------------------------------------------------
 
@@ -370,7 +568,7 @@ class Reader(Generic[R]):
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _parquet_typed(self) -> Iterator[Any] | None:
+    def _parquet_typed(self, start: int) -> Iterator[Any] | None:
         """The Parquet module's typed batch path, for files with instructkit's own schema.
 
         The only path for such files, whatever the other keywords (``rejects=``,
@@ -395,30 +593,40 @@ class Reader(Generic[R]):
             if rejects is not None:
                 rejects.add(error, None, row, file=file)
 
+        self._mode = "typed"
         return self._convert_typed(
             _parquet.parquet_records(
-                self.path, on_error=self._on_error, report=self.report, rejected=rejected
+                self.path,
+                on_error=self._on_error,
+                report=self.report,
+                rejected=rejected,
+                start=start,
             )
         )
 
     def _convert_typed(self, records: Iterator[tuple[int, Record]]) -> Iterator[Any]:
         target = self._record
         report = self.report
+        taken = self._typed  # [records taken, of them rejected here], for `position`
         for index, record in records:
+            taken[0] += 1
             if target is None or type(record) is target:
                 yield record
                 continue
             try:
-                yield convert_record(record, target, strict=self._strict, losses=self.losses)
+                converted = convert_record(record, target, strict=self._strict, losses=self.losses)
             except DataError as err:
                 # The Parquet reader counted the row valid; it is rejected after all.
                 report.valid -= 1
+                taken[1] += 1
                 self._reject(err.located(file=self.file, row=index), None, record.to_dict())
+                continue
+            yield converted
 
-    def _parquet_items(self) -> Iterator[Item]:
+    def _parquet_items(self, start: int) -> Iterator[Item]:
         from instructkit._io._parquet import parquet_row_items
 
-        for index, row, error in parquet_row_items(self.path):
+        for index, row, error in parquet_row_items(self.path, start=start):
             yield index, None, row if error is None else _BadRow(error, row)
 
     def _reject(self, error: DataError, raw: bytes | None, value: Any = None) -> None:
@@ -544,26 +752,55 @@ class Reader(Generic[R]):
         try:
             if self._rejects_path is not None:
                 self._rejects = _Rejects(self._stack, self._rejects_path)
-            for path, file, format in zip(self.paths, self._files, self._formats, strict=True):
+            resume = self._resume
+            for index, (path, file, format) in enumerate(
+                zip(self.paths, self._files, self._formats, strict=True)
+            ):
+                at = None
+                if resume is not None:
+                    if index < resume.index or (index == resume.index and resume.finished):
+                        continue  # read before the position
+                    if index == resume.index:
+                        at = resume
                 opened.close()  # the file before
                 self._check_shards()  # the file before belonged to the set checked at the call
+                self._start_file(index, at)
                 self.path, self.file, self.format = path, file, format
                 kind, compression = FORMATS[format]
                 # Of several files, the first that has rows decides an "auto" dialect for all.
                 auto = not self._raw and self._requested == "auto" and self.dialect is None
                 if kind == "parquet":
-                    typed = self._parquet_typed()
+                    typed = self._parquet_typed(self._line0)
                     if typed is not None:
                         yield from typed
                     else:
-                        items = self._parquet_items()
+                        self._mode = "items"
+                        items = self._parquet_items(self._line0)
                         yield from self._item_loop(
                             self._detect_items(items) if auto else items, True
                         )
+                    self._finished = True
                     continue
                 source, first, is_array, sniffed = self._open_text(compression, opened)
                 self._check_shards()  # before any of its rows is read
-                if not is_array and kind == "json":
+                if is_array:
+                    self._mode = "items"
+                    items = iter_json_array(
+                        source,
+                        file=self.file,
+                        first_chunk=first,
+                        max_line_bytes=self._max_line_bytes,
+                    )
+                    if self._line0:
+                        # Elements have no fixed place in the bytes to seek to: the array is
+                        # scanned and parsed again up to the position, without validation.
+                        items = islice(items, self._line0, None)
+                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
+                    self._finished = True
+                    continue
+                if at is not None and at.offset:
+                    first = skip_to(source, first, at.offset)
+                elif kind == "json":
                     spread = spread_object(
                         sniffed,
                         partial(open_source, path, compression),
@@ -573,22 +810,17 @@ class Reader(Generic[R]):
                     if spread is not None:
                         # The whole file is one item, not a truncated first line of many.
                         self.report.seen += 1
+                        self._finished = True
                         self._reject(spread[1], spread[0])
                         continue
-                if is_array:
-                    items = iter_json_array(
-                        source,
-                        file=self.file,
-                        first_chunk=first,
-                        max_line_bytes=self._max_line_bytes,
-                    )
-                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
-                    continue
+                self._mode = "lines"
                 chunks = iter_line_chunks(
                     source,
                     first_chunk=first,
                     file=self.file,
                     max_line_bytes=self._max_line_bytes,
+                    first_line=self._line0 + 1,
+                    start=self._offset0,
                 )
                 if auto:
                     chunks = self._detect_chunks(chunks)
@@ -605,8 +837,10 @@ class Reader(Generic[R]):
                 fast = dialect == NATIVE and not self._column_map and not self._role_map
                 build = build_native
                 for chunk in chunks:
+                    self._chunk = chunk
                     if chunk.truncated is not None:
                         report.seen += 1
+                        self._finished = True
                         self._reject(truncation_error(chunk, file=file), chunk.lines[0])
                         break  # the stream ended early: nothing follows
                     line = chunk.first_line - 1
@@ -660,7 +894,13 @@ class Reader(Generic[R]):
                                 continue
                         report.valid += 1
                         yield record
+                self._finished = True
             self._check_shards()  # the last file
+        except DataError as err:
+            if err.loc is not None:
+                raise
+            # An error about a whole file (not Parquet, no dialect fits): located at its root.
+            raise err.located(loc="$", file=self.file) from err
         finally:
             self._closed = True
             opened.close()
@@ -725,6 +965,7 @@ def read(
     report: ItemReport | None = None,
     losses: LossReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    resume: ReadPosition | None = None,
 ) -> Reader[Record]:
     r"""Read records from a JSON Lines, JSON or Parquet file (or several), streaming.
 
@@ -772,6 +1013,12 @@ def read(
             whatever ``on_error`` is (the file cannot be framed past it). It bounds the
             memory a file can take, a small file that decompresses into one endless line
             included.
+        resume: A :class:`ReadPosition` (:attr:`Reader.position` of an earlier read of the
+            same files, with the same keywords): read only what comes after it. Without
+            ``report=``, the new report starts from the position's counts. A ``.jsonl`` file
+            resumes by seeking to the position's byte offset; a compressed one is
+            decompressed again from its start up to it; a JSON array is parsed again up to
+            the position's element; a Parquet file skips whole row groups.
 
     Returns:
         A :class:`Reader`: iterate it for records; use it as a context manager to close the
@@ -808,6 +1055,7 @@ def read(
         losses=losses,
         raw=False,
         max_line_bytes=max_line_bytes,
+        resume=resume,
     )
 
 
@@ -819,6 +1067,7 @@ def read_raw(
     rejects: str | os.PathLike[str] | None = None,
     report: ItemReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    resume: ReadPosition | None = None,
 ) -> Reader[dict[str, Any]]:
     r"""Read the rows of a JSON Lines, JSON or Parquet file as plain dicts, without validation.
 
@@ -833,6 +1082,7 @@ def read_raw(
         rejects: As for :func:`read`.
         report: As for :func:`read`.
         max_line_bytes: As for :func:`read`.
+        resume: As for :func:`read`.
 
     Returns:
         A :class:`Reader` of dicts.
@@ -853,6 +1103,7 @@ def read_raw(
         report=report,
         raw=True,
         max_line_bytes=max_line_bytes,
+        resume=resume,
     )
 
 
@@ -871,6 +1122,7 @@ def _open_reader(
     strict: bool = False,
     losses: LossReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    resume: ReadPosition | None = None,
 ) -> Reader[Any]:
     paths = source_paths(path)
     formats = [resolve_format(each, format) for each in paths]
@@ -885,6 +1137,8 @@ def _open_reader(
     for each in paths:
         os.stat(each)  # a missing file fails here, at the call, not at a later next()
     check_shards = watch_shard_sets(paths)
+    if resume is not None:
+        _check_resume(resume, paths)
     return Reader(
         paths,
         formats=formats,
@@ -900,7 +1154,27 @@ def _open_reader(
         raw=raw,
         check_shards=check_shards,
         max_line_bytes=max_line_bytes,
+        resume=resume,
     )
+
+
+def _check_resume(resume: object, paths: Sequence[PathArg]) -> None:
+    """Check that ``resume`` is a position in one of ``paths``.
+
+    Raises:
+        ConfigurationError: not a :class:`ReadPosition`, or one in another file.
+    """
+    if not isinstance(resume, ReadPosition):
+        raise ConfigurationError(
+            "expected resume to be a ReadPosition (reader.position, or "
+            f"ReadPosition.from_dict of its to_dict()), got {describe_type(resume)}"
+        )
+    files = [os.fspath(each) for each in paths]
+    if resume.index >= len(files) or files[resume.index] != resume.file:
+        raise ConfigurationError(
+            f"expected a position in one of the files read, got one in {resume.file!r} "
+            f"(file {resume.index}), which is not file {resume.index} of {files}"
+        )
 
 
 # -- writing -------------------------------------------------------------------------------

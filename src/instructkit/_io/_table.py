@@ -212,6 +212,7 @@ def read_table(
     if kind is None:
         raise DataError(
             "expected at least one JSON row to tell the record type, got none (pass record=)",
+            loc="$",
             file=describe_sources(files),
         )
     for index in rowless:
@@ -229,7 +230,29 @@ def _read_file(
     tally: ItemReport,
     limit: int,
 ) -> pa.Table:
-    """One file's validated table; ``kind`` may be ``None`` only for Parquet."""
+    """One file's validated table; ``kind`` may be ``None`` only for Parquet.
+
+    Raises:
+        DataError: as :func:`read_table` says; one about the whole file (not Parquet, not
+            the record type's columns) is located at its root, ``$``.
+    """
+    try:
+        return _read_one(file, kind_format, kind, policy, tally, limit)
+    except DataError as err:
+        if err.loc is not None:
+            raise
+        raise err.located(loc="$", file=file) from err
+
+
+def _read_one(
+    file: str,
+    kind_format: str,
+    kind: type[Record] | None,
+    policy: OnError,
+    tally: ItemReport,
+    limit: int,
+) -> pa.Table:
+    """:func:`_read_file` without the location of whole-file errors."""
     if kind_format == "parquet":
         table = read_parquet_table(file, record=kind)
         found = record_type_of(table.schema)  # the conformed table's metadata names it
@@ -1038,8 +1061,14 @@ def _settle(
     tally = report if report is not None else ItemReport()
     out.check_suspects(table, kind)
     bad = out.bad_rows()
-    tally.seen += table.num_rows
-    tally.valid += table.num_rows - len(bad)
+    if bad and policy == "raise":
+        # The read stops at the first bad row: the rows after it were never looked at, so
+        # they are not counted, and the report balances with the one rejection.
+        tally.seen += bad[0] + 1
+        tally.valid += bad[0]
+    else:
+        tally.seen += table.num_rows
+        tally.valid += table.num_rows - len(bad)
     if not bad:
         return table
     targets = bad[:1] if policy == "raise" else bad
