@@ -1534,7 +1534,7 @@ def test_openai_image_on_an_assistant_turn_is_refused_located() -> None:
     assert caught.value.loc == "$.messages[1].content[0]"
 
 
-@pytest.mark.parametrize("dialect", ["sharegpt", "hh"])
+@pytest.mark.parametrize("dialect", ["hh"])
 def test_text_only_layouts_join_parts_and_drop_images_reported(dialect: str) -> None:
     chat = ik.parse_row(VISION_ROW, dialect="openai")
     record: Any = chat
