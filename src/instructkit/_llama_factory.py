@@ -34,6 +34,7 @@ _ALPACA_COLUMNS = {
     "system": "system",
     "history": "history",
     "tools": "tools",
+    "images": "images",
 }
 _SHAREGPT_COLUMNS = {
     "messages": "conversations",
@@ -41,6 +42,7 @@ _SHAREGPT_COLUMNS = {
     "rejected": "rejected",
     "system": "system",
     "tools": "tools",
+    "images": "images",
 }
 # LLaMA-Factory's tag names -> (instructkit role, LLaMA-Factory's default word).
 _ROLE_TAGS = {

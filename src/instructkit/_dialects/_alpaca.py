@@ -38,9 +38,13 @@ from instructkit._dialects._extras import (
     loss_loc,
     take_extras,
     take_id,
-    text_content,
 )
-from instructkit._dialects._images import IMAGES, ImageColumn, placeholder_parts
+from instructkit._dialects._images import (
+    IMAGES,
+    ImageColumn,
+    placeholder_parts,
+    record_has_images,
+)
 from instructkit._dialects._sharegpt import (
     read_image_slots,
     read_tools_text,
@@ -222,11 +226,9 @@ class AlpacaDialect(Dialect):
     # -- writing ---------------------------------------------------------------------------
 
     def coerce(self, record: Record, conv: Conversion) -> Record:
-        # A one-exchange Conversation without tools is exactly an Instruction; written as one
-        # (as before LLaMA-Factory's columns), it reads back as an Instruction.
-        if isinstance(record, Conversation) and not record.tools and not ImageColumn(
-            record, self.name
-        ).active:
+        # A one-exchange Conversation without tools or images is exactly an Instruction;
+        # written as one (as before LLaMA-Factory's columns), it reads back as one.
+        if isinstance(record, Conversation) and not (record.tools or record_has_images(record)):
             roles = [message.role for message in record.messages]
             if roles in (["user", "assistant"], ["system", "user", "assistant"]):
                 report = LossReport()

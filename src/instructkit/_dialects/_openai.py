@@ -674,8 +674,11 @@ def write_tool_list(tools: Sequence[str], conv: Conversion, field: str = "tools"
 
 
 def looks_like_trl(messages: object) -> bool:
-    """Whether message objects use TRL's spelling: argument values, no call ids, thinking,
-    ``{"type": "image"}`` placeholders (OpenAI's images are ``image_url`` parts)."""
+    """Whether message objects use TRL's spelling.
+
+    That is: argument values, no call ids, thinking, ``{"type": "image"}`` placeholders
+    (OpenAI's images are ``image_url`` parts).
+    """
     if not isinstance(messages, list):
         return False
     for message in messages:

@@ -71,6 +71,7 @@ from instructkit._dialects._extras import (
     text_content,
     tool_schema_texts,
 )
+from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
 from instructkit._dialects._openai import (
     TRL_STYLE,
     looks_like_trl,
@@ -78,7 +79,6 @@ from instructkit._dialects._openai import (
     write_messages,
     write_tool_list,
 )
-from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
@@ -259,8 +259,10 @@ class TRLDialect(Dialect):
         optional = (*_OPTIONAL, "prompt") if kind == "implicit_preference" else _OPTIONAL
         score = keys_score(row, columns, optional)
         if kind == "language_modeling" and form == "conversational":
-            # OpenAI lines have the same key; TRL wins only on TRL's own spelling.
-            score *= 1.0 if looks_like_trl(row["messages"]) else 0.9
+            # OpenAI lines have the same key; TRL wins on TRL's own spelling, or on an images
+            # column (OpenAI's images are URLs in the messages).
+            trl = looks_like_trl(row["messages"]) or row.get(IMAGES) is not None
+            score *= 1.0 if trl else 0.9
         return Match(score, f"{form}_{kind}") if score else NO_MATCH
 
     # -- reading ---------------------------------------------------------------------------
