@@ -189,20 +189,18 @@ class ImageColumn:
                 ``<image>``, which would be read back as an image.
         """
         content = message.content
+        if self.active and isinstance(content, str) and IMAGE_PLACEHOLDER in content:
+            raise self._literal((*loc, "content"), conv)
+        if self.active and isinstance(content, tuple):
+            for index, part in enumerate(content):
+                if isinstance(part, TextPart) and IMAGE_PLACEHOLDER in part.text:
+                    raise self._literal((*loc, "content", index, "text"), conv)
         if not self.active or not has_images(content):
-            if self.active:
-                texts = [content] if isinstance(content, str) else []
-                if isinstance(content, tuple):
-                    texts = [p.text for p in content if isinstance(p, TextPart)]
-                if any(IMAGE_PLACEHOLDER in text for text in texts):
-                    raise self._literal(loc, conv)
             return text_content(message, field, conv)
         assert isinstance(content, tuple)
         pieces: list[str] = []
-        for index, part in enumerate(content):
+        for part in content:
             if isinstance(part, TextPart):
-                if IMAGE_PLACEHOLDER in part.text:
-                    raise self._literal((*loc, "content", index, "text"), conv)
                 pieces.append(part.text)
             else:
                 self.drop_detail(part, field, conv)
