@@ -42,11 +42,11 @@ from instructkit._dialects._extras import (
 from instructkit._dialects._images import (
     IMAGES,
     ImageColumn,
+    ImageSlots,
     placeholder_parts,
     record_has_images,
 )
 from instructkit._dialects._sharegpt import (
-    read_image_slots,
     read_tools_text,
     refuse_kto,
     write_tools_text,
@@ -117,7 +117,7 @@ class AlpacaDialect(Dialect):
             system = None
         history = self._read_history(row, conv)
         tools = read_tools_text(row, conv)
-        slots = read_image_slots(row, conv)
+        slots = ImageSlots(row, conv)
         record_id = take_id(row, conv)
         meta = take_extras(row, self.columns, conv)
         # An Instruction holds text only, so a row with images is a Conversation.

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructkit._dialects._base import Conversion, Path, describe_type
-from instructkit._dialects._extras import text_content
+from instructkit._dialects._extras import loss_loc, text_content
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import IMAGE_ROLES, ImagePart, Message, Record, TextPart, has_images
 
@@ -52,6 +52,9 @@ class ImageSlots:
         row: The row (in the dialect's column names).
         conv: The conversion.
 
+    An empty column reads as no images (reported, as it is not written back); placeholders
+    next to it are refused like any count mismatch.
+
     Raises:
         DialectError: the column is not an array of non-empty strings. Image data (the
             ``{"bytes", "path"}`` objects of datasets' ``Image`` feature, decoded images) is
@@ -73,6 +76,9 @@ class ImageSlots:
                     (IMAGES, index),
                 )
             self.urls.append(item)
+        if self.present and not self.urls:
+            # Datasets mixing text-only and vision rows give the text-only ones an empty list.
+            conv.lost("dropped", loss_loc((IMAGES,), conv), "an empty images column is left out")
         self.used = 0
 
     def take(self, at: Path) -> str:

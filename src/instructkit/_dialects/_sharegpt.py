@@ -59,7 +59,6 @@ __all__ = [
     "FUNCTION_CALL",
     "ShareGPTDialect",
     "function_call_text",
-    "read_image_slots",
     "read_tools_text",
     "refuse_kto",
     "tools_text",
@@ -149,21 +148,6 @@ def read_tools_text(row: Mapping[str, Any], conv: Conversion) -> list[str]:
     elif tools_text(items) != text:
         conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
     return items
-
-
-def read_image_slots(row: Mapping[str, Any], conv: Conversion) -> ImageSlots:
-    """Read LLaMA-Factory's ``images`` column, for the ``<image>`` placeholders in the turns.
-
-    An empty column reads as no images (reported, as it is not written back); placeholders
-    next to it are refused like any count mismatch.
-
-    Raises:
-        DialectError: the column is not an array of path or URL strings.
-    """
-    slots = ImageSlots(row, conv)
-    if slots.present and not slots.urls:
-        conv.lost("dropped", loss_loc((IMAGES,), conv), "an empty images column is left out")
-    return slots
 
 
 def write_tools_text(tools: Sequence[str], conv: Conversion) -> str:
@@ -272,7 +256,7 @@ class ShareGPTDialect(Dialect):
         turns = conv.get(row, "conversations", (), list)
         system = conv.get(row, "system", (), str, required=False, nullable=True)
         tools = read_tools_text(row, conv)
-        slots = read_image_slots(row, conv)
+        slots = ImageSlots(row, conv)
         record_id = take_id(row, conv)
         meta = take_extras(row, self.columns, conv)
         ranking = _is_ranking(row)

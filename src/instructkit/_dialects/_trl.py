@@ -482,10 +482,7 @@ class TRLDialect(Dialect):
                 preferences), or entries that are not path or URL strings.
         """
         slots = ImageSlots(row, conv)
-        if slots.present and not slots.urls:
-            # Mixed datasets give text-only rows an empty list; it is not written back.
-            conv.lost("dropped", loss_loc((IMAGES,), conv), "an empty images column is left out")
-        elif slots.present and (form == "standard" or kind == "implicit_preference"):
+        if slots.urls and (form == "standard" or kind == "implicit_preference"):
             raise conv.fail(
                 "expected images only in conversational layouts with a messages or prompt "
                 f"column (TRL binds the images column to it), got them in layout "
