@@ -336,6 +336,30 @@ def test_trl_rows_of_text_turns_get_their_images_before_the_first_user_text() ->
     assert back["messages"][1]["content"][:2] == [{"type": "image"}, {"type": "image"}]
 
 
+def test_trl_rows_with_images_write_user_text_as_parts_so_trl_binds_no_more() -> None:
+    chat = ik.Conversation(
+        messages=[
+            {"role": "user", "content": [{"type": "image", "url": "a.png"}]},
+            {"role": "assistant", "content": "A cat."},
+            {"role": "user", "content": "And now?"},
+            {"role": "assistant", "content": "Still a cat."},
+        ]
+    )
+    report = ik.LossReport()
+    row = ik.to_row(chat, dialect="trl", report=report)
+    assert row["messages"][2]["content"] == [{"type": "text", "text": "And now?"}]
+    assert row["messages"][1]["content"] == "A cat."
+    assert [(loss.kind, loss.field) for loss in report] == [("changed", "$.messages[*].content")]
+    # The row as it would be with plain user text: TRL would put the image before it too.
+    mixed = {
+        **row,
+        "messages": [*row["messages"][:2], chat.to_dict()["messages"][2], row["messages"][3]],
+    }
+    with pytest.raises(ik.DialectError) as caught:
+        ik.parse_row(mixed, dialect="trl")
+    assert caught.value.loc == "$.messages[2].content"
+
+
 def test_trl_images_outside_the_prompt_or_in_other_layouts_are_refused() -> None:
     in_completion = {
         "prompt": [{"role": "user", "content": "Hi"}],

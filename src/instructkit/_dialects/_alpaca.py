@@ -46,11 +46,7 @@ from instructkit._dialects._images import (
     placeholder_parts,
     record_has_images,
 )
-from instructkit._dialects._sharegpt import (
-    read_tools_text,
-    refuse_kto,
-    write_tools_text,
-)
+from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import (
     INPUT_OFFSET_KEY,
@@ -260,13 +256,13 @@ class AlpacaDialect(Dialect):
         images = ImageColumn(record, self.name)
         if isinstance(record, Preference):
             prompt, field = record.prompt, "prompt"
-            system, history, last = self._prompt(prompt, field, conv, images)
             answers = [self._answer(record.chosen, "chosen", conv, images)]
             answers.append(self._answer(record.rejected, "rejected", conv, images))
         else:
             prompt, field = record.messages[:-1], "messages"
-            system, history, last = self._prompt(prompt, field, conv, images)
             answers = [self._answer(record.messages[-1:], "messages", conv, images, len(prompt))]
+        # Answers are assistant turns, which hold no images: the column's order is the prompt's.
+        system, history, last = self._prompt(prompt, field, conv, images)
         # to_row has moved the bookkeeping out of meta; the input offset is consumed here.
         offset = conv.bookkeeping.pop(INPUT_OFFSET_KEY, meta.pop(INPUT_OFFSET_KEY, None))
         instruction, input_text = split_input(last, offset)

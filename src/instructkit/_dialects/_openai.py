@@ -56,7 +56,6 @@ from instructkit._dialects._images import ImageColumn, ImageSlots
 from instructkit._errors import DialectError, format_loc, with_article
 from instructkit._records import (
     Conversation,
-    ImagePart,
     Message,
     Preference,
     Record,
@@ -534,7 +533,7 @@ def write_messages(
         item: dict[str, Any] = {col("role"): conv.role_out(message.role)}
         if message.content is not None:
             where = (record_field, index)
-            item[col("content")] = _write_content(message.content, conv, style, images, where)
+            item[col("content")] = _write_content(message, conv, style, images, where)
         if message.name is not None:
             if message.role == "tool" and not style.tool_names:
                 conv.lost(
@@ -567,13 +566,25 @@ def write_messages(
 
 
 def _write_content(
-    content: str | tuple[TextPart | ImagePart, ...],
+    message: Message,
     conv: Conversion,
     style: ChatStyle,
     images: ImageColumn | None,
     where: tuple[str, int],
 ) -> Any:
+    content = message.content
+    assert content is not None
     if isinstance(content, str):
+        if images is not None and images.active and message.role == "user":
+            # TRL puts all of a row's images before its first user turn of plain text, so
+            # in a row with images every user turn is written as content parts.
+            conv.lost(
+                "changed",
+                f"$.{where[0]}[*].content",
+                "user text in a TRL row with images is written as a text part, as TRL would "
+                "place the images before plain text",
+            )
+            return [{"type": "text", "text": content}]
         return content
     out: list[dict[str, Any]] = []
     for number, part in enumerate(content):

@@ -195,16 +195,27 @@ def _row_has_ids(row: Mapping[str, Any], columns: Sequence[str], conv: Conversio
 def _leading_images(
     messages: list[dict[str, Any]], slots: ImageSlots, column: str, conv: Conversion
 ) -> None:
-    """Place images no placeholder took before the first user turn's text, as TRL does.
+    """Place the images before the first user turn of plain text, as TRL does.
 
-    TRL puts the images of a row whose turns hold text (no image parts) before the text of
-    the first user turn whose content is a string. The record holds them there, and writing
-    gives that turn content parts (reported as changed).
+    TRL puts all the images of a row before the text of the first user turn whose content is
+    a string, then counts the placeholders. The record holds them there, and writing gives
+    that turn content parts (reported as changed). A row that also has image parts would
+    have more placeholders than images, which TRL refuses, and so is refused here.
+
+    Raises:
+        DialectError: image parts next to a user turn of plain text.
     """
-    if slots.used or not slots.urls:
+    if not slots.urls:
         return
-    for message in messages:
+    for index, message in enumerate(messages):
         if message["role"] == "user" and isinstance(message["content"], str):
+            if slots.used:
+                raise conv.fail(
+                    "expected user turns of content parts in a row with image parts (TRL "
+                    "puts all the images before the first user turn of plain text, which "
+                    "would give more placeholders than images), got plain text",
+                    (column, index, "content"),
+                )
             images = [{"type": "image", "url": slots.take((IMAGES,))} for _ in slots.urls]
             message["content"] = [*images, {"type": "text", "text": message["content"]}]
             conv.lost(
