@@ -45,6 +45,7 @@ from trl.data_utils import (  # noqa: E402
     is_conversational,
     maybe_apply_chat_template,
     maybe_extract_prompt,
+    prepare_multimodal_messages,
     unpair_preference_dataset,
 )
 
@@ -330,3 +331,83 @@ def test_trl_jsonl_lines_hold_exact_arguments() -> None:
     assert lines[-1]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {
         "by": 1.192092896e-07
     }
+
+
+VISION_CHATS = [
+    ik.Conversation(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Compare "},
+                    {"type": "image", "url": "images/cat.png"},
+                    {"type": "text", "text": " and "},
+                    {"type": "image", "url": "https://example.com/dog.png"},
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "A cat, a dog."}]},
+        ]
+    ),
+    ik.Conversation(
+        messages=[
+            {
+                "role": "user",
+                "content": [{"type": "image", "url": "a.png"}, {"type": "text", "text": "?"}],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "A."}]},
+        ]
+    ),
+]
+
+
+def _bound(messages: list[dict[str, Any]]) -> list[Any]:
+    """The images TRL bound, in reading order."""
+    return [
+        part["image"]
+        for message in messages
+        for part in message["content"]
+        if part["type"] == "image"
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_trl_binds_the_images_of_written_vision_rows_in_place(fmt: str) -> None:
+    # TRL's vision SFT and DPO collators fill each {"type": "image"} placeholder with the
+    # next entry of the images column; the images must land where the records hold them.
+    # Every turn holds parts: Arrow gives all turns of a file one content type.
+    pair = ik.Preference(
+        prompt=VISION_CHATS[1].messages[:1],
+        chosen=[{"role": "assistant", "content": [{"type": "text", "text": "A."}]}],
+        rejected=[{"role": "assistant", "content": [{"type": "text", "text": "B."}]}],
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        for name in ("sft", "dpo"):
+            (Path(folder) / name).mkdir()
+        chats = write_and_load(VISION_CHATS, Path(folder) / "sft", fmt, dialect="trl")
+        pairs = write_and_load([pair], Path(folder) / "dpo", fmt, dialect="trl")
+        assert chats.features["images"] == datasets.List(datasets.Value("string"))
+        for row, chat in zip(chats, VISION_CHATS, strict=True):
+            filled = prepare_multimodal_messages(row["messages"], images=row["images"])
+            wanted = [
+                p.url for m in chat.messages for p in m.content if isinstance(p, ik.ImagePart)
+            ]
+            assert _bound(filled) == wanted
+        (row,) = pairs
+        assert _bound(prepare_multimodal_messages(row["prompt"], images=row["images"])) == ["a.png"]
+
+
+def test_trl_places_images_of_text_rows_as_instructkit_reads_them() -> None:
+    # A row of text turns with images: TRL puts the images before the first user text.
+    # instructkit reads them there (reported) and writes image parts, which TRL binds the same.
+    row = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What are these?"},
+            {"role": "assistant", "content": "Two cats."},
+        ],
+        "images": ["a.png", "b.png"],
+    }
+    written = ik.to_row(ik.parse_row(row, dialect="trl"), dialect="trl")
+    assert prepare_multimodal_messages(
+        written["messages"], images=written["images"]
+    ) == prepare_multimodal_messages(row["messages"], images=row["images"])

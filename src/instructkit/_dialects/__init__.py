@@ -23,6 +23,7 @@ from instructkit._dialects._alpaca import AlpacaDialect
 from instructkit._dialects._base import Conversion, Dialect, describe_type
 from instructkit._dialects._flan import FlanDialect
 from instructkit._dialects._hh import HHDialect
+from instructkit._dialects._images import IMAGE_PLACEHOLDER
 from instructkit._dialects._instruction_like import DollyDialect, InstructionDialect
 from instructkit._dialects._native import NativeDialect, native_record_type
 from instructkit._dialects._openai import OpenAIDialect, OpenAIDPODialect
@@ -40,6 +41,7 @@ from instructkit._report import LossReport, settle_losses
 
 __all__ = [
     "DIALECTS",
+    "IMAGE_PLACEHOLDER",
     "Conversion",
     "DialectConflict",
     "DialectGuess",

@@ -38,7 +38,13 @@ from instructkit._dialects._extras import (
     loss_loc,
     take_extras,
     take_id,
-    text_content,
+)
+from instructkit._dialects._images import (
+    IMAGES,
+    ImageColumn,
+    ImageSlots,
+    placeholder_parts,
+    record_has_images,
 )
 from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
 from instructkit._errors import DialectError, format_loc
@@ -77,6 +83,7 @@ class AlpacaDialect(Dialect):
         "system",
         "history",
         "tools",
+        IMAGES,
         "id",
         "kto_tag",
     )
@@ -106,9 +113,11 @@ class AlpacaDialect(Dialect):
             system = None
         history = self._read_history(row, conv)
         tools = read_tools_text(row, conv)
+        slots = ImageSlots(row, conv)
         record_id = take_id(row, conv)
         meta = take_extras(row, self.columns, conv)
-        if not (ranking or history or tools):
+        # An Instruction holds text only, so a row with images is a Conversation.
+        if not (ranking or history or tools or slots.urls):
             fields = (instruction, input_text, answers[0])
             return self._instruction(conv, fields, system, record_id, meta)
         field = "prompt" if ranking else "messages"
@@ -125,8 +134,10 @@ class AlpacaDialect(Dialect):
             messages.append({"role": "system", "content": system})
         for number, (user, answer) in enumerate(history):
             for offset, (role, text) in enumerate((("user", user), ("assistant", answer))):
-                place((field, len(messages)), ("history", number, offset))
-                messages.append({"role": role, "content": text})
+                here = ("history", number, offset)
+                place((field, len(messages)), here)
+                content = placeholder_parts(text, role, here, slots, conv)
+                messages.append({"role": role, "content": content})
         user_text = instruction
         if input_text:
             if INPUT_OFFSET_KEY in meta:
@@ -138,7 +149,12 @@ class AlpacaDialect(Dialect):
             user_text = instruction + INPUT_SEPARATOR + input_text
             meta[INPUT_OFFSET_KEY] = len(instruction) + len(INPUT_SEPARATOR)
         place((field, len(messages)), ("instruction",))
-        messages.append({"role": "user", "content": user_text})
+        # The input offset counts the text as written, each image as its placeholder.
+        content = placeholder_parts(user_text, "user", ("instruction",), slots, conv)
+        messages.append({"role": "user", "content": content})
+        for key, answer in zip(_SIDES if ranking else ("output",), answers, strict=True):
+            placeholder_parts(answer, "assistant", (key,), slots, conv)
+        slots.finish()
         if not ranking:
             place((field, len(messages)), ("output",))
             messages.append({"role": "assistant", "content": answers[0]})
@@ -206,9 +222,9 @@ class AlpacaDialect(Dialect):
     # -- writing ---------------------------------------------------------------------------
 
     def coerce(self, record: Record, conv: Conversion) -> Record:
-        # A one-exchange Conversation without tools is exactly an Instruction; written as one
-        # (as before LLaMA-Factory's columns), it reads back as an Instruction.
-        if isinstance(record, Conversation) and not record.tools:
+        # A one-exchange Conversation without tools or images is exactly an Instruction;
+        # written as one (as before LLaMA-Factory's columns), it reads back as one.
+        if isinstance(record, Conversation) and not (record.tools or record_has_images(record)):
             roles = [message.role for message in record.messages]
             if roles in (["user", "assistant"], ["system", "user", "assistant"]):
                 report = LossReport()
@@ -237,14 +253,16 @@ class AlpacaDialect(Dialect):
             return row
         assert isinstance(record, (Conversation, Preference))
         meta = dict(record.meta)
+        images = ImageColumn(record, self.name)
         if isinstance(record, Preference):
             prompt, field = record.prompt, "prompt"
-            answers = [self._answer(record.chosen, "chosen", conv)]
-            answers.append(self._answer(record.rejected, "rejected", conv))
+            answers = [self._answer(record.chosen, "chosen", conv, images)]
+            answers.append(self._answer(record.rejected, "rejected", conv, images))
         else:
             prompt, field = record.messages[:-1], "messages"
-            answers = [self._answer(record.messages[-1:], "messages", conv, len(prompt))]
-        system, history, last = self._prompt(prompt, field, conv)
+            answers = [self._answer(record.messages[-1:], "messages", conv, images, len(prompt))]
+        # Answers are assistant turns, which hold no images: the column's order is the prompt's.
+        system, history, last = self._prompt(prompt, field, conv, images)
         # to_row has moved the bookkeeping out of meta; the input offset is consumed here.
         offset = conv.bookkeeping.pop(INPUT_OFFSET_KEY, meta.pop(INPUT_OFFSET_KEY, None))
         instruction, input_text = split_input(last, offset)
@@ -260,6 +278,7 @@ class AlpacaDialect(Dialect):
             row["system"] = system
         if history:
             row["history"] = history
+        images.write(row)
         if record.tools:
             row["tools"] = write_tools_text(record.tools, conv)
         if record.id is not None:
@@ -268,7 +287,7 @@ class AlpacaDialect(Dialect):
         return row
 
     def _prompt(
-        self, messages: Sequence[Message], field: str, conv: Conversion
+        self, messages: Sequence[Message], field: str, conv: Conversion, images: ImageColumn
     ) -> tuple[str | None, list[list[str]], str]:
         """Split prompt turns into the system prompt, the history pairs and the last user text.
 
@@ -278,7 +297,7 @@ class AlpacaDialect(Dialect):
         system = None
         start = 0
         if messages and messages[0].role == "system":
-            system = self._text(messages[0], field, 0, conv)
+            system = self._text(messages[0], field, 0, conv, images)
             start = 1
         rest = messages[start:]
         expected = ["user", "assistant"] * (len(rest) // 2) + ["user"]
@@ -290,12 +309,17 @@ class AlpacaDialect(Dialect):
                 ),
                 loc=format_loc([field]),
             )
-        texts = [self._text(m, field, start + i, conv) for i, m in enumerate(rest)]
+        texts = [self._text(m, field, start + i, conv, images) for i, m in enumerate(rest)]
         history = [[texts[i], texts[i + 1]] for i in range(0, len(texts) - 1, 2)]
         return system, history, texts[-1]
 
     def _answer(
-        self, messages: Sequence[Message], field: str, conv: Conversion, start: int = 0
+        self,
+        messages: Sequence[Message],
+        field: str,
+        conv: Conversion,
+        images: ImageColumn,
+        start: int = 0,
     ) -> str:
         if len(messages) != 1 or messages[0].role != "assistant":
             raise DialectError(
@@ -305,9 +329,11 @@ class AlpacaDialect(Dialect):
                 ),
                 loc=format_loc([field]),
             )
-        return self._text(messages[0], field, start, conv)
+        return self._text(messages[0], field, start, conv, images)
 
-    def _text(self, message: Message, field: str, index: int, conv: Conversion) -> str:
+    def _text(
+        self, message: Message, field: str, index: int, conv: Conversion, images: ImageColumn
+    ) -> str:
         if message.tool_calls or message.content is None:
             raise DialectError(
                 self.message(
@@ -318,4 +344,4 @@ class AlpacaDialect(Dialect):
         for extra in ("name", "weight", "reasoning"):
             if getattr(message, extra) is not None:
                 conv.lost("dropped", f"$.{field}[*].{extra}", f"Alpaca turns have no {extra}")
-        return text_content(message, f"$.{field}[*]", conv) or ""
+        return images.placeholder_text(message, (field, index), f"$.{field}[*]", conv) or ""

@@ -52,10 +52,10 @@ from instructkit._dialects._extras import (
     take_id,
     wrapped_tool_value,
 )
+from instructkit._dialects._images import ImageColumn, ImageSlots
 from instructkit._errors import DialectError, format_loc, with_article
 from instructkit._records import (
     Conversation,
-    ImagePart,
     Message,
     Preference,
     Record,
@@ -95,6 +95,8 @@ class ChatStyle:
         legacy_function_call: Read the deprecated assistant ``function_call`` key.
         tool_names: Tool messages may carry a ``name`` (TRL's do); OpenAI's have none, so
             writing drops it (reported).
+        image_placeholders: Images are ``{"type": "image"}`` parts bound by position to the
+            row's ``images`` column (TRL), rather than ``image_url`` parts holding the URL.
     """
 
     arguments_as_text: bool
@@ -102,6 +104,7 @@ class ChatStyle:
     always_write_ids: bool
     legacy_function_call: bool
     tool_names: bool = True
+    image_placeholders: bool = False
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -128,6 +131,7 @@ TRL_STYLE = ChatStyle(
     reasoning_key="thinking",
     always_write_ids=False,
     legacy_function_call=False,
+    image_placeholders=True,
 )
 """TRL conversational messages: argument values, optional ids, ``thinking`` for reasoning."""
 
@@ -151,6 +155,7 @@ def read_messages(
     *,
     record_field: str,
     offset: int = 0,
+    images: ImageSlots | None = None,
 ) -> list[dict[str, Any]]:
     """Read a row's message objects into message field dicts for a record.
 
@@ -163,6 +168,8 @@ def read_messages(
         where: Learns where each record field came from, for error locations.
         record_field: The record field the messages go to (``messages``, ``chosen`` ...).
         offset: The index in ``record_field`` of the first message.
+        images: For styles with image placeholders, the row's ``images`` column when these
+            messages are the ones it is bound to; ``None`` refuses image placeholders here.
 
     Returns:
         One dict of :class:`~instructkit.Message` fields per message.
@@ -176,9 +183,8 @@ def read_messages(
         here = (*path, index)
         if not isinstance(item, Mapping):
             raise conv.fail(f"expected a message object, got {describe_type(item)}", here)
-        out.append(
-            _read_message(item, here, path, conv, style, ids, where, (record_field, offset + index))
-        )
+        target = (record_field, offset + index)
+        out.append(_read_message(item, here, path, conv, style, ids, where, target, images))
     return out
 
 
@@ -191,6 +197,7 @@ def _read_message(
     ids: CallIds,
     where: LocMap,
     target: tuple[str, int],
+    images: ImageSlots | None,
 ) -> dict[str, Any]:
     known = {conv.col(key) for key in style.keys}
     for key, value in item.items():
@@ -213,7 +220,7 @@ def _read_message(
         )
     message: dict[str, Any] = {
         "role": role,
-        "content": _read_content(item, here, path, conv),
+        "content": _read_content(item, here, path, conv, style, images),
         "name": conv.get(item, "name", here, str, required=False, nullable=True),
         "weight": conv.get(item, "weight", here, (int, float), required=False, nullable=True),
     }
@@ -273,7 +280,14 @@ def _read_message(
     return message
 
 
-def _read_content(item: Mapping[str, Any], here: Path, path: Path, conv: Conversion) -> Any:
+def _read_content(
+    item: Mapping[str, Any],
+    here: Path,
+    path: Path,
+    conv: Conversion,
+    style: ChatStyle,
+    images: ImageSlots | None,
+) -> Any:
     raw = item.get(conv.col("content"))
     if raw is None or isinstance(raw, str):
         return raw
@@ -297,6 +311,8 @@ def _read_content(item: Mapping[str, Any], here: Path, path: Path, conv: Convers
         elif kind == "image_url":
             _drop_unknown(part, ("type", "image_url"), conv, loss_at)
             parts.append(_read_image(part, at, (index,), loss_at, conv))
+        elif kind == "image" and style.image_placeholders:
+            parts.append(_read_placeholder(part, at, (index,), loss_at, conv, images))
         else:
             conv.lost(
                 "dropped",
@@ -326,6 +342,37 @@ def _read_image(
         "url": get_nested(image, "url", conv, at, where, str),
         "detail": get_nested(image, "detail", conv, at, where, str, required=False, nullable=True),
     }
+
+
+def _read_placeholder(
+    part: Mapping[str, Any],
+    at: Path,
+    tail: Path,
+    loss_at: Path,
+    conv: Conversion,
+    images: ImageSlots | None,
+) -> dict[str, Any]:
+    """An ``{"type": "image"}`` part: the next entry of the ``images`` column it is bound to."""
+    _drop_unknown(part, ("type", "image"), conv, loss_at)
+    # TRL fills placeholders in place with the image itself; a path given there is kept.
+    inline = get_nested(part, "image", conv, at, tail, str, required=False, nullable=True)
+    if inline is not None:
+        conv.lost(
+            "changed",
+            loss_loc((*loss_at, "image"), conv),
+            "an image part holding its path is written back as a placeholder with the path "
+            "in the images column",
+        )
+        return {"type": "image", "url": inline}
+    if images is None or not images.present:
+        raise fail_nested(
+            conv,
+            "expected image parts only in the messages or prompt column, with an images "
+            "column to bind them to (TRL binds images there only), got one here",
+            at,
+            tail,
+        )
+    return {"type": "image", "url": images.take((*at, *tail))}
 
 
 def _read_call(
@@ -458,6 +505,7 @@ def write_messages(
     record_field: str,
     write_ids: bool = True,
     weights: WeightRule = "kept",
+    images: ImageColumn | None = None,
 ) -> list[dict[str, Any]]:
     """Write messages as a dialect's message objects, recording what cannot be written.
 
@@ -470,16 +518,22 @@ def write_messages(
             out only do so when reading the row back re-invents the same ids).
         weights: Which weights to write (see :data:`WeightRule`); the others are dropped,
             reported.
+        images: For styles with image placeholders, the ``images`` column these messages'
+            images go to; ``None`` refuses images here.
 
     Returns:
         The message objects.
+
+    Raises:
+        DialectError: an image part where the style's images have no place.
     """
     col = conv.col
     out = []
-    for message in messages:
+    for index, message in enumerate(messages):
         item: dict[str, Any] = {col("role"): conv.role_out(message.role)}
         if message.content is not None:
-            item[col("content")] = _write_content(message.content)
+            where = (record_field, index)
+            item[col("content")] = _write_content(message, conv, style, images, where)
         if message.name is not None:
             if message.role == "tool" and not style.tool_names:
                 conv.lost(
@@ -511,13 +565,43 @@ def write_messages(
     return out
 
 
-def _write_content(content: str | tuple[TextPart | ImagePart, ...]) -> Any:
+def _write_content(
+    message: Message,
+    conv: Conversion,
+    style: ChatStyle,
+    images: ImageColumn | None,
+    where: tuple[str, int],
+) -> Any:
+    content = message.content
+    assert content is not None
     if isinstance(content, str):
+        if images is not None and images.active and message.role == "user":
+            # TRL puts all of a row's images before its first user turn of plain text, so
+            # in a row with images every user turn is written as content parts.
+            conv.lost(
+                "changed",
+                f"$.{where[0]}[*].content",
+                "user text in a TRL row with images is written as a text part, as TRL would "
+                "place the images before plain text",
+            )
+            return [{"type": "text", "text": content}]
         return content
     out: list[dict[str, Any]] = []
-    for part in content:
+    for number, part in enumerate(content):
         if isinstance(part, TextPart):
             out.append({"type": "text", "text": part.text})
+        elif style.image_placeholders:
+            if images is None:
+                raise DialectError(
+                    conv.dialect.message(
+                        "expected image parts only in the messages or prompt column (TRL "
+                        "binds the images column there only), got one here"
+                    ),
+                    loc=format_loc([*where, "content", number]),
+                )
+            images.drop_detail(part, f"$.{where[0]}[*]", conv)
+            images.urls.append(part.url)
+            out.append({"type": "image"})
         else:
             image: dict[str, Any] = {"url": part.url}
             if part.detail is not None:
@@ -601,7 +685,11 @@ def write_tool_list(tools: Sequence[str], conv: Conversion, field: str = "tools"
 
 
 def looks_like_trl(messages: object) -> bool:
-    """Whether message objects use TRL's spelling: argument values, no call ids, thinking."""
+    """Whether message objects use TRL's spelling.
+
+    That is: argument values, no call ids, thinking, ``{"type": "image"}`` placeholders
+    (OpenAI's images are ``image_url`` parts).
+    """
     if not isinstance(messages, list):
         return False
     for message in messages:
@@ -609,6 +697,10 @@ def looks_like_trl(messages: object) -> bool:
             continue
         if "thinking" in message:
             return True
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, Mapping) and part.get("type") == "image":
+                return True
         calls = message.get("tool_calls")
         for call in calls if isinstance(calls, list) else ():
             if not isinstance(call, Mapping):

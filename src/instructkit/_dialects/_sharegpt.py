@@ -51,6 +51,7 @@ from instructkit._dialects._extras import (
     tool_schema_texts,
     unwrapped_tool_text,
 )
+from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots, placeholder_parts
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 
@@ -198,7 +199,16 @@ class ShareGPTDialect(Dialect):
 
     name = "sharegpt"
     summary = "ShareGPT {from, value} turns, with function_call/observation, system and tools."
-    columns = ("conversations", "system", "tools", "chosen", "rejected", "id", "kto_tag")
+    columns = (
+        "conversations",
+        "system",
+        "tools",
+        "chosen",
+        "rejected",
+        IMAGES,
+        "id",
+        "kto_tag",
+    )
     message_keys = ("from", "value")
     roles: ClassVar[Mapping[str, str]] = {
         "system": "system",
@@ -246,6 +256,7 @@ class ShareGPTDialect(Dialect):
         turns = conv.get(row, "conversations", (), list)
         system = conv.get(row, "system", (), str, required=False, nullable=True)
         tools = read_tools_text(row, conv)
+        slots = ImageSlots(row, conv)
         record_id = take_id(row, conv)
         meta = take_extras(row, self.columns, conv)
         ranking = _is_ranking(row)
@@ -260,13 +271,15 @@ class ShareGPTDialect(Dialect):
             where.add((field, 0, "content"), ("system",))
             messages.append({"role": "system", "content": system})
         ids = CallIds()
-        self._read_turns(turns, conv, ids, where, field, messages)
+        self._read_turns(turns, conv, ids, where, field, messages, slots)
         if not ranking:
+            slots.finish()
             return conv.build(
                 lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
                 where=where,
             )
-        sides = [self._read_side(row, side, conv, ids.copy(), where) for side in _SIDES]
+        sides = [self._read_side(row, side, conv, ids.copy(), where, slots) for side in _SIDES]
+        slots.finish()
         return conv.build(
             lambda: Preference(
                 prompt=messages,
@@ -287,6 +300,7 @@ class ShareGPTDialect(Dialect):
         where: LocMap,
         field: str,
         messages: list[dict[str, Any]],
+        slots: ImageSlots,
     ) -> None:
         """Read the ``conversations`` turns into ``messages`` (record field ``field``)."""
         takes_calls = False  # the previous turn was assistant text a function_call may join
@@ -303,7 +317,8 @@ class ShareGPTDialect(Dialect):
                 self._read_call_turn(turn, here, conv, ids, where, position, messages[target])
                 takes_calls = False
                 continue
-            message = self._read_turn(turn, here, conv, ids, where, (field, len(messages)))
+            position = (field, len(messages))
+            message = self._read_turn(turn, here, conv, ids, where, position, slots)
             messages.append(message)
             takes_calls = message["role"] == "assistant"
 
@@ -315,6 +330,7 @@ class ShareGPTDialect(Dialect):
         ids: CallIds,
         where: LocMap,
         position: tuple[str, int],
+        slots: ImageSlots,
     ) -> dict[str, Any]:
         """One turn that is not a ``function_call`` as a message."""
         self._drop_unknown(turn, conv)
@@ -327,7 +343,8 @@ class ShareGPTDialect(Dialect):
                 loss_loc(("conversations", ANY, "from"), conv),
                 f"speaker {word!r} is written back as {conv.role_out(role)!r}",
             )
-        message: dict[str, Any] = {"role": role, "content": value}
+        content = placeholder_parts(value, role, (*here, "value"), slots, conv)
+        message: dict[str, Any] = {"role": role, "content": content}
         where.add(position, here)
         where.add((*position, "content"), (*here, "value"))
         where.add((*position, "role"), (*here, "from"))
@@ -369,7 +386,13 @@ class ShareGPTDialect(Dialect):
                 where.add((*position, "tool_calls", number, *part), at)
 
     def _read_side(
-        self, row: Mapping[str, Any], side: str, conv: Conversion, ids: CallIds, where: LocMap
+        self,
+        row: Mapping[str, Any],
+        side: str,
+        conv: Conversion,
+        ids: CallIds,
+        where: LocMap,
+        slots: ImageSlots,
     ) -> list[dict[str, Any]]:
         """The ``chosen`` or ``rejected`` turn of a ranking row: one assistant answer."""
         turn = conv.get(row, side, (), dict)
@@ -381,7 +404,7 @@ class ShareGPTDialect(Dialect):
             where.add(position, here)
             self._read_call_turn(turn, here, conv, ids, where, position, message)
             return [message]
-        message = self._read_turn(turn, here, conv, ids, where, position)
+        message = self._read_turn(turn, here, conv, ids, where, position, slots)
         if message["role"] != "assistant":
             raise conv.fail(
                 f"expected the {side} turn to be an assistant answer, got a {message['role']} turn",
@@ -469,10 +492,14 @@ class ShareGPTDialect(Dialect):
             messages = list(record.messages)
             same = CallIds().reinvents(record.messages)
         row: dict[str, Any] = {}
+        images = ImageColumn(record, self.name)
+        field = "prompt" if isinstance(record, Preference) else "messages"
+        start = 0
         if layout in ("system_column", "ranking") and messages and messages[0].role == "system":
             row["system"] = text_content(messages[0], "$.messages[*]", conv)
             self._drop_extras(messages[0], conv)
             messages = messages[1:]
+            start = 1
         if not same:
             conv.lost(
                 "dropped",
@@ -480,10 +507,11 @@ class ShareGPTDialect(Dialect):
                 "ShareGPT has no tool-call ids; reading invents them by position and pairs "
                 "results with calls in order",
             )
-        row["conversations"] = self._write_turns(messages, conv)
+        row["conversations"] = self._write_turns(messages, conv, images, field, start)
         if isinstance(record, Preference):
             for side, messages_of_side in zip(_SIDES, _sides(record), strict=True):
-                row[side] = self._write_side(messages_of_side, side, conv)
+                row[side] = self._write_side(messages_of_side, side, conv, images)
+        images.write(row)
         if record.tools:
             row["tools"] = write_tools_text(record.tools, conv)
         if record.id is not None:
@@ -491,13 +519,21 @@ class ShareGPTDialect(Dialect):
         emit_extras(row, record.meta, conv, reserved=self.columns)
         return row
 
-    def _write_turns(self, messages: Sequence[Message], conv: Conversion) -> list[dict[str, Any]]:
+    def _write_turns(
+        self,
+        messages: Sequence[Message],
+        conv: Conversion,
+        images: ImageColumn,
+        field: str = "messages",
+        start: int = 0,
+    ) -> list[dict[str, Any]]:
         speaker, text = conv.col("from"), conv.col("value")
         turns: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             self._drop_extras(message, conv)
             if not message.tool_calls:
-                value = text_content(message, "$.messages[*]", conv)
+                loc = (field, start + index)
+                value = images.placeholder_text(message, loc, "$.messages[*]", conv)
                 turns.append({speaker: conv.role_out(message.role), text: value})
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if (
@@ -528,7 +564,7 @@ class ShareGPTDialect(Dialect):
                 conv.lost("dropped", f"$.messages[*].{field}", f"ShareGPT turns have no {field}")
 
     def _write_side(
-        self, messages: Sequence[Message], side: str, conv: Conversion
+        self, messages: Sequence[Message], side: str, conv: Conversion, images: ImageColumn
     ) -> dict[str, Any]:
         # LLaMA-Factory's ranking rows hold one answer turn per side: a gpt turn or a
         # function_call turn, never both, and never a longer continuation.
@@ -549,7 +585,7 @@ class ShareGPTDialect(Dialect):
                 ),
                 loc=format_loc([side, 0, "tool_calls"]),
             )
-        (turn,) = self._write_turns(messages, conv)
+        (turn,) = self._write_turns(messages, conv, images, side)
         return turn
 
     def _check_arguments(self, calls: Sequence[ToolCall], conv: Conversion) -> None:

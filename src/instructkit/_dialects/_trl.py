@@ -71,6 +71,7 @@ from instructkit._dialects._extras import (
     text_content,
     tool_schema_texts,
 )
+from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
 from instructkit._dialects._openai import (
     TRL_STYLE,
     looks_like_trl,
@@ -100,7 +101,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "preference": ("prompt", "chosen", "rejected"),
     "implicit_preference": ("chosen", "rejected"),
 }
-_OPTIONAL = ("tools", "id", "chat_template_kwargs")
+_OPTIONAL = ("tools", "id", "chat_template_kwargs", IMAGES)
 # TRL layouts that need record types instructkit does not have yet (a labelled single answer,
 # labelled steps): rows with all these columns are refused, never read as another layout.
 _REFUSED: dict[str, tuple[str, ...]] = {
@@ -191,6 +192,41 @@ def _row_has_ids(row: Mapping[str, Any], columns: Sequence[str], conv: Conversio
     return False
 
 
+def _leading_images(
+    messages: list[dict[str, Any]], slots: ImageSlots, column: str, conv: Conversion
+) -> None:
+    """Place the images before the first user turn of plain text, as TRL does.
+
+    TRL puts all the images of a row before the text of the first user turn whose content is
+    a string, then counts the placeholders. The record holds them there, and writing gives
+    that turn content parts (reported as changed). A row that also has image parts would
+    have more placeholders than images, which TRL refuses, and so is refused here.
+
+    Raises:
+        DialectError: image parts next to a user turn of plain text.
+    """
+    if not slots.urls:
+        return
+    for index, message in enumerate(messages):
+        if message["role"] == "user" and isinstance(message["content"], str):
+            if slots.used:
+                raise conv.fail(
+                    "expected user turns of content parts in a row with image parts (TRL "
+                    "puts all the images before the first user turn of plain text, which "
+                    "would give more placeholders than images), got plain text",
+                    (column, index, "content"),
+                )
+            images = [{"type": "image", "url": slots.take((IMAGES,))} for _ in slots.urls]
+            message["content"] = [*images, {"type": "text", "text": message["content"]}]
+            conv.lost(
+                "changed",
+                loss_loc((column, ANY, "content"), conv),
+                "images of a row without image parts go before the first user turn's text (as "
+                "TRL places them) and are written back as image parts there",
+            )
+            return
+
+
 def _columns_of(kind: str, form: str) -> tuple[str, ...]:
     if kind == "language_modeling" and form == "standard":
         return ("text",)
@@ -210,6 +246,7 @@ class TRLDialect(Dialect):
         "chosen",
         "rejected",
         "tools",
+        IMAGES,
         "id",
     )
     message_keys = TRL_STYLE.keys
@@ -233,8 +270,10 @@ class TRLDialect(Dialect):
         optional = (*_OPTIONAL, "prompt") if kind == "implicit_preference" else _OPTIONAL
         score = keys_score(row, columns, optional)
         if kind == "language_modeling" and form == "conversational":
-            # OpenAI lines have the same key; TRL wins only on TRL's own spelling.
-            score *= 1.0 if looks_like_trl(row["messages"]) else 0.9
+            # OpenAI lines have the same key; TRL wins on TRL's own spelling, or on an images
+            # column (OpenAI's images are URLs in the messages).
+            trl = looks_like_trl(row["messages"]) or row.get(IMAGES) is not None
+            score *= 1.0 if trl else 0.9
         return Match(score, f"{form}_{kind}") if score else NO_MATCH
 
     # -- reading ---------------------------------------------------------------------------
@@ -273,9 +312,10 @@ class TRLDialect(Dialect):
                 f"completion, chosen and rejected), got keys {present}"
             )
         kind, form = shape
-        used = {*_columns_of(kind, form), "tools", "id"}
+        used = {*_columns_of(kind, form), "tools", "id", IMAGES}
         kept = {k: v for k, v in row.items() if not (k in self.columns and v is None)}
         tools = self._read_tools(row, conv)
+        slots = self._read_images(row, kind, form, conv)
         record_id = take_id(row, conv)
         meta = take_extras(kept, used, conv)
         if form == "standard":
@@ -286,9 +326,11 @@ class TRLDialect(Dialect):
         where.add(("tools",), ("tools",))
         ids = CallIds()
         if kind == "preference":
-            prompt = self._messages(row, "prompt", conv, ids, where, "prompt")
+            prompt = self._messages(row, "prompt", conv, ids, where, "prompt", slots)
+            _leading_images(prompt, slots, "prompt", conv)
             chosen = self._messages(row, "chosen", conv, ids.copy(), where, "chosen")
             rejected = self._messages(row, "rejected", conv, ids.copy(), where, "rejected")
+            slots.finish()
             return conv.build(
                 lambda: Preference(
                     prompt=prompt,
@@ -301,7 +343,8 @@ class TRLDialect(Dialect):
                 where=where,
             )
         column = "messages" if kind == "language_modeling" else "prompt"
-        messages = self._messages(row, column, conv, ids, where, "messages")
+        messages = self._messages(row, column, conv, ids, where, "messages", slots)
+        _leading_images(messages, slots, column, conv)
         if kind == "prompt_completion":
             completion = conv.get(row, "completion", (), list)
             if not completion:
@@ -320,6 +363,7 @@ class TRLDialect(Dialect):
                 record_field="messages",
                 offset=len(messages),
             )
+        slots.finish()
         return conv.build(
             lambda: Conversation(messages=messages, tools=tools, id=record_id, meta=meta),
             where=where,
@@ -333,10 +377,18 @@ class TRLDialect(Dialect):
         ids: CallIds,
         where: LocMap,
         record_field: str,
+        images: ImageSlots | None = None,
     ) -> list[dict[str, Any]]:
         items = conv.get(row, column, (), list)
         return read_messages(
-            items, (column,), conv, TRL_STYLE, ids, where, record_field=record_field
+            items,
+            (column,),
+            conv,
+            TRL_STYLE,
+            ids,
+            where,
+            record_field=record_field,
+            images=images,
         )
 
     def _claim_start(self, meta: Mapping[str, Any], conv: Conversion) -> None:
@@ -431,6 +483,25 @@ class TRLDialect(Dialect):
             where=where,
         )
 
+    def _read_images(
+        self, row: Mapping[str, Any], kind: str, form: str, conv: Conversion
+    ) -> ImageSlots:
+        """The ``images`` column, bound to the ``messages`` or ``prompt`` column.
+
+        Raises:
+            DialectError: images in a layout TRL binds none to (standard strings, implicit
+                preferences), or entries that are not path or URL strings.
+        """
+        slots = ImageSlots(row, conv)
+        if slots.urls and (form == "standard" or kind == "implicit_preference"):
+            raise conv.fail(
+                "expected images only in conversational layouts with a messages or prompt "
+                f"column (TRL binds the images column to it), got them in layout "
+                f"'{form}_{kind}'",
+                (IMAGES,),
+            )
+        return slots
+
     def _read_tools(self, row: Mapping[str, Any], conv: Conversion) -> list[str]:
         raw = conv.get(row, "tools", (), (list, str), required=False, nullable=True)
         if raw is None:
@@ -478,10 +549,21 @@ class TRLDialect(Dialect):
         layout = self.layout_for(record, layout)
         assert layout is not None
         form, _, kind = layout.partition("_")
+        images = ImageColumn(record, self.name)
+        if images.active and form == "conversational" and kind == "implicit_preference":
+            raise DialectError(
+                self.message(
+                    "expected a record without images for layout "
+                    "'conversational_implicit_preference' (TRL binds images to a prompt "
+                    "column), got image parts; write it as 'conversational_preference'"
+                ),
+                loc="$.prompt",
+            )
         if isinstance(record, Preference):
-            row = self._emit_preference(record, kind, form, conv)
+            row = self._emit_preference(record, kind, form, conv, images)
         else:
-            row = self._emit_conversation(record, kind, form, conv.bookkeeping, conv)
+            row = self._emit_conversation(record, kind, form, conv.bookkeeping, conv, images)
+        images.write(row)
         if record.tools:
             row["tools"] = write_tool_list(record.tools, conv)
         if record.id is not None:
@@ -506,6 +588,7 @@ class TRLDialect(Dialect):
         form: str,
         meta: dict[str, Any],
         conv: Conversion,
+        images: ImageColumn,
     ) -> dict[str, Any]:
         messages = record.messages
         start = len(messages) - 1
@@ -515,15 +598,21 @@ class TRLDialect(Dialect):
             return self._emit_standard_conversation(messages, kind, start, conv)
         write_ids = not _reinvented(record, implicit=False)
 
-        def write(part: Sequence[Message]) -> list[dict[str, Any]]:
+        def write(part: Sequence[Message], bound: ImageColumn | None) -> list[dict[str, Any]]:
             return write_messages(
-                part, conv, TRL_STYLE, record_field="messages", write_ids=write_ids
+                part,
+                conv,
+                TRL_STYLE,
+                record_field="messages",
+                write_ids=write_ids,
+                images=bound,
             )
 
         if kind == "prompt_completion":
-            return {"prompt": write(messages[:start]), "completion": write(messages[start:])}
+            prompt = write(messages[:start], images)
+            return {"prompt": prompt, "completion": write(messages[start:], None)}
         column = "messages" if kind == "language_modeling" else "prompt"
-        return {column: write(messages)}
+        return {column: write(messages, images)}
 
     def _completion_start(self, meta: dict[str, Any], count: int, conv: Conversion) -> int:
         field = f"$.meta[{COMPLETION_START_KEY!r}]"
@@ -568,7 +657,7 @@ class TRLDialect(Dialect):
         return {"prompt": texts[0] if len(texts) > 1 else "", "completion": texts[-1]}
 
     def _emit_preference(
-        self, record: Preference, kind: str, form: str, conv: Conversion
+        self, record: Preference, kind: str, form: str, conv: Conversion, images: ImageColumn
     ) -> dict[str, Any]:
         if form == "standard":
             layout = f"standard_{kind}"
@@ -595,10 +684,14 @@ class TRLDialect(Dialect):
             return {"chosen": prompt + chosen, "rejected": prompt + rejected}
         same = _reinvented(record, implicit=kind == "implicit_preference")
 
-        def write(part: Sequence[Message], field: str) -> list[dict[str, Any]]:
-            return write_messages(part, conv, TRL_STYLE, record_field=field, write_ids=not same)
+        def write(
+            part: Sequence[Message], field: str, bound: ImageColumn | None = None
+        ) -> list[dict[str, Any]]:
+            return write_messages(
+                part, conv, TRL_STYLE, record_field=field, write_ids=not same, images=bound
+            )
 
-        prompt_items = write(record.prompt, "prompt")
+        prompt_items = write(record.prompt, "prompt", images)
         chosen_items = write(record.chosen, "chosen")
         rejected_items = write(record.rejected, "rejected")
         if kind == "preference":

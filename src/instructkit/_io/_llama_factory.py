@@ -33,6 +33,7 @@ _ALPACA_COLUMNS = {
     "system": "system",
     "history": "history",
     "tools": "tools",
+    "images": "images",
 }
 _SHAREGPT_COLUMNS = {
     "messages": "conversations",
@@ -40,6 +41,7 @@ _SHAREGPT_COLUMNS = {
     "rejected": "rejected",
     "system": "system",
     "tools": "tools",
+    "images": "images",
 }
 # LLaMA-Factory's tag names -> (instructkit role, LLaMA-Factory's default word).
 _ROLE_TAGS = {

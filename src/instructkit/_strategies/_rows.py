@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from instructkit._dialects import dialect_names, get_dialect, parse_row, to_row
+from instructkit._dialects import IMAGE_PLACEHOLDER, dialect_names, get_dialect, parse_row, to_row
 from instructkit._errors import DataError, format_loc
 from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, Record
 from instructkit._strategies._core import check_choice, check_strategy, defines_strategy
@@ -104,6 +104,28 @@ def _hh_text(text: str) -> str:
     return text
 
 
+def _visible(text: str) -> str:
+    # LLaMA-Factory reads "<image>" in text as an image, so a record holding images cannot
+    # have it in its text; a space keeps such text readable and harmless.
+    return text.replace(IMAGE_PLACEHOLDER, "<image >")
+
+
+def _vision_chats(**options: Any) -> st.SearchStrategy[Conversation]:
+    """Conversations whose user turns may hold image parts, as vision datasets have."""
+    return conversations(content_parts=True, text=texts().map(_visible), **options)
+
+
+def _vision_pairs(**options: Any) -> st.SearchStrategy[Preference]:
+    """Pairs with image parts in the prompt only, where TRL and LLaMA-Factory bind images."""
+    return preferences(
+        min_prompt_exchanges=0,
+        content_parts=True,
+        text=texts().map(_visible),
+        shapes=st.sampled_from(OPENAI_DPO_SHAPES),
+        **options,
+    )
+
+
 def _trl_sources() -> st.SearchStrategy[Source]:
     # Each TRL layout holds one shape of record; write each with records of that shape.
     chats = conversations() | instructions()
@@ -114,14 +136,14 @@ def _trl_sources() -> st.SearchStrategy[Source]:
         shapes=st.sampled_from(("independent", "identical", "text_prefix")),
     )
     table: dict[str | None, st.SearchStrategy[Record]] = {
-        None: chats | preferences(),
-        "conversational_language_modeling": chats,
+        None: chats | preferences() | _vision_chats(),
+        "conversational_language_modeling": chats | _vision_chats(),
         "standard_language_modeling": _single_turn("assistant"),
         "conversational_prompt_only": conversations(),
         "standard_prompt_only": _single_turn("user"),
         "conversational_prompt_completion": chats,
         "standard_prompt_completion": instructions(systems=st.none()) | _single_turn("assistant"),
-        "conversational_preference": preferences(),
+        "conversational_preference": preferences() | _vision_pairs(),
         "standard_preference": plain_pairs,
         "conversational_implicit_preference": preferences(),
         "standard_implicit_preference": plain_pairs,
@@ -140,16 +162,17 @@ def _single_answer_pairs() -> st.SearchStrategy[Preference]:
     # LLaMA-Factory's ranking rows hold one plain answer turn per side.
     return preferences(
         max_tool_calls=0, shapes=st.sampled_from(("independent", "identical", "text_prefix"))
-    )
+    ) | _vision_pairs(max_tool_calls=0)
 
 
 def _sharegpt_sources() -> st.SearchStrategy[Source]:
     ranking = _single_answer_pairs()
+    chats = conversations() | _vision_chats()
     return _by_layout(
         {
-            None: conversations() | ranking,
-            "conversations": conversations(),
-            "system_column": conversations(),
+            None: chats | ranking,
+            "conversations": chats,
+            "system_column": chats,
             "ranking": ranking,
         }
     )
@@ -172,9 +195,10 @@ def _developer_as_system(record: Record) -> Record:
 
 def _alpaca_sources() -> st.SearchStrategy[Source]:
     # Plain-text exchanges after at most one system turn: earlier ones go to ``history``.
-    chats = instructions() | conversations(max_system_turns=1, max_tool_calls=0).map(
-        _developer_as_system
-    )
+    chats = instructions() | (
+        conversations(max_system_turns=1, max_tool_calls=0)
+        | _vision_chats(max_system_turns=1, max_tool_calls=0)
+    ).map(_developer_as_system)
     ranking = _single_answer_pairs().map(_developer_as_system)
     return _by_layout({None: chats | ranking, "supervised": chats, "ranking": ranking})
 
