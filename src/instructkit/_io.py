@@ -31,7 +31,14 @@ from typing import Any, BinaryIO, Final, Generic, TypeVar
 import orjson
 
 from instructkit._atomic import ShardSet, atomic_open, check_max_rows, split_suffix
-from instructkit._dialects import DialectGuess, detect_dialect, get_dialect, parse_row, to_row
+from instructkit._dialects import (
+    DialectGuess,
+    detect_dialect,
+    get_dialect,
+    parse_row,
+    parse_row_within_limits,
+    to_row,
+)
 from instructkit._dialects._base import describe_type
 from instructkit._errors import (
     ConfigurationError,
@@ -53,6 +60,7 @@ from instructkit._jsonl import (
     failed_line,
     has_duplicate_keys,
     iter_line_chunks,
+    limit_error,
     locate_duplicate_key,
     open_compressed_writer,
     open_source,
@@ -406,9 +414,13 @@ class Reader(Generic[R]):
         offset = chunk.offset_of(line)
         return duplicate_key_error(raw, file=self.file, line=line, offset=offset)
 
-    def _convert(self, row: dict[str, Any]) -> Record:
-        """Turn a row into the requested record (full validation; may raise DataError)."""
-        record = parse_row(
+    def _convert(self, row: dict[str, Any], *, within_limits: bool = True) -> Record:
+        """Turn a row into the requested record (full validation; may raise DataError).
+
+        ``within_limits``: the row's bytes were held to the limits already (JSON text).
+        """
+        parse = parse_row_within_limits if within_limits else parse_row
+        record = parse(
             row,
             dialect=self.dialect or NATIVE,
             column_map=self._column_map,
@@ -553,7 +565,7 @@ class Reader(Generic[R]):
                             value = loads(raw)
                         except decode_error as err:
                             bad = failed_line(raw, err, file=file, line=line, chunk=chunk)
-                            if isinstance(bad, MalformedJSONError):
+                            if isinstance(bad, DataError):
                                 self._reject(bad, raw)
                             else:
                                 report.blank += 1
@@ -562,6 +574,10 @@ class Reader(Generic[R]):
                             self._reject(self._not_an_object(value, line, False), raw)
                             continue
                         if raw_rows:
+                            beyond = limit_error(raw, file=file, line=line)
+                            if beyond is not None:
+                                self._reject(beyond, raw)
+                                continue
                             if has_duplicate_keys(raw, value):
                                 self._reject(self._duplicate(raw, line, chunk), raw)
                                 continue
@@ -572,7 +588,14 @@ class Reader(Generic[R]):
                         # (every line instructkit writes) cannot have lost a repeated key; that
                         # one comparison is cheaper than any scan, so it comes first (and before
                         # building, which may take over the parsed values).
-                        canonical = raw == dumps(value)
+                        try:
+                            canonical = raw == dumps(value)
+                        except TypeError:  # too deep for orjson to write: the limits refuse it
+                            canonical = False
+                        beyond = limit_error(raw, file=file, line=line, canonical=canonical)
+                        if beyond is not None:
+                            self._reject(beyond, raw)
+                            continue
                         record = build(value) if fast else None
                         if not canonical and (
                             has_duplicate_keys(raw, value, canonical_known=True)
@@ -623,7 +646,8 @@ class Reader(Generic[R]):
                 record = build_native(value) if fast else None
                 try:
                     if record is None:
-                        record = self._convert(value)
+                        # JSON text was held to the limits by the parser; Parquet rows not.
+                        record = self._convert(value, within_limits=not by_row)
                     elif target is not None and type(record) is not target:
                         record = convert_record(
                             record, target, strict=self._strict, losses=self.losses
@@ -638,7 +662,7 @@ class Reader(Generic[R]):
                     continue
                 report.valid += 1
                 yield record
-            elif isinstance(value, MalformedJSONError):
+            elif isinstance(value, DataError):
                 self._reject(value, raw)
             else:
                 self._reject(self._not_an_object(value, index, by_row), raw, value)

@@ -54,6 +54,7 @@ the record layer's own message for them. The result is exactly the rows
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -218,14 +219,19 @@ def _read_file(
                 raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
         return _settle(table, found, out, policy, tally, file, None)
     assert kind is not None  # read_table sniffs JSONL files first
-    parsed = _parse_jsonl_table(file, kind)
-    if parsed is not None:
-        # The validation of the parsed text runs while the table is conformed and checked.
-        with _validating(parsed) as valid:
-            table = _conform_jsonl(file, kind, parsed)
-            out = None if table is None else _scan_unless_undecodable(table, kind)
-            if table is not None and out is not None and valid():
-                return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    try:
+        parsed = _parse_jsonl_table(file, kind)
+        if parsed is not None:
+            # The validation of the parsed text runs while the table is conformed and checked.
+            with _validating(parsed) as valid:
+                table = _conform_jsonl(file, kind, parsed)
+                out = None if table is None else _scan_unless_undecodable(table, kind)
+                if table is not None and out is not None and valid():
+                    return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    except UnicodeDecodeError:
+        # pyarrow takes a key that is not UTF-8 as a column or field name, and fails only
+        # when its name is asked for; the line reader locates the bad bytes.
+        pass
     return _read_jsonl_records(file, kind, policy, tally)
 
 
@@ -297,7 +303,71 @@ def _sniff_jsonl(file: str) -> type[Record] | None:
     return None
 
 
+# pyarrow's JSON parser recurses once per level of nesting and overflows its stack, killing
+# the process, some 16,000 to 20,000 levels down (measured with pyarrow 26 on Linux, 8 MiB
+# thread stacks). A line with no more [ and { bytes than this cannot come near; a file with
+# a line holding more (rare, and never within the limits of instructkit._limits) is read
+# line by line instead. Lines longer than this are counted, so it is not set lower.
+_PYARROW_SAFE_OPENERS = 8192
+_WINDOW = _PYARROW_SAFE_OPENERS // 2
+
+
+def _long_lines_shallow(data: Any, end: int) -> bool:
+    """Whether every line of ``data[:end]`` holds at most ``_PYARROW_SAFE_OPENERS`` openers.
+
+    Only lines longer than that many bytes can hold more, and each of them covers a whole
+    aligned window of ``_WINDOW`` bytes without a newline; one ``find`` per window (memchr,
+    stopping at the first newline) finds them, so ordinary files cost one short search per
+    window rather than a pass over every byte.
+    """
+    start = 0
+    while start < end:
+        stop = min(start + _WINDOW, end)
+        if data.find(b"\n", start, stop) >= 0 or stop - start < _WINDOW:
+            start = stop
+            continue
+        first = data.rfind(b"\n", 0, start) + 1
+        last = data.find(b"\n", stop, end)
+        last = end if last < 0 else last
+        if last - first > _PYARROW_SAFE_OPENERS:  # else too short to hold that many
+            line = data[first:last]
+            if line.count(b"[") + line.count(b"{") > _PYARROW_SAFE_OPENERS:
+                return False
+        start = last + 1
+    return True
+
+
+def _fits_pyarrow(file: str) -> bool:
+    """Whether no line of ``file`` is nested deep enough to crash pyarrow's JSON reader."""
+    compression = compression_for(file)
+    if compression is None:
+        with open(file, "rb") as raw:
+            if os.fstat(raw.fileno()).st_size == 0:
+                return True
+            # Mapped, not read: the scan touches about one page per window.
+            with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _long_lines_shallow(data, len(data))
+    source = open_source(file, compression)
+    try:
+        tail = b""
+        while True:
+            chunk = source.read(1 << 22)
+            if not chunk:
+                return _long_lines_shallow(tail, len(tail))
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1
+            if not _long_lines_shallow(data, cut):
+                return False
+            tail = data[cut:]
+            if len(tail) > _PYARROW_SAFE_OPENERS and not _long_lines_shallow(tail, len(tail)):
+                return False
+    finally:
+        source.close()
+
+
 def _parse_jsonl(file: str, parse: pj.ParseOptions) -> pa.Table | None:
+    if not _fits_pyarrow(file):
+        return None
     block = _BLOCK_SIZE
     while True:
         try:
