@@ -15,8 +15,8 @@ Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the par
 :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
 in characters, byte offset in the decompressed stream), or a
 :class:`~instructkit.DataError` for JSON beyond the limits of :mod:`instructkit._limits`
-(nested too deep, an integer beyond 64 bits; located by JSON path and line). Errors are values here, not raised,
-so the caller applies its ``on_error`` policy.
+(nested too deep, an integer beyond 64 bits; located by JSON path and line). Errors are
+values here, not raised, so the caller applies its ``on_error`` policy.
 
 Duplicate keys. orjson, like most parsers, silently keeps the last of two equal keys in an
 object. Every parsed line is checked, cheaply: a line that is byte-for-byte the canonical
@@ -54,9 +54,9 @@ __all__ = [
     "iter_line_chunks",
     "limit_error",
     "malformed_error",
-    "parse_error",
     "open_compressed_writer",
     "open_source",
+    "parse_error",
     "read_start",
     "truncated_reason",
     "truncation_error",

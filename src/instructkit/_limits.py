@@ -77,7 +77,9 @@ def _too_big(digits: int | str) -> bool:
     return not INT_MIN <= int(digits) <= INT_MAX
 
 
-def limit_in_value(value: Any, *, limit: int = MAX_DEPTH, start: int = 0) -> tuple[Path, str] | None:
+def limit_in_value(
+    value: Any, *, limit: int = MAX_DEPTH, start: int = 0
+) -> tuple[Path, str] | None:
     """The first place Python JSON data breaks a limit: ``(path, reason)``, or ``None``.
 
     Walks without recursion, so any depth is safe to check.
@@ -104,9 +106,10 @@ def limit_in_value(value: Any, *, limit: int = MAX_DEPTH, start: int = 0) -> tup
             children = item.items() if isinstance(item, dict) else enumerate(item)
             # Reversed, so the first problem in document order is found first.
             stack.extend((child, (*path, key), depth) for key, child in reversed(list(children)))
-        elif kind is int or (isinstance(item, int) and not isinstance(item, bool)):
-            if _too_big(item):
-                return path, integer_reason(item)
+        elif (kind is int or (isinstance(item, int) and not isinstance(item, bool))) and (
+            _too_big(item)
+        ):
+            return path, integer_reason(item)
     return None
 
 
@@ -187,7 +190,12 @@ def limit_in_bytes(
         if depth > limit:
             return path, depth_reason(limit), match.start()
         whole = match.group(1)
-        if whole is not None and match.group(2) is None and match.group(3) is None:
-            if len(whole) >= 19 and _too_big(whole):
-                return path, integer_reason(whole.decode()), match.start()
+        if (
+            whole is not None
+            and len(whole) >= 19
+            and match.group(2) is None
+            and match.group(3) is None
+            and _too_big(whole.decode())
+        ):
+            return path, integer_reason(whole.decode()), match.start()
     return None
