@@ -65,6 +65,7 @@ from instructkit._jsonl import (
     open_compressed_writer,
     open_source,
     read_start,
+    record_limit_error,
     truncation_error,
     write_jsonl_lines,
 )
@@ -592,11 +593,17 @@ class Reader(Generic[R]):
                             canonical = raw == dumps(value)
                         except TypeError:  # too deep for orjson to write: the limits refuse it
                             canonical = False
-                        beyond = limit_error(raw, file=file, line=line, canonical=canonical)
+                        record = build(value) if fast else None
+                        beyond = (
+                            limit_error(raw, file=file, line=line, canonical=canonical)
+                            if record is None
+                            else record_limit_error(
+                                raw, record, file=file, line=line, canonical=canonical
+                            )
+                        )
                         if beyond is not None:
                             self._reject(beyond, raw)
                             continue
-                        record = build(value) if fast else None
                         if not canonical and (
                             has_duplicate_keys(raw, value, canonical_known=True)
                             if record is None

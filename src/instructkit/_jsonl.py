@@ -39,7 +39,7 @@ from typing import IO, Any, BinaryIO, Final, Literal
 import orjson
 
 from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, format_loc
-from instructkit._limits import limit_in_bytes
+from instructkit._limits import limit_in_bytes, limit_in_value
 
 __all__ = [
     "BLANK",
@@ -58,6 +58,7 @@ __all__ = [
     "open_source",
     "parse_error",
     "read_start",
+    "record_limit_error",
     "truncated_reason",
     "truncation_error",
     "write_jsonl_lines",
@@ -347,6 +348,26 @@ def limit_error(
     path, reason, _at = found
     # The line the row starts on, as for an invalid record: the path says where inside.
     return DataError(reason, loc=format_loc(path), file=file, line=line)
+
+
+def record_limit_error(
+    raw: bytes, record: Any, *, file: str | None, line: int, canonical: bool
+) -> DataError | None:
+    """:func:`limit_error` for a line the fast path built ``record`` from, at less cost.
+
+    Such a record's only open-ended part is ``meta``, so the depth is checked on it (usually
+    empty) rather than by counting brackets over the whole line; a canonical line holds no
+    integer beyond 64 bits, and any other line is checked in full. The error is the one
+    :func:`limit_error` gives.
+    """
+    meta = record.meta
+    beyond = limit_in_value(meta, start=1) if meta else None
+    if beyond is not None:
+        path, reason = beyond
+        return DataError(reason, loc=format_loc(("meta", *path)), file=file, line=line)
+    if canonical:
+        return None
+    return limit_error(raw, file=file, line=line)
 
 
 def parse_error(
