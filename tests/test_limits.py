@@ -236,3 +236,14 @@ def test_tool_arguments_with_a_large_integer_are_refused() -> None:
         ik.ToolCall(id="c1", name="f", arguments='{"n": 123456789012345678901234567890}')
     assert caught.value.loc == "$.arguments"
     assert "at $.n inside the text" in caught.value.reason
+
+
+def test_rows_beyond_the_limits_do_not_decide_the_dialect(tmp_path: Path) -> None:
+    # Sampled, the row made detection fail for the whole file, whatever on_error said.
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(
+        b'{"instruction": "a", "input": "", "output": "b", "x": ' + deep_text(1_000) + b"}\n"
+    )
+    with ik.read(path, on_error="skip") as reader:
+        assert list(reader) == []
+    assert reader.report.rejected == 1

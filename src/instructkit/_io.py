@@ -69,6 +69,7 @@ from instructkit._jsonl import (
     truncation_error,
     write_jsonl_lines,
 )
+from instructkit._limits import limit_in_bytes
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
 from instructkit._report import LossReport
@@ -473,7 +474,8 @@ class Reader(Generic[R]):
                     value = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     continue
-                if type(value) is dict:
+                # A row beyond the limits is a bad line, not a sample to decide by.
+                if type(value) is dict and limit_in_bytes(raw) is None:
                     rows.append(value)
                     if len(rows) >= SAMPLE_SIZE:
                         break

@@ -4,7 +4,7 @@ Maximum depth. A row (a JSONL line, a JSON array element, a dict given to ``pars
 record in its own layout ``record.to_dict()``) nests at most :data:`MAX_DEPTH` levels of
 objects and arrays, the row itself being the first. The parsers around instructkit stop at
 different depths (orjson reads 1,024 levels but writes only 254, pydantic validates about
-255, pyarrow's JSON reader crashes the process some thousands deep), so one limit well
+255, pyarrow's JSON reader crashes the process some 16,000 deep), so one limit well
 inside all of them is enforced at the door, with the same located error everywhere: the
 path is that of the first array or object past the limit.
 
