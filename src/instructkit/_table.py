@@ -19,7 +19,10 @@ The fast path never materialises records:
   JSON type, a duplicate key, invalid UTF-8, metas whose types clash across rows), or with
   ``on_error="skip"``/``"collect"`` when some lines cannot be typed, the file is read line by
   line through the records instead: errors are then located by line, and skipped lines are
-  counted, exactly as :func:`instructkit.read` does.
+  counted, exactly as :func:`instructkit.read` does. A file holding a line with so many
+  ``[`` and ``{`` bytes that pyarrow's recursive parser could overflow its stack on it is
+  read line by line from the start (see ``_fits_pyarrow``), as is one where pyarrow meets a
+  key that is not UTF-8.
 * **Parquet** files with instructkit's schema are read with pyarrow and conformed
   (:func:`~instructkit._arrow.conform_table`; missing, extra or mistyped columns are named).
 
