@@ -57,7 +57,6 @@ the record layer's own message for them. The result is exactly the rows
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -342,15 +341,9 @@ def _long_lines_shallow(data: Any, end: int) -> bool:
 
 def _fits_pyarrow(file: str) -> bool:
     """Whether no line of ``file`` is nested deep enough to crash pyarrow's JSON reader."""
-    compression = compression_for(file)
-    if compression is None:
-        with open(file, "rb") as raw:
-            if os.fstat(raw.fileno()).st_size == 0:
-                return True
-            # Mapped, not read: the scan touches about one page per window.
-            with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _long_lines_shallow(data, len(data))
-    source = open_source(file, compression)
+    # Read in chunks rather than mapped: the scan touches about one page per window, and
+    # mapped pages would count in the process's resident memory, the whole file at the end.
+    source = open_source(file, compression_for(file))
     try:
         tail = b""
         while True:
