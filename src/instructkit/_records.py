@@ -28,6 +28,7 @@ from instructkit._errors import (
     format_loc,
     with_article,
 )
+from instructkit._limits import MAX_TEXT_DEPTH, limit_in_bytes, limit_in_value
 from instructkit._public import renamed_keywords
 from instructkit._report import Loss, LossReport, settle_losses
 
@@ -101,9 +102,19 @@ def _check_non_empty(value: str) -> str:
 def check_json_text(value: str) -> str:
     """Return ``value`` if it is valid JSON text (tool arguments, tool schemas).
 
+    The text must also keep within the limits (:mod:`instructkit._limits`): nested at most
+    :data:`~instructkit._limits.MAX_TEXT_DEPTH` levels, because dialects write it out as a
+    JSON value some levels down their rows, and no integer beyond 64 bits, which a dialect
+    writing it as a JSON value could not keep exactly.
+
     Raises:
-        ValueError: ``value`` does not parse as JSON.
+        ValueError: ``value`` does not parse as JSON, or breaks a limit.
     """
+    beyond = limit_in_bytes(value.encode("utf-8", "surrogatepass"), limit=MAX_TEXT_DEPTH)
+    if beyond is not None:
+        path, reason, _at = beyond
+        inside = "" if not path else f" (at {format_loc(path)} inside the text)"
+        raise ValueError(f"{reason}{inside}")
     try:
         orjson.loads(value)
     except orjson.JSONDecodeError as err:
@@ -135,7 +146,16 @@ JsonText = Annotated[
     AfterValidator(check_text),
     AfterValidator(check_json_text),
 ]
-_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def _check_meta_limits(value: object) -> object:
+    # Before pydantic's own validation, which gives up with an unlocated recursion error
+    # some 255 levels down: meta sits one level inside its record's row.
+    beyond = limit_in_value(value, start=1) if isinstance(value, dict) else None
+    if beyond is not None:
+        path, reason = beyond
+        raise RecordValidationError(reason, loc=format_loc(path))
+    return value
 
 
 def _check_meta_text(text: str, path: tuple[str | int, ...]) -> None:
@@ -146,8 +166,8 @@ def _check_meta_text(text: str, path: tuple[str | int, ...]) -> None:
 
 
 def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
-    # JSON writers turn NaN into null and JSON readers turn integers beyond 64 bits into
-    # floats, both silently; refusing them here keeps every record writable and readable.
+    # JSON writers turn NaN into null, silently; refusing it here keeps every record
+    # writable and readable (integers beyond 64 bits and depth: _check_meta_limits).
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
@@ -155,11 +175,6 @@ def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
             if item != item or item in (float("inf"), float("-inf")):
                 raise RecordValidationError(
                     f"expected a finite number, got {item!r}", loc=format_loc(path)
-                )
-        elif isinstance(item, int) and not isinstance(item, bool):
-            if not _INT_RANGE[0] <= item <= _INT_RANGE[1]:
-                raise RecordValidationError(
-                    f"expected an integer that fits in 64 bits, got {item}", loc=format_loc(path)
                 )
         elif isinstance(item, str):
             _check_meta_text(item, path)
@@ -172,7 +187,9 @@ def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Meta = Annotated[dict[str, JsonValue], AfterValidator(_check_meta)]
+Meta = Annotated[
+    dict[str, JsonValue], BeforeValidator(_check_meta_limits), AfterValidator(_check_meta)
+]
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -34,7 +34,9 @@ from instructkit._errors import (
     DataError,
     DialectDetectionError,
     DialectError,
+    format_loc,
 )
+from instructkit._limits import limit_in_value
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, Preference, Record
 from instructkit._report import LossReport, settle_losses
@@ -50,6 +52,7 @@ __all__ = [
     "get_dialect",
     "native_record_type",
     "parse_row",
+    "parse_row_within_limits",
     "to_row",
 ]
 
@@ -149,6 +152,35 @@ def parse_row(
         ...                    dialect="alpaca")
         >>> record.instruction, record.response
         ('Add 2 and 2.', '4')
+    """
+    row = _check_row(row, dialect)
+    beyond = limit_in_value(row)
+    if beyond is not None:
+        # Held to the limits that every reader applies to the bytes, with the same error.
+        path, reason = beyond
+        raise DataError(reason, loc=format_loc(path))
+    return parse_row_within_limits(
+        row,
+        dialect=dialect,
+        column_map=column_map,
+        role_map=role_map,
+        strict=strict,
+        losses=losses,
+    )
+
+
+def parse_row_within_limits(
+    row: Mapping[str, Any],
+    *,
+    dialect: str = "auto",
+    column_map: Mapping[str, str] | None = None,
+    role_map: Mapping[str, str] | None = None,
+    strict: bool = False,
+    losses: LossReport | None = None,
+) -> Record:
+    """:func:`parse_row` for a row already held to the limits (a reader checked its bytes).
+
+    Walking every row again would cost the readers time on every row they convert.
     """
     row = _check_row(row, dialect)
     if dialect == "auto":

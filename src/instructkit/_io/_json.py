@@ -12,7 +12,8 @@ longer one raises a located :class:`~instructkit.DataError` before it is held wh
 
 Each element becomes ``(line, raw, value)`` like a JSONL line: ``line`` is where the element
 starts, ``raw`` its exact bytes, ``value`` the parsed JSON or a located
-:class:`~instructkit.MalformedJSONError`. A broken element (bad JSON between balanced
+:class:`~instructkit.MalformedJSONError` (or :class:`~instructkit.DataError`, for JSON
+beyond the limits of :mod:`instructkit._limits`). A broken element (bad JSON between balanced
 brackets) is one bad item and reading goes on. A broken *array* (a missing ``,`` between
 elements, a missing ``]`` at the end of the file, or anything but whitespace after the ``]``)
 is one final bad item whose ``raw`` is everything from the problem to the end of the file,
@@ -39,8 +40,9 @@ from instructkit._io._jsonl import (
     _chars,
     duplicate_key_error,
     has_duplicate_keys,
+    limit_error,
     line_too_long,
-    malformed_error,
+    parse_error,
     read_start,
     truncated_reason,
 )
@@ -467,12 +469,12 @@ def iter_json_array(
         if end < 0:
             line, column0, offset = scan.locate(at)
             raw = scan.buf[at:]
-            error: MalformedJSONError | None = None
+            error: DataError | None = None
             if scan.truncated is None:
                 try:
                     loads(raw)
                 except decode_error as err:
-                    error = malformed_error(
+                    error = parse_error(
                         raw, err, file=file, line=line, offset=offset, column0=column0
                     )
             if error is None:
@@ -491,12 +493,13 @@ def iter_json_array(
                 value = loads(raw)
             except decode_error as err:
                 line, column0, offset = scan.locate(at)
-                value = malformed_error(
-                    raw, err, file=file, line=line, offset=offset, column0=column0
-                )
+                value = parse_error(raw, err, file=file, line=line, offset=offset, column0=column0)
             else:
                 parsed = True
-        if parsed and has_duplicate_keys(raw, value):
+        beyond = limit_error(raw, file=file, line=line) if parsed else None
+        if beyond is not None:
+            value = beyond
+        elif parsed and has_duplicate_keys(raw, value):
             line, column0, offset = scan.locate(at)
             value = duplicate_key_error(raw, file=file, line=line, offset=offset, column0=column0)
         yield line, raw, value

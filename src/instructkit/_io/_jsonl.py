@@ -17,8 +17,10 @@ memory.
 
 Each line becomes ``(line_number, raw_bytes, value)`` where ``value`` is the parsed JSON,
 :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError` (located: file, line, column
-in characters, byte offset in the decompressed stream). Errors are values here, not raised,
-so the caller applies its ``on_error`` policy.
+in characters, byte offset in the decompressed stream), or a
+:class:`~instructkit.DataError` for JSON beyond the limits of :mod:`instructkit._limits`
+(nested too deep, an integer beyond 64 bits; located by JSON path and line). Errors are
+values here, not raised, so the caller applies its ``on_error`` policy.
 
 Duplicate keys. orjson, like most parsers, silently keeps the last of two equal keys in an
 object. Every parsed line is checked, cheaply: a line that is byte-for-byte the canonical
@@ -41,6 +43,7 @@ from typing import IO, Any, BinaryIO, Final, Literal
 import orjson
 
 from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, format_loc
+from instructkit._limits import limit_in_bytes, limit_in_value
 
 __all__ = [
     "BLANK",
@@ -55,11 +58,14 @@ __all__ = [
     "has_duplicate_keys",
     "iter_jsonl",
     "iter_line_chunks",
+    "limit_error",
     "line_too_long",
     "malformed_error",
     "open_compressed_writer",
     "open_source",
+    "parse_error",
     "read_start",
+    "record_limit_error",
     "skip_to",
     "truncated_reason",
     "truncation_error",
@@ -532,6 +538,78 @@ def malformed_error(
     return MalformedJSONError(reason, file=file, line=where, column=column, offset=offset + at)
 
 
+def limit_error(
+    raw: bytes,
+    *,
+    file: str | None,
+    line: int,
+    canonical: bool = False,
+) -> DataError | None:
+    """The located error for JSON text nested too deep or holding a too large integer.
+
+    Every reader calls this on every line (array element) before anything else handles the
+    parsed value, so the limits of :mod:`instructkit._limits` hold for whatever a reader
+    gives out, and past them each reader raises this same error.
+
+    Args:
+        raw: The bytes of the line or element (valid JSON or not).
+        file: The file name, for the message.
+        line: The line on which ``raw`` starts.
+        canonical: ``raw`` is orjson's rendering of what it parsed to (see
+            :func:`~instructkit._limits.limit_in_bytes`).
+
+    Returns:
+        The error (a :class:`~instructkit.DataError` at the JSON path, with the line on which
+        the row starts), or ``None`` when ``raw`` is within the limits.
+    """
+    found = limit_in_bytes(raw, canonical=canonical)
+    if found is None:
+        return None
+    path, reason, _at = found
+    # The line the row starts on, as for an invalid record: the path says where inside.
+    return DataError(reason, loc=format_loc(path), file=file, line=line)
+
+
+def record_limit_error(
+    raw: bytes, record: Any, *, file: str | None, line: int, canonical: bool
+) -> DataError | None:
+    """:func:`limit_error` for a line the fast path built ``record`` from, at less cost.
+
+    Such a record's only open-ended part is ``meta``, so the depth is checked on it (usually
+    empty) rather than by counting brackets over the whole line; a canonical line holds no
+    integer beyond 64 bits, and any other line is checked in full. The error is the one
+    :func:`limit_error` gives.
+    """
+    meta = record.meta
+    beyond = limit_in_value(meta, start=1) if meta else None
+    if beyond is not None:
+        path, reason = beyond
+        return DataError(reason, loc=format_loc(("meta", *path)), file=file, line=line)
+    if canonical:
+        return None
+    return limit_error(raw, file=file, line=line)
+
+
+def parse_error(
+    raw: bytes,
+    err: ValueError | None,
+    *,
+    file: str | None,
+    line: int,
+    offset: int,
+    column0: int = 0,
+) -> DataError:
+    """What bytes orjson could not parse are: too deep for the limits, or malformed.
+
+    orjson stops at 1,024 levels with a parse error; past :data:`~instructkit._limits.MAX_DEPTH`
+    the limit's own error is the one to give, the same as for shallower text.
+    """
+    beyond = limit_error(raw, file=file, line=line)
+    if beyond is not None:
+        return beyond
+    return malformed_error(raw, err, file=file, line=line, offset=offset, column0=column0)
+
+
 # -- duplicate keys ------------------------------------------------------------------------
 
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]', re.DOTALL)
@@ -863,11 +941,11 @@ def truncation_error(chunk: LineChunk, *, file: str | None) -> MalformedJSONErro
 
 def failed_line(
     raw: bytes, err: ValueError, *, file: str | None, line: int, chunk: LineChunk
-) -> _Blank | MalformedJSONError:
+) -> _Blank | DataError:
     """What a line orjson could not parse is: :data:`BLANK`, or a located error."""
     if not raw.strip(_BLANK_BYTES):
         return BLANK
-    return malformed_error(raw, err, file=file, line=line, offset=chunk.offset_of(line))
+    return parse_error(raw, err, file=file, line=line, offset=chunk.offset_of(line))
 
 
 def iter_jsonl(
@@ -893,7 +971,8 @@ def iter_jsonl(
 
     Yields:
         ``(line_number, raw, value)``: ``raw`` is the line without its ``\n``; ``value`` is
-        the parsed JSON, :data:`BLANK`, or a :class:`~instructkit.MalformedJSONError`. A
+        the parsed JSON, :data:`BLANK`, or a :class:`~instructkit.DataError` (malformed
+        JSON, or JSON beyond the limits of :mod:`instructkit._limits`). A
         compressed stream that ends early gives a final error item whose ``raw`` is the
         incomplete last line (possibly empty).
     """
@@ -918,7 +997,10 @@ def iter_jsonl(
             except decode_error as err:
                 yield line, raw, failed_line(raw, err, file=file, line=line, chunk=chunk)
                 continue
-            if has_duplicate_keys(raw, value):
+            beyond = limit_error(raw, file=file, line=line)
+            if beyond is not None:
+                value = beyond
+            elif has_duplicate_keys(raw, value):
                 value = duplicate_key_error(raw, file=file, line=line, offset=chunk.offset_of(line))
             yield line, raw, value
 

@@ -30,7 +30,14 @@ from typing import Any, BinaryIO, Final, Generic, NamedTuple, TypeVar
 
 import orjson
 
-from instructkit._dialects import DialectGuess, detect_dialect, get_dialect, parse_row, to_row
+from instructkit._dialects import (
+    DialectGuess,
+    detect_dialect,
+    get_dialect,
+    parse_row,
+    parse_row_within_limits,
+    to_row,
+)
 from instructkit._errors import (
     ConfigurationError,
     DataError,
@@ -61,15 +68,18 @@ from instructkit._io._jsonl import (
     failed_line,
     has_duplicate_keys,
     iter_line_chunks,
+    limit_error,
     locate_duplicate_key,
     open_compressed_writer,
     open_source,
     read_start,
+    record_limit_error,
     skip_to,
     truncation_error,
     write_jsonl_lines,
 )
 from instructkit._io._native_rows import build_native, native_duplicate_free
+from instructkit._limits import limit_in_bytes
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
 from instructkit._report import LossReport
@@ -647,9 +657,13 @@ class Reader(Generic[R]):
         offset = chunk.offset_of(line)
         return duplicate_key_error(raw, file=self.file, line=line, offset=offset)
 
-    def _convert(self, row: dict[str, Any]) -> Record:
-        """Turn a row into the requested record (full validation; may raise DataError)."""
-        record = parse_row(
+    def _convert(self, row: dict[str, Any], *, within_limits: bool = True) -> Record:
+        """Turn a row into the requested record (full validation; may raise DataError).
+
+        ``within_limits``: the row's bytes were held to the limits already (JSON text).
+        """
+        parse = parse_row_within_limits if within_limits else parse_row
+        record = parse(
             row,
             dialect=self.dialect or NATIVE,
             column_map=self._column_map,
@@ -701,7 +715,8 @@ class Reader(Generic[R]):
                     value = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     continue
-                if type(value) is dict:
+                # A row beyond the limits is a bad line, not a sample to decide by.
+                if type(value) is dict and limit_in_bytes(raw) is None:
                     rows.append(value)
                     if len(rows) >= SAMPLE_SIZE:
                         break
@@ -851,7 +866,7 @@ class Reader(Generic[R]):
                             value = loads(raw)
                         except decode_error as err:
                             bad = failed_line(raw, err, file=file, line=line, chunk=chunk)
-                            if isinstance(bad, MalformedJSONError):
+                            if isinstance(bad, DataError):
                                 self._reject(bad, raw)
                             else:
                                 report.blank += 1
@@ -860,6 +875,10 @@ class Reader(Generic[R]):
                             self._reject(self._not_an_object(value, line, False), raw)
                             continue
                         if raw_rows:
+                            beyond = limit_error(raw, file=file, line=line)
+                            if beyond is not None:
+                                self._reject(beyond, raw)
+                                continue
                             if has_duplicate_keys(raw, value):
                                 self._reject(self._duplicate(raw, line, chunk), raw)
                                 continue
@@ -870,8 +889,21 @@ class Reader(Generic[R]):
                         # (every line instructkit writes) cannot have lost a repeated key; that
                         # one comparison is cheaper than any scan, so it comes first (and before
                         # building, which may take over the parsed values).
-                        canonical = raw == dumps(value)
+                        try:
+                            canonical = raw == dumps(value)
+                        except TypeError:  # too deep for orjson to write: the limits refuse it
+                            canonical = False
                         record = build(value) if fast else None
+                        beyond = (
+                            limit_error(raw, file=file, line=line, canonical=canonical)
+                            if record is None
+                            else record_limit_error(
+                                raw, record, file=file, line=line, canonical=canonical
+                            )
+                        )
+                        if beyond is not None:
+                            self._reject(beyond, raw)
+                            continue
                         if not canonical and (
                             has_duplicate_keys(raw, value, canonical_known=True)
                             if record is None
@@ -928,7 +960,8 @@ class Reader(Generic[R]):
                 record = build_native(value) if fast else None
                 try:
                     if record is None:
-                        record = self._convert(value)
+                        # JSON text was held to the limits by the parser; Parquet rows not.
+                        record = self._convert(value, within_limits=not by_row)
                     elif target is not None and type(record) is not target:
                         record = convert_record(
                             record, target, strict=self._strict, losses=self.losses
@@ -943,7 +976,7 @@ class Reader(Generic[R]):
                     continue
                 report.valid += 1
                 yield record
-            elif isinstance(value, MalformedJSONError):
+            elif isinstance(value, DataError):
                 self._reject(value, raw)
             elif type(value) is _BadRow:
                 self._reject(value.error, raw, value.row)

@@ -19,7 +19,10 @@ The fast path never materialises records:
   JSON type, a duplicate key, invalid UTF-8, metas whose types clash across rows), or with
   ``on_error="skip"``/``"collect"`` when some lines cannot be typed, the file is read line by
   line through the records instead: errors are then located by line, and skipped lines are
-  counted, exactly as :func:`instructkit.read` does.
+  counted, exactly as :func:`instructkit.read` does. A file holding a line with so many
+  ``[`` and ``{`` bytes that pyarrow's recursive parser could overflow its stack on it is
+  read line by line from the start (see ``_fits_pyarrow``), as is one where pyarrow meets a
+  key that is not UTF-8.
 * **Parquet** files with instructkit's schema are read with pyarrow, row group by row group
   (each checked against the footer's row count, page checksums verified; damage is a
   ``DataError`` naming the row group), and conformed
@@ -264,14 +267,19 @@ def _read_one(
                 raise DataError("expected valid UTF-8 text, got invalid bytes", file=file)
         return _settle(table, found, out, policy, tally, file, None)
     assert kind is not None  # read_table sniffs JSONL files first
-    parsed = _parse_jsonl_table(file, kind, limit)
-    if parsed is not None:
-        # The validation of the parsed text runs while the table is conformed and checked.
-        with _validating(parsed) as valid:
-            table = _conform_jsonl(file, kind, parsed, limit)
-            out = None if table is None else _scan_unless_undecodable(table, kind)
-            if table is not None and out is not None and valid():
-                return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    try:
+        parsed = _parse_jsonl_table(file, kind, limit)
+        if parsed is not None:
+            # The validation of the parsed text runs while the table is conformed and checked.
+            with _validating(parsed) as valid:
+                table = _conform_jsonl(file, kind, parsed, limit)
+                out = None if table is None else _scan_unless_undecodable(table, kind)
+                if table is not None and out is not None and valid():
+                    return _settle(table, kind, out, policy, tally, file, _LineFinder(file))
+    except UnicodeDecodeError:
+        # pyarrow takes a key that is not UTF-8 as a column or field name, and fails only
+        # when its name is asked for; the line reader locates the bad bytes.
+        pass
     return _read_jsonl_records(file, kind, policy, tally, limit)
 
 
@@ -343,7 +351,71 @@ def _sniff_jsonl(file: str, limit: int) -> type[Record] | None:
     return None
 
 
+# pyarrow's JSON parser recurses once per level of nesting and overflows its stack, killing
+# the process, some 16,000 to 20,000 levels down (measured with pyarrow 26 on Linux, 8 MiB
+# thread stacks). A line with no more [ and { bytes than this cannot come near; a file with
+# a line holding more (rare, and never within the limits of instructkit._limits) is read
+# line by line instead. Lines longer than this are counted, so it is not set lower.
+_PYARROW_SAFE_OPENERS = 8192
+_WINDOW = _PYARROW_SAFE_OPENERS // 2
+
+
+def _long_lines_shallow(data: Any, end: int) -> bool:
+    """Whether every line of ``data[:end]`` holds at most ``_PYARROW_SAFE_OPENERS`` openers.
+
+    Only lines longer than that many bytes can hold more, and each of them covers a whole
+    aligned window of ``_WINDOW`` bytes without a newline; one ``find`` per window (memchr,
+    stopping at the first newline) finds them, so ordinary files cost one short search per
+    window rather than a pass over every byte.
+    """
+    start = 0
+    while start < end:
+        stop = min(start + _WINDOW, end)
+        if data.find(b"\n", start, stop) >= 0 or stop - start < _WINDOW:
+            start = stop
+            continue
+        first = data.rfind(b"\n", 0, start) + 1
+        last = data.find(b"\n", stop, end)
+        last = end if last < 0 else last
+        if last - first > _PYARROW_SAFE_OPENERS:  # else too short to hold that many
+            line = data[first:last]
+            if line.count(b"[") + line.count(b"{") > _PYARROW_SAFE_OPENERS:
+                return False
+        start = last + 1
+    return True
+
+
+def _fits_pyarrow(file: str, limit: int) -> bool:
+    """Whether no line of ``file`` is nested deep enough to crash pyarrow's JSON reader.
+
+    A line longer than ``limit`` (the line cap) is not held to be scanned: the line reader
+    stops at it with the cap's error.
+    """
+    # Read in chunks rather than mapped: the scan touches about one page per window, and
+    # mapped pages would count in the process's resident memory, the whole file at the end.
+    source = open_source(file, compression_for(file))
+    try:
+        tail = b""
+        while True:
+            chunk = source.read(1 << 22)
+            if not chunk:
+                return _long_lines_shallow(tail, len(tail))
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1
+            if not _long_lines_shallow(data, cut):
+                return False
+            tail = data[cut:]
+            if len(tail) > limit:
+                return False
+            if len(tail) > _PYARROW_SAFE_OPENERS and not _long_lines_shallow(tail, len(tail)):
+                return False
+    finally:
+        source.close()
+
+
 def _parse_jsonl(file: str, parse: pj.ParseOptions, limit: int) -> pa.Table | None:
+    if not _fits_pyarrow(file, limit):
+        return None
     block = _BLOCK_SIZE
     # A block holds whole lines: past a line of `limit` bytes and its newline, the line
     # reader reports the line as too long instead of pyarrow taking ever more memory.
