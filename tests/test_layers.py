@@ -39,7 +39,6 @@ LAYERS: dict[str, int] = {
     "dialects": 3,
     "templates": 3,
     # strategies
-    "_strategies": 4,
     "_from_type": 4,
     "strategies": 4,
 }

@@ -16,7 +16,7 @@ from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAY
 from instructkit._dialects import get_dialect
 from instructkit._dialects._trl import split_shared_prefix
 from instructkit._records import content_text
-from instructkit._strategies._rows import OPENAI_DPO_SHAPES
+from instructkit.strategies._rows import OPENAI_DPO_SHAPES
 
 # -- helpers -----------------------------------------------------------------------------
 

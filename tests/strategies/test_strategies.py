@@ -12,7 +12,6 @@ from hypothesis.errors import InvalidArgument
 import instructkit.strategies as iks
 from instructkit import Conversation, Instruction, Message, Preference, ToolCall
 from instructkit._records import check_turns
-from instructkit._strategies._text import LONG_TEXT_CAP
 from instructkit.strategies import (
     conversations,
     instructions,
@@ -22,6 +21,7 @@ from instructkit.strategies import (
     texts,
     tool_calls,
 )
+from instructkit.strategies._text import LONG_TEXT_CAP
 
 RECORD_STRATEGIES = {
     "tool_calls": tool_calls(),

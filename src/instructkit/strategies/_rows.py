@@ -20,10 +20,10 @@ from hypothesis.errors import InvalidArgument
 from instructkit._dialects import IMAGE_PLACEHOLDER, dialect_names, get_dialect, parse_row, to_row
 from instructkit._errors import DataError, format_loc
 from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, Record
-from instructkit._strategies._core import check_choice, check_strategy, defines_strategy
-from instructkit._strategies._json import meta_dicts, record_ids
-from instructkit._strategies._records import conversations, instructions, messages, preferences
-from instructkit._strategies._text import texts
+from instructkit.strategies._core import check_choice, check_strategy, defines_strategy
+from instructkit.strategies._json import meta_dicts, record_ids
+from instructkit.strategies._records import conversations, instructions, messages, preferences
+from instructkit.strategies._text import texts
 
 __all__ = ["INVALID_ROW_KINDS", "InvalidRow", "dialect_rows", "invalid_rows"]
 

@@ -28,13 +28,13 @@ from instructkit._records import (
     TextPart,
     ToolCall,
 )
-from instructkit._strategies._core import (
+from instructkit.strategies._core import (
     check_bounds,
     check_size,
     check_strategy,
     defines_strategy,
 )
-from instructkit._strategies._json import (
+from instructkit.strategies._json import (
     call_ids,
     identifiers,
     json_texts,
@@ -42,7 +42,7 @@ from instructkit._strategies._json import (
     record_ids,
     tool_schemas,
 )
-from instructkit._strategies._text import texts
+from instructkit.strategies._text import texts
 
 __all__ = [
     "DEFAULT_MAX_EXCHANGES",

@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from instructkit._strategies._core import check_size, check_strategy, defines_strategy
-from instructkit._strategies._text import texts
 from instructkit._templates import BUILTIN_OPTION_STYLES, Task, Template
+from instructkit.strategies._core import check_size, check_strategy, defines_strategy
+from instructkit.strategies._text import texts
 
 __all__ = ["TASK_SHAPES", "TemplatedRow", "task_rows", "tasks", "templates"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from instructkit._strategies._core import (
+from instructkit.strategies._core import (
     check_bool,
     check_bounds,
     check_strategy,

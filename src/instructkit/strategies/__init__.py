@@ -29,32 +29,36 @@ import hypothesis  # noqa: F401
 
 from instructkit._from_type import register_type_strategies
 from instructkit._public import expose as _expose
-from instructkit._strategies import (
-    EDGE_FRAGMENTS,
-    INVALID_ROW_KINDS,
+from instructkit.strategies._documents import (
     JSONL_DEFECTS,
     JSONL_NOISE,
-    PREFERENCE_SHAPES,
-    TASK_SHAPES,
     CorruptDocument,
-    InvalidRow,
     JsonlDocument,
-    TemplatedRow,
-    conversations,
     corrupt_jsonl_documents,
-    dialect_rows,
-    instructions,
-    invalid_rows,
-    invalid_texts,
     jsonl_documents,
+)
+from instructkit.strategies._records import (
+    PREFERENCE_SHAPES,
+    conversations,
+    instructions,
     messages,
     preferences,
+    tool_calls,
+)
+from instructkit.strategies._rows import (
+    INVALID_ROW_KINDS,
+    InvalidRow,
+    dialect_rows,
+    invalid_rows,
+)
+from instructkit.strategies._templates import (
+    TASK_SHAPES,
+    TemplatedRow,
     task_rows,
     tasks,
     templates,
-    texts,
-    tool_calls,
 )
+from instructkit.strategies._text import EDGE_FRAGMENTS, invalid_texts, texts
 
 __all__ = [
     "EDGE_FRAGMENTS",

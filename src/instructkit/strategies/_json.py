@@ -10,7 +10,7 @@ import orjson
 from hypothesis import strategies as st
 
 from instructkit._bookkeeping import BOOKKEEPING_PREFIX
-from instructkit._strategies._text import texts
+from instructkit.strategies._text import texts
 
 __all__ = [
     "IDENTIFIER_ALPHABET",

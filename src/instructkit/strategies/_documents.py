@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from instructkit._records import Record
-from instructkit._strategies._core import (
+from instructkit.strategies._core import (
     check_bool,
     check_bounds,
     check_strategy,
     defines_strategy,
 )
-from instructkit._strategies._records import conversations, instructions, preferences
-from instructkit._strategies._text import texts
+from instructkit.strategies._records import conversations, instructions, preferences
+from instructkit.strategies._text import texts
 
 __all__ = [
     "JSONL_DEFECTS",
