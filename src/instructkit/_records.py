@@ -22,6 +22,7 @@ from pydantic._internal._model_construction import ModelMetaclass
 
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY
 from instructkit._errors import (
+    ConfigurationError,
     DataError,
     RecordValidationError,
     describe_type,
@@ -33,8 +34,12 @@ from instructkit._public import renamed_keywords
 from instructkit._report import Loss, LossReport, settle_losses
 
 __all__ = [
+    "EARLY_ROLES",
     "INPUT_OFFSET_KEY",
     "INPUT_SEPARATOR",
+    "MAX_WEIGHT",
+    "MIN_WEIGHT",
+    "RECORD_TYPES",
     "ROLES",
     "ContentPart",
     "Conversation",
@@ -44,6 +49,7 @@ __all__ = [
     "Message",
     "Preference",
     "Record",
+    "RecordType",
     "Role",
     "TextPart",
     "ToolCall",
@@ -53,13 +59,22 @@ __all__ = [
     "check_turns",
     "content_text",
     "has_images",
+    "resolve_record_type",
     "split_input",
+    "type_of_record",
     "validation_error",
 ]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = get_args(Role)
 """The roles a :class:`Message` may have, in a fixed order."""
+
+EARLY_ROLES: tuple[str, ...] = ("system", "developer")
+"""The roles whose turns may come only before the first user turn of a transcript."""
+
+MIN_WEIGHT = 0.0
+MAX_WEIGHT = 1.0
+"""The range of a :class:`Message`'s training weight (both ends allowed; NaN never)."""
 
 JsonValue = PydanticJsonValue
 
@@ -490,7 +505,7 @@ class Message(Record):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: NonEmptyText | None = None
     reasoning: Text | None = None
-    weight: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    weight: Annotated[float, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT, allow_inf_nan=False)] | None = None
 
     @pydantic.model_validator(mode="after")
     def _check_roles(self) -> Message:
@@ -580,7 +595,7 @@ def check_turns(messages: Sequence[Message], *, field: str = "messages") -> None
         role = message.role
         if role == "user":
             seen_user = True
-        elif role in ("system", "developer") and seen_user:
+        elif role in EARLY_ROLES and seen_user:
             raise RecordValidationError(
                 f"expected {role} turns only before the first user turn, got one after it",
                 loc=format_loc((field, index, "role")),
@@ -936,3 +951,41 @@ def _relocate_transcript_error(
 
 
 RecordType = type[Conversation] | type[Instruction] | type[Preference]
+"""A record class: :class:`Instruction`, :class:`Conversation` or :class:`Preference`."""
+
+RECORD_TYPES: tuple[type[Record], ...] = (Instruction, Conversation, Preference)
+"""The record classes, in the order messages name them."""
+
+
+def resolve_record_type(record: object) -> type[Record]:
+    """The record class for ``record``: a class, or its name in any case.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if isinstance(record, type) and record in RECORD_TYPES:
+        return record
+    if isinstance(record, str):
+        for kind in RECORD_TYPES:
+            if record.lower() == kind.__name__.lower():
+                return kind
+    names = ", ".join(kind.__name__ for kind in RECORD_TYPES)
+    raise ConfigurationError(
+        f"expected record to be one of {names} (class or name), got {record!r}"
+    )
+
+
+def type_of_record(item: object) -> type[Record]:
+    """The record class of a record instance.
+
+    Raises:
+        ConfigurationError: ``item`` is not an :class:`Instruction`, :class:`Conversation` or
+            :class:`Preference`.
+    """
+    for kind in RECORD_TYPES:
+        if isinstance(item, kind):
+            return kind
+    raise ConfigurationError(
+        "expected Instruction, Conversation or Preference records, got "
+        f"{with_article(type(item).__name__)}"
+    )

@@ -36,7 +36,7 @@ from instructkit._arrow import (
     record_batches,
     storage_schema,
 )
-from instructkit._io._table import validate_table
+from instructkit._arrow import validate_table
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -246,7 +246,7 @@ def test_to_arrow_builds_columns_without_per_row_dicts(monkeypatch: pytest.Monke
 def test_batches_too_large_for_32_bit_offsets_are_split(
     monkeypatch: pytest.MonkeyPatch, records: list[Any]
 ) -> None:
-    import instructkit._arrow as arrow_module
+    import instructkit._arrow._convert as arrow_module
 
     real = arrow_module._array
 
