@@ -55,6 +55,7 @@ __all__ = [
     "ToolCall",
     "check_json_text",
     "check_message",
+    "check_meta_limits",
     "check_text",
     "check_turns",
     "content_text",
@@ -163,7 +164,12 @@ JsonText = Annotated[
 ]
 
 
-def _check_meta_limits(value: object) -> object:
+def check_meta_limits(value: object) -> object:
+    """Return ``value``, a record's meta, if it keeps within the limits of :mod:`._limits`.
+
+    Raises:
+        RecordValidationError: ``value`` nests too deep or holds an integer beyond 64 bits.
+    """
     # Before pydantic's own validation, which gives up with an unlocated recursion error
     # some 255 levels down: meta sits one level inside its record's row.
     beyond = limit_in_value(value, start=1) if isinstance(value, dict) else None
@@ -182,7 +188,7 @@ def _check_meta_text(text: str, path: tuple[str | int, ...]) -> None:
 
 def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
     # JSON writers turn NaN into null, silently; refusing it here keeps every record
-    # writable and readable (integers beyond 64 bits and depth: _check_meta_limits).
+    # writable and readable (integers beyond 64 bits and depth: check_meta_limits).
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
@@ -203,7 +209,7 @@ def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Meta = Annotated[
-    dict[str, JsonValue], BeforeValidator(_check_meta_limits), AfterValidator(_check_meta)
+    dict[str, JsonValue], BeforeValidator(check_meta_limits), AfterValidator(_check_meta)
 ]
 
 

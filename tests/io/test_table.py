@@ -31,8 +31,7 @@ from instructkit import (
     read_table,
     to_arrow,
 )
-from instructkit._arrow import storage_schema
-from instructkit._arrow import validate_table
+from instructkit._arrow import storage_schema, validate_table
 from instructkit._io._table import _read_jsonl_records
 from instructkit.arrow import arrow_schema
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -66,6 +65,8 @@ from instructkit._records import (
     Instruction,
     Preference,
     Record,
+    check_json_text,
+    check_meta_limits,
     resolve_record_type,
 )
 
@@ -125,13 +126,14 @@ def _bad_json_texts(values: Any, *, objects: bool = False) -> Any:
             if text == "{}":
                 continue
             try:
-                meta_value(text)
+                # The record's limits too (depth, 64-bit integers), as from_arrow applies them.
+                check_meta_limits(meta_value(text))
             except DataError:
                 bad.append(text)
             continue
         try:
-            orjson.loads(text)
-        except orjson.JSONDecodeError:
+            check_json_text(text)  # the record's own rule: JSON within the limits
+        except ValueError:
             bad.append(text)
     if not bad:
         return None
