@@ -22,6 +22,7 @@ from pydantic._internal._model_construction import ModelMetaclass
 
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY
 from instructkit._errors import (
+    ConfigurationError,
     DataError,
     RecordValidationError,
     describe_type,
@@ -33,8 +34,12 @@ from instructkit._public import renamed_keywords
 from instructkit._report import Loss, LossReport, settle_losses
 
 __all__ = [
+    "EARLY_ROLES",
     "INPUT_OFFSET_KEY",
     "INPUT_SEPARATOR",
+    "MAX_WEIGHT",
+    "MIN_WEIGHT",
+    "RECORD_TYPES",
     "ROLES",
     "ContentPart",
     "Conversation",
@@ -44,22 +49,33 @@ __all__ = [
     "Message",
     "Preference",
     "Record",
+    "RecordType",
     "Role",
     "TextPart",
     "ToolCall",
     "check_json_text",
     "check_message",
+    "check_meta_limits",
     "check_text",
     "check_turns",
     "content_text",
     "has_images",
+    "resolve_record_type",
     "split_input",
+    "type_of_record",
     "validation_error",
 ]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = get_args(Role)
 """The roles a :class:`Message` may have, in a fixed order."""
+
+EARLY_ROLES: tuple[str, ...] = ("system", "developer")
+"""The roles whose turns may come only before the first user turn of a transcript."""
+
+MIN_WEIGHT = 0.0
+MAX_WEIGHT = 1.0
+"""The range of a :class:`Message`'s training weight (both ends allowed; NaN never)."""
 
 JsonValue = PydanticJsonValue
 
@@ -148,7 +164,12 @@ JsonText = Annotated[
 ]
 
 
-def _check_meta_limits(value: object) -> object:
+def check_meta_limits(value: object) -> object:
+    """Return ``value``, a record's meta, if it keeps within the limits of :mod:`._limits`.
+
+    Raises:
+        RecordValidationError: ``value`` nests too deep or holds an integer beyond 64 bits.
+    """
     # Before pydantic's own validation, which gives up with an unlocated recursion error
     # some 255 levels down: meta sits one level inside its record's row.
     beyond = limit_in_value(value, start=1) if isinstance(value, dict) else None
@@ -167,7 +188,7 @@ def _check_meta_text(text: str, path: tuple[str | int, ...]) -> None:
 
 def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
     # JSON writers turn NaN into null, silently; refusing it here keeps every record
-    # writable and readable (integers beyond 64 bits and depth: _check_meta_limits).
+    # writable and readable (integers beyond 64 bits and depth: check_meta_limits).
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
@@ -188,7 +209,7 @@ def _check_meta(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Meta = Annotated[
-    dict[str, JsonValue], BeforeValidator(_check_meta_limits), AfterValidator(_check_meta)
+    dict[str, JsonValue], BeforeValidator(check_meta_limits), AfterValidator(_check_meta)
 ]
 
 
@@ -490,7 +511,7 @@ class Message(Record):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: NonEmptyText | None = None
     reasoning: Text | None = None
-    weight: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    weight: Annotated[float, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT, allow_inf_nan=False)] | None = None
 
     @pydantic.model_validator(mode="after")
     def _check_roles(self) -> Message:
@@ -580,7 +601,7 @@ def check_turns(messages: Sequence[Message], *, field: str = "messages") -> None
         role = message.role
         if role == "user":
             seen_user = True
-        elif role in ("system", "developer") and seen_user:
+        elif role in EARLY_ROLES and seen_user:
             raise RecordValidationError(
                 f"expected {role} turns only before the first user turn, got one after it",
                 loc=format_loc((field, index, "role")),
@@ -936,3 +957,41 @@ def _relocate_transcript_error(
 
 
 RecordType = type[Conversation] | type[Instruction] | type[Preference]
+"""A record class: :class:`Instruction`, :class:`Conversation` or :class:`Preference`."""
+
+RECORD_TYPES: tuple[type[Record], ...] = (Instruction, Conversation, Preference)
+"""The record classes, in the order messages name them."""
+
+
+def resolve_record_type(record: object) -> type[Record]:
+    """The record class for ``record``: a class, or its name in any case.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if isinstance(record, type) and record in RECORD_TYPES:
+        return record
+    if isinstance(record, str):
+        for kind in RECORD_TYPES:
+            if record.lower() == kind.__name__.lower():
+                return kind
+    names = ", ".join(kind.__name__ for kind in RECORD_TYPES)
+    raise ConfigurationError(
+        f"expected record to be one of {names} (class or name), got {record!r}"
+    )
+
+
+def type_of_record(item: object) -> type[Record]:
+    """The record class of a record instance.
+
+    Raises:
+        ConfigurationError: ``item`` is not an :class:`Instruction`, :class:`Conversation` or
+            :class:`Preference`.
+    """
+    for kind in RECORD_TYPES:
+        if isinstance(item, kind):
+            return kind
+    raise ConfigurationError(
+        "expected Instruction, Conversation or Preference records, got "
+        f"{with_article(type(item).__name__)}"
+    )

@@ -35,8 +35,8 @@ from instructkit._arrow import (
     meta_value,
     record_batches,
     storage_schema,
+    validate_table,
 )
-from instructkit._io._table import validate_table
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -246,7 +246,7 @@ def test_to_arrow_builds_columns_without_per_row_dicts(monkeypatch: pytest.Monke
 def test_batches_too_large_for_32_bit_offsets_are_split(
     monkeypatch: pytest.MonkeyPatch, records: list[Any]
 ) -> None:
-    import instructkit._arrow as arrow_module
+    import instructkit._arrow._convert as arrow_module
 
     real = arrow_module._array
 
@@ -567,6 +567,10 @@ def test_from_arrow_rejects_non_tables() -> None:
 
 # --- validate_table: the Arrow checks agree with the record layer --------------------------
 
+_TOO_DEEP = "[" * 200 + "]" * 200
+_TOO_LONG_INTEGER = "123456789012345678901234567890"
+_META_BEYOND_LIMITS = ['{"a":' * 200 + "1" + "}" * 200, '{"n":' + _TOO_LONG_INTEGER + "}"]
+
 _MESSAGE_MUTATIONS = [
     ("role", None),
     ("role", "bot"),
@@ -584,6 +588,9 @@ _MESSAGE_MUTATIONS = [
     ("tool_calls", [{"id": "y", "name": None, "arguments": "{}"}]),
     ("tool_calls", [{"id": "z", "name": "f", "arguments": "{nope"}]),
     ("tool_calls", [{"id": "w", "name": "f", "arguments": None}]),
+    # JSON beyond the record's limits: nested too deep, an integer beyond 64 bits.
+    ("tool_calls", [{"id": "v", "name": "f", "arguments": _TOO_DEEP}]),
+    ("tool_calls", [{"id": "u", "name": "f", "arguments": _TOO_LONG_INTEGER}]),
     ("tool_call_id", None),
     ("tool_call_id", ""),
     ("tool_call_id", "x"),
@@ -617,9 +624,15 @@ def mutated_tables(draw: st.DrawFn) -> tuple[type[Any], pa.Table]:
         else:
             scalars = ("instruction", "input", "response", "system", "id", "meta", "tools")
             column = draw(st.sampled_from([n for n in row if n in scalars]))
-            value = draw(st.sampled_from([None, "", "{}", "[1]", "{bad", '"s"', "x"]))
+            value = draw(
+                st.sampled_from([None, "", "{}", "[1]", "{bad", '"s"', "x", *_META_BEYOND_LIMITS])
+            )
             if column == "tools":
-                value = draw(st.sampled_from([None, ["{bad"], ["{}"], [None]]))
+                value = draw(
+                    st.sampled_from(
+                        [None, ["{bad"], ["{}"], [None], [_TOO_DEEP], [_TOO_LONG_INTEGER]]
+                    )
+                )
             row[column] = value
     return kind, pa.Table.from_pylist(rows, schema=storage_schema(arrow_schema(kind)))
 
@@ -638,6 +651,39 @@ def test_arrow_checks_reject_exactly_the_rows_the_record_layer_rejects(
     assert [r.reason for r in by_arrow.rejections] == [r.reason for r in by_records.rejections]
     assert kept.num_rows == by_records.valid == by_arrow.valid
     assert from_arrow(kept) == from_arrow(table, on_error="skip")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("meta", _META_BEYOND_LIMITS[0]),
+        ("meta", _META_BEYOND_LIMITS[1]),
+        ("tools", [_TOO_DEEP]),
+        ("tools", [_TOO_LONG_INTEGER]),
+        ("arguments", _TOO_DEEP),
+        ("arguments", _TOO_LONG_INTEGER),
+    ],
+)
+def test_arrow_checks_apply_the_record_limits_to_json_text(column: str, value: Any) -> None:
+    call = ToolCall(id="c", name="f", arguments="{}")
+    chat = Conversation(
+        messages=[
+            Message(role="user", content="q"),
+            Message(role="assistant", content=None, tool_calls=[call]),
+            Message(role="tool", content="r", tool_call_id="c"),
+        ]
+    )
+    row = to_arrow([chat]).to_pylist()[0]
+    if column == "arguments":
+        row["messages"][1]["tool_calls"][0]["arguments"] = value
+    else:
+        row[column] = value
+    table = pa.Table.from_pylist([row], schema=storage_schema(arrow_schema(Conversation)))
+    with pytest.raises(RecordValidationError) as by_records:
+        from_arrow(table)
+    with pytest.raises(RecordValidationError) as by_arrow:
+        validate_table(table)
+    assert by_arrow.value.reason == by_records.value.reason
 
 
 @given(record_lists())

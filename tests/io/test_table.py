@@ -31,8 +31,8 @@ from instructkit import (
     read_table,
     to_arrow,
 )
-from instructkit._arrow import storage_schema
-from instructkit._io._table import _read_jsonl_records, validate_table
+from instructkit._arrow import storage_schema, validate_table
+from instructkit._io._table import _read_jsonl_records
 from instructkit.arrow import arrow_schema
 
 # --- raw rows: any mix of roles, tool calls and optional fields -----------------------------

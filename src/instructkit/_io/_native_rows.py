@@ -25,6 +25,10 @@ from pydantic import BaseModel
 
 from instructkit._errors import RecordValidationError
 from instructkit._records import (
+    EARLY_ROLES,
+    MAX_WEIGHT,
+    MIN_WEIGHT,
+    ROLES,
     Conversation,
     Instruction,
     Message,
@@ -58,9 +62,11 @@ _MESSAGE_SET: Final = set(_MESSAGE_FIELDS)
 _INSTRUCTION_KEYS: Final = frozenset(_INSTRUCTION_FIELDS)
 _MESSAGE_KEYS: Final = frozenset(_MESSAGE_FIELDS)
 _CONVERSATION_KEYS: Final = frozenset(_CONVERSATION_FIELDS)
-_PLAIN_ROLES: Final = frozenset({"system", "developer", "user", "assistant"})
-_ROLES: Final = _PLAIN_ROLES | {"tool"}
-_EARLY_ROLES: Final = frozenset({"system", "developer"})
+# The records' own role lists, as sets: the first pass takes every role but "tool", whose
+# turns need the records' rules between fields (the second pass).
+_ROLES: Final = frozenset(ROLES)
+_PLAIN_ROLES: Final = _ROLES - {"tool"}
+_EARLY_ROLES: Final = frozenset(EARLY_ROLES)
 
 # The fast path is only correct for the field lists above; if the records change, it turns
 # itself off rather than build records pydantic would not.
@@ -138,7 +144,7 @@ def _conversation(row: dict[str, Any]) -> Conversation | None:
             and tool_call_id is None
             and (name is None or (type(name) is str and name))
             and (reasoning is None or (type(reasoning) is str and role == "assistant"))
-            and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
+            and (weight is None or (type(weight) is float and MIN_WEIGHT <= weight <= MAX_WEIGHT))
         ):
             # Maybe a tool call or a tool turn, which the second pass handles.
             _give_back(messages)
@@ -245,7 +251,7 @@ def _messages(rows: list[Any], taken: _Taken) -> list[Message] | None:
             and (name is None or (type(name) is str and name))
             and (tool_call_id is None or (type(tool_call_id) is str and tool_call_id))
             and (reasoning is None or type(reasoning) is str)
-            and (weight is None or (type(weight) is float and 0.0 <= weight <= 1.0))
+            and (weight is None or (type(weight) is float and MIN_WEIGHT <= weight <= MAX_WEIGHT))
         ):
             return None
         taken.append((item, calls))

@@ -56,7 +56,6 @@ from instructkit._arrow import (
     META_RECORD,
     META_SCHEMA_VERSION,
     META_VERSION,
-    RECORD_TYPES,
     arrow_schema,
     conform_table,
     huggingface_metadata,
@@ -71,6 +70,7 @@ from instructkit._arrow import (
     retype,
     storage_type,
     strip_nulls,
+    type_of_record,
 )
 from instructkit._dialects import get_dialect, to_row
 from instructkit._errors import ConfigurationError, DataError, with_article
@@ -777,7 +777,7 @@ def write_parquet(
         iterator = iter(records)
         first = list(islice(iterator, _CHUNK))
         if first:
-            kind = _record_kind(first[0])
+            kind = type_of_record(first[0])
         elif kind_hint is not None:
             kind = kind_hint
         else:
@@ -842,16 +842,6 @@ def _drain(writer: _GroupedWriter, tables: Iterator[pa.Table], empty_schema: pa.
     except BaseException:
         writer.abort()
         raise
-
-
-def _record_kind(item: object) -> type[Record]:
-    for kind in RECORD_TYPES:
-        if isinstance(item, kind):
-            return kind
-    raise ConfigurationError(
-        "expected Instruction, Conversation or Preference records, got "
-        f"{with_article(type(item).__name__)}"
-    )
 
 
 # --- reading -------------------------------------------------------------------------------

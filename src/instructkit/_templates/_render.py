@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from instructkit._errors import ConfigurationError, TemplateError
+from instructkit._limits import INT_MAX, INT_MIN
 from instructkit._records import Instruction, JsonValue
 from instructkit._templates._hashing import Ranking, stable_index, stable_ranked
 from instructkit._templates._options import (
@@ -108,13 +109,21 @@ def resolve_styles(
 
 
 def check_seed(seed: object) -> int:
-    """Return ``seed`` if it is an int (not a bool).
+    """Return ``seed`` if it is an int (not a bool) within the integers records may hold.
+
+    The seed goes into every record's provenance and into the hashes that pick options
+    and exemplars, so it must be an integer JSON keeps exactly (64 bits, see
+    :mod:`instructkit._limits`).
 
     Raises:
         ConfigurationError: any other value.
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigurationError(f"expected seed to be an int, got {seed!r}")
+    if not INT_MIN <= seed <= INT_MAX:
+        raise ConfigurationError(
+            f"expected seed to be an int from {INT_MIN} to {INT_MAX} (64 bits), got {seed}"
+        )
     return seed
 
 
@@ -612,7 +621,8 @@ def render(
         template: The template.
         row: A mapping of the task's field names to values (other keys are ignored).
         seed: Seeds every choice (option style, option order, which gold answer); the same
-            seed, dataset and example id always give the same record.
+            seed, dataset and example id always give the same record. An int from ``-2**63``
+            to ``2**64 - 1``, as it is kept in the record's provenance.
         dataset: The dataset name used for hashing and provenance. By default the row's own
             ``dataset`` (as :func:`~instructkit.adapt` sets it), else the task name; a row
             whose ``dataset`` differs from this is refused.
@@ -708,7 +718,9 @@ def instruction_record(
     Validating the provenance dict (a JSON value, checked node by node) was a fifth of the
     time of :func:`~instructkit.convert`. Rendering makes the texts and the provenance
     itself, so only what it does not guarantee is checked here (non-empty text that encodes
-    as UTF-8); anything else goes through full validation and its located error.
+    as UTF-8); anything else goes through full validation and its located error. ``meta``
+    must keep the record's rules (rendering's provenance does: its one free number, the
+    seed, is checked by :func:`check_seed`); it is not checked again.
 
     Raises:
         RecordValidationError: a text is empty or holds a lone surrogate.
