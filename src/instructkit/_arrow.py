@@ -61,7 +61,6 @@ from instructkit._errors import (
     format_loc,
     with_article,
 )
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import (
     Conversation,
     ImagePart,
@@ -71,6 +70,7 @@ from instructkit._records import (
     Record,
     TextPart,
 )
+from instructkit._reports import ItemReport, OnError, check_on_error
 
 __all__ = [
     "ARROW_SCHEMA_VERSION",

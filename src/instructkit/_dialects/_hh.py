@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import emit_extras, take_extras, take_id, text_content
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
+from instructkit._dialects._text_turns import text_content
 from instructkit._errors import DialectError, RecordValidationError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record
 

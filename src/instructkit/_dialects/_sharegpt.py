@@ -37,21 +37,13 @@ from instructkit._dialects._base import (
     describe_type,
     keys_score,
 )
-from instructkit._dialects._extras import (
-    ANY,
-    CallIds,
-    LocMap,
-    emit_extras,
-    item_texts,
-    loss_loc,
-    member_texts,
-    take_extras,
-    take_id,
-    text_content,
-    tool_schema_texts,
-    unwrapped_tool_text,
-)
+from instructkit._dialects._call_ids import CallIds
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots, placeholder_parts
+from instructkit._dialects._json_text import item_texts, member_texts
+from instructkit._dialects._locations import ANY, LocMap, loss_loc
+from instructkit._dialects._text_turns import text_content
+from instructkit._dialects._tool_schemas import tool_schema_texts, unwrapped_tool_text
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 

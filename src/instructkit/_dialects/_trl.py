@@ -59,26 +59,16 @@ from typing import Any, ClassVar
 
 from instructkit._bookkeeping import COMPLETION_START_KEY
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import (
-    ANY,
-    CallIds,
-    LocMap,
-    compact_json,
-    emit_extras,
-    loss_loc,
-    take_extras,
-    take_id,
-    text_content,
-    tool_schema_texts,
-)
+from instructkit._dialects._call_ids import CallIds
+from instructkit._dialects._chat_reader import read_messages
+from instructkit._dialects._chat_style import TRL_STYLE, looks_like_trl
+from instructkit._dialects._chat_writer import write_messages, write_tool_list
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
-from instructkit._dialects._openai import (
-    TRL_STYLE,
-    looks_like_trl,
-    read_messages,
-    write_messages,
-    write_tool_list,
-)
+from instructkit._dialects._json_text import compact_json
+from instructkit._dialects._locations import ANY, LocMap, loss_loc
+from instructkit._dialects._text_turns import text_content
+from instructkit._dialects._tool_schemas import tool_schema_texts
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
+from instructkit._reports import ItemReport, OnError, check_on_error
 from instructkit._templates._fewshot import (
     FewShot,
     Pool,

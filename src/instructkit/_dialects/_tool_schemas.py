@@ -1,0 +1,79 @@
+"""Tool schemas: the ``tools`` column as JSON text, and the two shapes of a schema.
+
+Two shapes of tool schema are in use. OpenAI documents the *wrapped* one,
+``{"type": "function", "function": {"name", "description", "parameters"}}``, which is also
+what transformers' ``get_json_schema`` makes for chat templates; LLaMA-Factory and the glaive
+data it documents use the *unwrapped* function object ``{"name", "description",
+"parameters"}``. Records keep each schema as given; a dialect whose documented shape is the
+other one reshapes it when writing (and reports it as changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from instructkit._dialects._base import Conversion
+from instructkit._dialects._json_text import item_texts, member_texts
+
+__all__ = ["tool_schema_texts", "unwrapped_tool_text", "wrapped_tool_value"]
+
+
+def tool_schema_texts(text: str, conv: Conversion) -> list[str]:
+    """The schemas of a ``tools`` column given as JSON text, each as its exact text.
+
+    Raises:
+        DialectError: the text is not valid JSON, or not a JSON array.
+    """
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise conv.fail(f"expected tool schemas as JSON text, got {err}", ("tools",)) from err
+    items = item_texts(text)
+    if items is None:
+        raise conv.fail("expected a JSON array of tool schemas, got another value", ("tools",))
+    return items
+
+
+def wrapped_tool_value(value: Any) -> dict[str, Any] | None:
+    """The wrapped form of an unwrapped tool schema, or ``None`` if ``value`` is not one.
+
+    Example:
+        >>> wrapped_tool_value({"name": "f", "parameters": {}})
+        {'type': 'function', 'function': {'name': 'f', 'parameters': {}}}
+        >>> wrapped_tool_value({"type": "function", "function": {"name": "f"}}) is None
+        True
+    """
+    if (
+        isinstance(value, Mapping)
+        and isinstance(value.get("name"), str)
+        and "type" not in value
+        and "function" not in value
+    ):
+        return {"type": "function", "function": dict(value)}
+    return None
+
+
+def unwrapped_tool_text(text: str) -> str | None:
+    """The exact text of the function object inside a wrapped tool schema's JSON text.
+
+    Only a schema that is exactly ``{"type": "function", "function": {...}}`` is unwrapped:
+    any other key would be lost.
+
+    Returns:
+        The inner object's text, or ``None`` when ``text`` is not a wrapped schema.
+
+    Example:
+        >>> unwrapped_tool_text('{"type": "function", "function": {"name": "f"}}')
+        '{"name": "f"}'
+    """
+    members = member_texts(text)
+    if members is None or sorted(key for key, _ in members) != ["function", "type"]:
+        return None
+    found = dict(members)
+    inner = found["function"]
+    if orjson.loads(found["type"]) != "function" or member_texts(inner) is None:
+        return None
+    return inner
