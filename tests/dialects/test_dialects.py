@@ -14,7 +14,7 @@ import instructkit as ik
 from instructkit import strategies as iks
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAYOUT_KEY
 from instructkit._dialects import get_dialect
-from instructkit._dialects._trl import split_shared_prefix
+from instructkit._dialects._trl_layouts import split_shared_prefix
 from instructkit._records import content_text
 from instructkit._strategies._rows import OPENAI_DPO_SHAPES
 

@@ -41,7 +41,8 @@ from instructkit._dialects._images import (
     record_has_images,
 )
 from instructkit._dialects._locations import LocMap, loss_loc
-from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
+from instructkit._dialects._sharegpt import refuse_kto
+from instructkit._dialects._tool_schemas import read_tools_text, write_tools_text
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import (
     INPUT_OFFSET_KEY,

@@ -17,7 +17,14 @@ import orjson
 
 from instructkit._dialects._base import Conversion, Path, describe_type
 
-__all__ = ["check_json_value", "compact_json", "is_compact_json", "item_texts", "member_texts"]
+__all__ = [
+    "JSON_SPACE",
+    "check_json_value",
+    "compact_json",
+    "is_compact_json",
+    "item_texts",
+    "member_texts",
+]
 
 
 def check_json_value(value: Any, path: Path, conv: Conversion) -> None:
@@ -76,12 +83,13 @@ def is_compact_json(text: str) -> bool:
         return False
 
 
-_JSON_SPACE = " \t\n\r"
+JSON_SPACE = " \t\n\r"
+"""The characters JSON allows as whitespace between tokens."""
 _DECODER = json.JSONDecoder()
 
 
 def _skip_space(text: str, index: int) -> int:
-    while index < len(text) and text[index] in _JSON_SPACE:
+    while index < len(text) and text[index] in JSON_SPACE:
         index += 1
     return index
 

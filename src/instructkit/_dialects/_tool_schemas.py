@@ -6,19 +6,30 @@ what transformers' ``get_json_schema`` makes for chat templates; LLaMA-Factory a
 data it documents use the *unwrapped* function object ``{"name", "description",
 "parameters"}``. Records keep each schema as given; a dialect whose documented shape is the
 other one reshapes it when writing (and reports it as changed).
+
+LLaMA-Factory's ``tools`` column (ShareGPT and Alpaca layouts) holds the schemas as the text
+of a JSON array (:func:`read_tools_text`, :func:`write_tools_text`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from instructkit._dialects._base import Conversion
-from instructkit._dialects._json_text import item_texts, member_texts
+from instructkit._dialects._json_text import JSON_SPACE, item_texts, member_texts
+from instructkit._dialects._locations import loss_loc
 
-__all__ = ["tool_schema_texts", "unwrapped_tool_text", "wrapped_tool_value"]
+__all__ = [
+    "read_tools_text",
+    "tool_schema_texts",
+    "tools_text",
+    "unwrapped_tool_text",
+    "wrapped_tool_value",
+    "write_tools_text",
+]
 
 
 def tool_schema_texts(text: str, conv: Conversion) -> list[str]:
@@ -77,3 +88,60 @@ def unwrapped_tool_text(text: str) -> str | None:
     if orjson.loads(found["type"]) != "function" or member_texts(inner) is None:
         return None
     return inner
+
+
+def tools_text(tools: Sequence[str]) -> str:
+    """The ``tools`` column: the schemas' exact texts in a JSON array, separated by ``", "``."""
+    return "[" + ", ".join(tools) + "]"
+
+
+def read_tools_text(row: Mapping[str, Any], conv: Conversion) -> list[str]:
+    """Read LLaMA-Factory's ``tools`` column: a JSON array of schemas, as text.
+
+    Returns:
+        The exact text of each schema. An empty column or array reads as no tools (reported).
+
+    Raises:
+        DialectError: the column is not text holding a JSON array.
+    """
+    text = conv.get(row, "tools", (), str, required=False, nullable=True)
+    if text is None:
+        return []
+    where = loss_loc(("tools",), conv)
+    if text == "":
+        conv.lost("dropped", where, "an empty tools column is left out")
+        return []
+    items = tool_schema_texts(text, conv)
+    if not items:
+        conv.lost("changed", where, "an empty tools array is written back as no column")
+    elif tools_text(items) != text:
+        conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
+    return items
+
+
+def write_tools_text(tools: Sequence[str], conv: Conversion) -> str:
+    """LLaMA-Factory's ``tools`` column for the record's schemas, reporting what changes.
+
+    A schema in OpenAI's wrapped shape (``{"type": "function", "function": {...}}``) is
+    written unwrapped, as the function object LLaMA-Factory documents (reported as changed);
+    whitespace around a schema is not kept (reported).
+    """
+    texts = []
+    for tool in tools:
+        inner = unwrapped_tool_text(tool)
+        if inner is not None:
+            conv.lost(
+                "changed",
+                "$.tools[*]",
+                f"{conv.dialect.name} tool schemas are unwrapped function objects; a "
+                '{"type": "function", "function": ...} schema is unwrapped',
+            )
+            tool = inner
+        elif tool != tool.strip(JSON_SPACE):
+            conv.lost(
+                "changed",
+                "$.tools[*]",
+                "whitespace around a tool schema is not kept in the tools array",
+            )
+        texts.append(tool.strip(JSON_SPACE))
+    return tools_text(texts)

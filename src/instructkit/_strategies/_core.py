@@ -100,10 +100,11 @@ def check_strategy(value: object, name: str) -> None:
         )
 
 
-def check_bool(value: object, name: str) -> None:
-    """Raise InvalidArgument unless ``value`` is True or False."""
+def check_bool(value: object, name: str) -> bool:
+    """Raise InvalidArgument unless ``value`` is True or False; return it."""
     if not isinstance(value, bool):
         raise InvalidArgument(f"expected {name} to be True or False, got {value!r}")
+    return value
 
 
 def check_size(value: object, name: str, *, minimum: int = 0) -> int:
