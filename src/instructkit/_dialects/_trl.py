@@ -71,6 +71,7 @@ from instructkit._dialects._chat_style import TRL_STYLE, looks_like_trl
 from instructkit._dialects._chat_writer import write_messages, write_tool_list
 from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
+from instructkit._dialects._implicit_prompts import report_prompt_split, split_shared_prefix
 from instructkit._dialects._json_text import compact_json
 from instructkit._dialects._locations import ANY, LocMap, loss_loc
 from instructkit._dialects._text_turns import text_content
@@ -83,7 +84,6 @@ from instructkit._dialects._trl_layouts import (
     layout_columns,
     layout_shape,
     refused_layout,
-    split_shared_prefix,
 )
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
@@ -619,18 +619,7 @@ class TRLDialect(Dialect):
         rejected_items = write(record.rejected, "rejected")
         if kind == "preference":
             return {"prompt": prompt_items, "chosen": chosen_items, "rejected": rejected_items}
-        again = Preference.from_transcripts(*record.to_transcripts())
-        if (again.prompt, again.chosen, again.rejected) != (
-            record.prompt,
-            record.chosen,
-            record.rejected,
-        ):
-            conv.lost(
-                "changed",
-                "$.prompt",
-                "reading splits the transcripts at their longest shared prefix of turns, which "
-                f"gives a prompt of {len(again.prompt)} turn(s), not {len(record.prompt)}",
-            )
+        report_prompt_split(record, conv)
         return {
             "chosen": [*prompt_items, *chosen_items],
             "rejected": [*prompt_items, *rejected_items],

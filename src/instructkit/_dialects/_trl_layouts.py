@@ -1,7 +1,6 @@
 """TRL's ten layouts: which one a row's columns select, and the columns of each.
 
-The layouts themselves are described in the ``trl`` dialect's module; string rows of the
-implicit preference type find their prompt with :func:`split_shared_prefix`.
+The layouts themselves are described in the ``trl`` dialect's module.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ __all__ = [
     "layout_columns",
     "layout_shape",
     "refused_layout",
-    "split_shared_prefix",
 ]
 
 TRL_KINDS = (
@@ -56,33 +54,6 @@ def refused_layout(row: Mapping[str, Any]) -> str | None:
         if all(row.get(column) is not None for column in columns):
             return layout
     return None
-
-
-def split_shared_prefix(chosen: str, rejected: str) -> tuple[str, str, str]:
-    """Split two texts into their shared start and the two remainders, neither left empty.
-
-    The shared start is the longest common prefix of characters, shortened where needed so
-    that each remainder keeps at least one character.
-
-    Args:
-        chosen: The preferred text (non-empty).
-        rejected: The dispreferred text (non-empty).
-
-    Returns:
-        ``(prompt, chosen rest, rejected rest)``.
-
-    Example:
-        >>> split_shared_prefix("The sky is blue.", "The sky is green.")
-        ('The sky is ', 'blue.', 'green.')
-        >>> split_shared_prefix("Yes", "Yes!")
-        ('Ye', 's', 's!')
-    """
-    shared = 0
-    limit = min(len(chosen), len(rejected))
-    while shared < limit and chosen[shared] == rejected[shared]:
-        shared += 1
-    shared = max(0, min(shared, len(chosen) - 1, len(rejected) - 1))
-    return chosen[:shared], chosen[shared:], rejected[shared:]
 
 
 def layout_shape(row: Mapping[str, Any]) -> tuple[str, str] | None:

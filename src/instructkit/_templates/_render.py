@@ -69,6 +69,30 @@ class Settings:
     shuffle_options: bool = False
     id_field: str = "id"
 
+    @classmethod
+    def checked(
+        cls,
+        *,
+        seed: object,
+        dataset: object,
+        option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None,
+        shuffle_options: object,
+        id_field: str,
+    ) -> Settings:
+        """The settings a caller's arguments give, each checked.
+
+        Raises:
+            ConfigurationError: a seed that is not an int, a dataset that is not text, or
+                option styles :func:`resolve_styles` refuses.
+        """
+        return cls(
+            seed=check_seed(seed),
+            dataset=check_dataset(dataset),
+            styles=resolve_styles(option_styles),
+            shuffle_options=bool(shuffle_options),
+            id_field=id_field,
+        )
+
     def dataset_for(self, task: Task, row: Mapping[str, Any] | None = None) -> str:
         """The dataset name used for hashing and provenance.
 
@@ -546,11 +570,11 @@ def render(
         Great film!
         How does the writer feel?
     """
-    settings = Settings(
-        seed=check_seed(seed),
-        dataset=check_dataset(dataset),
-        styles=resolve_styles(option_styles),
-        shuffle_options=bool(shuffle_options),
+    settings = Settings.checked(
+        seed=seed,
+        dataset=dataset,
+        option_styles=option_styles,
+        shuffle_options=shuffle_options,
         id_field=id_field,
     )
     check_marker_variant(template, with_options=bool(options))
