@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from instructkit._records import IMAGE_ROLES, ImagePart, Message, TextPart, ToolCall
-from instructkit._strategies._core import check_bool, check_size, check_strategy
+from instructkit._strategies._core import check_bool, check_size, check_strategy, fresh_name
 from instructkit._strategies._json import call_ids, identifiers, json_texts
 from instructkit._strategies._text import texts
 
@@ -243,7 +243,7 @@ def finish(blocks: Sequence[Block], used: set[str]) -> list[Message]:
             if fields.get("tool_calls"):
                 renamed = []
                 for call in fields["tool_calls"]:
-                    new_id = _fresh(call.id, used)
+                    new_id = fresh_name(call.id, used, joiner="-")
                     ids.append(new_id)
                     renamed.append(ToolCall(id=new_id, name=call.name, arguments=call.arguments))
                 fields["tool_calls"] = renamed
@@ -251,12 +251,3 @@ def finish(blocks: Sequence[Block], used: set[str]) -> list[Message]:
                 fields["tool_call_id"] = ids[spec["answers"]]
             out.append(Message(**fields))
     return out
-
-
-def _fresh(wanted: str, used: set[str]) -> str:
-    candidate, suffix = wanted, 1
-    while candidate in used:
-        candidate = f"{wanted}-{suffix}"
-        suffix += 1
-    used.add(candidate)
-    return candidate
