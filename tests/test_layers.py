@@ -15,8 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "instructkit"
 LAYERS: dict[str, int] = {
     # records: the data model, its errors and its reports
     "_errors": 0,
-    "_report": 0,
-    "_policy": 0,
+    "_reports": 0,
     "_public": 0,
     "_version": 0,
     "_bookkeeping": 0,

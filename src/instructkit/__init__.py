@@ -43,7 +43,6 @@ from instructkit._io import (
     read_table,
     write,
 )
-from instructkit._policy import ItemReport, OnError, Rejection
 from instructkit._public import expose as _expose
 from instructkit._records import (
     ContentPart,
@@ -55,7 +54,7 @@ from instructkit._records import (
     TextPart,
     ToolCall,
 )
-from instructkit._report import Loss, LossReport
+from instructkit._reports import ItemReport, Loss, LossReport, OnError, Rejection
 from instructkit._templates import Task, Template, convert, mix, render
 from instructkit._version import __version__
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from instructkit._report import Loss
+from instructkit._reports import Loss
 
 __all__ = [
     "BOOKKEEPING_KEYS",

@@ -31,7 +31,7 @@ from instructkit._errors import (
 )
 from instructkit._limits import MAX_TEXT_DEPTH, limit_in_bytes, limit_in_value
 from instructkit._public import renamed_keywords
-from instructkit._report import Loss, LossReport, settle_losses
+from instructkit._reports import Loss, LossReport, settle_losses
 
 __all__ = [
     "EARLY_ROLES",
@@ -758,7 +758,7 @@ class Conversation(Record):
                 "expected a plain text assistant answer to make an Instruction, got tool calls",
                 loc=f"$.messages[{len(roles) - 1}]",
             )
-        settle_losses(found, strict=strict, report=losses, what="conversation")
+        settle_losses(found, strict=strict, losses=losses, what="conversation")
         return Instruction(
             instruction=instruction,
             input=input_text,

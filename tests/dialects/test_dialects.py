@@ -14,7 +14,7 @@ import instructkit as ik
 from instructkit import strategies as iks
 from instructkit._bookkeeping import COMPLETION_START_KEY, INPUT_OFFSET_KEY, LAYOUT_KEY
 from instructkit._dialects import get_dialect
-from instructkit._dialects._trl import split_shared_prefix
+from instructkit._dialects._implicit_prompts import split_shared_prefix
 from instructkit._records import content_text
 from instructkit.strategies._rows import OPENAI_DPO_SHAPES
 
@@ -1691,3 +1691,37 @@ def test_a_layout_refuses_records_it_does_not_hold_in_one_wording(
     message = f"expected a Preference for {dialect} layout {layout!r}, got a Conversation"
     with pytest.raises(ik.ConfigurationError, match=re.escape(message)):
         ik.to_row(chat, dialect=dialect, layout=layout)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "layout"), [("hh", None), ("trl", "conversational_implicit_preference")]
+)
+def test_transcript_layouts_report_a_prompt_reading_would_split_elsewhere(
+    dialect: str, layout: str | None
+) -> None:
+    # Whole-transcript rows have no prompt column: reading takes the shared start of turns,
+    # here one turn longer than the record's empty prompt.
+    pair = ik.Preference(
+        prompt=[],
+        chosen=[ik.Message(role="user", content="Hi"), ik.Message(role="assistant", content="A")],
+        rejected=[
+            ik.Message(role="user", content="Hi"),
+            ik.Message(role="assistant", content="B"),
+        ],
+    )
+    losses = ik.LossReport()
+    row = ik.to_row(pair, dialect=dialect, layout=layout, losses=losses)
+    assert (
+        ik.Loss(
+            "changed",
+            "$.prompt",
+            "reading splits the transcripts at their longest shared prefix of turns, which gives "
+            "a prompt of 1 turn(s), not 0",
+        )
+        in losses
+    )
+    back = ik.parse_row(row, dialect=dialect)
+    assert isinstance(back, ik.Preference)
+    assert len(back.prompt) == 1
+    with pytest.raises(ik.LossyConversionError, match=re.escape("- at $.prompt")):
+        ik.to_row(pair, dialect=dialect, layout=layout, strict=True)

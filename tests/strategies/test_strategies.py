@@ -219,6 +219,9 @@ def test_repr_shows_how_the_strategy_was_built() -> None:
         (preferences, {"min_prompt_exchanges": 2, "max_prompt_exchanges": 1}),
         (instructions, {"inputs": ""}),
         (tool_calls, {"ids": "call_1"}),
+        (messages, {"content_parts": "yes"}),
+        (conversations, {"content_parts": 1}),
+        (preferences, {"content_parts": None}),
     ],
 )
 def test_bad_arguments_raise_invalid_argument_on_first_use(

@@ -206,6 +206,7 @@ def test_documents_shrink_to_the_documented_values() -> None:
         jsonl_documents(rows={"a": 1}),  # type: ignore[arg-type]
         corrupt_jsonl_documents(defects=st.just("gremlins")),
         corrupt_jsonl_documents(max_rows=-2),
+        corrupt_jsonl_documents(allow_leading_bom="no"),  # type: ignore[arg-type]
         jsonl_documents(rows=st.just({"n": 2**64}), min_rows=1),
         jsonl_documents(rows=st.just({"x": float("nan")}), min_rows=1),
     ],

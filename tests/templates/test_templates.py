@@ -24,7 +24,7 @@ from instructkit import (
     render,
 )
 from instructkit._templates._options import BUILTIN_OPTION_STYLES, render_options
-from instructkit._templates._template import PatternProblem, parse_pattern
+from instructkit._templates._pattern import PatternProblem, parse_pattern
 from instructkit.templates import OptionStyle, load_templates, save_templates
 
 NLI = Task(

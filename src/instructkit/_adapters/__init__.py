@@ -18,7 +18,7 @@ from instructkit._adapters._commonsense import ADAPTERS as _COMMONSENSE
 from instructkit._adapters._generation import ADAPTERS as _GENERATION
 from instructkit._adapters._qa import ADAPTERS as _QA
 from instructkit._errors import ConfigurationError
-from instructkit._policy import ItemReport, OnError
+from instructkit._reports import ItemReport, OnError
 
 __all__ = ["ADAPTERS", "Adapter", "adapt", "adapter_names", "get_adapter", "markdown_table"]
 

@@ -20,8 +20,8 @@ import orjson
 import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import check_text
+from instructkit._reports import ItemReport, OnError, check_on_error
 from instructkit._templates import DATASET_FIELD, Task, Template
 
 __all__ = [

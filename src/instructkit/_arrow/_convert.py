@@ -44,7 +44,6 @@ from instructkit._errors import (
     format_loc,
     with_article,
 )
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import (
     ImagePart,
     Message,
@@ -53,6 +52,7 @@ from instructkit._records import (
     resolve_record_type,
     type_of_record,
 )
+from instructkit._reports import ItemReport, OnError, check_on_error
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

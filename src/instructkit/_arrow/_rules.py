@@ -55,7 +55,6 @@ from instructkit._arrow._schema import (
     storage_type,
 )
 from instructkit._errors import DataError, RecordValidationError
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import (
     EARLY_ROLES,
     MAX_WEIGHT,
@@ -69,6 +68,7 @@ from instructkit._records import (
     check_meta_limits,
     resolve_record_type,
 )
+from instructkit._reports import ItemReport, OnError, check_on_error
 
 __all__ = ["Findings", "check_utf8", "scan_table", "settle_table", "validate_table"]
 

@@ -39,7 +39,7 @@ from instructkit._errors import (
 from instructkit._limits import limit_in_value
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, Preference, Record
-from instructkit._report import LossReport, settle_losses
+from instructkit._reports import LossReport, settle_losses
 
 __all__ = [
     "DIALECTS",
@@ -201,7 +201,7 @@ def parse_row_within_limits(
         ) from err
     if chosen.layouts:
         record = _remember_layout(record, chosen, chosen.layout_of(renamed, conv))
-    settle_losses(conv.losses, strict=strict, report=losses, what=f"row of dialect {dialect!r}")
+    settle_losses(conv.losses, strict=strict, losses=losses, what=f"row of dialect {dialect!r}")
     return record
 
 
@@ -295,7 +295,7 @@ def to_row(
     settle_losses(
         conv.losses,
         strict=strict,
-        report=losses,
+        losses=losses,
         what=f"{type(record).__name__} to dialect {dialect!r}",
     )
     return row

@@ -32,13 +32,7 @@ from instructkit._dialects._base import (
     describe_type,
     keys_score,
 )
-from instructkit._dialects._extras import (
-    LocMap,
-    emit_extras,
-    loss_loc,
-    take_extras,
-    take_id,
-)
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import (
     IMAGES,
     ImageColumn,
@@ -46,7 +40,9 @@ from instructkit._dialects._images import (
     placeholder_parts,
     record_has_images,
 )
-from instructkit._dialects._sharegpt import read_tools_text, refuse_kto, write_tools_text
+from instructkit._dialects._locations import LocMap, loss_loc
+from instructkit._dialects._sharegpt import refuse_kto
+from instructkit._dialects._tool_schemas import read_tools_text, write_tools_text
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import (
     INPUT_OFFSET_KEY,
@@ -58,7 +54,7 @@ from instructkit._records import (
     Record,
     split_input,
 )
-from instructkit._report import LossReport
+from instructkit._reports import LossReport
 
 __all__ = ["AlpacaDialect"]
 

@@ -27,7 +27,7 @@ from instructkit._records import (
     Instruction,
     Record,
 )
-from instructkit._report import Loss, LossKind, LossReport
+from instructkit._reports import Loss, LossKind, LossReport
 
 __all__ = [
     "JSON_NAMES",

@@ -21,7 +21,7 @@ from typing import Any
 
 from instructkit._bookkeeping import input_join_loss
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import emit_extras, take_extras, take_id
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._records import INPUT_OFFSET_KEY, INPUT_SEPARATOR, Instruction, Record
 
 __all__ = ["FLAN_METADATA", "FlanDialect"]

@@ -24,7 +24,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import emit_extras, take_extras, take_id, text_content
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
+from instructkit._dialects._implicit_prompts import report_prompt_split
+from instructkit._dialects._text_turns import text_content
 from instructkit._errors import DialectError, RecordValidationError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record
 
@@ -140,20 +142,7 @@ class HHDialect(Dialect):
                 )
             row[side] = "".join(turns)
         if not conv.losses:
-            chosen, rejected = record.to_transcripts()
-            again = Preference.from_transcripts(chosen, rejected)
-            if (again.prompt, again.chosen, again.rejected) != (
-                record.prompt,
-                record.chosen,
-                record.rejected,
-            ):
-                conv.lost(
-                    "changed",
-                    "$.prompt",
-                    "reading splits the transcripts at their longest shared prefix of turns, "
-                    f"which gives a prompt of {len(again.prompt)} turn(s), not "
-                    f"{len(record.prompt)}",
-                )
+            report_prompt_split(record, conv)
         if record.id is not None:
             row["id"] = record.id
         emit_extras(row, record.meta, conv, reserved=self.columns)

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructkit._dialects._base import Conversion, Path, describe_type
-from instructkit._dialects._extras import loss_loc, text_content
+from instructkit._dialects._locations import loss_loc
+from instructkit._dialects._text_turns import text_content
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import IMAGE_ROLES, ImagePart, Message, Record, TextPart, has_images
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import emit_extras, take_extras
+from instructkit._dialects._columns import emit_extras, take_extras
 from instructkit._records import Instruction, Record
 
 __all__ = ["DollyDialect", "InstructionDialect"]

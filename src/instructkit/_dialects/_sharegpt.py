@@ -37,21 +37,13 @@ from instructkit._dialects._base import (
     describe_type,
     keys_score,
 )
-from instructkit._dialects._extras import (
-    ANY,
-    CallIds,
-    LocMap,
-    emit_extras,
-    item_texts,
-    loss_loc,
-    member_texts,
-    take_extras,
-    take_id,
-    text_content,
-    tool_schema_texts,
-    unwrapped_tool_text,
-)
+from instructkit._dialects._call_ids import CallIds
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots, placeholder_parts
+from instructkit._dialects._json_text import JSON_SPACE, item_texts, member_texts
+from instructkit._dialects._locations import ANY, LocMap, loss_loc
+from instructkit._dialects._text_turns import text_content
+from instructkit._dialects._tool_schemas import read_tools_text, write_tools_text
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Message, Preference, Record, ToolCall
 
@@ -59,16 +51,11 @@ __all__ = [
     "FUNCTION_CALL",
     "ShareGPTDialect",
     "function_call_text",
-    "read_tools_text",
     "refuse_kto",
-    "tools_text",
-    "write_tools_text",
 ]
 
 FUNCTION_CALL = "function_call"
 """The speaker word of a turn whose value holds tool calls (fixed; ``role_map`` cannot move it)."""
-
-_JSON_SPACE = " \t\n\r"
 
 
 def function_call_text(calls: Sequence[tuple[str, str]]) -> str:
@@ -92,11 +79,6 @@ def function_call_text(calls: Sequence[tuple[str, str]]) -> str:
         for name, arguments in calls
     ]
     return objects[0] if len(objects) == 1 else "[" + ", ".join(objects) + "]"
-
-
-def tools_text(tools: Sequence[str]) -> str:
-    """The ``tools`` column: the schemas' exact texts in a JSON array, separated by ``", "``."""
-    return "[" + ", ".join(tools) + "]"
 
 
 _SIDES = ("chosen", "rejected")
@@ -124,58 +106,6 @@ def refuse_kto(row: Mapping[str, Any], conv: Conversion) -> None:
             "have yet, so these rows are refused rather than read as something else",
             ("kto_tag",),
         )
-
-
-def read_tools_text(row: Mapping[str, Any], conv: Conversion) -> list[str]:
-    """Read LLaMA-Factory's ``tools`` column: a JSON array of schemas, as text.
-
-    Returns:
-        The exact text of each schema. An empty column or array reads as no tools (reported).
-
-    Raises:
-        DialectError: the column is not text holding a JSON array.
-    """
-    text = conv.get(row, "tools", (), str, required=False, nullable=True)
-    if text is None:
-        return []
-    where = loss_loc(("tools",), conv)
-    if text == "":
-        conv.lost("dropped", where, "an empty tools column is left out")
-        return []
-    items = tool_schema_texts(text, conv)
-    if not items:
-        conv.lost("changed", where, "an empty tools array is written back as no column")
-    elif tools_text(items) != text:
-        conv.lost("changed", where, 'the tools array is re-spaced (", " between schemas)')
-    return items
-
-
-def write_tools_text(tools: Sequence[str], conv: Conversion) -> str:
-    """LLaMA-Factory's ``tools`` column for the record's schemas, reporting what changes.
-
-    A schema in OpenAI's wrapped shape (``{"type": "function", "function": {...}}``) is
-    written unwrapped, as the function object LLaMA-Factory documents (reported as changed);
-    whitespace around a schema is not kept (reported).
-    """
-    texts = []
-    for tool in tools:
-        inner = unwrapped_tool_text(tool)
-        if inner is not None:
-            conv.lost(
-                "changed",
-                "$.tools[*]",
-                f"{conv.dialect.name} tool schemas are unwrapped function objects; a "
-                '{"type": "function", "function": ...} schema is unwrapped',
-            )
-            tool = inner
-        elif tool != tool.strip(_JSON_SPACE):
-            conv.lost(
-                "changed",
-                "$.tools[*]",
-                "whitespace around a tool schema is not kept in the tools array",
-            )
-        texts.append(tool.strip(_JSON_SPACE))
-    return tools_text(texts)
 
 
 def _is_json_text(text: str) -> bool:
@@ -591,7 +521,7 @@ class ShareGPTDialect(Dialect):
     def _check_arguments(self, calls: Sequence[ToolCall], conv: Conversion) -> None:
         for call in calls:
             value = orjson.loads(call.arguments)
-            if call.arguments != call.arguments.strip(_JSON_SPACE) or (
+            if call.arguments != call.arguments.strip(JSON_SPACE) or (
                 isinstance(value, str) and _is_json_text(value)
             ):
                 conv.lost(

@@ -49,6 +49,12 @@ values (JSON text in a string is accepted, reported as changed), call ids are op
 (missing ones are invented by position, reported; ids are written only when reading could not
 re-invent them), reasoning goes in ``thinking``. ``tools`` is a list of schemas or a JSON
 string holding one (written back as a list, reported).
+
+Which layout a row is lives in ``_trl_layouts``; the messages are read and written by the
+OpenAI message code (``_chat_reader``, ``_chat_writer``). What remains is one module because
+it is one class: :class:`TRLDialect` reads and writes the ten layouts with rules the two
+directions share (where the prompt ends, which ids are re-invented, where images go), and
+splitting it would leave each half reaching into the other's private helpers.
 """
 
 from __future__ import annotations
@@ -59,109 +65,30 @@ from typing import Any, ClassVar
 
 from instructkit._bookkeeping import COMPLETION_START_KEY
 from instructkit._dialects._base import NO_MATCH, Conversion, Dialect, Match, keys_score
-from instructkit._dialects._extras import (
-    ANY,
-    CallIds,
-    LocMap,
-    compact_json,
-    emit_extras,
-    loss_loc,
-    take_extras,
-    take_id,
-    text_content,
-    tool_schema_texts,
-)
+from instructkit._dialects._call_ids import CallIds
+from instructkit._dialects._chat_reader import read_messages
+from instructkit._dialects._chat_style import TRL_STYLE, looks_like_trl
+from instructkit._dialects._chat_writer import write_messages, write_tool_list
+from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._images import IMAGES, ImageColumn, ImageSlots
-from instructkit._dialects._openai import (
-    TRL_STYLE,
-    looks_like_trl,
-    read_messages,
-    write_messages,
-    write_tool_list,
+from instructkit._dialects._implicit_prompts import report_prompt_split, split_shared_prefix
+from instructkit._dialects._json_text import compact_json
+from instructkit._dialects._locations import ANY, LocMap, loss_loc
+from instructkit._dialects._text_turns import text_content
+from instructkit._dialects._tool_schemas import tool_schema_texts
+from instructkit._dialects._trl_layouts import (
+    OPTIONAL_COLUMNS,
+    REFUSED_LAYOUTS,
+    TRL_FORMS,
+    TRL_KINDS,
+    layout_columns,
+    layout_shape,
+    refused_layout,
 )
 from instructkit._errors import DialectError, format_loc
 from instructkit._records import Conversation, Instruction, Message, Preference, Record
 
-__all__ = ["COMPLETION_START_KEY", "TRL_KINDS", "TRLDialect", "split_shared_prefix"]
-
-TRL_KINDS = (
-    "language_modeling",
-    "prompt_only",
-    "prompt_completion",
-    "preference",
-    "implicit_preference",
-)
-"""TRL's dataset types, in the order reading prefers them when a row has several's columns."""
-
-_FORMS = ("conversational", "standard")
-_COLUMNS: dict[str, tuple[str, ...]] = {
-    "language_modeling": ("messages",),
-    "prompt_only": ("prompt",),
-    "prompt_completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-    "implicit_preference": ("chosen", "rejected"),
-}
-_OPTIONAL = ("tools", "id", "chat_template_kwargs", IMAGES)
-# TRL layouts that need record types instructkit does not have yet (a labelled single answer,
-# labelled steps): rows with all these columns are refused, never read as another layout.
-_REFUSED: dict[str, tuple[str, ...]] = {
-    "unpaired preference": ("prompt", "completion", "label"),
-    "stepwise supervision": ("prompt", "completions", "labels"),
-}
-
-
-def _refused_layout(row: Mapping[str, Any]) -> str | None:
-    """The name of the TRL layout of ``row`` that instructkit refuses, or ``None``."""
-    for layout, columns in _REFUSED.items():
-        if all(row.get(column) is not None for column in columns):
-            return layout
-    return None
-
-
-def split_shared_prefix(chosen: str, rejected: str) -> tuple[str, str, str]:
-    """Split two texts into their shared start and the two remainders, neither left empty.
-
-    The shared start is the longest common prefix of characters, shortened where needed so
-    that each remainder keeps at least one character.
-
-    Args:
-        chosen: The preferred text (non-empty).
-        rejected: The dispreferred text (non-empty).
-
-    Returns:
-        ``(prompt, chosen rest, rejected rest)``.
-
-    Example:
-        >>> split_shared_prefix("The sky is blue.", "The sky is green.")
-        ('The sky is ', 'blue.', 'green.')
-        >>> split_shared_prefix("Yes", "Yes!")
-        ('Ye', 's', 's!')
-    """
-    shared = 0
-    limit = min(len(chosen), len(rejected))
-    while shared < limit and chosen[shared] == rejected[shared]:
-        shared += 1
-    shared = max(0, min(shared, len(chosen) - 1, len(rejected) - 1))
-    return chosen[:shared], chosen[shared:], rejected[shared:]
-
-
-def _shape(row: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The (kind, form) a row's columns select, or ``None``; null columns count as absent."""
-    present = {key for key, value in row.items() if value is not None}
-    if {"chosen", "rejected"} <= present:
-        chosen = row["chosen"]
-        form = "standard" if isinstance(chosen, str) else "conversational"
-        if "prompt" in present and not (isinstance(row["prompt"], str) and form != "standard"):
-            return "preference", form
-        return "implicit_preference", form
-    if "prompt" in present:
-        form = "standard" if isinstance(row["prompt"], str) else "conversational"
-        return ("prompt_completion" if "completion" in present else "prompt_only"), form
-    if "messages" in present:
-        return "language_modeling", "conversational"
-    if "text" in present:
-        return "language_modeling", "standard"
-    return None
+__all__ = ["COMPLETION_START_KEY", "TRLDialect"]
 
 
 def _reinvented(record: Conversation | Preference, *, implicit: bool) -> bool:
@@ -227,12 +154,6 @@ def _leading_images(
             return
 
 
-def _columns_of(kind: str, form: str) -> tuple[str, ...]:
-    if kind == "language_modeling" and form == "standard":
-        return ("text",)
-    return _COLUMNS[kind]
-
-
 class TRLDialect(Dialect):
     """Hugging Face TRL datasets, in all ten layouts (see the module docs)."""
 
@@ -254,20 +175,22 @@ class TRLDialect(Dialect):
         role: role for role in ("system", "developer", "user", "assistant", "tool")
     }
     roles_out = roles
-    layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in _FORMS)
+    layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in TRL_FORMS)
     record_types = (Conversation, Preference, Instruction)
     layout_extras = ("chat_template_kwargs",)
 
     def match(self, row: Mapping[str, Any]) -> Match:
-        shape = _shape(row)
+        shape = layout_shape(row)
         if shape is None:
             return NO_MATCH
         kind, form = shape
-        columns = _columns_of(kind, form)
+        columns = layout_columns(kind, form)
         wanted = str if form == "standard" else list
         if not all(isinstance(row[key], wanted) for key in columns):
             return NO_MATCH
-        optional = (*_OPTIONAL, "prompt") if kind == "implicit_preference" else _OPTIONAL
+        optional = (
+            (*OPTIONAL_COLUMNS, "prompt") if kind == "implicit_preference" else OPTIONAL_COLUMNS
+        )
         score = keys_score(row, columns, optional)
         if kind == "language_modeling" and form == "conversational":
             # OpenAI lines have the same key; TRL wins on TRL's own spelling, or on an images
@@ -280,9 +203,9 @@ class TRLDialect(Dialect):
 
     def parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
         record = self._parse(row, conv)
-        shape = _shape(row)
+        shape = layout_shape(row)
         if shape is not None and shape[1] == "conversational":
-            columns = _columns_of(*shape)
+            columns = layout_columns(*shape)
             implicit = shape[0] == "implicit_preference"
             assert isinstance(record, (Conversation, Preference))
             if _row_has_ids(row, columns, conv) and _reinvented(record, implicit=implicit):
@@ -294,9 +217,9 @@ class TRLDialect(Dialect):
         return record
 
     def _parse(self, row: Mapping[str, Any], conv: Conversion) -> Record:
-        refused = _refused_layout(row)
+        refused = refused_layout(row)
         if refused is not None:
-            columns = _REFUSED[refused]
+            columns = REFUSED_LAYOUTS[refused]
             raise conv.fail(
                 f"expected a TRL layout instructkit reads, got the {refused} layout (columns "
                 f"{', '.join(repr(conv.col(c)) for c in columns)}): it needs a record type "
@@ -304,7 +227,7 @@ class TRLDialect(Dialect):
                 "something else",
                 (columns[-1],),
             )
-        shape = _shape(row)
+        shape = layout_shape(row)
         if shape is None:
             present = ", ".join(repr(k) for k in row) or "none"
             raise conv.fail(
@@ -312,7 +235,7 @@ class TRLDialect(Dialect):
                 f"completion, chosen and rejected), got keys {present}"
             )
         kind, form = shape
-        used = {*_columns_of(kind, form), "tools", "id", IMAGES}
+        used = {*layout_columns(kind, form), "tools", "id", IMAGES}
         kept = {k: v for k, v in row.items() if not (k in self.columns and v is None)}
         tools = self._read_tools(row, conv)
         slots = self._read_images(row, kind, form, conv)
@@ -432,7 +355,7 @@ class TRLDialect(Dialect):
     ) -> Record:
         where = LocMap(conv)
         where.add(("tools",), ("tools",))
-        texts = {key: conv.get(row, key, (), str) for key in _columns_of(kind, "standard")}
+        texts = {key: conv.get(row, key, (), str) for key in layout_columns(kind, "standard")}
 
         def turn(role: str, text: str, field: str, index: int, column: str) -> dict[str, Any]:
             where.add((field, index), (column,))
@@ -575,9 +498,9 @@ class TRLDialect(Dialect):
     def _refusing(row: Mapping[str, Any], meta: Mapping[str, Any]) -> set[str]:
         # Meta entries that would make the row one of the refused layouts are not written.
         reserved: set[str] = set()
-        for columns in _REFUSED.values():
+        for columns in REFUSED_LAYOUTS.values():
             extra = {key: meta[key] for key in columns if key in meta and key not in row}
-            if extra and _refused_layout({**row, **extra}) is not None:
+            if extra and refused_layout({**row, **extra}) is not None:
                 reserved.update(extra)
         return reserved
 
@@ -696,18 +619,7 @@ class TRLDialect(Dialect):
         rejected_items = write(record.rejected, "rejected")
         if kind == "preference":
             return {"prompt": prompt_items, "chosen": chosen_items, "rejected": rejected_items}
-        again = Preference.from_transcripts(*record.to_transcripts())
-        if (again.prompt, again.chosen, again.rejected) != (
-            record.prompt,
-            record.chosen,
-            record.rejected,
-        ):
-            conv.lost(
-                "changed",
-                "$.prompt",
-                "reading splits the transcripts at their longest shared prefix of turns, which "
-                f"gives a prompt of {len(again.prompt)} turn(s), not {len(record.prompt)}",
-            )
+        report_prompt_split(record, conv)
         return {
             "chosen": [*prompt_items, *chosen_items],
             "rejected": [*prompt_items, *rejected_items],

@@ -75,9 +75,8 @@ from instructkit._arrow import (
 from instructkit._dialects import get_dialect, to_row
 from instructkit._errors import ConfigurationError, DataError, with_article
 from instructkit._io._atomic import ShardSet, atomic_path, check_max_rows
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Record
-from instructkit._report import LossReport
+from instructkit._reports import ItemReport, LossReport, OnError, check_on_error
 from instructkit._version import __version__
 
 __all__ = [

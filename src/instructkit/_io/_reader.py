@@ -80,9 +80,8 @@ from instructkit._io._jsonl import (
 )
 from instructkit._io._native_rows import build_native, native_duplicate_free
 from instructkit._limits import limit_in_bytes
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
-from instructkit._report import LossReport
+from instructkit._reports import ItemReport, LossReport, OnError, check_on_error
 
 __all__ = ["FORMATS", "ReadPosition", "Reader", "WriteResult", "read", "read_raw", "write"]
 

@@ -76,8 +76,8 @@ from instructkit._io._jsonl import (
 )
 from instructkit._io._parquet import read_parquet_table
 from instructkit._io._reader import Sources, describe_sources, source_paths
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import Record
+from instructkit._reports import ItemReport, OnError, check_on_error
 
 __all__ = ["read_table"]
 

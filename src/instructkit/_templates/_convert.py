@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
-from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
+from instructkit._reports import ItemReport, OnError, check_on_error
 from instructkit._templates._fewshot import (
     FewShot,
     Pool,
@@ -24,13 +24,10 @@ from instructkit._templates._render import (
     PROVENANCE_KEY,
     Rendered,
     Settings,
-    check_dataset,
     check_marker_variant,
-    check_seed,
     example_id_of,
     instruction_record,
     render_row,
-    resolve_styles,
 )
 from instructkit._templates._template import Template
 
@@ -226,11 +223,11 @@ def convert(
         raise ConfigurationError(f"expected id_field to be text, got {id_field!r}")
     for item in items:
         check_marker_variant(item, with_options=rate)
-    settings = Settings(
-        seed=check_seed(seed),
-        dataset=check_dataset(dataset),
-        styles=resolve_styles(option_styles),
-        shuffle_options=bool(shuffle_options),
+    settings = Settings.checked(
+        seed=seed,
+        dataset=dataset,
+        option_styles=option_styles,
+        shuffle_options=shuffle_options,
         id_field=id_field,
     )
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None

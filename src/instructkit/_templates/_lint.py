@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from instructkit._errors import DataError
+from instructkit._templates._pattern import Pattern, PatternProblem, parse_pattern
 from instructkit._templates._render import Settings, render_row
 from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
-from instructkit._templates._template import PARTS, Pattern, PatternProblem, Template, parse_pattern
+from instructkit._templates._template import PARTS, Template
 
 __all__ = ["LINT_CODES", "LintFinding", "lint_templates"]
 

@@ -1,10 +1,15 @@
-"""Rendering one row with one template: field values, options, the answer, provenance."""
+"""Rendering one row with one template: field texts, options, the answer, provenance.
+
+A row's values are checked and turned into text in ``_row_values``. The rest is one module
+because it is one seeded pass: the settings, the picks of alternatives and option styles, the
+provenance that records them and the record built from it must agree, and each reads the
+others' choices.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +27,16 @@ from instructkit._templates._options import (
     render_options,
     resolve_style,
 )
-from instructkit._templates._task import BOOL_LABEL_ADVICE, OPTIONS_PLACEHOLDER, Task
-from instructkit._templates._template import LabelSpace, Slot, Template, compiled
+from instructkit._templates._pattern import Slot
+from instructkit._templates._row_values import (
+    gold_index,
+    label_space,
+    missing_field,
+    scalar_text,
+    text_list,
+)
+from instructkit._templates._task import OPTIONS_PLACEHOLDER, Task
+from instructkit._templates._template import LabelSpace, Template, compiled
 from instructkit._version import __version__
 
 __all__ = [
@@ -56,6 +69,30 @@ class Settings:
     styles: tuple[OptionStyle, ...] = ()
     shuffle_options: bool = False
     id_field: str = "id"
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        seed: object,
+        dataset: object,
+        option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None,
+        shuffle_options: object,
+        id_field: str,
+    ) -> Settings:
+        """The settings a caller's arguments give, each checked.
+
+        Raises:
+            ConfigurationError: a seed that is not an int, a dataset that is not text, or
+                option styles :func:`resolve_styles` refuses.
+        """
+        return cls(
+            seed=check_seed(seed),
+            dataset=check_dataset(dataset),
+            styles=resolve_styles(option_styles),
+            shuffle_options=bool(shuffle_options),
+            id_field=id_field,
+        )
 
     def dataset_for(self, task: Task, row: Mapping[str, Any] | None = None) -> str:
         """The dataset name used for hashing and provenance.
@@ -233,124 +270,6 @@ class Rendered:
         return f"{self.dataset}/{self.example_id}/{self.template.id}"
 
 
-def _missing(name: str, row: Mapping[str, Any]) -> TemplateError:
-    keys = ", ".join(sorted(str(k) for k in row)) or "none"
-    return TemplateError(
-        f"expected a value for field {name!r}, got no such key (the row has: {keys})",
-        loc=f"$.{name}",
-    )
-
-
-def _text_list(name: str, value: object, *, what: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, (list, tuple)):
-        raise TemplateError(
-            f"expected {what} for field {name!r}, got {type(value).__name__}", loc=f"$.{name}"
-        )
-    for index, item in enumerate(value):
-        if not isinstance(item, str):
-            raise TemplateError(
-                f"expected text items in field {name!r}, got {type(item).__name__}",
-                loc=f"$.{name}[{index}]",
-            )
-    return list(value)
-
-
-def _choices_of(task: Task, row: Mapping[str, Any]) -> list[str]:
-    name = task.choices
-    assert name is not None
-    if name not in row or row[name] is None:
-        raise _missing(name, row)
-    value = row[name]
-    if isinstance(value, str):
-        raise TemplateError(
-            f"expected a list of answer choices in field {name!r}, got a single string",
-            loc=f"$.{name}",
-        )
-    choices = _text_list(name, value, what="a list of answer choices")
-    if len(choices) < 2:
-        raise TemplateError(
-            f"expected at least 2 answer choices in field {name!r}, got {len(choices)}",
-            loc=f"$.{name}",
-        )
-    for index, choice in enumerate(choices):
-        if not choice.strip():
-            raise TemplateError(
-                f"expected non-blank answer choices, got {choice!r}", loc=f"$.{name}[{index}]"
-            )
-        if choice in choices[:index]:
-            raise TemplateError(
-                f"expected distinct answer choices, got {choice!r} twice",
-                loc=f"$.{name}[{index}]",
-            )
-    return choices
-
-
-def _label_space(template: Template, task: Task, row: Mapping[str, Any]) -> LabelSpace:
-    fixed = compiled(template).labels
-    if fixed is not None:
-        return fixed
-    choices = tuple(_choices_of(task, row))
-    return LabelSpace(choices, tuple(range(len(choices))), choices)
-
-
-def _bool_note(value: object) -> str:
-    # bool is an int subclass and True == 1, so a silent match would be easy and wrong.
-    return f"; {BOOL_LABEL_ADVICE}" if isinstance(value, bool) else ""
-
-
-def _gold(task: Task, row: Mapping[str, Any], space: LabelSpace) -> int:
-    name = task.target
-    if name not in row:
-        raise _missing(name, row)
-    value = row[name]
-    if task.labels is not None:
-        for index, label in enumerate(space.values):
-            if label == value and type(label) is type(value):
-                return index
-        shown = list(space.values)
-        note = " (an unlabeled row)" if value is None or value == -1 else _bool_note(value)
-        raise TemplateError(f"expected a label among {shown}, got {value!r}{note}", loc=f"$.{name}")
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value < len(space.texts):
-            return value
-        raise TemplateError(
-            f"expected an answer index in range({len(space.texts)}), got {value}"
-            + (" (an unlabeled row)" if value == -1 else ""),
-            loc=f"$.{name}",
-        )
-    if isinstance(value, str) and value in space.texts:
-        return space.texts.index(value)
-    raise TemplateError(
-        f"expected the answer as an index or one of the choices {list(space.texts)}, got "
-        f"{value!r}{_bool_note(value)}",
-        loc=f"$.{name}",
-    )
-
-
-def _scalar(name: str, kind: str, value: object) -> str:
-    if kind == "text":
-        if not isinstance(value, str):
-            raise TemplateError(
-                f"expected text for field {name!r}, got {type(value).__name__}", loc=f"$.{name}"
-            )
-        return value
-    if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TemplateError(
-                f"expected a number for field {name!r}, got {type(value).__name__}",
-                loc=f"$.{name}",
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise TemplateError(
-                f"expected a finite number for field {name!r}, got {value!r}", loc=f"$.{name}"
-            )
-        return str(value)
-    # "list"
-    return ", ".join(_text_list(name, value, what="a list of strings"))
-
-
 def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
     return "".join([p if isinstance(p, str) else values[p.name] for p in pieces])
 
@@ -464,9 +383,9 @@ def render_row(
     space: LabelSpace | None = None
     gold: int | None = None
     if labelled and (shows_options or needs_gold):
-        space = _label_space(template, task, row)
+        space = label_space(template, task, row)
         if needs_gold:
-            gold = _gold(task, row, space)
+            gold = gold_index(task, row, space)
     options: RenderedOptions | None = None
     order: tuple[JsonValue, ...] | None = None
     text_values: dict[str, str] = {}
@@ -573,7 +492,7 @@ def _field_texts(
                 continue
             # A second label-kind field (rare): render its value through the fixed labels.
             if name not in row:
-                raise _missing(name, row)
+                raise missing_field(name, row)
             try:
                 out[name] = task.label_text(row[name])
             except TemplateError as err:
@@ -581,11 +500,11 @@ def _field_texts(
             continue
         value = row.get(name)
         if value is None:
-            raise _missing(name, row)
+            raise missing_field(name, row)
         if kind == "text" and value.__class__ is str:
             out[name] = value
         elif kind == "alternatives":
-            items = _text_list(name, value, what="text or a list of alternatives")
+            items = text_list(name, value, what="text or a list of alternatives")
             if not items:
                 raise TemplateError(
                     f"expected at least one alternative in field {name!r}, got []",
@@ -600,7 +519,7 @@ def _field_texts(
                 picks[name] = index
             out[name] = items[index]
         else:
-            out[name] = _scalar(name, kind, value)
+            out[name] = scalar_text(name, kind, value)
     return picks
 
 
@@ -661,11 +580,11 @@ def render(
         Great film!
         How does the writer feel?
     """
-    settings = Settings(
-        seed=check_seed(seed),
-        dataset=check_dataset(dataset),
-        styles=resolve_styles(option_styles),
-        shuffle_options=bool(shuffle_options),
+    settings = Settings.checked(
+        seed=seed,
+        dataset=dataset,
+        option_styles=option_styles,
+        shuffle_options=shuffle_options,
         id_field=id_field,
     )
     check_marker_variant(template, with_options=bool(options))

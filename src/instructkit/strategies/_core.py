@@ -25,6 +25,7 @@ __all__ = [
     "check_size",
     "check_strategy",
     "defines_strategy",
+    "fresh_name",
 ]
 
 P = ParamSpec("P")
@@ -100,10 +101,24 @@ def check_strategy(value: object, name: str) -> None:
         )
 
 
-def check_bool(value: object, name: str) -> None:
-    """Raise InvalidArgument unless ``value`` is True or False."""
+def check_bool(value: object, name: str) -> bool:
+    """Raise InvalidArgument unless ``value`` is True or False; return it."""
     if not isinstance(value, bool):
         raise InvalidArgument(f"expected {name} to be True or False, got {value!r}")
+    return value
+
+
+def fresh_name(wanted: str, used: set[str], *, joiner: str) -> str:
+    """``wanted``, or ``wanted`` + ``joiner`` + the first number that makes it unused; taken.
+
+    Repeated names get a suffix rather than a redraw, so no example is thrown away.
+    """
+    candidate, suffix = wanted, 1
+    while candidate in used:
+        candidate = f"{wanted}{joiner}{suffix}"
+        suffix += 1
+    used.add(candidate)
+    return candidate
 
 
 def check_size(value: object, name: str, *, minimum: int = 0) -> int:

@@ -155,6 +155,15 @@ def _noise(
     allow_no_final_newline: bool,
     allow_leading_bom: bool,
 ) -> st.SearchStrategy[_Noise]:
+    """The noise a document may get, each ``allow_*`` flag checked to be a bool."""
+    for value, name in (
+        (allow_blank_lines, "allow_blank_lines"),
+        (allow_crlf, "allow_crlf"),
+        (allow_no_final_newline, "allow_no_final_newline"),
+        (allow_leading_bom, "allow_leading_bom"),
+    ):
+        check_bool(value, name)
+
     def flag(on: bool) -> st.SearchStrategy[bool]:
         return st.booleans() if on else st.just(False)
 
@@ -263,13 +272,6 @@ def jsonl_documents(
     row_strategies = _resolve_rows(rows)
     low, high = check_bounds(min_rows, max_rows, ("min_rows", "max_rows"))
     high = max(low, DEFAULT_MAX_ROWS) if high is None else high
-    for value, name in (
-        (allow_blank_lines, "allow_blank_lines"),
-        (allow_crlf, "allow_crlf"),
-        (allow_no_final_newline, "allow_no_final_newline"),
-        (allow_leading_bom, "allow_leading_bom"),
-    ):
-        check_bool(value, name)
     noises = _noise(allow_blank_lines, allow_crlf, allow_no_final_newline, allow_leading_bom)
 
     @st.composite
@@ -384,13 +386,6 @@ def corrupt_jsonl_documents(
     if defects is not None:
         check_strategy(defects, "defects")
     chosen_defects = st.sampled_from(JSONL_DEFECTS) if defects is None else defects
-    for value, name in (
-        (allow_blank_lines, "allow_blank_lines"),
-        (allow_crlf, "allow_crlf"),
-        (allow_no_final_newline, "allow_no_final_newline"),
-        (allow_leading_bom, "allow_leading_bom"),
-    ):
-        check_bool(value, name)
     noises = _noise(allow_blank_lines, allow_crlf, allow_no_final_newline, allow_leading_bom)
 
     @st.composite

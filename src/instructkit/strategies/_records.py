@@ -9,19 +9,15 @@ deterministic pass after drawing, never by rejecting examples.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from instructkit._records import (
-    IMAGE_ROLES,
     ROLES,
     Conversation,
-    ImagePart,
     Instruction,
     Message,
     Preference,
@@ -36,13 +32,23 @@ from instructkit.strategies._core import (
 )
 from instructkit.strategies._json import (
     call_ids,
-    identifiers,
-    json_texts,
     meta_dicts,
     record_ids,
     tool_schemas,
 )
 from instructkit.strategies._text import texts
+from instructkit.strategies._turn_blocks import (
+    Block,
+    answer_spec,
+    exchange,
+    finish,
+    optional_strategy,
+    resolve_parts,
+    system_prelude,
+    tool_call_records,
+    tool_round,
+    turn_spec,
+)
 
 __all__ = [
     "DEFAULT_MAX_EXCHANGES",
@@ -56,132 +62,6 @@ __all__ = [
 
 DEFAULT_MAX_EXCHANGES = 3
 """Most user turns a generated conversation has when ``max_exchanges`` is None."""
-
-# A block is a list of turn specs (dicts of Message fields). A tool turn's spec holds
-# "answers": the position, within its block, of the call it answers; the real id is filled
-# in once ids are unique across the whole transcript.
-Spec = dict[str, Any]
-Block = list[Spec]
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """The strategies for each kind of field, resolved from a public function's arguments."""
-
-    required: st.SearchStrategy[str]
-    free: st.SearchStrategy[str]
-    reasoning: st.SearchStrategy[str | None]
-    weights: st.SearchStrategy[float | None]
-    names: st.SearchStrategy[str | None]
-    calls: st.SearchStrategy[ToolCall]
-    max_tool_calls: int
-    content_parts: bool = False
-
-    # Strategies used inside draws are built once here: one made afresh in every draw is
-    # also validated afresh, which costs more than the draw itself.
-    @functools.cached_property
-    def call_lists(self) -> st.SearchStrategy[list[ToolCall]]:
-        return st.lists(self.calls, min_size=1, max_size=max(self.max_tool_calls, 1))
-
-    @functools.cached_property
-    def caller_content(self) -> st.SearchStrategy[str | None]:
-        # None, "" and text are three different things on a tool-call turn; formats differ
-        # on which they keep, so all three are generated.
-        return st.one_of(st.none(), st.just(""), self.required)
-
-
-# Image references as datasets give them: relative paths, URLs and data URLs, plus any text.
-_IMAGE_URLS = st.one_of(
-    st.sampled_from(
-        (
-            "images/0001.jpg",
-            "/data/cat.png",
-            "https://example.com/cat.png",
-            "data:image/png;base64,iVBORw0KGgo=",
-        )
-    ),
-    texts(min_size=1, max_size=20),
-)
-_IMAGE_PARTS = st.builds(
-    ImagePart,
-    url=_IMAGE_URLS,
-    detail=st.none() | st.sampled_from(("auto", "low", "high")),
-)
-
-
-def _as_parts(draw: st.DrawFn, parts: _Parts, role: str, content: str) -> Any:
-    """``content`` kept as text, or (half the time) spelled as content parts around it."""
-    if not draw(st.booleans()):
-        return content
-    if content == "":
-        return ()  # the parts' spelling of empty content, allowed wherever "" is
-    pieces: list[Any] = [TextPart(text=content)]
-    extra: list[Any] = draw(st.lists(parts.free.map(lambda t: TextPart(text=t)), max_size=1))
-    if role in IMAGE_ROLES:
-        extra += draw(st.lists(_IMAGE_PARTS, max_size=2))
-    for piece in extra:
-        pieces.insert(draw(st.integers(0, len(pieces))), piece)
-    return tuple(pieces)
-
-
-def _optional(value: object, name: str, default: st.SearchStrategy[Any]) -> Any:
-    if value is None:
-        return default
-    check_strategy(value, name)
-    return value
-
-
-def _resolve_parts(
-    text: object,
-    reasoning: object,
-    weights: object,
-    names: object,
-    tool_calls: object,
-    max_tool_calls: object,
-    content_parts: object = False,
-) -> _Parts:
-    if text is None:
-        required: st.SearchStrategy[str] = texts(min_size=1)
-        free: st.SearchStrategy[str] = texts()
-    else:
-        check_strategy(text, "text")
-        assert isinstance(text, st.SearchStrategy)
-        # Only the draw for one field is retried, never a whole record; a caller's
-        # strategy that mostly yields "" is the caller's to fix (Hypothesis will say so).
-        required = text.filter(bool)
-        free = text
-    return _Parts(
-        required=required,
-        free=free,
-        reasoning=_optional(reasoning, "reasoning", st.none() | free),
-        # 0 and 1 are the weights OpenAI's format allows; they come up often on purpose.
-        weights=_optional(
-            weights, "weights", st.none() | st.sampled_from((0.0, 1.0)) | st.floats(0.0, 1.0)
-        ),
-        names=_optional(names, "names", st.none() | identifiers(12)),
-        calls=_optional(tool_calls, "tool_calls", _tool_calls()),
-        max_tool_calls=check_size(max_tool_calls, "max_tool_calls"),
-        content_parts=_check_flag(content_parts, "content_parts"),
-    )
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"expected {name} to be a bool, got {value!r}")
-    return value
-
-
-def _tool_calls(
-    ids: st.SearchStrategy[str] | None = None,
-    names: st.SearchStrategy[str] | None = None,
-    arguments: st.SearchStrategy[str] | None = None,
-) -> st.SearchStrategy[ToolCall]:
-    return st.builds(
-        ToolCall,
-        id=call_ids() if ids is None else ids.filter(bool),
-        name=identifiers() if names is None else names.filter(bool),
-        arguments=json_texts() if arguments is None else arguments,
-    )
 
 
 @defines_strategy
@@ -211,107 +91,7 @@ def tool_calls(
     for value, name in ((ids, "ids"), (names, "names"), (arguments, "arguments")):
         if value is not None:
             check_strategy(value, name)
-    return _tool_calls(ids, names, arguments)
-
-
-# --- turn blocks --------------------------------------------------------------------------
-
-
-def _turn(draw: st.DrawFn, parts: _Parts, role: str, content: str | None) -> Spec:
-    if parts.content_parts and content is not None:
-        content = _as_parts(draw, parts, role, content)
-    return {
-        "role": role,
-        "content": content,
-        "name": draw(parts.names),
-        "weight": draw(parts.weights),
-    }
-
-
-def _answer(draw: st.DrawFn, parts: _Parts) -> Spec:
-    spec = _turn(draw, parts, "assistant", draw(parts.required))
-    spec["reasoning"] = draw(parts.reasoning)
-    return spec
-
-
-def _tool_round(draw: st.DrawFn, parts: _Parts) -> Block:
-    calls = draw(parts.call_lists)
-    content = draw(parts.caller_content)
-    caller = _turn(draw, parts, "assistant", content)
-    caller["reasoning"] = draw(parts.reasoning)
-    caller["tool_calls"] = calls
-    # Results usually come back in call order; sometimes not, which is still valid.
-    order = draw(_permutations(len(calls)))
-    results = []
-    for position in order:
-        result = _turn(draw, parts, "tool", draw(parts.free))
-        result["answers"] = position
-        results.append(result)
-    return [caller, *results, _answer(draw, parts)]
-
-
-@functools.cache
-def _permutations(count: int) -> st.SearchStrategy[list[int]]:
-    return st.permutations(range(count))
-
-
-def _exchange(parts: _Parts) -> st.SearchStrategy[Block]:
-    """A user turn and its answer: plain text, or a round of tool calls then text."""
-
-    @st.composite
-    def plain(draw: st.DrawFn) -> Block:
-        return [_turn(draw, parts, "user", draw(parts.required)), _answer(draw, parts)]
-
-    @st.composite
-    def with_tools(draw: st.DrawFn) -> Block:
-        return [_turn(draw, parts, "user", draw(parts.required)), *_tool_round(draw, parts)]
-
-    if parts.max_tool_calls == 0:
-        return plain()
-    return plain() | with_tools()
-
-
-def _prelude(parts: _Parts, max_system_turns: int) -> st.SearchStrategy[Block]:
-    """System and developer turns, which may only come before the first user turn."""
-
-    @st.composite
-    def turn(draw: st.DrawFn) -> Spec:
-        role = draw(st.sampled_from(("system", "developer")))
-        return _turn(draw, parts, role, draw(parts.required))
-
-    return st.lists(turn(), max_size=max_system_turns)
-
-
-def _finish(blocks: Sequence[Block], used: set[str]) -> list[Message]:
-    """Build messages from blocks, renaming call ids so each is unique in the transcript.
-
-    ``used`` holds ids already taken earlier in the transcript; it is updated in place.
-    """
-    out: list[Message] = []
-    for block in blocks:
-        ids: list[str] = []
-        for spec in block:
-            fields = {key: value for key, value in spec.items() if key != "answers"}
-            if fields.get("tool_calls"):
-                renamed = []
-                for call in fields["tool_calls"]:
-                    new_id = _fresh(call.id, used)
-                    ids.append(new_id)
-                    renamed.append(ToolCall(id=new_id, name=call.name, arguments=call.arguments))
-                fields["tool_calls"] = renamed
-            if "answers" in spec:
-                fields["tool_call_id"] = ids[spec["answers"]]
-            out.append(Message(**fields))
-    return out
-
-
-def _fresh(wanted: str, used: set[str]) -> str:
-    candidate, suffix = wanted, 1
-    while candidate in used:
-        candidate = f"{wanted}-{suffix}"
-        suffix += 1
-    used.add(candidate)
-    return candidate
+    return tool_call_records(ids, names, arguments)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -359,10 +139,10 @@ def messages(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for an argument of the wrong type.
     """
-    parts = _resolve_parts(
+    parts = resolve_parts(
         text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
     )
-    chosen_roles: st.SearchStrategy[str] = _optional(roles, "roles", st.sampled_from(ROLES))
+    chosen_roles: st.SearchStrategy[str] = optional_strategy(roles, "roles", st.sampled_from(ROLES))
 
     @st.composite
     def build(draw: st.DrawFn) -> Message:
@@ -371,15 +151,15 @@ def messages(
             raise InvalidArgument(f"expected roles to draw one of {list(ROLES)}, got {role!r}")
         if role == "assistant":
             if parts.max_tool_calls and draw(st.booleans()):
-                block = _tool_round(draw, parts)[:1]
+                block = tool_round(draw, parts)[:1]
             else:
-                block = [_answer(draw, parts)]
-            return _finish([block], set())[0]
+                block = [answer_spec(draw, parts)]
+            return finish([block], set())[0]
         if role == "tool":
-            spec = _turn(draw, parts, "tool", draw(parts.free))
+            spec = turn_spec(draw, parts, "tool", draw(parts.free))
             spec["tool_call_id"] = draw(call_ids())
             return Message(**spec)
-        return Message(**_turn(draw, parts, role, draw(parts.required)))
+        return Message(**turn_spec(draw, parts, role, draw(parts.required)))
 
     return build()
 
@@ -439,7 +219,7 @@ def conversations(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
     """
-    parts = _resolve_parts(
+    parts = resolve_parts(
         text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
     )
     low, high = check_bounds(
@@ -447,17 +227,17 @@ def conversations(
     )
     high = max(low, DEFAULT_MAX_EXCHANGES) if high is None else high
     system_cap = check_size(max_system_turns, "max_system_turns")
-    schemas = _optional(tools, "tools", st.lists(tool_schemas(), max_size=2))
-    record_id = _optional(ids, "ids", record_ids())
-    metas = _optional(meta, "meta", meta_dicts())
-    prelude = _prelude(parts, system_cap)
-    body = st.lists(_exchange(parts), min_size=low, max_size=high)
+    schemas = optional_strategy(tools, "tools", st.lists(tool_schemas(), max_size=2))
+    record_id = optional_strategy(ids, "ids", record_ids())
+    metas = optional_strategy(meta, "meta", meta_dicts())
+    prelude = system_prelude(parts, system_cap)
+    body = st.lists(exchange(parts), min_size=low, max_size=high)
 
     @st.composite
     def build(draw: st.DrawFn) -> Conversation:
         blocks = [draw(prelude), *draw(body)]
         return Conversation(
-            messages=_finish(blocks, set()),
+            messages=finish(blocks, set()),
             tools=tuple(draw(schemas)),
             id=draw(record_id),
             meta=draw(metas),
@@ -506,11 +286,11 @@ def instructions(
     return st.builds(
         Instruction,
         instruction=required,
-        input=_optional(inputs, "inputs", st.just("") | free),
+        input=optional_strategy(inputs, "inputs", st.just("") | free),
         response=required,
-        system=_optional(systems, "systems", st.none() | required),
-        id=_optional(ids, "ids", record_ids()),
-        meta=_optional(meta, "meta", meta_dicts()),
+        system=optional_strategy(systems, "systems", st.none() | required),
+        id=optional_strategy(ids, "ids", record_ids()),
+        meta=optional_strategy(meta, "meta", meta_dicts()),
     )
 
 
@@ -577,7 +357,7 @@ def preferences(
     Raises:
         hypothesis.errors.InvalidArgument: on first use, for bad bounds or argument types.
     """
-    parts = _resolve_parts(
+    parts = resolve_parts(
         text, reasoning, weights, names, tool_calls, max_tool_calls, content_parts
     )
     low, high = check_bounds(
@@ -587,22 +367,22 @@ def preferences(
     )
     high = max(low, 1) if high is None else high
     system_cap = check_size(max_system_turns, "max_system_turns")
-    shape_names = _optional(shapes, "shapes", st.sampled_from(PREFERENCE_SHAPES))
-    schemas = _optional(tools, "tools", st.lists(tool_schemas(), max_size=2))
-    record_id = _optional(ids, "ids", record_ids())
-    metas = _optional(meta, "meta", meta_dicts())
-    exchanges = st.lists(_exchange(parts), min_size=low, max_size=high)
-    prelude = _prelude(parts, system_cap)
+    shape_names = optional_strategy(shapes, "shapes", st.sampled_from(PREFERENCE_SHAPES))
+    schemas = optional_strategy(tools, "tools", st.lists(tool_schemas(), max_size=2))
+    record_id = optional_strategy(ids, "ids", record_ids())
+    metas = optional_strategy(meta, "meta", meta_dicts())
+    exchanges = st.lists(exchange(parts), min_size=low, max_size=high)
+    prelude = system_prelude(parts, system_cap)
 
     @st.composite
     def user_turn(draw: st.DrawFn) -> Block:
-        return [_turn(draw, parts, "user", draw(parts.required))]
+        return [turn_spec(draw, parts, "user", draw(parts.required))]
 
     @st.composite
     def answer(draw: st.DrawFn) -> Block:
         if parts.max_tool_calls and draw(st.booleans()):
-            return _tool_round(draw, parts)
-        return [_answer(draw, parts)]
+            return tool_round(draw, parts)
+        return [answer_spec(draw, parts)]
 
     @st.composite
     def build(draw: st.DrawFn) -> Preference:
@@ -618,7 +398,7 @@ def preferences(
         chosen_blocks = [draw(answer())]
         other_blocks = [draw(answer())]
         extra_text = draw(parts.required)
-        extra_exchange = draw(_exchange(parts))
+        extra_exchange = draw(exchange(parts))
         other_user = draw(user_turn())
         flip = draw(st.booleans())
         if shape == "identical":
@@ -644,9 +424,9 @@ def preferences(
         if flip and shape in ("text_prefix", "turn_prefix"):
             chosen_blocks, rejected_blocks = rejected_blocks, chosen_blocks
         used: set[str] = set()
-        prompt = _finish(prompt_blocks, used)
-        chosen = _finish(chosen_blocks, set(used))
-        rejected = _finish(rejected_blocks, set(used))
+        prompt = finish(prompt_blocks, used)
+        chosen = finish(chosen_blocks, set(used))
+        rejected = finish(rejected_blocks, set(used))
         return Preference(
             prompt=prompt,
             chosen=chosen,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from instructkit._templates import BUILTIN_OPTION_STYLES, Task, Template
-from instructkit.strategies._core import check_size, check_strategy, defines_strategy
+from instructkit.strategies._core import check_size, check_strategy, defines_strategy, fresh_name
 from instructkit.strategies._text import texts
 
 __all__ = ["TASK_SHAPES", "TemplatedRow", "task_rows", "tasks", "templates"]
@@ -119,9 +119,9 @@ def tasks(
         # Everything any shape needs is drawn whatever the shape, so that shrinking to a
         # simpler shape leaves the other draws meaning what they meant.
         used: set[str] = set()
-        fields = {_fresh(name, used): kind for name, kind in draw(inputs)}
-        target = _fresh(draw(names), used)
-        extra = _fresh(draw(names), used)
+        fields = {fresh_name(name, used, joiner="_"): kind for name, kind in draw(inputs)}
+        target = fresh_name(draw(names), used, joiner="_")
+        extra = fresh_name(draw(names), used, joiner="_")
         target_kind = draw(st.sampled_from(("text", "alternatives")))
         label_space = draw(labels)
         name = draw(st.text(string.ascii_lowercase + "_", min_size=1, max_size=10))
@@ -138,16 +138,6 @@ def tasks(
         return Task(name=name, fields=fields, target=target, **arguments)
 
     return build()
-
-
-def _fresh(wanted: str, used: set[str]) -> str:
-    # Repeated names get a suffix rather than a redraw, so no example is thrown away.
-    candidate, suffix = wanted, 1
-    while candidate in used:
-        candidate = f"{wanted}_{suffix}"
-        suffix += 1
-    used.add(candidate)
-    return candidate
 
 
 # The public functions' own names are taken by their arguments inside the next two.
