@@ -62,7 +62,9 @@ def test_round_trip_records_and_rows(
 ) -> None:
     kind, records = case
     path = tmp_path_factory.mktemp("pq") / "data.parquet"
-    assert write_parquet(iter(records), path, record=kind, row_group_size=group) == [path]
+    written = write_parquet(iter(records), path, record=kind, row_group_size=group)
+    assert written.paths == [path]
+    assert written.rows_per_file == [len(records)]
     assert list(iter_parquet_records(path)) == records
     assert [row for _, row in iter_parquet_rows(path)] == [r.to_dict() for r in records]
     assert pq.read_schema(path).equals(arrow_schema(kind))
@@ -207,9 +209,10 @@ def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
 
 def test_shards_concatenate_to_the_unsharded_output(tmp_path: Path) -> None:
     records = instructions_numbered(25)
-    paths = write_parquet(
+    paths, counts = write_parquet(
         records, tmp_path / "train.parquet", max_rows_per_file=10, row_group_size=4
     )
+    assert counts == [10, 10, 5]
     assert [p.name for p in paths] == [
         "train-00000-of-00003.parquet",
         "train-00001-of-00003.parquet",

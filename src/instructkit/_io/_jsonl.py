@@ -38,21 +38,20 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, BinaryIO, Final, Literal
+from typing import IO, Any, BinaryIO, Final
 
 import orjson
 
 from instructkit._errors import ConfigurationError, DataError, MalformedJSONError, format_loc
+from instructkit._io._paths import Compression
 from instructkit._limits import limit_in_bytes, limit_in_value
 
 __all__ = [
     "BLANK",
     "CHUNK_SIZE",
     "MAX_LINE_BYTES",
-    "Compression",
     "LineChunk",
     "check_max_line_bytes",
-    "compression_for",
     "duplicate_key_error",
     "failed_line",
     "has_duplicate_keys",
@@ -82,8 +81,6 @@ element) they hold in memory."""
 _BOM: Final = b"\xef\xbb\xbf"
 _BLANK_BYTES: Final = b" \t\r"
 
-Compression = Literal["gzip", "zstd"]
-
 
 class _Blank:
     __slots__ = ()
@@ -97,16 +94,6 @@ BLANK: Final = _Blank()
 
 
 # -- compression ---------------------------------------------------------------------------
-
-
-def compression_for(name: str) -> Compression | None:
-    """The compression implied by a file name's last suffix (``.gz``, ``.zst``), or ``None``."""
-    lower = name.lower()
-    if lower.endswith(".gz"):
-        return "gzip"
-    if lower.endswith(".zst"):
-        return "zstd"
-    return None
 
 
 def _zstandard() -> Any:

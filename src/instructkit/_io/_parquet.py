@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,6 +85,7 @@ __all__ = [
     "DEFAULT_ROW_GROUP_SIZE",
     "NATIVE_DIALECT",
     "ParquetInfo",
+    "ParquetWritten",
     "iter_parquet_records",
     "iter_parquet_rows",
     "parquet_info",
@@ -602,6 +603,7 @@ class _GroupedWriter:
         self.pending_rows = 0
         self.pending_bytes = 0.0
         self.rows = 0
+        self.rows_per_file: list[int] = []
         self.worker = _Worker()
 
     def _open(self) -> pq.ParquetWriter:
@@ -666,6 +668,7 @@ class _GroupedWriter:
         if self.writer is not None:
             self.worker.submit(self.writer.close)
             self.writer = None
+            self.rows_per_file.append(self.file_rows)
         self.file_rows = 0
 
     def finish(self, empty_schema: pa.Schema) -> None:
@@ -688,6 +691,16 @@ class _GroupedWriter:
             self.writer = None
 
 
+class ParquetWritten(NamedTuple):
+    """What :func:`write_parquet` wrote: the files, in order, and the rows in each.
+
+    The writer counted the rows as it wrote them, so nobody re-opens the footers to know.
+    """
+
+    paths: list[Path]
+    rows_per_file: list[int]
+
+
 def write_parquet(
     records: Iterable[Record],
     path: str | os.PathLike[str],
@@ -705,7 +718,7 @@ def write_parquet(
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
     max_rows_per_file: int | None = None,
     metadata: Mapping[str, str] | None = None,
-) -> list[Path]:
+) -> ParquetWritten:
     """Write records to Parquet, atomically, streaming in row groups.
 
     The output is deterministic: the same records (and options) give the same bytes. The
@@ -734,7 +747,7 @@ def write_parquet(
             ``instructkit.`` are reserved).
 
     Returns:
-        The files written (one, unless sharded).
+        The files written (one, unless sharded) and the rows in each.
 
     Raises:
         ConfigurationError: bad options, mixed record types, or no records and no
@@ -827,11 +840,11 @@ def write_parquet(
         with atomic_path(path) as tmp:
             writer = _GroupedWriter(max_rows_per_file=None, next_path=lambda: tmp, **options)
             _drain(writer, tables, empty_schema)
-        return [Path(path)]
+        return ParquetWritten([Path(path)], writer.rows_per_file)
     with ShardSet(path, max_rows_per_file=max_rows) as shards:
         writer = _GroupedWriter(max_rows_per_file=max_rows, next_path=shards.add, **options)
         _drain(writer, tables, empty_schema)
-    return list(shards.paths)
+    return ParquetWritten(list(shards.paths), writer.rows_per_file)
 
 
 def _drain(writer: _GroupedWriter, tables: Iterator[pa.Table], empty_schema: pa.Schema) -> None:

@@ -95,18 +95,23 @@ from instructkit._io._jsonl import (
     BLANK,
     MAX_LINE_BYTES,
     check_max_line_bytes,
-    compression_for,
     iter_jsonl,
     open_source,
 )
 from instructkit._io._parquet import read_parquet_table
-from instructkit._io._reader import Sources, describe_sources, source_paths
+from instructkit._io._paths import (
+    FORMATS,
+    Sources,
+    compression_for,
+    describe_sources,
+    format_of_name,
+    source_paths,
+)
 from instructkit._policy import ItemReport, OnError, check_on_error
 from instructkit._records import ROLES, Conversation, Instruction, Preference, Record
 
 __all__ = ["read_table", "validate_table"]
 
-_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 _BLOCK_SIZE = 1 << 20
 # pyarrow's default block size: on the benchmark files 1-4 MiB blocks parse equally fast and
 # 16 MiB ones ~20 % slower (measured on 2 cores). A line longer than a block makes pyarrow
@@ -121,11 +126,11 @@ def _format_of(path: str, format: str | None) -> str:
                 f"expected format 'jsonl' or 'parquet' for read_table, got {format!r}"
             )
         return format
-    lower = path.lower()
-    if lower.endswith(".parquet"):
-        return "parquet"
-    if lower.endswith(_JSONL_SUFFIXES):
-        return "jsonl"
+    implied = format_of_name(path)
+    # The kind alone: the compression of a JSONL file follows its name (compression_for).
+    kind = None if implied is None else FORMATS[implied][0]
+    if kind in ("jsonl", "parquet"):
+        return kind
     raise ConfigurationError(
         f"expected a .jsonl (optionally .gz or .zst) or .parquet path, got {path!r} "
         "(pass format=; for a JSON array file, use instructkit.read and to_arrow)"
