@@ -621,6 +621,67 @@ class Reader(Generic[R]):
         first = read_start(source)
         return source, first, layout == "array", sniffed or first
 
+    def _open_file(
+        self, at: ReadPosition | None, opened: ExitStack
+    ) -> tuple[Iterator[Any] | None, Iterator[LineChunk] | None]:
+        """Open the current file and choose how it is read, from its format and first bytes.
+
+        Returns:
+            ``(items, None)`` for Parquet and JSON arrays, read through their own loops;
+            ``(None, chunks)`` for JSON Lines, which :meth:`_loop` reads itself; and
+            ``(None, None)`` for a file already dealt with (one object spread over lines).
+        """
+        kind, compression = FORMATS[self.format]
+        # Of several files, the first that has rows decides an "auto" dialect for all.
+        auto = not self._raw and self._requested == "auto" and self.dialect is None
+        if kind == "parquet":
+            typed = self._parquet_typed(self._line0)
+            if typed is not None:
+                return typed, None
+            self._mode = "items"
+            items = self._parquet_items(self._line0)
+            return self._item_loop(self._detect_items(items) if auto else items, True), None
+        source, first, is_array, sniffed = self._open_text(compression, opened)
+        self._check_shards()  # before any of its rows is read
+        if is_array:
+            self._mode = "items"
+            items = iter_json_array(
+                source,
+                file=self.file,
+                first_chunk=first,
+                max_line_bytes=self._max_line_bytes,
+            )
+            if self._line0:
+                # Elements have no fixed place in the bytes to seek to: the array is
+                # scanned and parsed again up to the position, without validation.
+                items = islice(items, self._line0, None)
+            return self._item_loop(self._detect_items(items) if auto else items, False), None
+        if at is not None and at.offset:
+            first = skip_to(source, first, at.offset)
+        elif kind == "json":
+            spread = spread_object(
+                sniffed,
+                partial(open_source, self.path, compression),
+                file=self.file,
+                max_line_bytes=self._max_line_bytes,
+            )
+            if spread is not None:
+                # The whole file is one item, not a truncated first line of many.
+                self.report.seen += 1
+                self._finished = True
+                self._reject(spread[1], spread[0])
+                return None, None
+        self._mode = "lines"
+        chunks = iter_line_chunks(
+            source,
+            first_chunk=first,
+            file=self.file,
+            max_line_bytes=self._max_line_bytes,
+            first_line=self._line0 + 1,
+            start=self._offset0,
+        )
+        return None, self._detect_chunks(chunks) if auto else chunks
+
     def _loop(self) -> Generator[Any, None, None]:
         # The only generator between the parser and the caller for JSON Lines (each layer of
         # generators costs time on every record), so the loop over the files is here too. It
@@ -644,64 +705,12 @@ class Reader(Generic[R]):
                 self._check_shards()  # the file before belonged to the set checked at the call
                 self._start_file(index, at)
                 self.path, self.file, self.format = path, file, format
-                kind, compression = FORMATS[format]
-                # Of several files, the first that has rows decides an "auto" dialect for all.
-                auto = not self._raw and self._requested == "auto" and self.dialect is None
-                if kind == "parquet":
-                    typed = self._parquet_typed(self._line0)
-                    if typed is not None:
-                        yield from typed
-                    else:
-                        self._mode = "items"
-                        items = self._parquet_items(self._line0)
-                        yield from self._item_loop(
-                            self._detect_items(items) if auto else items, True
-                        )
+                items, chunks = self._open_file(at, opened)
+                if chunks is None:
+                    if items is not None:
+                        yield from items
                     self._finished = True
                     continue
-                source, first, is_array, sniffed = self._open_text(compression, opened)
-                self._check_shards()  # before any of its rows is read
-                if is_array:
-                    self._mode = "items"
-                    items = iter_json_array(
-                        source,
-                        file=self.file,
-                        first_chunk=first,
-                        max_line_bytes=self._max_line_bytes,
-                    )
-                    if self._line0:
-                        # Elements have no fixed place in the bytes to seek to: the array is
-                        # scanned and parsed again up to the position, without validation.
-                        items = islice(items, self._line0, None)
-                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
-                    self._finished = True
-                    continue
-                if at is not None and at.offset:
-                    first = skip_to(source, first, at.offset)
-                elif kind == "json":
-                    spread = spread_object(
-                        sniffed,
-                        partial(open_source, path, compression),
-                        file=self.file,
-                        max_line_bytes=self._max_line_bytes,
-                    )
-                    if spread is not None:
-                        # The whole file is one item, not a truncated first line of many.
-                        self.report.seen += 1
-                        self._finished = True
-                        self._reject(spread[1], spread[0])
-                        continue
-                self._mode = "lines"
-                chunks = iter_line_chunks(
-                    source,
-                    first_chunk=first,
-                    file=self.file,
-                    max_line_bytes=self._max_line_bytes,
-                    first_line=self._line0 + 1,
-                    start=self._offset0,
-                )
-                if auto:
-                    chunks = self._detect_chunks(chunks)
                 # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
                 # lines, full validation) call out to helpers.
                 report = self.report
