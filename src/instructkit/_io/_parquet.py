@@ -787,47 +787,19 @@ def write_parquet(
         empty_schema = arrow_schema(kind)
         tables = (pa.Table.from_batches([b]) for b in batches)
     else:
-        iterator = iter(records)
-        first = list(islice(iterator, _CHUNK))
-        if first:
-            kind = _record_kind(first[0])
-        elif kind_hint is not None:
-            kind = kind_hint
-        else:
-            raise ConfigurationError(
-                "expected record= (Instruction, Conversation or Preference) for an empty "
-                "input, got no records and no record="
-            )
+        kind, tables = _dialect_tables(
+            records,
+            record=kind_hint,
+            dialect=dialect_name,
+            column_map=column_map,
+            role_map=role_map,
+            layout=layout,
+            strict=strict,
+            report=report,
+            file=file,
+        )
         footer = _footer(kind, dialect_name, native, metadata)
         empty_schema = pa.schema([])
-        converter = _DialectTables(file, dialect=dialect_name, column_map=column_map)
-
-        def dialect_tables() -> Iterator[pa.Table]:
-            chunk, start = first, 0
-            while chunk:
-                rows = []
-                for index, item in enumerate(chunk):
-                    if not isinstance(item, kind):
-                        raise ConfigurationError(
-                            f"expected every record to be {with_article(kind.__name__)}, got "
-                            f"{with_article(type(item).__name__)} at index {start + index}"
-                        )
-                    rows.append(
-                        to_row(
-                            item,
-                            dialect=dialect_name,
-                            column_map=column_map,
-                            role_map=role_map,
-                            layout=layout,
-                            strict=strict,
-                            losses=report,
-                        )
-                    )
-                yield converter.table(rows, start)
-                start += len(chunk)
-                chunk = list(islice(iterator, _CHUNK))
-
-        tables = dialect_tables()
 
     options: dict[str, Any] = {
         "compression": codec,
@@ -845,6 +817,67 @@ def write_parquet(
         writer = _GroupedWriter(max_rows_per_file=max_rows, next_path=shards.add, **options)
         _drain(writer, tables, empty_schema)
     return ParquetWritten(list(shards.paths), writer.rows_per_file)
+
+
+def _dialect_tables(
+    records: Iterable[Record],
+    *,
+    record: type[Record] | None,
+    dialect: str,
+    column_map: Mapping[str, str] | None,
+    role_map: Mapping[str, str] | None,
+    layout: str | None,
+    strict: bool,
+    report: LossReport | None,
+    file: str,
+) -> tuple[type[Record], Iterator[pa.Table]]:
+    """The record type and the Arrow tables of a dialect's rows, a chunk of records at a time.
+
+    The first chunk is read at once, to know the record type before any table is written.
+
+    Raises:
+        ConfigurationError: no records and no ``record``; a record of another type (when the
+            tables are iterated).
+    """
+    iterator = iter(records)
+    first = list(islice(iterator, _CHUNK))
+    if first:
+        kind = _record_kind(first[0])
+    elif record is not None:
+        kind = record
+    else:
+        raise ConfigurationError(
+            "expected record= (Instruction, Conversation or Preference) for an empty "
+            "input, got no records and no record="
+        )
+    converter = _DialectTables(file, dialect=dialect, column_map=column_map)
+
+    def dialect_tables() -> Iterator[pa.Table]:
+        chunk, start = first, 0
+        while chunk:
+            rows = []
+            for index, item in enumerate(chunk):
+                if not isinstance(item, kind):
+                    raise ConfigurationError(
+                        f"expected every record to be {with_article(kind.__name__)}, got "
+                        f"{with_article(type(item).__name__)} at index {start + index}"
+                    )
+                rows.append(
+                    to_row(
+                        item,
+                        dialect=dialect,
+                        column_map=column_map,
+                        role_map=role_map,
+                        layout=layout,
+                        strict=strict,
+                        losses=report,
+                    )
+                )
+            yield converter.table(rows, start)
+            start += len(chunk)
+            chunk = list(islice(iterator, _CHUNK))
+
+    return kind, dialect_tables()
 
 
 def _drain(writer: _GroupedWriter, tables: Iterator[pa.Table], empty_schema: pa.Schema) -> None:

@@ -37,7 +37,7 @@ from instructkit._io._keywords import (
     record_type,
 )
 from instructkit._io._parquet import write_parquet
-from instructkit._io._paths import FORMATS, resolve_format
+from instructkit._io._paths import FORMATS, Compression, resolve_format
 from instructkit._records import Message, Record, ToolCall
 from instructkit._report import LossReport
 
@@ -316,6 +316,39 @@ def write(
             row_group_size=row_group_size,
             metadata=metadata,
         )
+    _check_parquet_only(
+        chosen, compression=compression, row_group_size=row_group_size, metadata=metadata
+    )
+    encode = _encoder(
+        name,
+        target=target,
+        layout=layout,
+        column_map=column_map,
+        role_map=role_map,
+        strict=strict,
+        losses=losses,
+        line_end=kind == "jsonl",
+    )
+    paths, counts = _write_text_files(
+        iter(records),
+        path,
+        kind=kind,
+        encode=encode,
+        compression=text_compression,
+        compression_level=compression_level,
+        limit=limit,
+    )
+    return WriteResult(paths, sum(counts), counts, chosen, name or NATIVE)
+
+
+def _check_parquet_only(
+    chosen: str,
+    *,
+    compression: str | None,
+    row_group_size: int | None,
+    metadata: Mapping[str, str] | None,
+) -> None:
+    """Refuse the Parquet-only keywords of :func:`write` for the text format ``chosen``."""
     for keyword, value in (
         ("compression", compression),
         ("row_group_size", row_group_size),
@@ -330,33 +363,38 @@ def write(
             raise ConfigurationError(
                 f"expected {keyword}=None for format {chosen!r} (Parquet only){hint}, got {value!r}"
             )
-    encode = _encoder(
-        name,
-        target=target,
-        layout=layout,
-        column_map=column_map,
-        role_map=role_map,
-        strict=strict,
-        losses=losses,
-        line_end=kind == "jsonl",
-    )
-    items = iter(records)
-    written = name or NATIVE
+
+
+def _write_text_files(
+    items: Iterator[Any],
+    path: str | os.PathLike[str],
+    *,
+    kind: str,
+    encode: Callable[[Iterable[Any]], Iterator[bytes]],
+    compression: Compression | None,
+    compression_level: int | None,
+    limit: int | None,
+) -> tuple[tuple[Path, ...], tuple[int, ...]]:
+    """Write ``items`` as JSON Lines or a JSON array: one file, or shards of ``limit`` rows.
+
+    Returns:
+        The files written, in order, and the rows in each.
+    """
     if limit is None:
         with atomic_open(path) as raw:
-            out = open_compressed_writer(raw, text_compression, compression_level)
+            out = open_compressed_writer(raw, compression, compression_level)
             count = _write_text(out, kind, encode, items, None)
             out.close()
-        return WriteResult((Path(path),), count, (count,), chosen, written)
+        return (Path(path),), (count,)
     counts: list[int] = []
     with ShardSet(path, max_rows_per_file=limit) as shards:
         pending = _Peekable(items)
         while not counts or pending.has_more():
             with open(shards.add(), "wb", buffering=1 << 20) as raw:
-                out = open_compressed_writer(raw, text_compression, compression_level)
+                out = open_compressed_writer(raw, compression, compression_level)
                 counts.append(_write_text(out, kind, encode, pending, limit))
                 out.close()
-    return WriteResult(tuple(shards.paths), sum(counts), tuple(counts), chosen, written)
+    return tuple(shards.paths), tuple(counts)
 
 
 class _Peekable(Iterator[Any]):
