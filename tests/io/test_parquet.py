@@ -36,8 +36,8 @@ from instructkit._io._parquet import (
     iter_parquet_rows,
     parquet_info,
     read_parquet_table,
-    write_parquet,
 )
+from instructkit._io._parquet_writer import write_parquet
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -191,7 +191,7 @@ def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
         f"""
         import os
         from instructkit import Instruction
-        from instructkit._io._parquet import write_parquet
+        from instructkit._io._parquet_writer import write_parquet
 
         def records():
             for i in range(50_000):
@@ -255,7 +255,7 @@ def test_dialect_columns_never_get_null_types(tmp_path: Path) -> None:
 def test_dialect_rows_that_grow_a_column_later_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import instructkit._io._parquet as parquet_module
+    import instructkit._io._parquet_writer as parquet_module
 
     monkeypatch.setattr(parquet_module, "_CHUNK", 2)  # the first 2 rows fix the columns
     records = [

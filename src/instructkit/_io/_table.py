@@ -183,10 +183,9 @@ def read_table(
 
     Example:
         >>> import pathlib, tempfile
-        >>> from instructkit import Instruction, read_table
-        >>> from instructkit._io._parquet import write_parquet
+        >>> from instructkit import Instruction, read_table, write
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "train.parquet"
-        >>> _ = write_parquet([Instruction(instruction="Add 2 and 2.", response="4")], target)
+        >>> _ = write([Instruction(instruction="Add 2 and 2.", response="4")], target)
         >>> read_table(target).column("response").to_pylist()
         ['4']
     """

@@ -36,7 +36,7 @@ from instructkit._io._keywords import (
     convert_record,
     record_type,
 )
-from instructkit._io._parquet import write_parquet
+from instructkit._io._parquet_writer import write_parquet
 from instructkit._io._paths import FORMATS, Compression, resolve_format
 from instructkit._records import Message, Record, ToolCall
 from instructkit._report import LossReport
