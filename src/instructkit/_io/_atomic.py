@@ -58,6 +58,10 @@ an incomplete manifest (a commit under way, or killed; writing again repairs it)
 shard file the manifest does not name (left from another write), and for a manifest that
 changed while the files were being read. Shard files without a manifest (written by other
 tools) are only checked for agreeing on their count.
+
+One module although it is over 600 lines: the single-file writes and the shard sets share
+the temporaries, their locks and the clean-up of killed writes, and the set's commit is one
+protocol with the readers' check of it (:func:`watch_shard_sets`).
 """
 
 from __future__ import annotations

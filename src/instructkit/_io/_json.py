@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 import orjson
 
 from instructkit._errors import DataError, MalformedJSONError
+from instructkit._io._compression import truncated_reason
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
     MAX_LINE_BYTES,
@@ -44,7 +45,6 @@ from instructkit._io._jsonl import (
     line_too_long,
     parse_error,
     read_start,
-    truncated_reason,
 )
 
 __all__ = ["iter_json_array", "sniff_layout", "spread_object"]

@@ -47,6 +47,7 @@ from instructkit._errors import (
     describe_type,
 )
 from instructkit._io._atomic import atomic_open, watch_shard_sets
+from instructkit._io._compression import open_source
 from instructkit._io._json import iter_json_array, sniff_layout, spread_object
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
@@ -59,7 +60,6 @@ from instructkit._io._jsonl import (
     iter_line_chunks,
     limit_error,
     locate_duplicate_key,
-    open_source,
     read_start,
     record_limit_error,
     skip_to,

@@ -91,12 +91,12 @@ from instructkit._errors import (
     describe_type,
 )
 from instructkit._io._atomic import watch_shard_sets
+from instructkit._io._compression import open_source
 from instructkit._io._jsonl import (
     BLANK,
     MAX_LINE_BYTES,
     check_max_line_bytes,
     iter_jsonl,
-    open_source,
 )
 from instructkit._io._parquet import read_parquet_table
 from instructkit._io._paths import (

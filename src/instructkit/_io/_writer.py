@@ -2,8 +2,9 @@
 
 Records become rows here (instructkit's own layout straight from the records' fields, or a
 dialect's rows), then bytes: JSON Lines and JSON arrays are written here, through
-:mod:`instructkit._io._jsonl`'s compressed writers; Parquet is handed to
-:mod:`instructkit._io._parquet`. Every file is written atomically (:mod:`instructkit._io._atomic`).
+:mod:`instructkit._io._compression`'s writers; Parquet is handed to
+:mod:`instructkit._io._parquet_writer`. Every file is written atomically
+(:mod:`instructkit._io._atomic`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from instructkit._errors import (
     format_loc,
 )
 from instructkit._io._atomic import ShardSet, atomic_open, check_max_rows
-from instructkit._io._jsonl import open_compressed_writer, write_jsonl_lines
+from instructkit._io._compression import open_compressed_writer
+from instructkit._io._jsonl import write_jsonl_lines
 from instructkit._io._keywords import (
     NATIVE,
     RECORD_TYPES,
