@@ -7,6 +7,12 @@ arguments, tool schemas) as the exact JSON text it arrived as, next to a parsed 
 Bad data raises :class:`~instructkit.RecordValidationError` (a :class:`ValueError`) whose
 message names the field path and says what was expected and what came instead; pydantic's own
 ``ValidationError`` never reaches the caller.
+
+One module although it is over 600 lines: the models refer to each other (a message holds
+tool calls and content parts, conversations and pairs hold messages, and the conversions
+between record types are their methods), and the rule constants that the fast copies of the
+rules share (roles, the roles allowed before the first user turn, weights, the record types)
+belong next to the models they describe, so that there is one source for each.
 """
 
 from __future__ import annotations

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from instructkit import ConfigurationError
-from instructkit._io._atomic import (
-    ShardSet,
-    atomic_open,
-    atomic_path,
-    plan_shards,
-    shard_name,
-    split_suffix,
-)
+from instructkit._io._atomic import ShardSet, atomic_open, atomic_path, plan_shards
+from instructkit._io._paths import shard_name, split_suffix
 
 
 def names(folder: Path) -> list[str]:

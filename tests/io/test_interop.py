@@ -27,7 +27,8 @@ from instructkit import (
     read_table,
     to_arrow,
 )
-from instructkit._io._parquet import iter_parquet_records, write_parquet
+from instructkit._io._parquet import iter_parquet_records
+from instructkit._io._parquet_writer import write_parquet
 from instructkit.arrow import arrow_schema
 
 datasets = pytest.importorskip("datasets")

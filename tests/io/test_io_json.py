@@ -269,7 +269,7 @@ def test_a_compressed_array_that_ends_early(
 ) -> None:
     # Output is held back until its checksum is verified, up to a bound; with a small bound
     # the verified part of this file is given out before the cut.
-    monkeypatch.setattr("instructkit._io._jsonl._VERIFY_HOLD", 1 << 14)
+    monkeypatch.setattr("instructkit._io._compression._VERIFY_HOLD", 1 << 14)
     records = [Instruction(instruction=f"q{i}", response="answer " * 30) for i in range(2000)]
     whole = tmp_path / "whole.json.gz"
     write(records, whole)

@@ -390,7 +390,7 @@ def test_compressed_files_that_end_early(
 ) -> None:
     # Output is held back until its checksum is verified, up to a bound; with a small bound
     # the verified part of this file is given out before the cut.
-    monkeypatch.setattr("instructkit._io._jsonl._VERIFY_HOLD", 1 << 14)
+    monkeypatch.setattr("instructkit._io._compression._VERIFY_HOLD", 1 << 14)
     records = [
         Instruction(instruction=f"question {i}", response="answer " * 20) for i in range(3000)
     ]

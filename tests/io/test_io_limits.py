@@ -35,7 +35,8 @@ from instructkit import (
     read_table,
     write,
 )
-from instructkit._io._jsonl import CHUNK_SIZE, open_source
+from instructkit._io._compression import open_source
+from instructkit._io._jsonl import CHUNK_SIZE
 from instructkit.strategies import instructions
 
 try:
@@ -434,7 +435,7 @@ def test_zstd_frames_read_back_and_an_early_end_is_noticed_exactly(
 
 
 def _open_bytes(data: bytes, codec: str) -> Any:
-    from instructkit._io._jsonl import _Decompressing
+    from instructkit._io._compression import _Decompressing
 
     return _Decompressing(io.BytesIO(data), codec)  # type: ignore[arg-type]
 

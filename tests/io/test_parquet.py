@@ -36,8 +36,8 @@ from instructkit._io._parquet import (
     iter_parquet_rows,
     parquet_info,
     read_parquet_table,
-    write_parquet,
 )
+from instructkit._io._parquet_writer import write_parquet
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from instructkit.strategies import conversations, instructions, preferences
 
@@ -62,7 +62,9 @@ def test_round_trip_records_and_rows(
 ) -> None:
     kind, records = case
     path = tmp_path_factory.mktemp("pq") / "data.parquet"
-    assert write_parquet(iter(records), path, record=kind, row_group_size=group) == [path]
+    written = write_parquet(iter(records), path, record=kind, row_group_size=group)
+    assert written.paths == [path]
+    assert written.rows_per_file == [len(records)]
     assert list(iter_parquet_records(path)) == records
     assert [row for _, row in iter_parquet_rows(path)] == [r.to_dict() for r in records]
     assert pq.read_schema(path).equals(arrow_schema(kind))
@@ -189,7 +191,7 @@ def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
         f"""
         import os
         from instructkit import Instruction
-        from instructkit._io._parquet import write_parquet
+        from instructkit._io._parquet_writer import write_parquet
 
         def records():
             for i in range(50_000):
@@ -207,9 +209,10 @@ def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
 
 def test_shards_concatenate_to_the_unsharded_output(tmp_path: Path) -> None:
     records = instructions_numbered(25)
-    paths = write_parquet(
+    paths, counts = write_parquet(
         records, tmp_path / "train.parquet", max_rows_per_file=10, row_group_size=4
     )
+    assert counts == [10, 10, 5]
     assert [p.name for p in paths] == [
         "train-00000-of-00003.parquet",
         "train-00001-of-00003.parquet",
@@ -252,7 +255,7 @@ def test_dialect_columns_never_get_null_types(tmp_path: Path) -> None:
 def test_dialect_rows_that_grow_a_column_later_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import instructkit._io._parquet as parquet_module
+    import instructkit._io._parquet_writer as parquet_module
 
     monkeypatch.setattr(parquet_module, "_CHUNK", 2)  # the first 2 rows fix the columns
     records = [

@@ -36,7 +36,8 @@ from instructkit import (
     to_row,
 )
 from instructkit._arrow import conform_table, storage_schema
-from instructkit._io._parquet import _DialectTables, iter_parquet_rows, write_parquet
+from instructkit._io._parquet import iter_parquet_rows
+from instructkit._io._parquet_writer import _DialectTables, write_parquet
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from instructkit.strategies import conversations, instructions, preferences
 

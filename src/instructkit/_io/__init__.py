@@ -1,15 +1,18 @@
 """Files in and out: JSONL (plain, gzip, zstd), JSON arrays and Parquet.
 
-One module per concern: ``_jsonl`` and ``_json`` frame and parse text files, ``_parquet``
-reads and writes Parquet, ``_table`` reads whole files into Arrow tables, ``_native_rows``
-is the fast path from native rows to records, ``_atomic`` makes writes atomic, and
-``_reader`` holds the public :func:`read`/:func:`write` entry points. The rest of the
-library imports from here, never from the modules inside.
+One module per concern: ``_jsonl`` and ``_json`` frame and parse text files,
+``_compression`` reads and writes gzip and Zstandard, ``_parquet`` reads Parquet and
+``_parquet_writer`` writes it, ``_table`` reads whole files into Arrow tables, ``_native_rows``
+is the fast path from native rows to records, ``_atomic`` makes writes atomic, ``_paths`` is
+the one table of formats, suffixes and shard names, ``_keywords`` checks the keywords reading
+and writing share, ``_reader`` holds :func:`read`/:func:`read_raw` and ``_writer``
+:func:`write`. The rest of the library imports from here, never from the modules inside.
 """
 
 from instructkit._io._llama_factory import llama_factory_dataset_info
-from instructkit._io._reader import Reader, ReadPosition, WriteResult, read, read_raw, write
+from instructkit._io._reader import Reader, ReadPosition, read, read_raw
 from instructkit._io._table import read_table
+from instructkit._io._writer import WriteResult, write
 
 __all__ = [
     "ReadPosition",

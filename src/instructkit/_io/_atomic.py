@@ -16,15 +16,18 @@ A rewritten destination keeps its permission bits; a new one gets ``0o666`` less
 like :func:`open`. A destination that is a symbolic link is written through: the link stays
 and its target is replaced atomically (the temporary file lives next to the target).
 
+One module although it is a little over 600 lines: the single-file commit, the sharded-set
+commit (manifest and lock) and the readers' check of a set share one naming scheme and one
+locking discipline, and are only correct together.
+
 API (all paths may be ``str`` or :class:`os.PathLike`):
 
 * ``with atomic_open(path) as f:`` -- ``f`` is a binary file to write to.
 * ``with atomic_path(path) as tmp:`` -- ``tmp`` is a :class:`~pathlib.Path` of a fresh, empty
   temporary file for a writer that wants a file name (``pyarrow.parquet.write_table(t, tmp)``).
   The writer must have closed the file when the ``with`` block ends.
-* ``split_suffix(path)`` -- ``(folder / stem, suffix)`` with multi-part suffixes kept whole:
-  ``train.jsonl.gz`` -> ``("train", ".jsonl.gz")``.
-* ``shard_name(stem, index, count, suffix)`` -- ``"train-00000-of-00004.parquet"``.
+* Shard names (``train-00000-of-00004.parquet``) and suffixes come from
+  :mod:`instructkit._io._paths`, the table every reader also uses.
 * ``plan_shards(total, max_rows_per_file)`` -- ``[(start, stop), ...]`` when the row count
   is known in advance.
 * ``ShardSet(path, max_rows_per_file=...)`` -- sharded output when the row count is *not*
@@ -59,6 +62,10 @@ an incomplete manifest (a commit under way, or killed; writing again repairs it)
 shard file the manifest does not name (left from another write), and for a manifest that
 changed while the files were being read. Shard files without a manifest (written by other
 tools) are only checked for agreeing on their count.
+
+One module although it is over 600 lines: the single-file writes and the shard sets share
+the temporaries, their locks and the clean-up of killed writes, and the set's commit is one
+protocol with the readers' check of it (:func:`watch_shard_sets`).
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from instructkit._errors import ConfigurationError, ShardSetError
+from instructkit._io._paths import SHARD_DIGITS, SHARD_NUMBERS, shard_name, split_suffix
 
 try:
     import fcntl
@@ -84,7 +92,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "KNOWN_SUFFIXES",
     "ShardSet",
     "atomic_open",
     "atomic_path",
@@ -92,23 +99,8 @@ __all__ = [
     "committed_shards",
     "plan_shards",
     "remove_stale_temps",
-    "shard_name",
-    "split_suffix",
     "watch_shard_sets",
 ]
-
-KNOWN_SUFFIXES: tuple[str, ...] = (
-    ".jsonl.gz",
-    ".jsonl.zst",
-    ".json.gz",
-    ".json.zst",
-    ".jsonl",
-    ".json",
-    ".parquet",
-)
-"""Multi-part suffixes first, so ``split_suffix`` keeps ``.jsonl.gz`` whole."""
-
-_SHARD_DIGITS = 5
 
 
 def _temp_pattern(name: str) -> re.Pattern[str]:
@@ -364,50 +356,6 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync_dir(dest.parent)
 
 
-def split_suffix(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    """Split ``path`` into its path without suffix and its (possibly multi-part) suffix.
-
-    Args:
-        path: A file path.
-
-    Returns:
-        ``(stem_path, suffix)``; the suffix is one of :data:`KNOWN_SUFFIXES` when the name ends
-        with one (compared case-insensitively), otherwise the last dot suffix (or ``""``).
-
-    Example:
-        >>> split_suffix("data/train.jsonl.gz")
-        (PosixPath('data/train'), '.jsonl.gz')
-    """
-    p = Path(path)
-    lower = p.name.lower()
-    for suffix in KNOWN_SUFFIXES:
-        if lower.endswith(suffix) and len(lower) > len(suffix):
-            return p.with_name(p.name[: -len(suffix)]), p.name[-len(suffix) :]
-    return p.with_name(p.stem), p.suffix
-
-
-def shard_name(stem: str, index: int, count: int, suffix: str) -> str:
-    """The file name of shard ``index`` (0-based) of ``count``, the Hugging Face Hub way.
-
-    Args:
-        stem: The name without suffix (``"train"``).
-        index: 0-based shard number.
-        count: Total number of shards.
-        suffix: The suffix, with its dot (``".parquet"``).
-
-    Returns:
-        The name, with five-digit (or wider, past 99,999 shards) numbers.
-
-    Example:
-        >>> shard_name("train", 0, 4, ".parquet")
-        'train-00000-of-00004.parquet'
-    """
-    if not 0 <= index < count:
-        raise ConfigurationError(f"expected 0 <= index < count, got index {index}, count {count}")
-    width = max(_SHARD_DIGITS, len(str(count)))
-    return f"{stem}-{index:0{width}d}-of-{count:0{width}d}{suffix}"
-
-
 def check_max_rows(max_rows_per_file: object) -> int | None:
     """Return ``max_rows_per_file`` if it is ``None`` or a positive int.
 
@@ -445,8 +393,6 @@ def plan_shards(total: int, max_rows_per_file: int) -> list[tuple[int, int]]:
 
 
 _MANIFEST_KIND = "instructkit shard set"
-_SHARD_NUMBERS = rf"-(\d{{{_SHARD_DIGITS},}})-of-(\d{{{_SHARD_DIGITS},}})"
-"""What follows the stem in a shard's name: its index and the count."""
 
 
 def _manifest_path(folder: Path, stem: str, suffix: str) -> Path:
@@ -458,7 +404,7 @@ def _commit_step(step: str) -> None:
 
 
 def _shard_pattern(stem: str, suffix: str) -> re.Pattern[str]:
-    return re.compile(re.escape(stem) + _SHARD_NUMBERS + re.escape(suffix) + r"\Z")
+    return re.compile(re.escape(stem) + SHARD_NUMBERS + re.escape(suffix) + r"\Z")
 
 
 class ShardSet:
@@ -496,7 +442,7 @@ class ShardSet:
             name = f"{self.stem}{self.suffix}"
             remove_stale_temps(self.folder, name)
             self._workspace, self._lock = _claim_temp(self.folder, name, directory=True)
-        tmp = self._workspace / f"{len(self._temps):0{_SHARD_DIGITS}d}{self.suffix}"
+        tmp = self._workspace / f"{len(self._temps):0{SHARD_DIGITS}d}{self.suffix}"
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         self._temps.append(tmp)
         return tmp
@@ -623,7 +569,7 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 def _parse_shard(path: Path) -> tuple[str, str, int, int] | None:
     """``(stem, suffix, index, count)`` if ``path`` is named like a shard, else ``None``."""
     base, suffix = split_suffix(path.name)
-    found = re.fullmatch("(.+)" + _SHARD_NUMBERS, base.name)
+    found = re.fullmatch("(.+)" + SHARD_NUMBERS, base.name)
     if found is None:
         return None
     return found.group(1), suffix, int(found.group(2)), int(found.group(3))

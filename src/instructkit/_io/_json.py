@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 import orjson
 
 from instructkit._errors import DataError, MalformedJSONError
+from instructkit._io._compression import truncated_reason
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
     MAX_LINE_BYTES,
@@ -44,7 +45,6 @@ from instructkit._io._jsonl import (
     line_too_long,
     parse_error,
     read_start,
-    truncated_reason,
 )
 
 __all__ = ["iter_json_array", "sniff_layout", "spread_object"]
@@ -383,8 +383,6 @@ def iter_json_array(
     Raises:
         DataError: an element is longer than ``max_line_bytes``.
     """
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
     while len(first_chunk) < 3:  # enough to see a byte order mark
         more = source.read(chunk_size)
         if not more:
@@ -407,18 +405,7 @@ def iter_json_array(
     while True:
         at = _skip_ws(scan, at)
         if at < 0:
-            line, column0, offset = scan.locate(len(scan.buf))
-            yield (
-                line,
-                b"",
-                MalformedJSONError(
-                    _end_reason(scan, "']' to close the array"),
-                    file=file,
-                    line=line,
-                    column=column0 + 1,
-                    offset=offset,
-                ),
-            )
+            yield _ended_early(scan, "']' to close the array", file)
             return
         byte = scan.buf[at]
         if byte == ord("]") and not after_comma:
@@ -445,19 +432,10 @@ def iter_json_array(
         parsed = False
         end = -1
         if speculate and byte in _OPENERS:
-            # Elements one per line: try the rest of the line (without a trailing comma).
-            newline = scan.buf.find(b"\n", at, at + _SPECULATE_LIMIT)
-            if newline >= 0:
-                candidate = scan.buf[at:newline].rstrip(b" \t\r")
-                if candidate.endswith(b","):
-                    candidate = candidate[:-1].rstrip(b" \t\r")
-                try:
-                    value = loads(candidate)
-                except decode_error:
-                    pass
-                else:
-                    parsed = True
-                    end = at + len(candidate)
+            guess = _rest_of_line(scan, at)
+            if guess is not None:
+                value, end = guess
+                parsed = True
             misses = 0 if parsed else misses + 1
             # A file that does not put one element per line stops paying for the attempt.
             speculate = misses < 8
@@ -467,42 +445,13 @@ def iter_json_array(
             raise scan.too_long(at)
         line = scan.line_at(at)
         if end < 0:
-            line, column0, offset = scan.locate(at)
-            raw = scan.buf[at:]
-            error: DataError | None = None
-            if scan.truncated is None:
-                try:
-                    loads(raw)
-                except decode_error as err:
-                    error = parse_error(
-                        raw, err, file=file, line=line, offset=offset, column0=column0
-                    )
-            if error is None:
-                error = MalformedJSONError(
-                    _end_reason(scan, "the array element to end"),
-                    file=file,
-                    line=line,
-                    column=column0 + 1,
-                    offset=offset,
-                )
-            yield line, raw, error
+            yield _unfinished_element(scan, at, file)
             return
         raw = scan.buf[at:end]
-        if not parsed:
-            try:
-                value = loads(raw)
-            except decode_error as err:
-                line, column0, offset = scan.locate(at)
-                value = parse_error(raw, err, file=file, line=line, offset=offset, column0=column0)
-            else:
-                parsed = True
-        beyond = limit_error(raw, file=file, line=line) if parsed else None
-        if beyond is not None:
-            value = beyond
-        elif parsed and has_duplicate_keys(raw, value):
-            line, column0, offset = scan.locate(at)
-            value = duplicate_key_error(raw, file=file, line=line, offset=offset, column0=column0)
-        yield line, raw, value
+        if parsed:
+            yield _checked_element(scan, at, line, raw, value, file)
+        else:
+            yield _parsed_element(scan, at, line, raw, file)
         at = end
         expect_value, after_comma = False, False
     # After the closing bracket only whitespace may follow.
@@ -516,15 +465,85 @@ def iter_json_array(
             file,
         )
     elif scan.truncated is not None:
-        line, column0, offset = scan.locate(len(scan.buf))
-        yield (
-            line,
-            b"",
-            MalformedJSONError(
-                _end_reason(scan, "the end of the file"),
-                file=file,
-                line=line,
-                column=column0 + 1,
-                offset=offset,
-            ),
+        yield _ended_early(scan, "the end of the file", file)
+
+
+def _rest_of_line(scan: _Scanner, at: int) -> tuple[Any, int] | None:
+    """``(value, end)`` of the element at ``at`` if it is the rest of its line, else ``None``.
+
+    Elements written one per line (as :func:`instructkit.write` does) parse in one call
+    this way, without scanning their bytes for the element's end first.
+    """
+    newline = scan.buf.find(b"\n", at, at + _SPECULATE_LIMIT)
+    if newline < 0:
+        return None
+    candidate = scan.buf[at:newline].rstrip(b" \t\r")
+    if candidate.endswith(b","):
+        candidate = candidate[:-1].rstrip(b" \t\r")
+    try:
+        return orjson.loads(candidate), at + len(candidate)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _parsed_element(
+    scan: _Scanner, at: int, line: int, raw: bytes, file: str | None
+) -> tuple[int, bytes, Any]:
+    """The item for the element ``raw`` at ``at``: parsed and checked, or its parse error."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        line, column0, offset = scan.locate(at)
+        error = parse_error(raw, err, file=file, line=line, offset=offset, column0=column0)
+        return line, raw, error
+    return _checked_element(scan, at, line, raw, value, file)
+
+
+def _checked_element(
+    scan: _Scanner, at: int, line: int, raw: bytes, value: Any, file: str | None
+) -> tuple[int, bytes, Any]:
+    """The item for a parsed element: its value, or the error for a limit or a repeated key."""
+    beyond = limit_error(raw, file=file, line=line)
+    if beyond is not None:
+        return line, raw, beyond
+    if has_duplicate_keys(raw, value):
+        line, column0, offset = scan.locate(at)
+        error = duplicate_key_error(raw, file=file, line=line, offset=offset, column0=column0)
+        return line, raw, error
+    return line, raw, value
+
+
+def _unfinished_element(scan: _Scanner, at: int, file: str | None) -> tuple[int, bytes, DataError]:
+    """The item for an element the file ends inside: the parser's error, or one saying so."""
+    line, column0, offset = scan.locate(at)
+    raw = scan.buf[at:]
+    error: DataError | None = None
+    if scan.truncated is None:
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            error = parse_error(raw, err, file=file, line=line, offset=offset, column0=column0)
+    if error is None:
+        error = MalformedJSONError(
+            _end_reason(scan, "the array element to end"),
+            file=file,
+            line=line,
+            column=column0 + 1,
+            offset=offset,
         )
+    return line, raw, error
+
+
+def _ended_early(
+    scan: _Scanner, expected: str, file: str | None
+) -> tuple[int, bytes, MalformedJSONError]:
+    """The item for a file that ends (or was cut short) where ``expected`` should come."""
+    line, column0, offset = scan.locate(len(scan.buf))
+    error = MalformedJSONError(
+        _end_reason(scan, expected),
+        file=file,
+        line=line,
+        column=column0 + 1,
+        offset=offset,
+    )
+    return line, b"", error

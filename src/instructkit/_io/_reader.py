@@ -1,10 +1,14 @@
-"""The public reading and writing verbs: :func:`read`, :func:`read_raw` and :func:`write`.
+"""The public reading verbs: :func:`read` and :func:`read_raw` (writing is in ``_writer``).
 
 One set of keywords for every format. The format comes from the file name (``.jsonl``,
 ``.jsonl.gz``, ``.jsonl.zst``, ``.json``, ``.json.gz``, ``.json.zst``, ``.parquet``; ``.ndjson``
-counts as ``.jsonl``) or from ``format=``. JSON and JSON Lines are handled here (with
-:mod:`instructkit._io._jsonl` and :mod:`instructkit._io._json`); Parquet is handed to
-:mod:`instructkit._io._parquet`.
+counts as ``.jsonl``; the table is :mod:`instructkit._io._paths`) or from ``format=``. JSON and
+JSON Lines are handled here (with :mod:`instructkit._io._jsonl` and
+:mod:`instructkit._io._json`); Parquet is handed to :mod:`instructkit._io._parquet`.
+
+One module although it is over 600 lines: :class:`Reader` is one state machine (the files,
+the position, the sample for ``dialect="auto"``, the report and the rejects), and its
+pipeline stages share that state; the module-level functions only check keywords and build it.
 
 Reading streams: :func:`read` returns a :class:`Reader`, an iterator of records that is also a
 context manager, and whose :attr:`Reader.report` accounts for every line (or row):
@@ -16,10 +20,8 @@ copied byte for byte into a rejects file (format described on :func:`read`). A l
 from __future__ import annotations
 
 import base64
-import json
-import math
 import os
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -33,10 +35,8 @@ import orjson
 from instructkit._dialects import (
     DialectGuess,
     detect_dialect,
-    get_dialect,
     parse_row,
     parse_row_within_limits,
-    to_row,
 )
 from instructkit._errors import (
     ConfigurationError,
@@ -44,24 +44,14 @@ from instructkit._errors import (
     DialectDetectionError,
     DialectError,
     MalformedJSONError,
-    RecordValidationError,
     describe_type,
-    format_loc,
-    with_article,
 )
-from instructkit._io._atomic import (
-    ShardSet,
-    atomic_open,
-    check_max_rows,
-    committed_shards,
-    split_suffix,
-    watch_shard_sets,
-)
+from instructkit._io._atomic import atomic_open, watch_shard_sets
+from instructkit._io._compression import open_source
 from instructkit._io._json import iter_json_array, sniff_layout, spread_object
 from instructkit._io._jsonl import (
     CHUNK_SIZE,
     MAX_LINE_BYTES,
-    Compression,
     LineChunk,
     check_max_line_bytes,
     duplicate_key_error,
@@ -70,23 +60,34 @@ from instructkit._io._jsonl import (
     iter_line_chunks,
     limit_error,
     locate_duplicate_key,
-    open_compressed_writer,
-    open_source,
     read_start,
     record_limit_error,
     skip_to,
     truncation_error,
-    write_jsonl_lines,
+)
+from instructkit._io._keywords import (
+    NATIVE,
+    RecordType,
+    check_dialect,
+    convert_record,
+    record_type,
 )
 from instructkit._io._native_rows import build_native, native_duplicate_free
+from instructkit._io._parquet import parquet_info, parquet_records, parquet_row_items
+from instructkit._io._paths import (
+    FORMATS,
+    Compression,
+    PathArg,
+    Sources,
+    describe_sources,
+    resolve_format,
+    source_paths,
+)
 from instructkit._limits import limit_in_bytes
-from instructkit._records import Conversation, Instruction, Message, Preference, Record, ToolCall
+from instructkit._records import Record
 from instructkit._reports import ItemReport, LossReport, OnError, check_on_error
 
-__all__ = ["FORMATS", "ReadPosition", "Reader", "WriteResult", "read", "read_raw", "write"]
-
-NATIVE: Final = "instructkit"
-"""The dialect name of instructkit's own layout, ``record.to_dict()``."""
+__all__ = ["ReadPosition", "Reader", "read", "read_raw"]
 
 SAMPLE_SIZE: Final = 100
 """How many rows ``dialect="auto"`` looks at before deciding."""
@@ -95,141 +96,7 @@ _SAMPLE_ITEMS: Final = 10_000
 # Bad or blank lines held back while the sample is gathered, at most; bounds the memory a
 # file of junk can take before the dialect is known.
 
-FORMATS: Final[dict[str, tuple[str, Compression | None]]] = {
-    "jsonl": ("jsonl", None),
-    "jsonl.gz": ("jsonl", "gzip"),
-    "jsonl.zst": ("jsonl", "zstd"),
-    "json": ("json", None),
-    "json.gz": ("json", "gzip"),
-    "json.zst": ("json", "zstd"),
-    "parquet": ("parquet", None),
-}
-"""Accepted ``format=`` values: ``(kind, compression)`` for each."""
-
-_SUFFIXES: Final = {f".{name}": name for name in FORMATS} | {
-    ".ndjson": "jsonl",
-    ".ndjson.gz": "jsonl.gz",
-    ".ndjson.zst": "jsonl.zst",
-}
-
 R = TypeVar("R")
-RecordType = type[Instruction] | type[Conversation] | type[Preference]
-_RECORD_TYPES: Final[tuple[RecordType, ...]] = (Instruction, Conversation, Preference)
-
-
-# -- keyword checks ------------------------------------------------------------------------
-
-
-def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
-    """The ``format=`` value for ``path``: the given one, checked, or the one its name implies.
-
-    Raises:
-        ConfigurationError: an unknown format, or a name that implies none.
-    """
-    if format is not None:
-        if format not in FORMATS:
-            raise ConfigurationError(
-                f"expected format to be one of {list(FORMATS)}, got {format!r}"
-            )
-        return format
-    name = os.fspath(path).lower()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return _SUFFIXES[suffix]
-    raise ConfigurationError(
-        f"expected a file name ending in one of {sorted(_SUFFIXES)} (or format=), "
-        f"got {os.fspath(path)!r}"
-    )
-
-
-PathArg = str | os.PathLike[str]
-Sources = PathArg | Sequence[PathArg]
-"""What the readers take: one file, or a list of files read one after another."""
-
-
-def source_paths(path: object) -> tuple[PathArg, ...]:
-    """The files a reader was given: ``path`` itself, or the items of a list or tuple of paths.
-
-    Raises:
-        ConfigurationError: neither a path nor a non-empty list or tuple of paths.
-    """
-    if isinstance(path, (str, os.PathLike)):
-        return (path,)
-    if isinstance(path, (list, tuple)):
-        if not path:
-            raise ConfigurationError("expected at least one file to read, got an empty list")
-        for index, item in enumerate(path):
-            if not isinstance(item, (str, os.PathLike)):
-                raise ConfigurationError(
-                    f"expected a file path at index {index} of the list, got {describe_type(item)}"
-                )
-        return tuple(path)
-    # Not any iterable: a set or a directory listing has no meaningful order, and the order
-    # of the files is the order of the records.
-    raise ConfigurationError(
-        "expected a file path or a list of file paths (in the order to read them), "
-        f"got {describe_type(path)}"
-    )
-
-
-def describe_sources(paths: Sequence[PathArg]) -> str:
-    """A name for what is read, for report summaries: the file, or the first and a count."""
-    first = os.fspath(paths[0])
-    if len(paths) == 1:
-        return first
-    more = len(paths) - 1
-    return f"{first} and {more} more file{'s' if more > 1 else ''}"
-
-
-def _record_type(record: object) -> RecordType | None:
-    if record is None:
-        return None
-    for kind in _RECORD_TYPES:
-        if record is kind or (isinstance(record, str) and record.lower() == kind.__name__.lower()):
-            return kind
-    raise ConfigurationError(
-        "expected record to be Instruction, Conversation or Preference (the class or its "
-        f"name), got {record!r}"
-    )
-
-
-def _check_dialect(dialect: object, *, allow_auto: bool) -> str | None:
-    if dialect is None:
-        return None
-    if dialect == "auto" and allow_auto:
-        return "auto"
-    if not isinstance(dialect, str):
-        raise ConfigurationError(f"expected dialect to be a name or None, got {dialect!r}")
-    return get_dialect(dialect).name
-
-
-def convert_record(
-    record: Record,
-    target: RecordType | None,
-    *,
-    strict: bool = False,
-    losses: LossReport | None = None,
-) -> Record:
-    """Turn ``record`` into the ``target`` type through the records' own conversions.
-
-    Instruction -> Conversation is lossless; Conversation -> Instruction works for
-    ``[system?] user assistant`` transcripts; Preference converts to nothing else.
-
-    Raises:
-        RecordValidationError: the conversion is impossible for this record.
-        LossyConversionError: ``strict`` and the conversion would lose something.
-    """
-    if target is None or type(record) is target:
-        return record
-    if target is Conversation and isinstance(record, Instruction):
-        return record.to_conversation()
-    if target is Instruction and isinstance(record, Conversation):
-        return record.to_instruction(strict=strict, losses=losses)
-    raise RecordValidationError(
-        f"expected a record that converts to {target.__name__}, got "
-        f"{with_article(type(record).__name__)}",
-        loc="$",
-    )
 
 
 # -- rejects -------------------------------------------------------------------------------
@@ -584,14 +451,12 @@ class Reader(Generic[R]):
         ``on_error=``, ``losses=``, ``record=``), so a file gives the same records and the
         same rejections with any of them.
         """
-        from instructkit._io import _parquet
-
         if (
             self._raw
             or self._requested not in (None, "auto", NATIVE)
             or self.dialect not in (None, NATIVE)  # an earlier file set another dialect
             or self._column_map
-            or _parquet.parquet_info(self.path).record_type is None  # not our schema
+            or parquet_info(self.path).record_type is None  # not our schema
         ):
             return None
         self.dialect = NATIVE
@@ -604,7 +469,7 @@ class Reader(Generic[R]):
 
         self._mode = "typed"
         return self._convert_typed(
-            _parquet.parquet_records(
+            parquet_records(
                 self.path,
                 on_error=self._on_error,
                 report=self.report,
@@ -633,8 +498,6 @@ class Reader(Generic[R]):
             yield converted
 
     def _parquet_items(self, start: int) -> Iterator[Item]:
-        from instructkit._io._parquet import parquet_row_items
-
         for index, row, error in parquet_row_items(self.path, start=start):
             yield index, None, row if error is None else _BadRow(error, row)
 
@@ -757,6 +620,67 @@ class Reader(Generic[R]):
         first = read_start(source)
         return source, first, layout == "array", sniffed or first
 
+    def _open_file(
+        self, at: ReadPosition | None, opened: ExitStack
+    ) -> tuple[Iterator[Any] | None, Iterator[LineChunk] | None]:
+        """Open the current file and choose how it is read, from its format and first bytes.
+
+        Returns:
+            ``(items, None)`` for Parquet and JSON arrays, read through their own loops;
+            ``(None, chunks)`` for JSON Lines, which :meth:`_loop` reads itself; and
+            ``(None, None)`` for a file already dealt with (one object spread over lines).
+        """
+        kind, compression = FORMATS[self.format]
+        # Of several files, the first that has rows decides an "auto" dialect for all.
+        auto = not self._raw and self._requested == "auto" and self.dialect is None
+        if kind == "parquet":
+            typed = self._parquet_typed(self._line0)
+            if typed is not None:
+                return typed, None
+            self._mode = "items"
+            items = self._parquet_items(self._line0)
+            return self._item_loop(self._detect_items(items) if auto else items, True), None
+        source, first, is_array, sniffed = self._open_text(compression, opened)
+        self._check_shards()  # before any of its rows is read
+        if is_array:
+            self._mode = "items"
+            items = iter_json_array(
+                source,
+                file=self.file,
+                first_chunk=first,
+                max_line_bytes=self._max_line_bytes,
+            )
+            if self._line0:
+                # Elements have no fixed place in the bytes to seek to: the array is
+                # scanned and parsed again up to the position, without validation.
+                items = islice(items, self._line0, None)
+            return self._item_loop(self._detect_items(items) if auto else items, False), None
+        if at is not None and at.offset:
+            first = skip_to(source, first, at.offset)
+        elif kind == "json":
+            spread = spread_object(
+                sniffed,
+                partial(open_source, self.path, compression),
+                file=self.file,
+                max_line_bytes=self._max_line_bytes,
+            )
+            if spread is not None:
+                # The whole file is one item, not a truncated first line of many.
+                self.report.seen += 1
+                self._finished = True
+                self._reject(spread[1], spread[0])
+                return None, None
+        self._mode = "lines"
+        chunks = iter_line_chunks(
+            source,
+            first_chunk=first,
+            file=self.file,
+            max_line_bytes=self._max_line_bytes,
+            first_line=self._line0 + 1,
+            start=self._offset0,
+        )
+        return None, self._detect_chunks(chunks) if auto else chunks
+
     def _loop(self) -> Generator[Any, None, None]:
         # The only generator between the parser and the caller for JSON Lines (each layer of
         # generators costs time on every record), so the loop over the files is here too. It
@@ -780,64 +704,12 @@ class Reader(Generic[R]):
                 self._check_shards()  # the file before belonged to the set checked at the call
                 self._start_file(index, at)
                 self.path, self.file, self.format = path, file, format
-                kind, compression = FORMATS[format]
-                # Of several files, the first that has rows decides an "auto" dialect for all.
-                auto = not self._raw and self._requested == "auto" and self.dialect is None
-                if kind == "parquet":
-                    typed = self._parquet_typed(self._line0)
-                    if typed is not None:
-                        yield from typed
-                    else:
-                        self._mode = "items"
-                        items = self._parquet_items(self._line0)
-                        yield from self._item_loop(
-                            self._detect_items(items) if auto else items, True
-                        )
+                items, chunks = self._open_file(at, opened)
+                if chunks is None:
+                    if items is not None:
+                        yield from items
                     self._finished = True
                     continue
-                source, first, is_array, sniffed = self._open_text(compression, opened)
-                self._check_shards()  # before any of its rows is read
-                if is_array:
-                    self._mode = "items"
-                    items = iter_json_array(
-                        source,
-                        file=self.file,
-                        first_chunk=first,
-                        max_line_bytes=self._max_line_bytes,
-                    )
-                    if self._line0:
-                        # Elements have no fixed place in the bytes to seek to: the array is
-                        # scanned and parsed again up to the position, without validation.
-                        items = islice(items, self._line0, None)
-                    yield from self._item_loop(self._detect_items(items) if auto else items, False)
-                    self._finished = True
-                    continue
-                if at is not None and at.offset:
-                    first = skip_to(source, first, at.offset)
-                elif kind == "json":
-                    spread = spread_object(
-                        sniffed,
-                        partial(open_source, path, compression),
-                        file=self.file,
-                        max_line_bytes=self._max_line_bytes,
-                    )
-                    if spread is not None:
-                        # The whole file is one item, not a truncated first line of many.
-                        self.report.seen += 1
-                        self._finished = True
-                        self._reject(spread[1], spread[0])
-                        continue
-                self._mode = "lines"
-                chunks = iter_line_chunks(
-                    source,
-                    first_chunk=first,
-                    file=self.file,
-                    max_line_bytes=self._max_line_bytes,
-                    first_line=self._line0 + 1,
-                    start=self._offset0,
-                )
-                if auto:
-                    chunks = self._detect_chunks(chunks)
                 # The hot loop: parse, check for repeated keys, build, count. The rare cases (bad
                 # lines, full validation) call out to helpers.
                 report = self.report
@@ -1076,8 +948,8 @@ def read(
     return _open_reader(
         path,
         format=format,
-        dialect=_check_dialect(dialect, allow_auto=True),
-        record=_record_type(record),
+        dialect=check_dialect(dialect, allow_auto=True),
+        record=record_type(record),
         on_error=on_error,
         rejects=rejects,
         column_map=column_map,
@@ -1207,418 +1079,3 @@ def _check_resume(resume: object, paths: Sequence[PathArg]) -> None:
             f"expected a position in one of the files read, got one in {resume.file!r} "
             f"(file {resume.index}), which is not file {resume.index} of {files}"
         )
-
-
-# -- writing -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What :func:`write` wrote.
-
-    Attributes:
-        paths: The files, in order (one unless sharded).
-        rows: Records written in all.
-        rows_per_file: Records in each file, matching ``paths``.
-        format: The format written (a key of :data:`FORMATS`).
-        dialect: The dialect of the rows (``"instructkit"`` for the native layout).
-    """
-
-    paths: tuple[Path, ...]
-    rows: int
-    rows_per_file: tuple[int, ...]
-    format: str
-    dialect: str
-
-
-def _nonfinite(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    # Where a NaN or infinity hides in JSON-like data; JSON writers would turn it into null.
-    if type(value) is float:
-        return None if math.isfinite(value) else path
-    if type(value) is dict:
-        for key, item in value.items():
-            found = _nonfinite(item, (*path, key))
-            if found is not None:
-                return found
-    elif type(value) is list:
-        for index, item in enumerate(value):
-            found = _nonfinite(item, (*path, index))
-            if found is not None:
-                return found
-    return None
-
-
-def _check_meta(record: Record) -> None:
-    meta = getattr(record, "meta", None)
-    if meta:
-        where = _nonfinite(meta, ("meta",))
-        if where is not None:
-            raise RecordValidationError(
-                "expected finite numbers in meta (JSON has no NaN or Infinity), got "
-                f"{_get(record.to_dict(), where)!r}",
-                loc=format_loc(where),
-            )
-
-
-def _get(value: Any, path: tuple[str | int, ...]) -> Any:
-    for part in path:
-        value = value[part]
-    return value
-
-
-_NESTED_TYPES: Final = (Message, ToolCall)
-
-
-def _fields_of(value: Any) -> dict[str, Any]:
-    # orjson's hook for what it cannot write itself: the messages and tool calls in a record.
-    if type(value) in _NESTED_TYPES or isinstance(value, Record):
-        fields: dict[str, Any] = value.__dict__
-        return fields
-    raise TypeError(f"cannot write {describe_type(value)} as JSON")
-
-
-def _dumps_row(row: dict[str, Any]) -> bytes:
-    try:
-        return orjson.dumps(row)
-    except TypeError:
-        # orjson stops at integers beyond 64 bits; the standard library writes them exactly.
-        return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _encoder(
-    dialect: str | None,
-    *,
-    target: RecordType | None,
-    layout: str | None,
-    column_map: Mapping[str, str] | None,
-    role_map: Mapping[str, str] | None,
-    strict: bool,
-    losses: LossReport | None,
-    line_end: bool,
-) -> Callable[[Iterable[Any]], Iterator[bytes]]:
-    r"""A generator function: records in, their rows' JSON bytes out (``\n``-ended if asked).
-
-    A generator rather than a function per record: resuming one costs less than a call, and
-    this runs once per record written.
-    """
-    option = orjson.OPT_APPEND_NEWLINE if line_end else 0
-    newline = b"\n" if line_end else b""
-
-    def check(item: Any) -> Record:
-        if not isinstance(item, Record):
-            raise ConfigurationError(
-                f"expected instructkit records to write, got {describe_type(item)}"
-            )
-        record: Record = item
-        if target is not None and type(record) is not target:
-            record = convert_record(record, target, strict=strict, losses=losses)
-        _check_meta(record)
-        return record
-
-    if dialect is None or (dialect == NATIVE and not column_map and not role_map):
-        # A record's __dict__ holds its fields in order as plain JSON values, nested records
-        # (messages, tool calls) aside, which _fields_of hands over the same way: orjson then
-        # writes record.to_dict() byte for byte (tests check it) without building the dicts,
-        # several times faster than pydantic's serializer.
-        dumps = orjson.dumps
-
-        def native(items: Iterable[Any]) -> Iterator[bytes]:
-            for item in items:
-                # The usual case inline: one of the record types, no conversion.
-                kind = type(item)
-                if kind in _RECORD_TYPES and (target is None or kind is target):
-                    fields = item.__dict__
-                    if fields["meta"]:
-                        _check_meta(item)
-                else:
-                    fields = check(item).__dict__
-                try:
-                    line = dumps(fields, default=_fields_of, option=option)
-                except TypeError:  # an integer beyond 64 bits in meta, which orjson refuses
-                    record = check(item)
-                    line = type(record).__pydantic_serializer__.to_json(record) + newline
-                yield line
-
-        return native
-
-    name = dialect
-
-    def dialect_rows(items: Iterable[Any]) -> Iterator[bytes]:
-        for item in items:
-            row = to_row(
-                check(item),
-                dialect=name,
-                column_map=column_map,
-                role_map=role_map,
-                layout=layout,
-                strict=strict,
-                losses=losses,
-            )
-            yield _dumps_row(row) + newline
-
-    return dialect_rows
-
-
-def _write_text(
-    out: Any,
-    kind: str,
-    encode: Callable[[Iterable[Any]], Iterator[bytes]],
-    items: Iterator[Any],
-    limit: int | None,
-) -> int:
-    """Encode and write up to ``limit`` of ``items``; return how many were written."""
-    rows = encode(items if limit is None else islice(items, limit))
-    if kind == "jsonl":
-        return write_jsonl_lines(out, rows)
-    count = 0
-    out.write(b"[")
-    for row in rows:
-        out.write(b",\n" if count else b"\n")
-        out.write(row)
-        count += 1
-    out.write(b"\n]\n" if count else b"]\n")
-    return count
-
-
-def write(
-    records: Iterable[Record],
-    path: str | os.PathLike[str],
-    *,
-    format: str | None = None,
-    dialect: str | None = None,
-    record: RecordType | str | None = None,
-    layout: str | None = None,
-    column_map: Mapping[str, str] | None = None,
-    role_map: Mapping[str, str] | None = None,
-    strict: bool = False,
-    losses: LossReport | None = None,
-    max_rows_per_file: int | None = None,
-    compression: str | None = None,
-    compression_level: int | None = None,
-    row_group_size: int | None = None,
-    metadata: Mapping[str, str] | None = None,
-) -> WriteResult:
-    r"""Write records to a JSON Lines, JSON or Parquet file, atomically and deterministically.
-
-    The records are consumed one at a time (an iterator is never materialised). Nothing
-    appears at ``path`` until everything is written: the output goes to a temporary file in
-    the same folder, is flushed and fsynced, and is then renamed over ``path``; on any
-    exception ``path`` keeps its previous content (or stays absent). The same records give
-    the same bytes. JSON Lines have one record per line, UTF-8 without needless escaping,
-    each line ending in ``\n``; a JSON file is an array with one record per line.
-
-    Args:
-        records: The records (any iterable).
-        path: The destination; its name gives the format unless ``format`` is set.
-        format: As for :func:`read`.
-        dialect: ``None`` (default) writes instructkit's own lossless layout,
-            ``record.to_dict()``; a name from :func:`~instructkit.dialects.dialect_names` writes
-            that dialect's rows (see :func:`~instructkit.to_row`).
-        record: Convert every record to this type first (``Instruction``,
-            ``Conversation`` or ``Preference``, class or name); for Parquet it also names
-            the schema when ``records`` is empty.
-        layout: The dialect's layout, for dialects with several.
-        column_map: The dialect's column name -> the name to write.
-        role_map: As for :func:`~instructkit.to_row`.
-        strict: Raise :class:`~instructkit.LossyConversionError` instead of losing anything.
-        losses: A :class:`~instructkit.LossReport` counting what conversions lost.
-        max_rows_per_file: Split the output into files of at most this many records, named
-            like ``train-00000-of-00004.jsonl`` next to ``path`` (the count is known only at
-            the end, so shards are renamed into place together once all are written; older
-            shards of the same name with another count are removed). At least one file is
-            always written.
-        compression: Parquet only: the codec (``"zstd"`` by default). For text, compression
-            follows the name (``.jsonl.gz``, ``.jsonl.zst``) or ``format``.
-        compression_level: The codec's level (gzip 0-9, default 6; zstd default 3; Parquet
-            codecs their own default).
-        row_group_size: Parquet only: at most this many rows per row group.
-        metadata: Parquet only: extra footer key-value metadata.
-
-    Returns:
-        A :class:`WriteResult` with the paths and row counts.
-
-    Raises:
-        ConfigurationError: a bad keyword, or an item that is not a record.
-        LossyConversionError: ``strict`` and a dialect or record conversion would lose data.
-        RecordValidationError: ``record`` asks for a conversion a record does not allow.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> from instructkit import Instruction, write
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> records = [Instruction(instruction=f"Say {n}.", response=str(n)) for n in range(5)]
-        >>> result = write(records, folder / "train.jsonl", max_rows_per_file=2)
-        >>> for written, rows in zip(result.paths, result.rows_per_file):
-        ...     print(written.name, rows)
-        train-00000-of-00003.jsonl 2
-        train-00001-of-00003.jsonl 2
-        train-00002-of-00003.jsonl 1
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigurationError(f"expected a file path, got {describe_type(path)}")
-    chosen = resolve_format(path, format)
-    kind, text_compression = FORMATS[chosen]
-    name = _check_dialect(dialect, allow_auto=False)
-    target = _record_type(record)
-    limit = check_max_rows(max_rows_per_file)
-    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
-        raise ConfigurationError(f"expected an iterable of records, got {describe_type(records)}")
-    if kind == "parquet":
-        return _write_parquet(
-            records,
-            path,
-            format=chosen,
-            dialect=name,
-            target=target,
-            layout=layout,
-            column_map=column_map,
-            role_map=role_map,
-            strict=strict,
-            losses=losses,
-            max_rows=limit,
-            compression=compression,
-            compression_level=compression_level,
-            row_group_size=row_group_size,
-            metadata=metadata,
-        )
-    for keyword, value in (
-        ("compression", compression),
-        ("row_group_size", row_group_size),
-        ("metadata", metadata),
-    ):
-        if value is not None:
-            hint = (
-                " (text compression follows the file name: .jsonl.gz, .jsonl.zst)"
-                if keyword == "compression"
-                else ""
-            )
-            raise ConfigurationError(
-                f"expected {keyword}=None for format {chosen!r} (Parquet only){hint}, got {value!r}"
-            )
-    encode = _encoder(
-        name,
-        target=target,
-        layout=layout,
-        column_map=column_map,
-        role_map=role_map,
-        strict=strict,
-        losses=losses,
-        line_end=kind == "jsonl",
-    )
-    items = iter(records)
-    written = name or NATIVE
-    if limit is None:
-        with atomic_open(path) as raw:
-            out = open_compressed_writer(raw, text_compression, compression_level)
-            count = _write_text(out, kind, encode, items, None)
-            out.close()
-        return WriteResult((Path(path),), count, (count,), chosen, written)
-    counts: list[int] = []
-    with ShardSet(path, max_rows_per_file=limit) as shards:
-        pending = _Peekable(items)
-        while not counts or pending.has_more():
-            with open(shards.add(), "wb", buffering=1 << 20) as raw:
-                out = open_compressed_writer(raw, text_compression, compression_level)
-                counts.append(_write_text(out, kind, encode, pending, limit))
-                out.close()
-    return WriteResult(tuple(shards.paths), sum(counts), tuple(counts), chosen, written)
-
-
-class _Peekable(Iterator[Any]):
-    def __init__(self, items: Iterator[Any]) -> None:
-        self._items = items
-        self._head: list[Any] = []
-
-    def has_more(self) -> bool:
-        if not self._head:
-            for item in self._items:
-                self._head.append(item)
-                break
-        return bool(self._head)
-
-    def __next__(self) -> Any:
-        if self._head:
-            return self._head.pop()
-        return next(self._items)
-
-
-def _write_parquet(
-    records: Iterable[Record],
-    path: str | os.PathLike[str],
-    *,
-    format: str,
-    dialect: str | None,
-    target: RecordType | None,
-    layout: str | None,
-    column_map: Mapping[str, str] | None,
-    role_map: Mapping[str, str] | None,
-    strict: bool,
-    losses: LossReport | None,
-    max_rows: int | None,
-    compression: str | None,
-    compression_level: int | None,
-    row_group_size: int | None,
-    metadata: Mapping[str, str] | None,
-) -> WriteResult:
-    from instructkit._io._parquet import parquet_info, write_parquet
-
-    items: Iterable[Record] = records
-    if target is not None:
-        items = (convert_record(r, target, strict=strict, losses=losses) for r in records)
-    options: dict[str, Any] = {}
-    if compression is not None:
-        options["compression"] = compression
-    if row_group_size is not None:
-        options["row_group_size"] = row_group_size
-    paths = write_parquet(
-        items,
-        path,
-        record=target,
-        dialect=None if dialect == NATIVE and not column_map and not role_map else dialect,
-        column_map=column_map,
-        role_map=role_map,
-        layout=layout,
-        strict=strict,
-        report=losses,
-        compression_level=compression_level,
-        max_rows_per_file=max_rows,
-        metadata=metadata,
-        **options,
-    )
-    counts = tuple(parquet_info(p).num_rows for p in paths)
-    return WriteResult(tuple(paths), sum(counts), counts, format, dialect or NATIVE)
-
-
-def shard_paths(path: str | os.PathLike[str]) -> list[Path]:
-    """The shards :func:`write` made for ``path`` with ``max_rows_per_file``, in order.
-
-    These are the files the set's manifest names; without one (shards written by other
-    tools), every file named like a shard of ``path``.
-
-    Raises:
-        ShardSetError: the last commit of the set is incomplete.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> from instructkit import Instruction, write
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = write([Instruction(instruction="Hi", response="Hello")] * 3,
-        ...           folder / "train.jsonl", max_rows_per_file=2)
-        >>> [p.name for p in shard_paths(folder / "train.jsonl")]
-        ['train-00000-of-00002.jsonl', 'train-00001-of-00002.jsonl']
-    """
-    import re
-
-    committed = committed_shards(path)
-    if committed is not None:
-        return committed
-    base, suffix = split_suffix(path)
-    pattern = re.compile(
-        re.escape(base.name) + r"-(\d{5,})-of-(\d{5,})" + re.escape(suffix) + r"\Z"
-    )
-    found = []
-    for entry in base.parent.iterdir():
-        match = pattern.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry))
-    return [entry for _, entry in sorted(found)]

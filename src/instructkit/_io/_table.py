@@ -66,22 +66,27 @@ from instructkit._errors import (
     describe_type,
 )
 from instructkit._io._atomic import watch_shard_sets
+from instructkit._io._compression import open_source
 from instructkit._io._jsonl import (
     BLANK,
     MAX_LINE_BYTES,
     check_max_line_bytes,
-    compression_for,
     iter_jsonl,
-    open_source,
 )
 from instructkit._io._parquet import read_parquet_table
-from instructkit._io._reader import Sources, describe_sources, source_paths
+from instructkit._io._paths import (
+    FORMATS,
+    Sources,
+    compression_for,
+    describe_sources,
+    format_of_name,
+    source_paths,
+)
 from instructkit._records import Record
 from instructkit._reports import ItemReport, OnError, check_on_error
 
 __all__ = ["read_table"]
 
-_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 _BLOCK_SIZE = 1 << 20
 # pyarrow's default block size: on the benchmark files 1-4 MiB blocks parse equally fast and
 # 16 MiB ones ~20 % slower (measured on 2 cores). A line longer than a block makes pyarrow
@@ -96,11 +101,11 @@ def _format_of(path: str, format: str | None) -> str:
                 f"expected format 'jsonl' or 'parquet' for read_table, got {format!r}"
             )
         return format
-    lower = path.lower()
-    if lower.endswith(".parquet"):
-        return "parquet"
-    if lower.endswith(_JSONL_SUFFIXES):
-        return "jsonl"
+    implied = format_of_name(path)
+    # The kind alone: the compression of a JSONL file follows its name (compression_for).
+    kind = None if implied is None else FORMATS[implied][0]
+    if kind in ("jsonl", "parquet"):
+        return kind
     raise ConfigurationError(
         f"expected a .jsonl (optionally .gz or .zst) or .parquet path, got {path!r} "
         "(pass format=; for a JSON array file, use instructkit.read and to_arrow)"
@@ -153,10 +158,9 @@ def read_table(
 
     Example:
         >>> import pathlib, tempfile
-        >>> from instructkit import Instruction, read_table
-        >>> from instructkit._io._parquet import write_parquet
+        >>> from instructkit import Instruction, read_table, write
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "train.parquet"
-        >>> _ = write_parquet([Instruction(instruction="Add 2 and 2.", response="4")], target)
+        >>> _ = write([Instruction(instruction="Add 2 and 2.", response="4")], target)
         >>> read_table(target).column("response").to_pylist()
         ['4']
     """
