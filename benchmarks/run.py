@@ -251,8 +251,9 @@ def _explicit_schema(dataset: str) -> Any:
     import instructkit
 
     # Every column of the fixed schema but meta, which is an object in JSONL and cannot be
-    # given a type in advance (pyarrow infers it).
-    schema = instructkit.arrow.arrow_schema(_record_type(dataset))
+    # given a type in advance (pyarrow infers it). The storage form: pyarrow's JSON reader
+    # cannot parse into the JSON extension type, and the JSONL holds that JSON as text.
+    schema = instructkit.arrow.storage_schema(instructkit.arrow.arrow_schema(_record_type(dataset)))
     return pa.schema([f for f in schema if f.name != "meta"])
 
 

@@ -5,7 +5,7 @@ record back into a row (:func:`~instructkit.to_row`), reporting in a
 :class:`~instructkit.LossReport` whatever the layout cannot hold.
 :func:`~instructkit.detect_dialect` guesses the dialect of some rows, with a confidence and
 the rows that argue against it.
-See docs/formats.md for every dialect and its layouts.
+See docs/dialects.md for every dialect and its layouts.
 
 Example:
     >>> from instructkit.dialects import dialect_names

@@ -83,7 +83,7 @@ def _records_for(dialect: str, fmt: str) -> st.SearchStrategy[list[Any]]:
     if fmt == "parquet":
         # A dialect Parquet file holds one record type (named in its footer), so a file of
         # alpaca rows is supervised (Instruction) or ranking (Preference) as a whole, as
-        # LLaMA-Factory reads it; rows of another type are refused (see docs/formats.md).
+        # LLaMA-Factory reads it; rows of another type are refused (see docs/dialects.md).
         files = files.map(lambda records: [r for r in records if type(r) is type(records[0])])
     return files
 

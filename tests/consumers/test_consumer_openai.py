@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 # Records with every weight (any float, on any turn) and names on any turn: instructkit drops
 # (and reports) what an OpenAI line has no place for. Developer turns are written as they are,
-# and whether OpenAI's fine-tuning accepts them is not published (see docs/formats.md), so the
+# and whether OpenAI's fine-tuning accepts them is not published (see docs/dialects.md), so the
 # rules here know no developer role and the records carry system turns instead.
 _CHAT_ARGS: dict[str, Any] = {"meta": NO_META, "max_system_turns": 1}
 _BARE_TOOL = '{"name": "add", "description": "Adds.", "parameters": {"type": "object"}}'
