@@ -15,6 +15,7 @@ import orjson
 
 from instructkit._errors import ConfigurationError
 from instructkit._records import (
+    EARLY_ROLES,
     Conversation,
     Instruction,
     Message,
@@ -262,7 +263,7 @@ def _measures(record: AnyRecord) -> dict[str, int]:
             "user": _chars(record.messages, "user"),
             "assistant": _chars(record.messages, "assistant"),
         }
-        system = [m for m in record.messages if m.role in ("system", "developer")]
+        system = [m for m in record.messages if m.role in EARLY_ROLES]
         if system:
             out["system"] = _chars(system)
         return out

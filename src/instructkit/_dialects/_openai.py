@@ -42,7 +42,7 @@ from instructkit._dialects._chat_writer import write_messages, write_tool_list
 from instructkit._dialects._columns import emit_extras, take_extras, take_id
 from instructkit._dialects._locations import LocMap
 from instructkit._errors import DialectError, format_loc, with_article
-from instructkit._records import Conversation, Preference, Record
+from instructkit._records import ROLES, Conversation, Preference, Record
 
 __all__ = ["PARALLEL_TOOL_CALLS", "OpenAIDPODialect", "OpenAIDialect"]
 
@@ -92,9 +92,7 @@ class OpenAIDialect(Dialect):
         "tool": "tool",
         "function": "tool",
     }
-    roles_out: ClassVar[Mapping[str, str]] = {
-        role: role for role in ("system", "developer", "user", "assistant", "tool")
-    }
+    roles_out: ClassVar[Mapping[str, str]] = {role: role for role in ROLES}
     record_types = (Conversation,)
 
     def match(self, row: Mapping[str, Any]) -> Match:

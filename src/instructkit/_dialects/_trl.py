@@ -86,7 +86,7 @@ from instructkit._dialects._trl_layouts import (
     refused_layout,
 )
 from instructkit._errors import DialectError, format_loc
-from instructkit._records import Conversation, Instruction, Message, Preference, Record
+from instructkit._records import ROLES, Conversation, Instruction, Message, Preference, Record
 
 __all__ = ["COMPLETION_START_KEY", "TRLDialect"]
 
@@ -171,9 +171,7 @@ class TRLDialect(Dialect):
         "id",
     )
     message_keys = TRL_STYLE.keys
-    roles: ClassVar[Mapping[str, str]] = {
-        role: role for role in ("system", "developer", "user", "assistant", "tool")
-    }
+    roles: ClassVar[Mapping[str, str]] = {role: role for role in ROLES}
     roles_out = roles
     layouts = tuple(f"{form}_{kind}" for kind in TRL_KINDS for form in TRL_FORMS)
     record_types = (Conversation, Preference, Instruction)

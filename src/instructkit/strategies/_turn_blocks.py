@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from instructkit._records import IMAGE_ROLES, ImagePart, Message, TextPart, ToolCall
+from instructkit._records import EARLY_ROLES, IMAGE_ROLES, ImagePart, Message, TextPart, ToolCall
 from instructkit.strategies._core import check_bool, check_size, check_strategy, fresh_name
 from instructkit.strategies._json import call_ids, identifiers, json_texts
 from instructkit.strategies._text import texts
@@ -224,7 +224,7 @@ def system_prelude(parts: TurnParts, max_system_turns: int) -> st.SearchStrategy
 
     @st.composite
     def turn(draw: st.DrawFn) -> Spec:
-        role = draw(st.sampled_from(("system", "developer")))
+        role = draw(st.sampled_from(EARLY_ROLES))
         return turn_spec(draw, parts, role, draw(parts.required))
 
     return st.lists(turn(), max_size=max_system_turns)
