@@ -247,3 +247,43 @@ def test_rows_beyond_the_limits_do_not_decide_the_dialect(tmp_path: Path) -> Non
     with ik.read(path, on_error="skip") as reader:
         assert list(reader) == []
     assert reader.report.rejected == 1
+
+
+_OPENERS = 8192  # instructkit._io._table._PYARROW_SAFE_OPENERS
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from([b"{", b"[", b"x", b"[x"]),
+            st.sampled_from([0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 20_000]),
+        ),
+        max_size=6,
+    ),
+    final_newline=st.booleans(),
+    chunk=st.sampled_from([1 << 12, 1 << 13, 1 << 14, 1 << 22]),
+    compression=st.sampled_from(["", ".gz"]),
+)
+def test_the_depth_guard_scan_finds_exactly_the_lines_with_too_many_openers(
+    lines: list[tuple[bytes, int]], final_newline: bool, chunk: int, compression: str
+) -> None:
+    # The scan before pyarrow's JSON reader only measures lines long enough to matter and
+    # refills one buffer in chunks: lines across chunk boundaries, at window edges and at the
+    # end of the file without a newline must all be measured as the plain definition would.
+    import gzip
+
+    from instructkit._io import _table
+
+    data = b"\n".join(piece * (size // len(piece)) for piece, size in lines)
+    data += b"\n" if final_newline and data else b""
+    expected = all(line.count(b"[") + line.count(b"{") <= _OPENERS for line in data.split(b"\n"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"rows.jsonl{compression}"
+        path.write_bytes(gzip.compress(data) if compression else data)
+        default = _table._SCAN_CHUNK
+        _table._SCAN_CHUNK = chunk
+        try:
+            assert _table._fits_pyarrow(str(path), 1 << 28) is expected
+        finally:
+            _table._SCAN_CHUNK = default

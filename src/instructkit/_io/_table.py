@@ -348,20 +348,32 @@ def _long_lines_shallow(data: Any, end: int) -> bool:
     window rather than a pass over every byte.
     """
     start = 0
+    find = data.find
     while start < end:
-        stop = min(start + _WINDOW, end)
-        if data.find(b"\n", start, stop) >= 0 or stop - start < _WINDOW:
+        stop = start + _WINDOW
+        if stop > end:
+            # The last, partial window: a long line ending in it covers a full window before
+            # it, where it was measured.
+            return True
+        if find(b"\n", start, stop) >= 0:
             start = stop
             continue
         first = data.rfind(b"\n", 0, start) + 1
-        last = data.find(b"\n", stop, end)
+        last = find(b"\n", stop, end)
         last = end if last < 0 else last
-        if last - first > _PYARROW_SAFE_OPENERS:  # else too short to hold that many
-            line = data[first:last]
-            if line.count(b"[") + line.count(b"{") > _PYARROW_SAFE_OPENERS:
-                return False
+        if last - first > _PYARROW_SAFE_OPENERS and _openers(data, first, last):
+            return False
         start = last + 1
     return True
+
+
+def _openers(data: Any, first: int, last: int) -> bool:
+    """Whether ``data[first:last]`` holds more than ``_PYARROW_SAFE_OPENERS`` openers."""
+    line = data[first:last]
+    return bool(line.count(b"[") + line.count(b"{") > _PYARROW_SAFE_OPENERS)
+
+
+_SCAN_CHUNK = 1 << 22
 
 
 def _fits_pyarrow(file: str, limit: int) -> bool:
@@ -372,24 +384,47 @@ def _fits_pyarrow(file: str, limit: int) -> bool:
     """
     # Read in chunks rather than mapped: the scan touches about one page per window, and
     # mapped pages would count in the process's resident memory, the whole file at the end.
+    # One buffer is refilled in place: a fresh 4 MiB object per chunk (and joining the
+    # previous chunk's unfinished line to it) cost more in page faults than the scan itself.
     source = open_source(file, compression_for(file))
     try:
-        tail = b""
+        buffer = bytearray(_SCAN_CHUNK)
+        kept = 0  # the unfinished last line of the previous chunk, moved to the front
         while True:
-            chunk = source.read(1 << 22)
-            if not chunk:
-                return _long_lines_shallow(tail, len(tail))
-            data = tail + chunk
-            cut = data.rfind(b"\n") + 1
-            if not _long_lines_shallow(data, cut):
+            if kept > len(buffer) // 2:
+                # A long line: give up past the cap, or when what is already held of it is
+                # too deep; else make room for more of it.
+                if kept > limit or _openers(buffer, 0, kept):
+                    return False
+                buffer.extend(bytes(len(buffer)))
+            got = _fill(source, buffer, kept)
+            end = kept + got
+            if got == 0:  # what is left is the last line, without its newline
+                return not (end > _PYARROW_SAFE_OPENERS and _openers(buffer, 0, end))
+            cut = buffer.rfind(b"\n", kept, end) + 1
+            if cut == 0:  # no line ends in this chunk
+                kept = end
+                continue
+            if not _long_lines_shallow(buffer, cut):
                 return False
-            tail = data[cut:]
-            if len(tail) > limit:
+            kept = end - cut
+            if kept > limit:
                 return False
-            if len(tail) > _PYARROW_SAFE_OPENERS and not _long_lines_shallow(tail, len(tail)):
-                return False
+            buffer[:kept] = buffer[cut:end]
     finally:
         source.close()
+
+
+def _fill(source: Any, buffer: bytearray, at: int) -> int:
+    """Read into ``buffer[at:]``; the number of bytes read (0 at the end)."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        with memoryview(buffer) as view:
+            got: int = readinto(view[at:])
+        return got
+    data = source.read(len(buffer) - at)
+    buffer[at : at + len(data)] = data
+    return len(data)
 
 
 def _parse_jsonl(file: str, parse: pj.ParseOptions, limit: int) -> pa.Table | None:
