@@ -36,6 +36,8 @@ T = TypeVar("T")
 Progress = bool | Callable[[int, "int | None"], object]
 """What ``progress=`` accepts: ``False``, ``True`` or a callable ``(done, total)``."""
 
+_now = time.monotonic  # the one clock, replaceable in tests
+
 _CALLBACK_EVERY: Final = 0.1
 # Seconds between calls of a callable: often enough for a bar, rare enough to cost nothing.
 _LINE_EVERY: Final = 0.5
@@ -89,7 +91,6 @@ class _Bar:
             total=total,
             desc=desc,
             unit=f" {unit}",
-            unit_scale=True,
             mininterval=0,
             miniters=1,
             file=sys.stderr,
@@ -121,13 +122,13 @@ class _Line:
     def __init__(self, *, desc: str, unit: str) -> None:
         self._desc = desc
         self._unit = unit
-        self._start = time.monotonic()
+        self._start = _now()
         self._width = 0
         stream = sys.stderr
         self._in_place = hasattr(stream, "isatty") and stream.isatty()
 
     def _text(self, done: int, total: int | None, detail: str) -> str:
-        elapsed = time.monotonic() - self._start
+        elapsed = _now() - self._start
         count = f"{done:,}" if total is None else f"{done:,}/{total:,}"
         share = f" ({done / total:.0%})" if total else ""
         rate = f", {done / elapsed:,.0f} {self._unit}/s" if done and elapsed > 0 else ""
@@ -194,7 +195,7 @@ class Meter:
         self._closed = False
         self._every = _CALLBACK_EVERY if progress is not True else _LINE_EVERY
         self._display = _display(progress, desc=desc, unit=unit, total=total)
-        self._due = time.monotonic() + self._every
+        self._due = _now() + self._every
         self._display.show(done, total, self._details())
 
     def _details(self) -> str:
@@ -203,7 +204,7 @@ class Meter:
     def update(self, done: int) -> None:
         """Set the count; shown if the last update shown is old enough."""
         self.done = done
-        now = time.monotonic()
+        now = _now()
         if now >= self._due:
             self._due = now + self._every
             self._display.show(done, self.total, self._details())
