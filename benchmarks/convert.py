@@ -170,9 +170,15 @@ def _picks(example: str, choices: int) -> tuple[int, bool]:
 
 
 def _without_options(pattern: str) -> str:
-    """The pattern with its ``{options}`` slot and the whitespace leading into it dropped."""
-    head, _, tail = pattern.partition("{options}")
-    return head.rstrip() + tail if _ else pattern
+    """The pattern with its ``{options}`` slot and the whitespace around it dropped.
+
+    The whitespace leading into the slot goes, or the whitespace after it when the slot
+    opens the pattern, as instructkit renders the without-options variant.
+    """
+    head, slot, tail = pattern.partition("{options}")
+    if not slot:
+        return pattern
+    return head.rstrip() + tail if head.strip() else tail.lstrip()
 
 
 _LABELS = ["yes", "it is not possible to tell", "no"]
@@ -183,13 +189,10 @@ def _patterns() -> list[tuple[tuple[str, str], tuple[str, str]]]:
     """Per template: (instruction, response) with options, and without."""
     out = []
     for template in templates():
+        # The label renders as its answer text, in the instruction of inverted templates too.
+        instruction = template.instruction.replace("{label}", "{answer}")
         response = template.response.replace("{label}", "{answer}")
-        out.append(
-            (
-                (template.instruction, response),
-                (_without_options(template.instruction), response),
-            )
-        )
+        out.append(((instruction, response), (_without_options(instruction), response)))
     return out
 
 
