@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import subprocess
 import sys
@@ -234,6 +236,33 @@ def test_without_tqdm_a_throttled_line_on_stderr(
     size = path.stat().st_size / 1e6
     assert last.startswith("read a.jsonl: 300/300 rows (100%)")
     assert f"{size:,.1f} of {size:,.1f} MB" in last
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_without_tqdm_on_a_terminal_the_line_is_rewritten_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    clock = iter(range(10**6))
+    monkeypatch.setattr(_progress, "_now", lambda: next(clock) / 10)  # 100 ms per look
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ik.describe(records(20), progress=True)
+    shown = terminal.getvalue()
+    # One line, redrawn after a carriage return, and ended once at the end.
+    assert shown.count("\n") == 1
+    assert shown.endswith("\n")
+    updates = shown.split("\r")[1:]
+    # About 3 s of clock over 20 records: a redraw per 0.5 s at most (not 22, one per record).
+    assert 3 <= len(updates) <= 8
+    assert updates[-1].startswith("describe: 20/20 records (100%)")
+    # Each redraw covers the whole of the line before it (a shorter one is padded).
+    for before, after in itertools.pairwise(updates):
+        assert len(after.rstrip("\n")) >= len(before.rstrip())
 
 
 def test_tqdm_is_not_imported_unless_a_bar_is_shown(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Progress on long work: what ``progress=`` of reading, writing, converting and mixing shows.
 
-The keyword is on :func:`read`, :func:`read_raw`, :func:`read_table`, :func:`write`,
-:func:`adapt`, :func:`convert`, :func:`mix` and :func:`describe`.
+The keyword is on :func:`read`, :func:`read_raw`, :func:`write`, :func:`adapt`,
+:func:`convert`, :func:`mix` and :func:`describe` (not on :func:`read_table`: pyarrow parses
+each file whole, so there is nothing to count as it goes).
 
 ``progress`` is ``False`` (nothing, the default), ``True`` (a bar on stderr: tqdm's when tqdm is
 installed, else a plain line) or a callable. A callable is called as ``progress(done, total)``
@@ -62,7 +63,7 @@ def known_length(items: object) -> int | None:
     """``len(items)`` when it has one (a list, a table, a dataset), else ``None``."""
     try:
         return len(items)  # type: ignore[arg-type]
-    except TypeError:  # no __len__ (a generator, an IterableDataset)
+    except (TypeError, NotImplementedError):  # no length (a generator, an IterableDataset)
         return None
 
 
