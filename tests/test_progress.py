@@ -153,6 +153,19 @@ def test_lazy_iterators_stay_lazy(tmp_path: Path) -> None:
     reader.close()
 
 
+class _NoLength(list):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        raise AssertionError("len() asked for with progress off")
+
+
+def test_with_progress_off_nothing_is_asked_of_the_input(tmp_path: Path) -> None:
+    templates = ik.templates.builtin_templates("nli")
+    converted = list(ik.convert(_NoLength(NLI_ROWS), templates, seed=1))
+    assert converted == list(ik.convert(NLI_ROWS, templates, seed=1))
+    assert ik.write(_NoLength(converted), tmp_path / "a.jsonl").rows == len(NLI_ROWS)
+    assert ik.describe(_NoLength(converted)).total == len(NLI_ROWS)
+
+
 def test_a_read_closed_early_reports_where_it_stopped(tmp_path: Path, every_item: None) -> None:
     path = tmp_path / "a.parquet"
     ik.write(records(10), path)

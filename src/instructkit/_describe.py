@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from instructkit._errors import ConfigurationError
-from instructkit._progress import Progress, check_progress, known_length, track
+from instructkit._progress import Progress, check_progress, track
 from instructkit._records import (
     EARLY_ROLES,
     Conversation,
@@ -403,13 +403,7 @@ def describe(
         )
     if isinstance(records, (str, bytes, Mapping, Record)):
         raise ConfigurationError(f"expected an iterable of records, got {type(records).__name__}")
-    records = track(
-        records,
-        check_progress(progress),
-        desc="describe",
-        unit="records",
-        total=known_length(records),
-    )
+    records = track(records, check_progress(progress), desc="describe", unit="records")
     by_type: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     values: dict[str, array[int]] = {}

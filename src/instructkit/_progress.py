@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from instructkit._errors import ConfigurationError, describe_type
 
@@ -230,13 +230,20 @@ def track(
     *,
     desc: str,
     unit: str,
-    total: int | None = None,
+    total: int | Literal["len"] | None = "len",
 ) -> Iterable[T]:
     """``items``, counting each one taken into a :class:`Meter`.
 
-    ``items`` itself when ``progress`` is off. Otherwise a generator: the meter starts when
-    the first item is asked for and closes when ``items`` is exhausted, or when the
-    generator is closed or dropped.
+    ``items`` itself when ``progress`` is off (nothing is asked of it). Otherwise a
+    generator: the meter starts when the first item is asked for and closes when ``items``
+    is exhausted, or when the generator is closed or dropped.
+
+    Args:
+        items: What to count.
+        progress: As given to the verb (checked).
+        desc: As for :class:`Meter`.
+        unit: As for :class:`Meter`.
+        total: The count at the end; ``"len"`` (default): ``len(items)`` when it has one.
     """
     if progress is False:
         return items
@@ -244,8 +251,15 @@ def track(
 
 
 def _tracked(
-    items: Iterable[T], progress: Progress, *, desc: str, unit: str, total: int | None
+    items: Iterable[T],
+    progress: Progress,
+    *,
+    desc: str,
+    unit: str,
+    total: int | Literal["len"] | None,
 ) -> Iterator[T]:
+    if total == "len":
+        total = known_length(items)
     meter = Meter(progress, desc=desc, unit=unit, total=total)
     finished = False
     done = 0

@@ -40,7 +40,7 @@ from instructkit._io._keywords import (
 )
 from instructkit._io._parquet_writer import write_parquet
 from instructkit._io._paths import FORMATS, Compression, resolve_format
-from instructkit._progress import Progress, check_progress, describe_file, known_length, track
+from instructkit._progress import Progress, check_progress, describe_file, track
 from instructkit._records import Message, Record, ToolCall
 from instructkit._reports import LossReport
 
@@ -311,7 +311,6 @@ def write(
         check_progress(progress),
         desc=f"write {describe_file(path)}",
         unit="records",
-        total=known_length(records),
     )
     if kind == "parquet":
         return _write_parquet(

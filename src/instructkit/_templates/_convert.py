@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
-from instructkit._progress import Progress, check_progress, known_length, track
+from instructkit._progress import Progress, check_progress, track
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._reports import ItemReport, OnError, check_on_error
@@ -245,7 +245,6 @@ def convert(
             check_progress(progress),
             desc=f"convert {dataset or items[0].task.name}",
             unit="rows",
-            total=known_length(rows),
         ),
         items,
         settings,
