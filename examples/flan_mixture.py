@@ -86,6 +86,7 @@ def render_source(source: Source, seed: int) -> tuple[list[ik.Instruction], ik.I
         per_example=source.per_example,
         options=source.options,
         fewshot=fewshot,
+        progress=True,  # a bar on stderr (tqdm's if installed): long runs show how far they are
     )
     return list(records), report
 
@@ -215,13 +216,13 @@ def main(argv: Iterable[str] | None = None) -> int:
         sources[source.adapter] = records
         print(f"  {adapted(source.adapter, report, len(records))}")
 
-    mixture = ik.mix(sources, seed=args.seed, cap=CAP)
+    mixture = ik.mix(sources, seed=args.seed, cap=CAP, progress=True)
     records = [r for r in mixture if isinstance(r, ik.Instruction)]
 
     out = args.output
     out.mkdir(parents=True, exist_ok=True)
-    jsonl = ik.write(records, out / "mixture.jsonl")
-    parquet = ik.write(records, out / "mixture.parquet")
+    jsonl = ik.write(records, out / "mixture.jsonl", progress=True)
+    parquet = ik.write(records, out / "mixture.parquet", progress=True)
     manifest_path = out / "manifest.json"
     manifest_path.write_text(
         json.dumps(mixture.manifest.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -229,7 +230,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     # Read both files back: they hold exactly the records written.
     for written in (jsonl, parquet):
-        with ik.read(written.paths[0]) as reader:
+        with ik.read(written.paths[0], progress=True) as reader:
             back = list(reader)
         assert back == records, f"{written.paths[0]} does not read back to the same records"
 

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "_version": 0,
     "_bookkeeping": 0,
     "_limits": 0,
+    "_progress": 0,
     "_records": 0,
     # dialects and templates (and Arrow, which only knows the records)
     "_dialects": 1,

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from instructkit._errors import ConfigurationError
+from instructkit._progress import Progress, check_progress, track
 from instructkit._records import (
     EARLY_ROLES,
     Conversation,
@@ -351,7 +352,9 @@ def _category_of(record: AnyRecord, by: Key) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def describe(records: Iterable[AnyRecord], *, by: Key = None) -> Description:
+def describe(
+    records: Iterable[AnyRecord], *, by: Key = None, progress: Progress = False
+) -> Description:
     """Describe how diverse a set of records is: categories, lengths and exact duplicates.
 
     The records are read once (any iterable, a :func:`~instructkit.read` reader included);
@@ -365,6 +368,10 @@ def describe(records: Iterable[AnyRecord], *, by: Key = None) -> Description:
             (``meta["provenance"]["task"]``), else ``"(none)"``. A string: that ``meta`` key.
             A callable: called with each record; its result (``None`` for none) is the
             category.
+        progress: ``True`` shows the records described on stderr (out of ``len(records)``
+            when it has one): a tqdm bar when tqdm is installed, else a plain line a few
+            times a second. A callable is called with ``(records so far, total or None)``
+            (see ``docs/io.md``).
 
     Returns:
         A :class:`Description`; ``print`` it for a small text report.
@@ -396,6 +403,7 @@ def describe(records: Iterable[AnyRecord], *, by: Key = None) -> Description:
         )
     if isinstance(records, (str, bytes, Mapping, Record)):
         raise ConfigurationError(f"expected an iterable of records, got {type(records).__name__}")
+    records = track(records, check_progress(progress), desc="describe", unit="records")
     by_type: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     values: dict[str, array[int]] = {}

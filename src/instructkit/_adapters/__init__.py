@@ -18,6 +18,7 @@ from instructkit._adapters._commonsense import ADAPTERS as _COMMONSENSE
 from instructkit._adapters._generation import ADAPTERS as _GENERATION
 from instructkit._adapters._qa import ADAPTERS as _QA
 from instructkit._errors import ConfigurationError
+from instructkit._progress import Progress
 from instructkit._reports import ItemReport, OnError
 
 __all__ = ["ADAPTERS", "Adapter", "adapt", "adapter_names", "get_adapter", "markdown_table"]
@@ -67,6 +68,7 @@ def adapt(
     *,
     on_error: OnError = "raise",
     report: ItemReport | None = None,
+    progress: Progress = False,
     **options: Any,
 ) -> Iterator[dict[str, Any]]:
     """Map a dataset's published rows onto its built-in task's fields, lazily.
@@ -89,6 +91,10 @@ def adapt(
         report: Counts input rows seen, valid and rejected (with each reason and row index);
             required unless ``on_error="raise"``. One input row counts once even when it
             yields two task rows (translation in both directions).
+        progress: ``True`` shows the input rows read on stderr (out of the number of rows
+            when ``rows`` has a length): a tqdm bar when tqdm is installed, else a plain line
+            a few times a second. A callable is called with ``(rows so far, total or None)``
+            (see ``docs/adapters.md``).
         **options: Adapter options (see :attr:`Adapter.options`), such as ``direction="de-en"``
             for ``"wmt"``.
 
@@ -115,7 +121,9 @@ def adapt(
         >>> report.summary()
         'snli: 2 seen, 1 valid, 1 rejected, 0 blank'
     """
-    return get_adapter(name).rows(rows, on_error=on_error, report=report, **options)
+    return get_adapter(name).rows(
+        rows, on_error=on_error, report=report, progress=progress, **options
+    )
 
 
 def markdown_table() -> str:

@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
+from instructkit._progress import Progress, check_progress, known_length, track
 from instructkit._records import check_text
 from instructkit._reports import ItemReport, OnError, check_on_error
 from instructkit._templates import DATASET_FIELD, Task, Template
@@ -404,6 +405,7 @@ class Adapter:
         *,
         on_error: OnError = "raise",
         report: ItemReport | None = None,
+        progress: Progress = False,
         **options: Any,
     ) -> Iterator[dict[str, Any]]:
         """Map published rows onto task rows, lazily; see :func:`~instructkit.adapt`.
@@ -421,7 +423,18 @@ class Adapter:
         if report is not None and not isinstance(report, ItemReport):
             raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
         resolved = self.resolve_options(options)
+        progress = check_progress(progress)
         source = iter_source(data)
+        if progress is not False:
+            source = iter(
+                track(
+                    source,
+                    progress,
+                    desc=f"adapt {self.name}",
+                    unit="rows",
+                    total=known_length(data),
+                )
+            )
         if report is not None and report.source is None:
             report.source = self.name
         return self._run(source, resolved, policy, report)

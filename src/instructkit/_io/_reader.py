@@ -84,6 +84,7 @@ from instructkit._io._paths import (
     source_paths,
 )
 from instructkit._limits import limit_in_bytes
+from instructkit._progress import Meter, Progress, check_progress, describe_file
 from instructkit._records import Record
 from instructkit._reports import ItemReport, LossReport, OnError, check_on_error
 
@@ -285,6 +286,7 @@ class Reader(Generic[R]):
         check_shards: Callable[[], None] | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
         resume: ReadPosition | None = None,
+        progress: Progress = False,
     ) -> None:
         self.paths = tuple(Path(path) for path in paths)
         self._formats = tuple(formats)
@@ -325,6 +327,8 @@ class Reader(Generic[R]):
         if resume is not None:
             self._finished = resume.finished
         self._gen: Generator[R, None, None] = self._loop()
+        if progress is not False:
+            self._gen = self._progress(self._gen, progress)
 
     # -- position --------------------------------------------------------------------------
 
@@ -407,6 +411,56 @@ class Reader(Generic[R]):
             rejected=rejected0 + shift + converted_bad,
             blank=blank0,
         )
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _progress(
+        self, records: Generator[R, None, None], progress: Progress
+    ) -> Generator[R, None, None]:
+        """``records``, counting the rows taken up (the report's ``seen``) into a meter.
+
+        Counting ``seen`` rather than the records given makes the count end at the number of
+        rows, rejected and blank ones included, which is the total a Parquet footer knows.
+        """
+        report = self.report
+        resumed = self._resume.seen if self._resume is not None else 0
+        offset = report.seen - resumed  # a report= given may count other reads too
+        total = None
+        if all(kind == "parquet" for kind in self._formats):
+            total = sum(parquet_info(path).num_rows for path in self.paths)
+        name = describe_file(self.file)
+        if len(self._files) > 1:
+            name += f" (+{len(self._files) - 1} files)"
+        meter = Meter(
+            progress,
+            desc=f"read {name}",
+            unit="rows",
+            total=total,
+            done=resumed,
+            detail=self._bytes_read() if all(k == "jsonl" for k in self._formats) else None,
+        )
+        finished = False
+        try:
+            for record in records:
+                meter.update(report.seen - offset)
+                yield record
+            finished = True
+        finally:
+            records.close()  # closing the reader closes this generator: the files close too
+            meter.done = report.seen - offset
+            meter.close(finished=finished)
+
+    def _bytes_read(self) -> Callable[[], str]:
+        """Bytes read of plain JSON Lines files, whose sizes are the bytes parsed."""
+        sizes = [os.path.getsize(path) for path in self.paths]
+        total = sum(sizes)
+
+        def detail() -> str:
+            at = self.position
+            done = sum(sizes[: at.index]) + (sizes[at.index] if at.finished else at.offset)
+            return f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
+
+        return detail
 
     # -- iterator and context manager ------------------------------------------------------
 
@@ -870,6 +924,7 @@ def read(
     losses: LossReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     resume: ReadPosition | None = None,
+    progress: Progress = False,
 ) -> Reader[Record]:
     r"""Read records from a JSON Lines, JSON or Parquet file (or several), streaming.
 
@@ -923,6 +978,11 @@ def read(
             resumes by seeking to the position's byte offset; a compressed one is
             decompressed again from its start up to it; a JSON array is parsed again up to
             the position's element; a Parquet file skips whole row groups.
+        progress: ``True`` shows the rows read (valid, rejected and blank) on stderr, out of
+            the total for Parquet files, with the megabytes read for plain ``.jsonl`` files:
+            a tqdm bar when tqdm is installed, else a plain line a few times a second. A
+            callable is called with ``(rows read so far, total rows or None)`` (see
+            ``docs/io.md``). Nothing is shown before the first record is asked for.
 
     Returns:
         A :class:`Reader`: iterate it for records; use it as a context manager to close the
@@ -960,6 +1020,7 @@ def read(
         raw=False,
         max_line_bytes=max_line_bytes,
         resume=resume,
+        progress=progress,
     )
 
 
@@ -972,6 +1033,7 @@ def read_raw(
     report: ItemReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     resume: ReadPosition | None = None,
+    progress: Progress = False,
 ) -> Reader[dict[str, Any]]:
     r"""Read the rows of a JSON Lines, JSON or Parquet file as plain dicts, without validation.
 
@@ -987,6 +1049,7 @@ def read_raw(
         report: As for :func:`read`.
         max_line_bytes: As for :func:`read`.
         resume: As for :func:`read`.
+        progress: As for :func:`read`.
 
     Returns:
         A :class:`Reader` of dicts.
@@ -1008,6 +1071,7 @@ def read_raw(
         raw=True,
         max_line_bytes=max_line_bytes,
         resume=resume,
+        progress=progress,
     )
 
 
@@ -1027,7 +1091,9 @@ def _open_reader(
     losses: LossReport | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     resume: ReadPosition | None = None,
+    progress: Progress = False,
 ) -> Reader[Any]:
+    progress = check_progress(progress)
     paths = source_paths(path)
     formats = [resolve_format(each, format) for each in paths]
     policy = check_on_error(on_error)
@@ -1059,6 +1125,7 @@ def _open_reader(
         check_shards=check_shards,
         max_line_bytes=max_line_bytes,
         resume=resume,
+        progress=progress,
     )
 
 

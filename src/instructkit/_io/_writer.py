@@ -40,6 +40,7 @@ from instructkit._io._keywords import (
 )
 from instructkit._io._parquet_writer import write_parquet
 from instructkit._io._paths import FORMATS, Compression, resolve_format
+from instructkit._progress import Progress, check_progress, describe_file, track
 from instructkit._records import Message, Record, ToolCall
 from instructkit._reports import LossReport
 
@@ -234,6 +235,7 @@ def write(
     compression_level: int | None = None,
     row_group_size: int | None = None,
     metadata: Mapping[str, str] | None = None,
+    progress: Progress = False,
 ) -> WriteResult:
     r"""Write records to a JSON Lines, JSON or Parquet file, atomically and deterministically.
 
@@ -270,6 +272,10 @@ def write(
             codecs their own default).
         row_group_size: Parquet only: at most this many rows per row group.
         metadata: Parquet only: extra footer key-value metadata.
+        progress: ``True`` shows the records written on stderr (out of ``len(records)`` when
+            it has one): a tqdm bar when tqdm is installed, else a plain line a few times a
+            second. A callable is called with ``(records so far, total or None)`` (see
+            ``docs/io.md``).
 
     Returns:
         A :class:`WriteResult` with the paths and row counts.
@@ -300,6 +306,12 @@ def write(
     limit = check_max_rows(max_rows_per_file)
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
         raise ConfigurationError(f"expected an iterable of records, got {describe_type(records)}")
+    records = track(
+        records,
+        check_progress(progress),
+        desc=f"write {describe_file(path)}",
+        unit="records",
+    )
     if kind == "parquet":
         return _write_parquet(
             records,

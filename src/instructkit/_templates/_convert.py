@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
+from instructkit._progress import Progress, check_progress, track
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._reports import ItemReport, OnError, check_on_error
@@ -107,6 +108,7 @@ def convert(
     id_field: str = ...,
     on_error: OnError = ...,
     report: ItemReport | None = ...,
+    progress: Progress = ...,
 ) -> Iterator[Instruction]: ...
 
 
@@ -126,6 +128,7 @@ def convert(
     id_field: str = ...,
     on_error: OnError = ...,
     report: ItemReport | None = ...,
+    progress: Progress = ...,
 ) -> Iterator[Conversation]: ...
 
 
@@ -145,6 +148,7 @@ def convert(
     id_field: str = "id",
     on_error: OnError = "raise",
     report: ItemReport | None = None,
+    progress: Progress = False,
 ) -> Iterator[Instruction] | Iterator[Conversation]:
     """Render a stream of rows with a task's templates, reproducibly per example.
 
@@ -181,6 +185,10 @@ def convert(
             templates or rejected as a whole.
         report: Counts rows seen, valid and rejected, with each rejection's reason and row
             index; required unless ``on_error="raise"``, so that no row disappears untracked.
+        progress: ``True`` shows the rows converted on stderr (out of ``len(rows)`` when it
+            has one): a tqdm bar when tqdm is installed, else a plain line a few times a
+            second. A callable is called with ``(rows so far, total or None)`` (see
+            ``docs/templates.md``). Nothing is shown before the first record is asked for.
 
     Returns:
         A lazy iterator of records, ``id = "dataset/example id/template id"``, each with
@@ -232,7 +240,12 @@ def convert(
     )
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
     return _run(
-        rows,
+        track(
+            rows,
+            check_progress(progress),
+            desc=f"convert {dataset or items[0].task.name}",
+            unit="rows",
+        ),
         items,
         settings,
         count=count,

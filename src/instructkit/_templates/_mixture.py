@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from instructkit._errors import ConfigurationError
+from instructkit._progress import Progress, check_progress, track
 from instructkit._records import Record
 from instructkit._templates._hashing import stable_unit
 from instructkit._templates._render import PROVENANCE_KEY
@@ -227,8 +228,11 @@ class Mixture:
         self,
         sources: dict[str, Source],
         manifest: MixtureManifest,
+        *,
+        progress: Progress = False,
     ) -> None:
         self._sources = sources
+        self._progress = progress
         self.manifest = manifest
         """The plan and the realised counts (complete after a full iteration)."""
         self._used = False
@@ -237,7 +241,11 @@ class Mixture:
         if self._used:
             raise ConfigurationError("expected a mixture to be iterated once, got a second pass")
         self._used = True
-        return self._stream()
+        # The plan's expected size is the total shown; the last update gives the real count.
+        planned = round(sum(stats.expected for stats in self.manifest.sources.values()))
+        return iter(
+            track(self._stream(), self._progress, desc="mix", unit="records", total=planned)
+        )
 
     def _stream(self) -> Iterator[Record]:
         manifest = self.manifest
@@ -324,6 +332,7 @@ def mix(
     total: int | None = None,
     sizes: Mapping[str, int] | None = None,
     repeat: bool = False,
+    progress: Progress = False,
 ) -> Mixture:
     """Mix record streams, examples-proportionally with a per-source cap, as Flan does.
 
@@ -347,6 +356,11 @@ def mix(
         total: The mixture's target size (default: the sum of capped sizes).
         sizes: Sizes of sources that have no ``len()``.
         repeat: Let a source contribute more records than it has, by repeating them.
+        progress: ``True`` shows the records selected on stderr while the mixture is
+            iterated, out of the planned size (an estimate: the last update gives the real
+            count): a tqdm bar when tqdm is installed, else a plain line a few times a
+            second. A callable is called with ``(records so far, planned size)`` (see
+            ``docs/templates.md``).
 
     Returns:
         The mixture: iterate it once; its :attr:`Mixture.manifest` holds the plan and the
@@ -370,6 +384,7 @@ def mix(
         raise ConfigurationError("expected sources to be a non-empty mapping of name to records")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigurationError(f"expected seed to be an int, got {seed!r}")
+    progress = check_progress(progress)
     given = dict(sizes or {})
     unknown = sorted(set(given) - set(sources))
     if unknown:
@@ -401,4 +416,4 @@ def mix(
         total=total,
         sources=stats,
     )
-    return Mixture(dict(sources), manifest)
+    return Mixture(dict(sources), manifest, progress=progress)

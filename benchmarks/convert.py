@@ -1,0 +1,566 @@
+"""Benchmark template conversion: per-row, columnar, plain loops, Ray Data and datasets.map.
+
+Usage (from the repository root, with the project's virtualenv)::
+
+    python benchmarks/convert.py                    # 200,000 rows, every case
+    python benchmarks/convert.py --rows 20000       # a tenth, for a quick look
+    python benchmarks/convert.py --only convert,str_format_loop --repeat 3
+    python benchmarks/convert.py --rss              # stream 10,000,000 rows, report peak RSS
+    python benchmarks/convert.py --rss --rss-rows 500000
+
+Optional packages: Jinja2 for the promptsource-style case (a benchmark dependency only,
+never one of the library's), Ray Data and Hugging Face ``datasets`` for the engine cases::
+
+    pip install jinja2 "ray[data]" datasets
+
+A case whose package (or whose instructkit function) is missing prints "not available".
+
+Input. One NLI task: ``--rows`` SNLI-like rows (``id``, ``premise``, ``hypothesis``,
+``label`` in 0-2), generated from a seeded word list, so the same ``--rows`` gives the same
+rows; premises of 8-30 words, hypotheses of 4-14. Every case renders them with the 10
+built-in NLI templates, one template per row, answer options on half the rows
+(``options=0.5``), ``seed=0``, ``dataset="snli"``.
+
+Cases.
+
+- ``convert``: ``instructkit.convert`` over a list of row dicts, every record taken.
+- ``convert_table``: ``instructkit.templates.convert_table`` over the rows as one Arrow table
+  (the columnar path: rows grouped by their seeded pick, each group rendered with Arrow
+  compute kernels).
+- ``str_format_loop``: the plain Python loop: the template picked by a stable hash (BLAKE2b
+  of seed, dataset and example id; options on half the rows by other bits of the same hash),
+  ``str.format_map`` on the row dict, one output dict per row. It does what a hand-written
+  script does, and less than ``convert``: one fixed options block, no provenance, no
+  records, no validation.
+- ``jinja2_promptsource``: the same picks, rendering promptsource-style Jinja2 templates
+  (``premise ... ||| {{ answer_choices[label] }}``, the instruction and response split at
+  ``|||``), compiled once before timing.
+- ``ray_1``, ``ray_2``: Ray Data, ``ray.init(num_cpus=N)``, the table split into 8 blocks,
+  ``map_batches(BatchConverter(...), batch_format="pyarrow")``, materialized.
+- ``datasets_map_1``, ``datasets_map_2``: ``datasets.Dataset(table).with_format("arrow")
+  .map(BatchConverter(...), batched=True, num_proc=N, remove_columns=...)``.
+
+Method. Every run of a case is a fresh Python process (its peak RSS is its own, and no case
+warms a cache for the next). The rows are generated and the templates compiled before
+timing; then each case converts the first 2,000 rows once untimed (imports, caches, a Ray
+cluster's start), and the timed run converts all of them. Each case runs ``--repeat`` times
+(default 2) in rounds that visit every case in turn, and the fastest run counts. The table
+gives rows/s and the ratios the targets are stated in: columnar conversion against the plain
+loop and against per-row ``convert``, per-row ``convert`` against the plain loop, and each
+engine's 2-worker run against its 1-worker run.
+
+``--rss`` instead converts ``--rss-rows`` rows (10,000,000 by default) streamed: a Parquet
+file of the rows (generated once into ``--data-dir``, 100,000 rows per row group) is read a
+batch at a time with ``pyarrow.parquet.ParquetFile.iter_batches``, each batch converted
+(``convert_table`` when it exists, else per-row ``convert``) and written at once to an output
+Parquet file (``pyarrow.parquet.ParquetWriter`` for tables, ``instructkit.write`` for the
+per-row records, which streams too), in a child process whose peak RSS
+(``resource.getrusage``) is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import shlex
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+ROWS = 200_000
+RSS_ROWS = 10_000_000
+SEED = 0
+DATASET = "snli"
+OPTIONS = 0.5
+WARM_UP_ROWS = 2_000
+BLOCKS = 8  # Ray blocks: enough for 2 workers to share evenly
+
+# --- data ----------------------------------------------------------------------------------
+
+_WORDS = (  # noqa: SIM905 - a sentence is easier to read and edit than a list of words
+    "a man woman child dog two people group of young old is are playing running sitting "
+    "standing walking on in at the near with street beach park stage table ball guitar "
+    "red blue green shirt hat jacket while holding looking wearing outside inside water "
+    "snow grass city crowd market bicycle car building window music food camera"
+).split()
+
+
+def _sentence(rng: random.Random, low: int, high: int) -> str:
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(low, high))]
+    return " ".join(words).capitalize() + "."
+
+
+def snli_rows(count: int, *, start: int = 0) -> Iterator[dict[str, Any]]:
+    """SNLI-like rows, the same for the same indices (each row seeded by its index)."""
+    for index in range(start, start + count):
+        rng = random.Random(index)
+        yield {
+            "id": f"snli-{index}",
+            "premise": _sentence(rng, 8, 30),
+            "hypothesis": _sentence(rng, 4, 14),
+            "label": rng.randrange(3),
+        }
+
+
+def snli_table(count: int) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(list(snli_rows(count)))
+
+
+def ensure_parquet(count: int, folder: Path) -> Path:
+    """The ``--rss`` input: ``count`` rows in a Parquet file, generated once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"snli-{count}.parquet"
+    if path.exists():
+        return path
+    started = time.perf_counter()
+    tmp = path.with_suffix(".tmp")
+    step = 100_000
+    with pq.ParquetWriter(tmp, snli_table(1).schema, compression="zstd") as writer:
+        for start in range(0, count, step):
+            rows = list(snli_rows(min(step, count - start), start=start))
+            writer.write_table(pa.Table.from_pylist(rows), row_group_size=step)
+    tmp.replace(path)
+    print(
+        f"generated {path}: {count:,} rows, {path.stat().st_size / 1e6:,.0f} MB in "
+        f"{time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return path
+
+
+# --- what every case renders with ----------------------------------------------------------
+
+
+def templates() -> list[Any]:
+    import instructkit as ik
+
+    return list(ik.templates.builtin_templates("nli"))
+
+
+def keywords() -> dict[str, Any]:
+    return {"seed": SEED, "dataset": DATASET, "options": OPTIONS}
+
+
+def _picks(example: str, choices: int) -> tuple[int, bool]:
+    """The plain loops' seeded picks: a template and whether to show options.
+
+    One stable hash (BLAKE2b of seed, dataset and example id) per row: the template from its
+    value modulo ``choices``, the options from its upper 32 bits, as a hand-written script
+    would do it.
+    """
+    digest = hashlib.blake2b(f"{SEED}/{DATASET}/{example}".encode(), digest_size=8).digest()
+    value = int.from_bytes(digest, "big")
+    return value % choices, (value >> 32) / 2**32 < OPTIONS
+
+
+def _without_options(pattern: str) -> str:
+    """The pattern with its ``{options}`` slot and the whitespace around it dropped.
+
+    The whitespace leading into the slot goes, or the whitespace after it when the slot
+    opens the pattern, as instructkit renders the without-options variant.
+    """
+    head, slot, tail = pattern.partition("{options}")
+    if not slot:
+        return pattern
+    return head.rstrip() + tail if head.strip() else tail.lstrip()
+
+
+_LABELS = ["yes", "it is not possible to tell", "no"]
+_OPTIONS_BLOCK = "\n".join(f"- {label}" for label in _LABELS)
+
+
+def _patterns() -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Per template: (instruction, response) with options, and without."""
+    out = []
+    for template in templates():
+        # The label renders as its answer text, in the instruction of inverted templates too.
+        instruction = template.instruction.replace("{label}", "{answer}")
+        response = template.response.replace("{label}", "{answer}")
+        out.append(((instruction, response), (_without_options(instruction), response)))
+    return out
+
+
+def _jinja_source(pattern: str) -> str:
+    """A ``str.format`` pattern as promptsource writes Jinja2: ``{{ field }}``."""
+    parts = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(pattern):
+        parts.append(literal.replace("{", "{{ '{' }}").replace("}", "{{ '}' }}"))
+        if field == "answer":
+            parts.append("{{ answer_choices[label] }}")
+        elif field:
+            parts.append("{{ " + field + " }}")
+    return "".join(parts)
+
+
+# --- the cases -----------------------------------------------------------------------------
+# Each takes its prepared input and returns the number of input rows converted.
+
+
+def _case_convert(rows: list[dict[str, Any]], prepared: Any) -> int:
+    import instructkit as ik
+
+    count = 0
+    for _record in ik.convert(rows, prepared, **keywords()):
+        count += 1
+    return count
+
+
+def _case_convert_table(table: Any, prepared: Any) -> int:
+    convert_table, nli = prepared
+    out = convert_table(table, nli, **keywords())
+    return int(out.num_rows)
+
+
+def _case_str_format(rows: list[dict[str, Any]], prepared: Any) -> int:
+    patterns = prepared
+    choices = len(patterns)
+    count = 0
+    for row in rows:
+        example = row["id"]
+        pick, shown = _picks(example, choices)
+        use = patterns[pick][0 if shown else 1]
+        values = {**row, "answer": _LABELS[row["label"]], "options": _OPTIONS_BLOCK}
+        _out = {
+            "id": f"{DATASET}/{example}",
+            "instruction": use[0].format_map(values),
+            "response": use[1].format_map(values),
+        }
+        count += 1
+    return count
+
+
+def _case_jinja(rows: list[dict[str, Any]], prepared: Any) -> int:
+    compiled = prepared
+    choices = len(compiled)
+    count = 0
+    for row in rows:
+        example = row["id"]
+        pick, shown = _picks(example, choices)
+        use = compiled[pick][0 if shown else 1]
+        text = use.render(row, answer_choices=_LABELS, options=_OPTIONS_BLOCK)
+        instruction, _, response = text.partition("|||")
+        _out = {
+            "id": f"{DATASET}/{example}",
+            "instruction": instruction.strip(),
+            "response": response.strip(),
+        }
+        count += 1
+    return count
+
+
+def _case_ray(table: Any, prepared: Any, workers: int) -> int:
+    import ray
+
+    converter = prepared
+    data = ray.data.from_arrow(table).repartition(BLOCKS)
+    done = data.map_batches(converter, batch_format="pyarrow", concurrency=workers)
+    return int(done.materialize().count())
+
+
+def _case_datasets(table: Any, prepared: Any, workers: int) -> int:
+    import datasets
+
+    converter = prepared
+    data = datasets.Dataset(table).with_format("arrow")
+    done = data.map(
+        converter,
+        batched=True,
+        batch_size=10_000,
+        num_proc=workers if workers > 1 else None,
+        remove_columns=data.column_names,
+    )
+    return len(done)
+
+
+def _batch_converter() -> Any:
+    from instructkit.templates import BatchConverter  # type: ignore[attr-defined]
+
+    return BatchConverter(templates(), **keywords())
+
+
+def _prepare(case: str) -> tuple[str, Callable[[Any, Any], int], Any]:
+    """The input kind ("rows" or "table"), the function and what it needs, set up untimed.
+
+    Raises:
+        ImportError: the case's package, or its instructkit function, is not available.
+    """
+    if case == "convert":
+        return "rows", _case_convert, templates()
+    if case == "convert_table":
+        from instructkit.templates import convert_table  # type: ignore[attr-defined]
+
+        return "table", _case_convert_table, (convert_table, templates())
+    if case == "str_format_loop":
+        return "rows", _case_str_format, _patterns()
+    if case == "jinja2_promptsource":
+        import jinja2
+
+        environment = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
+        compiled = [
+            tuple(
+                environment.from_string(
+                    _jinja_source(instruction) + " ||| " + _jinja_source(response)
+                )
+                for instruction, response in pair
+            )
+            for pair in _patterns()
+        ]
+        return "rows", _case_jinja, compiled
+    workers = int(case.rsplit("_", 1)[1])
+    if case.startswith("ray_"):
+        import ray
+
+        converter = _batch_converter()
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        return "table", lambda t, p: _case_ray(t, p, workers), converter
+    import datasets  # noqa: F401 - not available is reported before any work
+
+    converter = _batch_converter()
+    return "table", lambda t, p: _case_datasets(t, p, workers), converter
+
+
+CASES = [
+    "convert",
+    "convert_table",
+    "str_format_loop",
+    "jinja2_promptsource",
+    "ray_1",
+    "ray_2",
+    "datasets_map_1",
+    "datasets_map_2",
+]
+
+LABELS = {
+    "convert": "instructkit.convert (per row, records)",
+    "convert_table": "instructkit.templates.convert_table (columnar, Arrow)",
+    "str_format_loop": "plain loop: stable-hash pick + str.format (dicts)",
+    "jinja2_promptsource": "plain loop: stable-hash pick + Jinja2 promptsource-style (dicts)",
+    "ray_1": "Ray Data map_batches(BatchConverter), 1 worker",
+    "ray_2": "Ray Data map_batches(BatchConverter), 2 workers",
+    "datasets_map_1": "datasets.Dataset.map(BatchConverter, batched), num_proc 1",
+    "datasets_map_2": "datasets.Dataset.map(BatchConverter, batched), num_proc 2",
+}
+
+# (case, baseline, required ratio of rows/s), as the targets are stated.
+TARGETS = [
+    ("convert_table", "str_format_loop", 2.0),
+    ("convert_table", "convert", 20.0),
+    ("convert", "str_format_loop", 0.3),
+    ("ray_2", "ray_1", 1.6),
+    ("datasets_map_2", "datasets_map_1", 1.6),
+]
+REFERENCES = [("jinja2_promptsource", "str_format_loop")]
+
+
+def _child_case(case: str, rows: int) -> dict[str, Any]:
+    try:
+        kind, function, prepared = _prepare(case)
+    except ImportError as err:
+        # "cannot import name 'X' from 'instructkit.templates' (/path)": the name is enough.
+        return {"unavailable": str(err).split(" (")[0][:100]}
+    data: Any = list(snli_rows(rows)) if kind == "rows" else snli_table(rows)
+    warm = data[:WARM_UP_ROWS] if kind == "rows" else data.slice(0, WARM_UP_ROWS)
+    function(warm, prepared)
+    started = time.perf_counter()
+    converted = function(data, prepared)
+    return {"seconds": time.perf_counter() - started, "rows": converted}
+
+
+def _child_rss(rows: int, folder: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    import instructkit as ik
+
+    source = ensure_parquet(rows, folder)
+    batches = pq.ParquetFile(source).iter_batches(batch_size=50_000)
+    out = folder / f"converted-{os.getpid()}.parquet"
+    started = time.perf_counter()
+    try:
+        try:
+            from instructkit.templates import convert_table  # type: ignore[attr-defined]
+        except ImportError:
+            path = "per-row convert, instructkit.write"
+            stream = (row for batch in batches for row in batch.to_pylist())
+            written = ik.write(ik.convert(stream, templates(), **keywords()), out).rows
+        else:
+            path = "convert_table, pyarrow ParquetWriter"
+            written = 0
+            writer = None
+            for batch in batches:
+                table = convert_table(batch, templates(), **keywords())
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema, compression="zstd")
+                writer.write(table)
+                written += table.num_rows
+            if writer is not None:
+                writer.close()
+        seconds = time.perf_counter() - started
+    finally:
+        out.unlink(missing_ok=True)
+    return {"seconds": seconds, "rows": rows, "written": written, "path": path}
+
+
+def _peak_rss() -> int:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _spawn(*arguments: str) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:120]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _rate(rows: float, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}"
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [run for run in runs if "seconds" in run]
+    if not good:
+        return runs[0]
+    best = dict(min(good, key=lambda run: run["seconds"]))
+    best["all_seconds"] = [run["seconds"] for run in good]
+    best["peak_rss"] = max(run["peak_rss"] for run in good)
+    return best
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| case | time (s) | all runs (s) | rows/s | peak RSS (MB) | ratios |",
+        "| --- | ---: | --- | ---: | ---: | --- |",
+    ]
+    for case, result in results.items():
+        if "seconds" not in result:
+            why = (
+                f"not available ({result['unavailable']})"
+                if "unavailable" in result
+                else f"failed: {result['error']}"
+            )
+            lines.append(f"| {LABELS[case]} | {why} | | | | |")
+            continue
+        seconds = result["seconds"]
+        ratios = []
+        for subject, baseline, wanted in TARGETS:
+            other = results.get(baseline, {})
+            if subject == case and "seconds" in other:
+                ratio = other["seconds"] / seconds
+                verdict = "meets" if ratio >= wanted else "misses"
+                ratios.append(f"{ratio:.2f}x {baseline} (target {wanted}x: {verdict})")
+        for subject, baseline in REFERENCES:
+            other = results.get(baseline, {})
+            if subject == case and "seconds" in other:
+                ratios.append(f"{other['seconds'] / seconds:.2f}x {baseline}")
+        lines.append(
+            f"| {LABELS[case]} | {seconds:.2f} | "
+            f"{', '.join(f'{t:.2f}' for t in result['all_seconds'])} | "
+            f"{_rate(result['rows'], seconds)} | {result['peak_rss'] / 1e6:,.0f} | "
+            f"{'; '.join(ratios)} |"
+        )
+    return "\n".join(lines)
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ["instructkit", "pyarrow", "jinja2", "ray", "datasets"]:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"input rows (default {ROWS:,})")
+    parser.add_argument("--only", default="", help="comma-separated case names to run")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per case (the fastest counts); default 2"
+    )
+    parser.add_argument(
+        "--rss", action="store_true", help="stream --rss-rows rows Parquet to Parquet instead"
+    )
+    parser.add_argument(
+        "--rss-rows", type=int, default=RSS_ROWS, help=f"rows for --rss (default {RSS_ROWS:,})"
+    )
+    parser.add_argument("--data-dir", default=str(DATA), help="where the --rss input lives")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.rss:
+            result = _child_rss(args.rss_rows, Path(args.data_dir))
+        else:
+            result = _child_case(args.case, args.rows)
+        result["peak_rss"] = _peak_rss()
+        print(json.dumps(result))
+        return
+    command = shlex.join(["python", "benchmarks/convert.py", *sys.argv[1:]])
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    if args.rss:
+        # Generated here, untimed and outside the measured process.
+        ensure_parquet(args.rss_rows, Path(args.data_dir))
+        result = _spawn("--rss", "--rss-rows", str(args.rss_rows), "--data-dir", args.data_dir)
+        if "error" in result:
+            print(f"failed: {result['error']}")
+            raise SystemExit(1)
+        print("| rows | conversion path | time (s) | rows/s | peak RSS (MB) |")
+        print("| ---: | --- | ---: | ---: | ---: |")
+        print(
+            f"| {result['rows']:,} | {result['path']} | {result['seconds']:.1f} | "
+            f"{_rate(result['rows'], result['seconds'])} | {result['peak_rss'] / 1e6:,.0f} |"
+        )
+    else:
+        cases = [c for c in args.only.split(",") if c] or CASES
+        unknown = sorted(set(cases) - set(CASES))
+        if unknown:
+            parser.error(f"unknown case(s) {unknown}; known: {CASES}")
+        runs: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+        # Rounds visit every case in turn, so a burst of load from elsewhere hits a case and
+        # its baseline alike.
+        for _round in range(args.repeat):
+            for case in cases:
+                if runs[case] and "seconds" not in runs[case][0]:
+                    continue  # not available, or failed: once is enough
+                result = _spawn("--case", case, "--rows", str(args.rows))
+                runs[case].append(result)
+                shown = (
+                    f"{result['seconds']:.2f} s"
+                    if "seconds" in result
+                    else result.get("error") or "not available"
+                )
+                print(f"  {case:22s} {shown}", file=sys.stderr)
+        print(table({case: _best(found) for case, found in runs.items()}))
+    print(
+        f"\n`{command}`: {args.rss_rows if args.rss else args.rows:,} rows, "
+        f"{time.perf_counter() - started:.0f} s wall time on {os.cpu_count()} CPU(s), Python "
+        f"{platform.python_version()}, {_versions()}. Load average (1 min) {load_before:.1f} "
+        f"at the start, {os.getloadavg()[0]:.1f} at the end."
+    )
+
+
+if __name__ == "__main__":
+    main()
