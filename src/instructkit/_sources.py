@@ -26,10 +26,14 @@ import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, with_article
 
-__all__ = ["BATCH_ROWS", "ArrowSource", "arrow_source", "iter_rows"]
+__all__ = ["BATCH_ROWS", "ArrowRows", "ArrowSource", "arrow_source", "iter_rows"]
 
 BATCH_ROWS: Final = 1024
 """Rows converted from Arrow to Python at a time: bounds memory on large tables."""
+
+ArrowRows = pa.Table | pa.RecordBatch | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+"""Rows held in Arrow (a ``datasets.Dataset`` or ``IterableDataset`` is one too, untyped here
+so that ``datasets`` need not be installed)."""
 
 Opened = tuple[pa.Schema, Iterator[pa.RecordBatch]]
 
@@ -170,8 +174,8 @@ def arrow_source(data: object) -> ArrowSource | None:
             return ArrowSource("<pyarrow.RecordBatch stream>", _stream(None, iter(()), None), True)
         if not _is_batch(first):
             raise ConfigurationError(
-                "expected an iterator of pyarrow record batches or tables, got one whose first "
-                f"item is {with_article(type(first).__name__)}"
+                "expected an iterator of pyarrow record batches or tables (or a list of file "
+                f"paths), got an iterator whose first item is {with_article(type(first).__name__)}"
             )
         return ArrowSource("<pyarrow.RecordBatch stream>", _stream(first, data, None), True)
     return None
