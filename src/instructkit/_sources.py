@@ -147,8 +147,8 @@ def arrow_source(data: object) -> ArrowSource | None:
     to find out, and handed back with the rest).
 
     Raises:
-        ConfigurationError: a ``DatasetDict`` (one split is needed), or an iterator whose
-            first item is neither a table nor a batch.
+        ConfigurationError: a ``DatasetDict`` (one split is needed), or an iterator that is
+            empty or whose first item is neither a table nor a batch.
     """
     found = _datasets_source(data)
     if found is not None:
@@ -170,12 +170,16 @@ def arrow_source(data: object) -> ArrowSource | None:
         )
     if isinstance(data, Iterator):
         first = next(data, _END)
-        if first is _END:
-            return ArrowSource("<pyarrow.RecordBatch stream>", _stream(None, iter(()), None), True)
-        if not _is_batch(first):
+        # An empty iterator could have been of paths or of batches: neither is read.
+        if first is _END or not _is_batch(first):
             raise ConfigurationError(
-                "expected an iterator of pyarrow record batches or tables (or a list of file "
-                f"paths), got an iterator whose first item is {with_article(type(first).__name__)}"
+                "expected a file path, a list of file paths (in the order to read them) or an "
+                "iterator of pyarrow record batches, got "
+                + (
+                    "an empty iterator"
+                    if first is _END
+                    else f"an iterator whose first item is {with_article(type(first).__name__)}"
+                )
             )
         return ArrowSource("<pyarrow.RecordBatch stream>", _stream(first, data, None), True)
     return None
