@@ -119,6 +119,8 @@ def _datasets_source(data: object) -> ArrowSource | None:
         def opener(start: int) -> Opened:
             # Arrow batches skip the per-row Python formatting, honour select and shuffle,
             # and ignore any set_format("torch") the caller applied.
+            if start >= len(dataset) > 0:
+                return dataset.data.schema, iter(())  # skip() of every row raises
             part = dataset.skip(start) if start else dataset
             tables = part.with_format("arrow").iter(batch_size=BATCH_ROWS)
             return dataset.data.schema, _of_tables(tables)

@@ -30,18 +30,15 @@ def _count(reader: Any, source: Any) -> int:
 @given(st.lists(st.text("abcXY-_0123456789", min_size=1, max_size=6), min_size=1, unique=True))
 def test_a_folder_and_a_glob_read_in_sorted_order(stems: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        expected = make(len(stems))  # one record per file, in the files' sorted order
+        names = sorted(f"{stem}.jsonl" for stem in stems)  # by the whole name's text
+        expected = make(len(names))  # one record per file, in that order
         # Written in another order than sorted, so the listing order cannot pass for it.
-        for index, stem in sorted(enumerate(sorted(stems)), key=lambda p: p[1][::-1]):
-            write([expected[index]], os.path.join(folder, f"{stem}.jsonl"))
+        for index, name in sorted(enumerate(names), key=lambda p: p[1][::-1]):
+            write([expected[index]], os.path.join(folder, name))
         assert list(read(folder)) == expected
         assert list(read(os.path.join(folder, "*.jsonl"))) == expected
-        assert (
-            read_table(Path(folder)).to_pylist()
-            == read_table(
-                [os.path.join(folder, f"{stem}.jsonl") for stem in sorted(stems)]
-            ).to_pylist()
-        )
+        listed = [os.path.join(folder, name) for name in names]
+        assert read_table(Path(folder)).to_pylist() == read_table(listed).to_pylist()
 
 
 def test_a_folder_holds_its_own_readable_files_only(tmp_path: Path) -> None:
