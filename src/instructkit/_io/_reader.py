@@ -951,7 +951,19 @@ def read(
             as :attr:`WriteResult.paths` of a sharded :func:`write`. Each file's name gives
             its format unless ``format`` is set. Errors, rejects entries and
             :class:`~instructkit.Rejection` objects name the file they come from; line and
-            row numbers count within that file.
+            row numbers count within that file. A path that does not exist and holds ``*``,
+            ``?`` or ``[`` is a glob pattern (``**`` for any depth of folders), and a folder
+            means the files directly in it with a suffix the readers accept; both give their
+            files in sorted order, without hidden names (a pattern or folder without files
+            raises ``FileNotFoundError``; one holding some shards of a set but not all, a
+            :class:`~instructkit.ShardSetError`). Or rows that another library holds: a
+            ``datasets.Dataset`` or ``IterableDataset`` (streamed), a
+            :class:`pyarrow.Table`, :class:`pyarrow.RecordBatch`,
+            :class:`pyarrow.RecordBatchReader`, or a list or iterator of record batches. They
+            are read a batch at a time, as a Parquet file of the same columns would be
+            (instructkit's own schema through the typed path, other rows through their
+            dialect); errors name the source (``<datasets.Dataset>``) and the 0-based
+            ``row``, and ``resume=`` goes by row (give the same rows again).
         format: One of :data:`FORMATS`' keys: ``"jsonl"``, ``"jsonl.gz"``, ``"jsonl.zst"``,
             ``"json"``, ``"json.gz"``, ``"json.zst"``, ``"parquet"``.
         dialect: ``"auto"`` (default) detects the layout from the first 100 rows (see
@@ -1003,7 +1015,8 @@ def read(
 
     Raises:
         ConfigurationError: a bad keyword, or an empty list of files (at the call).
-        FileNotFoundError: a file does not exist (at the call).
+        FileNotFoundError: a file does not exist, or a pattern or folder gives none (at the
+            call).
         DataError: (while iterating, with ``on_error="raise"``) a bad line or row, located
             by file, line or row, and field path. :class:`~instructkit.MalformedJSONError`
             adds the column and byte offset. A dialect that cannot be detected raises
@@ -1053,7 +1066,8 @@ def read_raw(
     are counted.
 
     Args:
-        path: The file, or a list of files, as for :func:`read`.
+        path: The file, a list of files, a pattern or folder, or rows held in Arrow, as for
+            :func:`read`.
         format: As for :func:`read`.
         on_error: As for :func:`read`.
         rejects: As for :func:`read`.
