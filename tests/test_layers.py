@@ -22,6 +22,8 @@ LAYERS: dict[str, int] = {
     "_limits": 0,
     "_progress": 0,
     "_records": 0,
+    # rows that other libraries hold (datasets, Arrow batches), for readers and converters
+    "_sources": 0,
     # dialects and templates (and Arrow, which only knows the records)
     "_dialects": 1,
     "_templates": 1,

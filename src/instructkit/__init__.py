@@ -19,7 +19,7 @@ from instructkit import curation as curation
 from instructkit import dialects as dialects
 from instructkit import templates as templates
 from instructkit._adapters import adapt
-from instructkit._arrow import from_arrow, to_arrow
+from instructkit._arrow import from_arrow, to_arrow, to_dataset
 from instructkit._describe import describe
 from instructkit._dialects import detect_dialect, parse_row, to_row
 from instructkit._errors import (
@@ -100,6 +100,7 @@ __all__ = [
     "read_table",
     "render",
     "to_arrow",
+    "to_dataset",
     "to_row",
     "write",
 ]

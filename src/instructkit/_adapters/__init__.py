@@ -82,8 +82,9 @@ def adapt(
     Args:
         name: An adapter name from :func:`adapter_names` (or an :class:`Adapter`).
         rows: The published rows: an iterable of dicts, a :class:`pyarrow.Table` or
-            ``RecordBatch``, or a Hugging Face ``datasets.Dataset`` / ``IterableDataset``
-            (one split). Read lazily; nothing is downloaded.
+            ``RecordBatch``, a list or iterator of record batches, or a Hugging Face
+            ``datasets.Dataset`` / ``IterableDataset`` (one split). Read lazily, Arrow rows
+            a batch at a time; nothing is downloaded.
         on_error: ``"raise"`` at the first bad row, or ``"skip"`` / ``"collect"`` it into
             ``report``. Bad rows are those that lack a published column, hold a value of the
             wrong type or an unknown label id, or have no gold label (``-1``, an empty answer

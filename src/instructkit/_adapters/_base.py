@@ -10,19 +10,18 @@ a stream of plain dicts, typed column access that fails with a located
 from __future__ import annotations
 
 import hashlib
-import importlib
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
 from instructkit._progress import Progress, check_progress, known_length, track
 from instructkit._records import check_text
 from instructkit._reports import ItemReport, OnError, check_on_error
+from instructkit._sources import BATCH_ROWS, arrow_source, iter_rows
 from instructkit._templates import DATASET_FIELD, Task, Template
 
 __all__ = [
@@ -33,9 +32,6 @@ __all__ = [
     "Row",
     "iter_source",
 ]
-
-BATCH_ROWS = 1024
-"""Rows converted from Arrow to Python at a time: bounds memory on large tables."""
 
 Mapped = dict[str, Any] | list[tuple[str, dict[str, Any]]]
 """What a row mapper returns: the task fields of one row, or ``(id suffix, fields)`` pairs when
@@ -465,10 +461,11 @@ class Adapter:
 def iter_source(data: object) -> Iterator[object]:
     """The rows of ``data`` as an iterator, checking the container type now.
 
-    Accepted: an iterable of row mappings (a list, a generator, a Hugging Face
-    ``IterableDataset``), a :class:`pyarrow.Table` or :class:`pyarrow.RecordBatch`, or a
-    Hugging Face ``datasets.Dataset`` (read through Arrow in batches, honouring ``select`` and
-    ``shuffle``). ``datasets`` is only imported when such an object is passed.
+    Accepted: an iterable of row mappings (a list, a generator), a Hugging Face
+    ``datasets.Dataset`` or ``IterableDataset``, a :class:`pyarrow.Table`,
+    :class:`pyarrow.RecordBatch`, or a list or iterator of record batches (see
+    :func:`instructkit._sources.iter_rows`: Arrow rows are read in batches, honouring a
+    dataset's ``select`` and ``shuffle``). ``datasets`` is never imported here.
 
     Raises:
         ConfigurationError: a single row, text, a ``DatasetDict`` or a pandas DataFrame.
@@ -478,20 +475,16 @@ def iter_source(data: object) -> Iterator[object]:
             f"expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got "
             f"{type(data).__name__}"
         )
-    package = type(data).__module__.split(".")[0]
-    if package == "datasets":
-        # Checked before Mapping: a DatasetDict is a dict of splits.
-        return _hf_rows(data)
+    # Checked before Mapping: a DatasetDict is a dict of splits (and is refused there).
+    source = None if isinstance(data, Iterator) else arrow_source(data)
+    if source is not None:
+        return iter_rows(data)  # type: ignore[arg-type]
     if isinstance(data, Mapping):
         raise ConfigurationError(
             "expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got a "
             "single mapping (wrap one row in a list; pick a split of a DatasetDict)"
         )
-    if isinstance(data, pa.Table):
-        return _arrow_rows(data.to_batches(max_chunksize=BATCH_ROWS))
-    if isinstance(data, pa.RecordBatch):
-        return _arrow_rows([data])
-    if package == "pandas":
+    if type(data).__module__.split(".")[0] == "pandas":
         raise ConfigurationError(
             "expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got a pandas "
             f"{type(data).__name__}; pass pyarrow.Table.from_pandas(frame) or "
@@ -502,24 +495,4 @@ def iter_source(data: object) -> Iterator[object]:
             f"expected rows (a list of dicts, an Arrow table or a datasets.Dataset), got "
             f"{type(data).__name__}"
         )
-    return iter(data)
-
-
-def _arrow_rows(batches: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[object]:
-    for batch in batches:
-        yield from batch.to_pylist()
-
-
-def _hf_rows(data: Any) -> Iterator[object]:
-    datasets = importlib.import_module("datasets")
-    if isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-        raise ConfigurationError(
-            f"expected one split, got {with_article(type(data).__name__)} with splits "
-            f"{sorted(data)} "
-            "(pass data['train'])"
-        )
-    if isinstance(data, datasets.Dataset):
-        # Arrow batches skip the per-row Python formatting and ignore any set_format("torch")
-        # the caller applied, so rows always come as plain Python values.
-        return _arrow_rows(data.with_format("arrow").iter(batch_size=BATCH_ROWS))
-    return iter(data)
+    return iter_rows(data)

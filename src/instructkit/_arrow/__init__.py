@@ -1,7 +1,8 @@
 """Arrow tables of records: one fixed, documented schema per record type.
 
 Public entry points (through :mod:`instructkit.arrow`): :func:`to_arrow`, :func:`from_arrow`,
-:func:`arrow_schema` and :data:`ARROW_SCHEMA_VERSION`. The Parquet writer and reader and
+:func:`arrow_schema` and :data:`ARROW_SCHEMA_VERSION`; :func:`to_dataset` (``_datasets``)
+hands records to Hugging Face ``datasets``. The Parquet writer and reader and
 :func:`~instructkit.read_table` build on the rest. One module per concern: ``_schema`` (the
 types, schemas, their metadata and :func:`conform_table`), ``_json`` (open-ended JSON as
 text), ``_convert`` (records to batches and back) and ``_rules`` (the record rules checked
@@ -17,6 +18,7 @@ from instructkit._arrow._convert import (
     records_from_batch,
     to_arrow,
 )
+from instructkit._arrow._datasets import to_dataset
 from instructkit._arrow._json import json_text, json_value, meta_text, meta_value, strip_nulls
 from instructkit._arrow._rules import (
     Findings,
@@ -81,6 +83,7 @@ __all__ = [
     "storage_type",
     "strip_nulls",
     "to_arrow",
+    "to_dataset",
     "type_of_record",
     "validate_table",
 ]

@@ -84,7 +84,13 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from instructkit._errors import ConfigurationError, ShardSetError
-from instructkit._io._paths import SHARD_DIGITS, SHARD_NUMBERS, shard_name, split_suffix
+from instructkit._io._paths import (
+    SHARD_DIGITS,
+    SHARD_NUMBERS,
+    parse_shard_name,
+    shard_name,
+    split_suffix,
+)
 
 try:
     import fcntl
@@ -566,15 +572,6 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return content
 
 
-def _parse_shard(path: Path) -> tuple[str, str, int, int] | None:
-    """``(stem, suffix, index, count)`` if ``path`` is named like a shard, else ``None``."""
-    base, suffix = split_suffix(path.name)
-    found = re.fullmatch("(.+)" + SHARD_NUMBERS, base.name)
-    if found is None:
-        return None
-    return found.group(1), suffix, int(found.group(2)), int(found.group(3))
-
-
 def committed_shards(path: str | os.PathLike[str]) -> list[Path] | None:
     """The shards of the set last committed for the unsharded destination ``path``.
 
@@ -625,7 +622,7 @@ def watch_shard_sets(paths: Sequence[str | os.PathLike[str]]) -> Callable[[], No
     groups: dict[tuple[Path, str, str], list[tuple[Path, int, int]]] = {}
     for each in paths:
         path = Path(each)
-        parsed = _parse_shard(path)
+        parsed = parse_shard_name(path)
         if parsed is not None:
             stem, suffix, index, count = parsed
             groups.setdefault((path.parent, stem, suffix), []).append((path, index, count))

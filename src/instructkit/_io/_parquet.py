@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,13 @@ from instructkit._reports import ItemReport, OnError, check_on_error
 __all__ = [
     "NATIVE_DIALECT",
     "ParquetInfo",
+    "batch_records",
+    "batch_row_items",
     "check_positive",
+    "decoded_metadata",
     "iter_parquet_records",
     "iter_parquet_rows",
+    "own_record_type",
     "parquet_info",
     "parquet_records",
     "parquet_row_items",
@@ -160,32 +164,44 @@ def parquet_info(path: str | os.PathLike[str]) -> ParquetInfo:
                 f"expected a Parquet file, got a schema that cannot be read ({err})",
                 file=_name(path),
             ) from err
-        raw = footer.metadata or {}
-        metadata = {
-            key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
-            for key, value in raw.items()
-            if key != b"ARROW:schema"
-        }
-        version_text = metadata.get(META_SCHEMA_VERSION)
-        schema_version = int(version_text) if version_text and version_text.isdecimal() else None
-        dialect = metadata.get(META_DIALECT)
-        # Our own schema: written by us without a dialect (the schema version is recorded),
-        # or written elsewhere with exactly our column names.
-        own = schema_version is not None or dialect is None
-        kind = record_type_of(schema) if own else None
+        metadata = decoded_metadata(footer.metadata)
         return ParquetInfo(
             path=Path(path),
             num_rows=footer.num_rows,
             num_row_groups=footer.num_row_groups,
             schema=schema,
-            record_type=kind,
-            dialect=dialect,
-            schema_version=schema_version,
+            record_type=own_record_type(schema, metadata),
+            dialect=metadata.get(META_DIALECT),
+            schema_version=_schema_version(metadata),
             library_version=metadata.get(META_VERSION),
             metadata=metadata,
         )
     finally:
         handle.close()
+
+
+def decoded_metadata(raw: dict[bytes, bytes] | None) -> dict[str, str]:
+    """Key-value metadata (a footer's or a schema's) as text, without the Arrow schema."""
+    return {
+        key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+        for key, value in (raw or {}).items()
+        if key != b"ARROW:schema"
+    }
+
+
+def _schema_version(metadata: dict[str, str]) -> int | None:
+    text = metadata.get(META_SCHEMA_VERSION)
+    return int(text) if text and text.isdecimal() else None
+
+
+def own_record_type(schema: pa.Schema, metadata: dict[str, str]) -> type[Record] | None:
+    """The record type of a file or table with instructkit's own schema, else ``None``.
+
+    Our own schema: written by us without a dialect (the schema version is recorded), or
+    written elsewhere with exactly our column names (``datasets`` keeps them).
+    """
+    own = _schema_version(metadata) is not None or metadata.get(META_DIALECT) is None
+    return record_type_of(schema) if own else None
 
 
 def check_positive(name: str, value: object) -> int:
@@ -299,40 +315,67 @@ def parquet_records(
     kind = _native_kind(info, record, file)
     # Check the types on an empty table first, so a bad file fails before any row is read.
     conform_table(pa.Table.from_batches([], info.schema), kind, file=file)
+    handle = _open(path)
+    try:
+        yield from batch_records(
+            _batches(handle, batch_size, file, start),
+            kind,
+            file=file,
+            on_error=policy,
+            report=report,
+            rejected=rejected,
+            start=start,
+        )
+    finally:
+        handle.close()
+
+
+def batch_records(
+    batches: Iterable[pa.RecordBatch],
+    kind: type[Record],
+    *,
+    file: str,
+    on_error: OnError,
+    report: ItemReport | None,
+    rejected: Callable[[DataError, dict[str, Any]], None] | None,
+    start: int,
+) -> Iterator[tuple[int, Record]]:
+    """The typed path over any record batches of ``kind``'s columns (a file's, or a table's).
+
+    Each batch is conformed to the schema and validated into records; ``start`` is the first
+    batch's row index. See :func:`parquet_records` for the rest.
+    """
+    policy = on_error
     tally = report if report is not None else ItemReport(source=file)
     if tally.source is None:
         tally.source = file
-    handle = _open(path)
-    try:
-        for batch in _batches(handle, batch_size, file, start):
-            conformed = conform_table(batch, kind, file=file)
-            # Collected first, then replayed in row order: the records before a bad row are
-            # yielded before it raises, and `rejected` sees every bad row with its values.
-            probe = ItemReport()
-            records = records_from_batch(
-                conformed, kind, start=start, on_error="collect", report=probe, file=file
-            )
-            if not probe.rejected:
-                tally.seen += len(records)
-                tally.valid += len(records)
-                for offset, item in enumerate(records):
-                    yield start + offset, item
-            else:
-                bad = {r.row: r.error for r in probe.rejections}
-                kept = iter(records)
-                for offset in range(batch.num_rows):
-                    tally.seen += 1
-                    error = bad.get(start + offset)
-                    if error is None:
-                        tally.valid += 1
-                        yield start + offset, next(kept)
-                        continue
-                    if rejected is not None:
-                        rejected(error, _stored_row(conformed, offset))
-                    tally.reject(error, on_error=policy)
-            start += batch.num_rows
-    finally:
-        handle.close()
+    for batch in batches:
+        conformed = conform_table(batch, kind, file=file)
+        # Collected first, then replayed in row order: the records before a bad row are
+        # yielded before it raises, and `rejected` sees every bad row with its values.
+        probe = ItemReport()
+        records = records_from_batch(
+            conformed, kind, start=start, on_error="collect", report=probe, file=file
+        )
+        if not probe.rejected:
+            tally.seen += len(records)
+            tally.valid += len(records)
+            for offset, item in enumerate(records):
+                yield start + offset, item
+        else:
+            bad = {r.row: r.error for r in probe.rejections}
+            kept = iter(records)
+            for offset in range(batch.num_rows):
+                tally.seen += 1
+                error = bad.get(start + offset)
+                if error is None:
+                    tally.valid += 1
+                    yield start + offset, next(kept)
+                    continue
+                if rejected is not None:
+                    rejected(error, _stored_row(conformed, offset))
+                tally.reject(error, on_error=policy)
+        start += batch.num_rows
 
 
 def _stored_row(table: pa.Table | pa.RecordBatch, offset: int) -> dict[str, Any]:
@@ -510,53 +553,74 @@ def parquet_row_items(
     check_positive("batch_size", batch_size)
     file = _name(path)
     info = parquet_info(path)
-    native = info.record_type is not None and "meta" in info.schema.names
-    message_columns = MESSAGE_COLUMNS[info.record_type] if info.record_type else ()
+    handle = _open(path)
+    try:
+        yield from batch_row_items(
+            _batches(handle, batch_size, file, start),
+            info.schema,
+            info.metadata,
+            file=file,
+            start=start,
+        )
+    finally:
+        handle.close()
+
+
+def batch_row_items(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    metadata: dict[str, str],
+    *,
+    file: str,
+    start: int,
+) -> Iterator[tuple[int, dict[str, Any], DataError | None]]:
+    """:func:`parquet_row_items` over any record batches of ``schema`` (a file's, or a table's).
+
+    ``metadata`` is the file's footer (or the schema's) metadata, decoded
+    (:func:`decoded_metadata`); ``start`` is the first batch's row index.
+    """
+    record_type = own_record_type(schema, metadata)
+    native = record_type is not None and "meta" in schema.names
+    message_columns = MESSAGE_COLUMNS[record_type] if record_type else ()
     json_columns: list[str] = []
-    if not native and META_JSON_COLUMNS in info.metadata:
+    if not native and META_JSON_COLUMNS in metadata:
         try:
-            listed = json.loads(info.metadata[META_JSON_COLUMNS])
+            listed = json.loads(metadata[META_JSON_COLUMNS])
         except ValueError as err:
             raise DataError(
                 f"expected a JSON list in the footer's {META_JSON_COLUMNS}", file=file
             ) from err
-        json_columns = [name for name in listed if name in info.schema.names]
+        json_columns = [name for name in listed if name in schema.names]
     # Values typed as JSON (by instructkit's dialect writer, or by `datasets` for its Json()
     # feature) are decoded, nested or not.
-    typed = {f.name: f.type for f in info.schema if _holds_json(f.type)}
-    handle = _open(path)
-    try:
-        for batch in _batches(handle, batch_size, file, start):
-            for offset, row, error in _batch_rows(batch, start, file):
-                if error is not None:
-                    yield start + offset, row, error
-                    continue
-                stored = row
-                try:
-                    if native:
-                        row = dict(row)
-                        meta = row["meta"]
-                        # A struct (`datasets` writes meta objects of one shape so) or text.
-                        row["meta"] = (
-                            strip_nulls(meta) if isinstance(meta, dict) else meta_value(meta)
-                        )
-                        for name in message_columns:
-                            merge_parts(row[name], name)
-                    else:
-                        row = strip_nulls(row)
-                        for name in json_columns:
-                            if name in row:
-                                row[name] = json_value(row[name], name)
-                        for name, kind in typed.items():
-                            if name in row:
-                                row[name] = _decode_json(row[name], kind, name)
-                except DataError as err:
-                    yield start + offset, stored, err.located(row=start + offset, file=file)
-                    continue
-                yield start + offset, row, None
-            start += batch.num_rows
-    finally:
-        handle.close()
+    typed = {f.name: f.type for f in schema if _holds_json(f.type)}
+    for batch in batches:
+        for offset, row, error in _batch_rows(batch, start, file):
+            if error is not None:
+                yield start + offset, row, error
+                continue
+            stored = row
+            try:
+                if native:
+                    row = dict(row)
+                    meta = row["meta"]
+                    # A struct (`datasets` writes meta objects of one shape so) or text.
+                    row["meta"] = strip_nulls(meta) if isinstance(meta, dict) else meta_value(meta)
+                    for name in message_columns:
+                        merge_parts(row[name], name)
+                else:
+                    row = strip_nulls(row)
+                    for name in json_columns:
+                        if name in row:
+                            row[name] = json_value(row[name], name)
+                    for name, kind in typed.items():
+                        if name in row:
+                            row[name] = _decode_json(row[name], kind, name)
+            except DataError as err:
+                yield start + offset, stored, err.located(row=start + offset, file=file)
+                continue
+            yield start + offset, row, None
+        start += batch.num_rows
 
 
 def _batch_rows(

@@ -9,17 +9,22 @@ that write makes are files the readers accept.
 * :data:`SUFFIXES` -- every file suffix a reader accepts, and the format it implies;
 * :func:`resolve_format`, :func:`format_of_name`, :func:`compression_for`, :func:`split_suffix`,
   :func:`shard_name`, :data:`SHARD_NUMBERS`;
-* :func:`source_paths` and :func:`describe_sources` -- the files a reader was given.
+* :func:`parse_shard_name`;
+* :func:`source_paths` and :func:`describe_sources` -- the files a reader was given, with
+  glob patterns and folders expanded (in sorted order, so every machine reads the same order).
 """
 
 from __future__ import annotations
 
+import errno
+import glob
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal
 
-from instructkit._errors import ConfigurationError, describe_type
+from instructkit._errors import ConfigurationError, ShardSetError, describe_type
 
 __all__ = [
     "FORMATS",
@@ -33,6 +38,7 @@ __all__ = [
     "compression_for",
     "describe_sources",
     "format_of_name",
+    "parse_shard_name",
     "resolve_format",
     "shard_name",
     "source_paths",
@@ -161,34 +167,120 @@ def shard_name(stem: str, index: int, count: int, suffix: str) -> str:
     return f"{stem}-{index:0{width}d}-of-{count:0{width}d}{suffix}"
 
 
+def parse_shard_name(path: str | os.PathLike[str]) -> tuple[str, str, int, int] | None:
+    """``(stem, suffix, index, count)`` if ``path``'s name is a shard's, else ``None``.
+
+    Example:
+        >>> parse_shard_name("data/train-00001-of-00004.jsonl.gz")
+        ('train', '.jsonl.gz', 1, 4)
+    """
+    base, suffix = split_suffix(Path(path).name)
+    found = re.fullmatch("(.+)" + SHARD_NUMBERS, base.name)
+    if found is None:
+        return None
+    return found.group(1), suffix, int(found.group(2)), int(found.group(3))
+
+
 PathArg = str | os.PathLike[str]
 Sources = PathArg | Sequence[PathArg]
 """What the readers take: one file, or a list of files read one after another."""
 
 
 def source_paths(path: object) -> tuple[PathArg, ...]:
-    """The files a reader was given: ``path`` itself, or the items of a list or tuple of paths.
+    """The files a reader was given: a path, a glob pattern, a folder, or a list of these.
+
+    A path that exists is taken as it is. Otherwise a path holding ``*``, ``?`` or ``[`` is a
+    glob pattern (``**`` matches folders at any depth); a folder means the files directly in
+    it whose names end in a suffix the readers accept (:data:`SUFFIXES`). Both expand to
+    their files in sorted order (by the path's text, so every machine reads the same order),
+    leaving out hidden names (starting with ``.``: the manifests and temporaries of sharded
+    writes). A list's items are expanded in turn, in the list's order.
 
     Raises:
         ConfigurationError: neither a path nor a non-empty list or tuple of paths.
+        FileNotFoundError: a pattern or folder gives no file (the pattern is its
+            ``filename``).
+        ShardSetError: a pattern or folder gives some shards of a set but not all of them
+            (names ``train-00000-of-00004.jsonl`` to ``-00003-``), naming the first missing.
     """
     if isinstance(path, (str, os.PathLike)):
-        return (path,)
+        return _expand(path)
     if isinstance(path, (list, tuple)):
         if not path:
             raise ConfigurationError("expected at least one file to read, got an empty list")
+        found: list[PathArg] = []
         for index, item in enumerate(path):
             if not isinstance(item, (str, os.PathLike)):
                 raise ConfigurationError(
                     f"expected a file path at index {index} of the list, got {describe_type(item)}"
                 )
-        return tuple(path)
+            found.extend(_expand(item))
+        return tuple(found)
     # Not any iterable: a set or a directory listing has no meaningful order, and the order
     # of the files is the order of the records.
     raise ConfigurationError(
         "expected a file path or a list of file paths (in the order to read them), "
         f"got {describe_type(path)}"
     )
+
+
+_MAGIC: Final = re.compile(r"[*?[]")
+
+
+def _expand(path: PathArg) -> tuple[PathArg, ...]:
+    """One item given to a reader: the file itself, or the files of a pattern or folder."""
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        names = sorted(
+            entry.path
+            for entry in os.scandir(text)
+            if not entry.name.startswith(".")
+            and entry.is_file()
+            and format_of_name(entry.name) is not None
+        )
+        if not names:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "expected a folder holding files ending in one of "
+                f"{sorted(SUFFIXES)}, got none in the folder",
+                text,
+            )
+    elif not os.path.exists(text) and _MAGIC.search(text):
+        # glob leaves out hidden names unless the pattern spells the dot; folders matched by
+        # the pattern are not files to read.
+        names = sorted(name for name in glob.glob(text, recursive=True) if os.path.isfile(name))
+        if not names:
+            raise FileNotFoundError(
+                errno.ENOENT, "expected files matching the glob pattern, got none", text
+            )
+    else:
+        return (path,)
+    _check_whole_sets(names, text)
+    return tuple(names)
+
+
+def _check_whole_sets(names: list[str], pattern: str) -> None:
+    """Shards found by a pattern or folder must be whole sets: a missing one is an error.
+
+    A listing cannot tell a shard deleted (or not yet copied) from one never written, and
+    reading the rest would give fewer records without a word.
+    """
+    sets: dict[tuple[str, str, str, int], set[int]] = {}
+    for name in names:
+        parsed = parse_shard_name(name)
+        if parsed is not None:
+            stem, suffix, index, count = parsed
+            key = (os.path.dirname(name), stem, suffix, count)
+            sets.setdefault(key, set()).add(index)
+    for (folder, stem, suffix, count), indices in sets.items():
+        for index in range(count):
+            if index not in indices:
+                missing = os.path.join(folder, shard_name(stem, index, count, suffix))
+                raise ShardSetError(
+                    f"expected all {count} shards of the set matched by {pattern!r}, got "
+                    f"{len(indices)}: {os.path.basename(missing)} is missing",
+                    file=missing,
+                )
 
 
 def describe_sources(paths: Sequence[PathArg]) -> str:

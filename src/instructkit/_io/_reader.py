@@ -73,7 +73,15 @@ from instructkit._io._keywords import (
     record_type,
 )
 from instructkit._io._native_rows import build_native, native_duplicate_free
-from instructkit._io._parquet import parquet_info, parquet_records, parquet_row_items
+from instructkit._io._parquet import (
+    batch_records,
+    batch_row_items,
+    decoded_metadata,
+    own_record_type,
+    parquet_info,
+    parquet_records,
+    parquet_row_items,
+)
 from instructkit._io._paths import (
     FORMATS,
     Compression,
@@ -87,8 +95,12 @@ from instructkit._limits import limit_in_bytes
 from instructkit._progress import Meter, Progress, check_progress, describe_file
 from instructkit._records import Record
 from instructkit._reports import ItemReport, LossReport, OnError, check_on_error
+from instructkit._sources import ArrowRows, ArrowSource, arrow_source
 
 __all__ = ["ReadPosition", "Reader", "read", "read_raw"]
+
+ARROW: Final = "arrow"
+"""The format of rows another library holds in Arrow (a ``datasets.Dataset``, a table)."""
 
 SAMPLE_SIZE: Final = 100
 """How many rows ``dialect="auto"`` looks at before deciding."""
@@ -226,6 +238,10 @@ class ReadPosition:
         return cls(**data)
 
 
+def _file_of(source: Path | ArrowSource) -> Path | None:
+    return None if isinstance(source, ArrowSource) else source
+
+
 class _BadRow(NamedTuple):
     """A Parquet row that could not be read as a row (its error), with its stored values."""
 
@@ -242,10 +258,13 @@ class Reader(Generic[R]):
     as one stream with one report, one dialect and one rejects file.
 
     Attributes:
-        paths: The files to read, in order.
-        path: The file being read (the first, before reading starts).
-        file: ``path`` as a string, the name errors carry.
-        format: ``path``'s format (a key of :data:`FORMATS`).
+        paths: The files to read, in order (none for rows held in Arrow, such as a
+            ``datasets.Dataset``).
+        path: The file being read (the first, before reading starts), or ``None`` for rows
+            held in Arrow.
+        file: ``path`` as a string, the name errors carry; for rows held in Arrow, a name
+            in angle brackets such as ``<datasets.Dataset>``.
+        format: ``path``'s format (a key of :data:`FORMATS`), or ``"arrow"``.
         report: The running :class:`~instructkit.ItemReport`; once the reader is exhausted,
             ``valid + rejected + blank == seen``.
         dialect: The dialect rows are read with; for ``dialect="auto"``, set once the sample
@@ -270,7 +289,7 @@ class Reader(Generic[R]):
 
     def __init__(
         self,
-        paths: Sequence[PathArg],
+        paths: Sequence[PathArg | ArrowSource],
         *,
         formats: Sequence[str],
         on_error: OnError,
@@ -288,11 +307,16 @@ class Reader(Generic[R]):
         resume: ReadPosition | None = None,
         progress: Progress = False,
     ) -> None:
-        self.paths = tuple(Path(path) for path in paths)
+        self._sources = tuple(
+            path if isinstance(path, ArrowSource) else Path(path) for path in paths
+        )
+        self.paths = tuple(path for path in self._sources if isinstance(path, Path))
         self._formats = tuple(formats)
-        self.path = self.paths[0]
+        self.path = _file_of(self._sources[0])
         self.format = self._formats[0]
-        self._files = tuple(os.fspath(path) for path in paths)
+        self._files = tuple(
+            path.name if isinstance(path, ArrowSource) else os.fspath(path) for path in paths
+        )
         self.file = self._files[0]
         if report is None:
             report = ItemReport()
@@ -301,7 +325,7 @@ class Reader(Generic[R]):
                 report.rejected, report.blank = resume.rejected, resume.blank
         self.report = report
         if self.report.source is None:
-            self.report.source = describe_sources(paths)
+            self.report.source = describe_sources(self._files)
         self.dialect: str | None = None if dialect == "auto" or raw else (dialect or NATIVE)
         self.guess: DialectGuess | None = None
         self.losses = losses
@@ -498,22 +522,21 @@ class Reader(Generic[R]):
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _parquet_typed(self, start: int) -> Iterator[Any] | None:
-        """The Parquet module's typed batch path, for files with instructkit's own schema.
+    def _path(self) -> Path:
+        """The file being read (the formats that have one)."""
+        assert self.path is not None
+        return self.path
 
-        The only path for such files, whatever the other keywords (``rejects=``,
-        ``on_error=``, ``losses=``, ``record=``), so a file gives the same records and the
-        same rejections with any of them.
-        """
-        if (
+    def _typed_wanted(self) -> bool:
+        """Rows of instructkit's own schema take the typed path (if the keywords allow)."""
+        return not (
             self._raw
             or self._requested not in (None, "auto", NATIVE)
             or self.dialect not in (None, NATIVE)  # an earlier file set another dialect
             or self._column_map
-            or parquet_info(self.path).record_type is None  # not our schema
-        ):
-            return None
-        self.dialect = NATIVE
+        )
+
+    def _rejected_row(self) -> Callable[[DataError, dict[str, Any]], None]:
         rejects = self._rejects
         file = self.file
 
@@ -521,16 +544,61 @@ class Reader(Generic[R]):
             if rejects is not None:
                 rejects.add(error, None, row, file=file)
 
+        return rejected
+
+    def _parquet_typed(self, path: Path, start: int) -> Iterator[Any] | None:
+        """The Parquet module's typed batch path, for files with instructkit's own schema.
+
+        The only path for such files, whatever the other keywords (``rejects=``,
+        ``on_error=``, ``losses=``, ``record=``), so a file gives the same records and the
+        same rejections with any of them.
+        """
+        if not self._typed_wanted() or parquet_info(path).record_type is None:  # not ours
+            return None
+        self.dialect = NATIVE
         self._mode = "typed"
         return self._convert_typed(
             parquet_records(
-                self.path,
+                path,
                 on_error=self._on_error,
                 report=self.report,
-                rejected=rejected,
+                rejected=self._rejected_row(),
                 start=start,
             )
         )
+
+    def _arrow_rows(self, source: ArrowSource, start: int) -> Iterator[Any]:
+        """Rows held in Arrow, read as a Parquet file of the same columns would be.
+
+        The typed path for instructkit's own schema, else rows through a dialect (detected
+        as for files).
+        """
+        schema, batches = source.open(start)
+        metadata = decoded_metadata(schema.metadata)
+        kind = own_record_type(schema, metadata)
+        if kind is not None and self._typed_wanted():
+            self.dialect = NATIVE
+            self._mode = "typed"
+            return self._convert_typed(
+                batch_records(
+                    batches,
+                    kind,
+                    file=self.file,
+                    on_error=self._on_error,
+                    report=self.report,
+                    rejected=self._rejected_row(),
+                    start=start,
+                )
+            )
+        self._mode = "items"
+        items: Iterator[Item] = (
+            (index, None, row if error is None else _BadRow(error, row))
+            for index, row, error in batch_row_items(
+                batches, schema, metadata, file=self.file, start=start
+            )
+        )
+        auto = not self._raw and self._requested == "auto" and self.dialect is None
+        return self._item_loop(self._detect_items(items) if auto else items, True)
 
     def _convert_typed(self, records: Iterator[tuple[int, Record]]) -> Iterator[Any]:
         target = self._record
@@ -551,8 +619,8 @@ class Reader(Generic[R]):
                 continue
             yield converted
 
-    def _parquet_items(self, start: int) -> Iterator[Item]:
-        for index, row, error in parquet_row_items(self.path, start=start):
+    def _parquet_items(self, path: Path, start: int) -> Iterator[Item]:
+        for index, row, error in parquet_row_items(path, start=start):
             yield index, None, row if error is None else _BadRow(error, row)
 
     def _reject(self, error: DataError, raw: bytes | None, value: Any = None) -> None:
@@ -650,7 +718,8 @@ class Reader(Generic[R]):
             The source, its first bytes, whether it is a JSON array, and the bytes that held
             its first character that is not whitespace (the first bytes when those do).
         """
-        source = open_source(self.path, compression)
+        path = self._path()
+        source = open_source(path, compression)
         stack.callback(source.close)
         first = read_start(source)
         if FORMATS[self.format][0] != "json":
@@ -669,7 +738,7 @@ class Reader(Generic[R]):
                 break
             layout = sniff_layout(sniffed, at_start=False)
         source.close()
-        source = open_source(self.path, compression)
+        source = open_source(path, compression)
         stack.callback(source.close)
         first = read_start(source)
         return source, first, layout == "array", sniffed or first
@@ -684,15 +753,19 @@ class Reader(Generic[R]):
             ``(None, chunks)`` for JSON Lines, which :meth:`_loop` reads itself; and
             ``(None, None)`` for a file already dealt with (one object spread over lines).
         """
+        if self.format == ARROW:
+            source = self._sources[self._index]
+            assert isinstance(source, ArrowSource)
+            return self._arrow_rows(source, self._line0), None
         kind, compression = FORMATS[self.format]
         # Of several files, the first that has rows decides an "auto" dialect for all.
         auto = not self._raw and self._requested == "auto" and self.dialect is None
         if kind == "parquet":
-            typed = self._parquet_typed(self._line0)
+            typed = self._parquet_typed(self._path(), self._line0)
             if typed is not None:
                 return typed, None
             self._mode = "items"
-            items = self._parquet_items(self._line0)
+            items = self._parquet_items(self._path(), self._line0)
             return self._item_loop(self._detect_items(items) if auto else items, True), None
         source, first, is_array, sniffed = self._open_text(compression, opened)
         self._check_shards()  # before any of its rows is read
@@ -714,7 +787,7 @@ class Reader(Generic[R]):
         elif kind == "json":
             spread = spread_object(
                 sniffed,
-                partial(open_source, self.path, compression),
+                partial(open_source, self._path(), compression),
                 file=self.file,
                 max_line_bytes=self._max_line_bytes,
             )
@@ -746,7 +819,7 @@ class Reader(Generic[R]):
                 self._rejects = _Rejects(self._stack, self._rejects_path)
             resume = self._resume
             for index, (path, file, format) in enumerate(
-                zip(self.paths, self._files, self._formats, strict=True)
+                zip(self._sources, self._files, self._formats, strict=True)
             ):
                 at = None
                 if resume is not None:
@@ -757,7 +830,7 @@ class Reader(Generic[R]):
                 opened.close()  # the file before
                 self._check_shards()  # the file before belonged to the set checked at the call
                 self._start_file(index, at)
-                self.path, self.file, self.format = path, file, format
+                self.path, self.file, self.format = _file_of(path), file, format
                 items, chunks = self._open_file(at, opened)
                 if chunks is None:
                     if items is not None:
@@ -910,7 +983,7 @@ class Reader(Generic[R]):
 
 
 def read(
-    path: Sources,
+    path: Sources | ArrowRows,
     *,
     format: str | None = None,
     dialect: str | None = "auto",
@@ -933,7 +1006,19 @@ def read(
             as :attr:`WriteResult.paths` of a sharded :func:`write`. Each file's name gives
             its format unless ``format`` is set. Errors, rejects entries and
             :class:`~instructkit.Rejection` objects name the file they come from; line and
-            row numbers count within that file.
+            row numbers count within that file. A path that does not exist and holds ``*``,
+            ``?`` or ``[`` is a glob pattern (``**`` for any depth of folders), and a folder
+            means the files directly in it with a suffix the readers accept; both give their
+            files in sorted order, without hidden names (a pattern or folder without files
+            raises ``FileNotFoundError``; one holding some shards of a set but not all, a
+            :class:`~instructkit.ShardSetError`). Or rows that another library holds: a
+            ``datasets.Dataset`` or ``IterableDataset`` (streamed), a
+            :class:`pyarrow.Table`, :class:`pyarrow.RecordBatch`,
+            :class:`pyarrow.RecordBatchReader`, or a list or iterator of record batches. They
+            are read a batch at a time, as a Parquet file of the same columns would be
+            (instructkit's own schema through the typed path, other rows through their
+            dialect); errors name the source (``<datasets.Dataset>``) and the 0-based
+            ``row``, and ``resume=`` goes by row (give the same rows again).
         format: One of :data:`FORMATS`' keys: ``"jsonl"``, ``"jsonl.gz"``, ``"jsonl.zst"``,
             ``"json"``, ``"json.gz"``, ``"json.zst"``, ``"parquet"``.
         dialect: ``"auto"`` (default) detects the layout from the first 100 rows (see
@@ -990,7 +1075,8 @@ def read(
 
     Raises:
         ConfigurationError: a bad keyword, or an empty list of files (at the call).
-        FileNotFoundError: a file does not exist (at the call).
+        FileNotFoundError: a file does not exist, or a pattern or folder gives none (at the
+            call).
         DataError: (while iterating, with ``on_error="raise"``) a bad line or row, located
             by file, line or row, and field path. :class:`~instructkit.MalformedJSONError`
             adds the column and byte offset. A dialect that cannot be detected raises
@@ -1025,7 +1111,7 @@ def read(
 
 
 def read_raw(
-    path: Sources,
+    path: Sources | ArrowRows,
     *,
     format: str | None = None,
     on_error: OnError = "raise",
@@ -1042,7 +1128,8 @@ def read_raw(
     are counted.
 
     Args:
-        path: The file, or a list of files, as for :func:`read`.
+        path: The file, a list of files, a pattern or folder, or rows held in Arrow, as for
+            :func:`read`.
         format: As for :func:`read`.
         on_error: As for :func:`read`.
         rejects: As for :func:`read`.
@@ -1076,7 +1163,7 @@ def read_raw(
 
 
 def _open_reader(
-    path: Sources,
+    path: Sources | ArrowRows,
     *,
     format: str | None,
     on_error: OnError,
@@ -1094,21 +1181,33 @@ def _open_reader(
     progress: Progress = False,
 ) -> Reader[Any]:
     progress = check_progress(progress)
-    paths = source_paths(path)
-    formats = [resolve_format(each, format) for each in paths]
+    source = arrow_source(path)  # a datasets.Dataset, an Arrow table, record batches
+    paths: tuple[PathArg | ArrowSource, ...]
+    if source is not None:
+        if format is not None:
+            raise ConfigurationError(
+                f"expected format=None for rows held in Arrow (they have no file format), got "
+                f"{format!r} with {source.name}"
+            )
+        paths, formats = (source,), [ARROW]
+    else:
+        paths = source_paths(path)
+        formats = [resolve_format(each, format) for each in paths]
+    files = [each.name if isinstance(each, ArrowSource) else os.fspath(each) for each in paths]
     policy = check_on_error(on_error)
     check_max_line_bytes(max_line_bytes)
     if report is not None and not isinstance(report, ItemReport):
         raise ConfigurationError(f"expected report to be an ItemReport, got {report!r}")
     if losses is not None and not isinstance(losses, LossReport):
         raise ConfigurationError(f"expected losses to be a LossReport, got {losses!r}")
-    if rejects is not None and any(os.fspath(rejects) == os.fspath(each) for each in paths):
+    if rejects is not None and os.fspath(rejects) in files:
         raise ConfigurationError("expected rejects to be a different file from the ones read")
-    for each in paths:
+    on_disk = [each for each in paths if not isinstance(each, ArrowSource)]
+    for each in on_disk:
         os.stat(each)  # a missing file fails here, at the call, not at a later next()
-    check_shards = watch_shard_sets(paths)
+    check_shards = watch_shard_sets(on_disk)
     if resume is not None:
-        _check_resume(resume, paths)
+        _check_resume(resume, files)
     return Reader(
         paths,
         formats=formats,
@@ -1129,8 +1228,8 @@ def _open_reader(
     )
 
 
-def _check_resume(resume: object, paths: Sequence[PathArg]) -> None:
-    """Check that ``resume`` is a position in one of ``paths``.
+def _check_resume(resume: object, files: Sequence[str]) -> None:
+    """Check that ``resume`` is a position in one of ``files`` (their names).
 
     Raises:
         ConfigurationError: not a :class:`ReadPosition`, or one in another file.
@@ -1140,7 +1239,6 @@ def _check_resume(resume: object, paths: Sequence[PathArg]) -> None:
             "expected resume to be a ReadPosition (reader.position, or "
             f"ReadPosition.from_dict of its to_dict()), got {describe_type(resume)}"
         )
-    files = [os.fspath(each) for each in paths]
     if resume.index >= len(files) or files[resume.index] != resume.file:
         raise ConfigurationError(
             f"expected a position in one of the files read, got one in {resume.file!r} "

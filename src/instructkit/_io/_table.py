@@ -129,9 +129,10 @@ def read_table(
     type, and every row is a valid record.
 
     Args:
-        path: A ``.jsonl`` (``.jsonl.gz``, ``.jsonl.zst``) or ``.parquet`` file, or a list of
-            them (such as the shards of a sharded :func:`~instructkit.write`): their tables
-            are concatenated in order, and must all hold the same record type.
+        path: A ``.jsonl`` (``.jsonl.gz``, ``.jsonl.zst``) or ``.parquet`` file, a glob
+            pattern or folder (see :func:`~instructkit.read`), or a list of these (such as the
+            shards of a sharded :func:`~instructkit.write`): their tables are concatenated in
+            order, and must all hold the same record type.
         record: The record type; by default taken from the Parquet footer, or from the keys of
             the first JSONL row (of the first file that has rows).
         format: ``"jsonl"`` or ``"parquet"`` to override the file extension.

@@ -11,6 +11,7 @@ from instructkit._progress import Progress, check_progress, track
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._reports import ItemReport, OnError, check_on_error
+from instructkit._sources import iter_rows
 from instructkit._templates._fewshot import (
     FewShot,
     Pool,
@@ -159,7 +160,10 @@ def convert(
     the concatenation of ``convert`` of the parts.
 
     Args:
-        rows: Mappings of the task's fields (and ``id_field``). Read lazily, one at a time.
+        rows: Mappings of the task's fields (and ``id_field``), read lazily; or a
+            ``datasets.Dataset`` or ``IterableDataset``, a :class:`pyarrow.Table` or
+            :class:`pyarrow.RecordBatch`, or an iterable of record batches, read a batch of
+            rows at a time.
         templates: One template or several, all of one task.
         seed: The seed of every choice.
         dataset: The dataset name used for hashing and provenance. By default each row's own
@@ -241,7 +245,7 @@ def convert(
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
     return _run(
         track(
-            rows,
+            iter_rows(rows),
             check_progress(progress),
             desc=f"convert {dataset or items[0].task.name}",
             unit="rows",
