@@ -164,7 +164,13 @@ def arrow_source(data: object) -> ArrowSource | None:
         return ArrowSource(
             "<pyarrow.RecordBatchReader>", _stream(None, iter(reader), reader.schema), True
         )
-    if isinstance(data, (list, tuple)) and data and all(_is_batch(item) for item in data):
+    # A list of rows is told from a list of batches by its first item (not by len(): a
+    # list of rows is only read, never measured, when no progress is asked for).
+    if (
+        isinstance(data, (list, tuple))
+        and _is_batch(next(iter(data), None))
+        and all(_is_batch(item) for item in data)
+    ):
         items = tuple(data)
         return ArrowSource(
             "<pyarrow.RecordBatch list>",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
-from instructkit._progress import Progress, check_progress, track
+from instructkit._progress import Progress, check_progress, known_length, track
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
 from instructkit._reports import ItemReport, OnError, check_on_error
@@ -243,12 +243,16 @@ def convert(
         id_field=id_field,
     )
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
+    progress = check_progress(progress)
     return _run(
         track(
             iter_rows(rows),
-            check_progress(progress),
+            progress,
             desc=f"convert {dataset or items[0].task.name}",
             unit="rows",
+            # The rows as given know their length (a list, a table, a dataset); the lazy
+            # rows made of them do not. Nothing is asked of them with progress off.
+            total=known_length(rows) if progress is not False else None,
         ),
         items,
         settings,
