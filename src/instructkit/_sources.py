@@ -93,11 +93,11 @@ def _stream(first: Any, rest: Iterator[Any], schema: pa.Schema | None) -> Callab
             )
         used = True
         batches = _of_tables(chain([] if first is None else [first], rest))
-        if schema is not None:
-            return schema, _skip(batches, start)
+        # The batches' own schema, which may be more exact than a declared one (features
+        # that a map() left behind); the declared one only for a stream without batches.
         head = next(batches, None)
         if head is None:
-            return pa.schema([]), iter(())
+            return (pa.schema([]) if schema is None else schema), iter(())
         return head.schema, _skip(chain([head], batches), start)
 
     return opener

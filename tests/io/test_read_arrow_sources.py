@@ -242,3 +242,20 @@ def test_adapt_and_convert_take_the_same_sources() -> None:
         report = ItemReport()
         assert list(convert(source, templates, seed=1, dataset="snli", report=report)) == once
         assert report.seen == len(expected)
+
+
+def test_an_iterable_dataset_is_streamed_a_batch_at_a_time() -> None:
+    made = [0]
+
+    def rows() -> Any:
+        for i in range(50_000):
+            made[0] += 1
+            yield {"instruction": f"Say {i}.", "input": "", "output": str(i)}
+
+    reader = read(datasets.IterableDataset.from_generator(rows))
+    next(reader)  # the dialect is decided on the first 100 rows
+    assert made[0] <= 2 * 1024
+    for _ in range(3000):
+        next(reader)
+    assert made[0] <= 3001 + 2 * 1024
+    reader.close()

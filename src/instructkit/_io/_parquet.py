@@ -17,6 +17,11 @@ and usable on its own (writing is :mod:`instructkit._io._parquet_writer`):
 
 Row indices are 0-based positions in the file; errors carry them as ``row=``.
 
+:func:`batch_records` and :func:`batch_row_items` are the two paths over any record batches:
+the readers above run them on a file's checked batches, and :func:`instructkit.read` on the
+batches of a ``datasets.Dataset`` or an Arrow table, so those read exactly like a Parquet file
+of the same columns.
+
 Every reader here goes through one checked source of batches: pages are written with a
 CRC-32 checksum and verified on reading, and each row group must give exactly the footer's
 count of rows. So a damaged file is a :class:`~instructkit.DataError` naming the file and

@@ -4,7 +4,9 @@ One set of keywords for every format. The format comes from the file name (``.js
 ``.jsonl.gz``, ``.jsonl.zst``, ``.json``, ``.json.gz``, ``.json.zst``, ``.parquet``; ``.ndjson``
 counts as ``.jsonl``; the table is :mod:`instructkit._io._paths`) or from ``format=``. JSON and
 JSON Lines are handled here (with :mod:`instructkit._io._jsonl` and
-:mod:`instructkit._io._json`); Parquet is handed to :mod:`instructkit._io._parquet`.
+:mod:`instructkit._io._json`); Parquet is handed to :mod:`instructkit._io._parquet`, and so
+are the batches of rows another library holds in Arrow (a ``datasets.Dataset``, a table; see
+:mod:`instructkit._sources`), which read like a Parquet file of the same columns.
 
 One module although it is over 600 lines: :class:`Reader` is one state machine (the files,
 the position, the sample for ``dialect="auto"``, the report and the rejects), and its
