@@ -194,8 +194,13 @@ LAW_CASES: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
     (
         "alpaca",
         None,
+        # One exchange reads back as an Instruction (see the test after the laws).
         iks.conversations(
-            max_system_turns=0, max_tool_calls=0, content_parts=True, text=vision_text
+            min_exchanges=2,
+            max_system_turns=0,
+            max_tool_calls=0,
+            content_parts=True,
+            text=vision_text,
         ),
     ),
     (
@@ -229,6 +234,22 @@ def test_round_trip_laws(
     dialect: str, layout: str | None, records: st.SearchStrategy[Any], data: st.DataObject
 ) -> None:
     check_laws(data.draw(records), dialect, layout)
+
+
+@given(
+    iks.conversations(min_exchanges=1, max_exchanges=1, max_system_turns=0, max_tool_calls=0)
+)
+def test_alpaca_reads_one_plain_exchange_back_as_the_instruction_it_is(
+    chat: ik.Conversation,
+) -> None:
+    # An Alpaca row cannot say whether it was written from a Conversation of one exchange or
+    # from an Instruction; it reads as the Instruction, which turns into the same Conversation.
+    report = ik.LossReport()
+    row = ik.to_row(chat, dialect="alpaca", losses=report)
+    back = ik.parse_row(row, dialect="alpaca")
+    if not report:
+        assert isinstance(back, ik.Instruction)
+        assert forget_layout(back.to_conversation()) == forget_layout(chat)
 
 
 HH_MARKER = re.compile("\n\n(Human|Assistant):")
