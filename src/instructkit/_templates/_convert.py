@@ -18,7 +18,7 @@ from instructkit._templates._fewshot import (
     fit_budget,
     flan_prompt,
 )
-from instructkit._templates._hashing import Ranking, stable_unit
+from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled, unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import (
     PROVENANCE_KEY,
@@ -245,6 +245,36 @@ def convert(
     )
 
 
+TEMPLATE_PURPOSE = "template"
+"""The purpose of the pick of templates for a row."""
+
+
+class Picks:
+    """The seeded pick of templates for a row, prepared once per call.
+
+    Templates are drawn from the set sorted by id (so the order they were listed in does not
+    matter): the first ``count`` of a seeded shuffle (see ``_hashing``).
+    """
+
+    __slots__ = ("canonical", "code")
+
+    def __init__(self, templates: Sequence[Template]) -> None:
+        self.canonical = tuple(sorted(templates, key=lambda t: t.id))
+        self.code = purpose_code(TEMPLATE_PURPOSE)
+
+    def templates(self, example: int, count: int) -> list[Template]:
+        """The templates for the example with hash ``example``, best first."""
+        canonical = self.canonical
+        if count == 1:
+            return [canonical[draw(example, self.code) % len(canonical)]]
+        return [canonical[i] for i in shuffled(example, self.code, len(canonical), count)]
+
+
+def options_code(template: Template) -> int:
+    """The purpose code of "does this (row, template) show its options"."""
+    return purpose_code(f"with-options:{template.id}")
+
+
 def _run(
     rows: Iterable[Mapping[str, Any]],
     templates: tuple[Template, ...],
@@ -258,12 +288,12 @@ def _run(
     on_error: OnError,
     report: ItemReport | None,
 ) -> Iterator[Any]:
-    ranking = None if every else Ranking([t.id for t in templates], "template")
+    plan = None if every else Picks(templates)
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
         try:
-            records = _convert_row(row, templates, settings, count, ranking, rate, pool, output)
+            records = _convert_row(row, templates, settings, count, plan, rate, pool, output)
         except DataError as err:
             located = err.located(row=index)
             if report is None:
@@ -280,7 +310,7 @@ def _convert_row(
     templates: tuple[Template, ...],
     settings: Settings,
     count: int,
-    ranking: Ranking | None,
+    plan: Picks | None,
     rate: float,
     pool: Pool | None,
     output: Output,
@@ -292,22 +322,21 @@ def _convert_row(
     task = templates[0].task
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
-    if ranking is None:  # every template, in the given order
-        chosen = list(templates)
-    elif count == 1:
-        chosen = [templates[ranking.first(settings.seed, dataset, example_id)]]
-    else:
-        order = ranking.order(settings.seed, dataset, example_id)
-        chosen = [templates[i] for i in order[:count]]
+    example = seeded(settings.seed, dataset).example(example_id)
+    # plan is None: every template, in the given order.
+    chosen = list(templates) if plan is None else plan.templates(example, count)
     out: list[Instruction | Conversation] = []
     for template in chosen:
         with_options = rate >= 1.0 or (
-            rate > 0.0
-            and stable_unit(settings.seed, dataset, example_id, f"with-options:{template.id}")
-            < rate
+            rate > 0.0 and unit(draw(example, options_code(template))) < rate
         )
         target = render_row(
-            template, row, settings, with_options=with_options, example_id=example_id
+            template,
+            row,
+            settings,
+            with_options=with_options,
+            example_id=example_id,
+            example=example,
         )
         out.append(_assemble(target, row, templates, settings, pool, output, with_options))
     return out

@@ -19,7 +19,7 @@ import orjson
 from instructkit._errors import ConfigurationError, TemplateError
 from instructkit._limits import INT_MAX, INT_MIN
 from instructkit._records import Instruction, JsonValue
-from instructkit._templates._hashing import Ranking, stable_index, stable_ranked
+from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
 from instructkit._templates._options import (
     DEFAULT_OPTION_STYLES,
     OptionStyle,
@@ -275,9 +275,20 @@ def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _ranking(purpose: str, keys: tuple[str, ...]) -> Ranking:
-    # Templates and their candidate styles or labels repeat for every row of a dataset.
-    return Ranking(keys, purpose)
+def sorted_positions(keys: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of ``keys`` in the order of the keys.
+
+    A seeded order starts from it, so that it does not depend on the order the keys were
+    listed in.
+    """
+    return tuple(sorted(range(len(keys)), key=keys.__getitem__))
+
+
+@functools.lru_cache(maxsize=4096)
+def _purpose(prefix: str, name: str) -> int:
+    # The code of f"{prefix}:{name}" (a template id, a field name): the same few repeat for
+    # every row of a dataset.
+    return purpose_code(f"{prefix}:{name}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -297,14 +308,14 @@ def _pick_style(
     template: Template,
     styles: tuple[OptionStyle, ...],
     settings: Settings,
-    dataset: str,
-    example_id: str,
+    example: int,
 ) -> OptionStyle:
     candidates = styles or settings.styles or _default_styles()
     if len(candidates) == 1:
         return candidates[0]
-    ranking = _ranking(f"options-style:{template.id}", tuple(s.name for s in candidates))
-    return candidates[ranking.first(settings.seed, dataset, example_id)]
+    canonical = sorted_positions(tuple(s.name for s in candidates))
+    pick = draw(example, _purpose("options-style", template.id)) % len(candidates)
+    return candidates[canonical[pick]]
 
 
 def check_marker_variant(template: Template, *, with_options: bool | float) -> None:
@@ -349,6 +360,7 @@ def render_row(
     *,
     with_options: bool,
     example_id: str | None = None,
+    example: int | None = None,
     style: OptionStyle | None = None,
 ) -> Rendered:
     """Render ``row`` with ``template`` (the engine behind :func:`render` and ``convert``).
@@ -359,6 +371,8 @@ def render_row(
         settings: Seed, dataset name, default option styles, shuffling, id field.
         with_options: Render the with-options variant (else the without-options one).
         example_id: The example id, if already known.
+        example: The example's hash under ``(seed, dataset)`` (see ``_hashing``), if
+            already known.
         style: Force this option style (few-shot exemplars follow their target's style).
 
     Returns:
@@ -376,6 +390,8 @@ def render_row(
     task = template.task
     dataset = settings.dataset_for(task, row)
     ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
+    if example is None:
+        example = seeded(settings.seed, dataset).example(ex_id)
     used = plan.used
     labelled = task.labels is not None or task.choices is not None
     shows_options = with_options and plan.uses_options and labelled
@@ -392,17 +408,15 @@ def render_row(
     if shows_options:
         assert space is not None
         chosen = (
-            style
-            if style is not None
-            else _pick_style(template, plan.styles, settings, dataset, ex_id)
+            style if style is not None else _pick_style(template, plan.styles, settings, example)
         )
         options, order = _options_block(
-            template, space, gold, chosen, settings, dataset, ex_id, fixed=plan.labels is not None
+            template, space, gold, chosen, settings, example, fixed=plan.labels is not None
         )
         text_values[OPTIONS_PLACEHOLDER] = options.block
     elif plan.uses_options:
         text_values[OPTIONS_PLACEHOLDER] = ""
-    picks = _field_texts(task, row, used, space, gold, settings, dataset, ex_id, text_values)
+    picks = _field_texts(task, row, used, space, gold, example, text_values)
     response_values = text_values
     if options is not None and options.answer is not None and task.target in used:
         if options.answer not in options.answers:  # pragma: no cover - guarded invariant
@@ -443,19 +457,17 @@ def _options_block(
     gold: int | None,
     style: OptionStyle,
     settings: Settings,
-    dataset: str,
-    ex_id: str,
+    example: int,
     *,
     fixed: bool,
 ) -> tuple[RenderedOptions, tuple[JsonValue, ...]]:
     """The options block in its (possibly shuffled) order, and that order for provenance."""
     positions = list(range(len(space.texts)))
     if settings.shuffle_options:
-        purpose = f"options-order:{template.id}"
-        if fixed:
-            positions = _ranking(purpose, space.keys).order(settings.seed, dataset, ex_id)
-        else:
-            positions = stable_ranked(positions, space.keys, settings.seed, dataset, ex_id, purpose)
+        # Shuffled from the labels sorted by key, so their listed order does not matter.
+        canonical = sorted_positions(space.keys)
+        code = _purpose("options-order", template.id)
+        positions = [canonical[i] for i in shuffled(example, code, len(canonical))]
     shown = tuple([space.texts[i] for i in positions])
     answer = positions.index(gold) if gold is not None else None
     if fixed:
@@ -469,9 +481,7 @@ def _field_texts(
     used: tuple[str, ...],
     space: LabelSpace | None,
     gold: int | None,
-    settings: Settings,
-    dataset: str,
-    ex_id: str,
+    example: int,
     out: dict[str, str],
 ) -> dict[str, int]:
     """Put the text of every field the template uses into ``out``; return the picks made.
@@ -510,11 +520,7 @@ def _field_texts(
                     f"expected at least one alternative in field {name!r}, got []",
                     loc=f"$.{name}",
                 )
-            index = (
-                0
-                if len(items) == 1
-                else stable_index(settings.seed, dataset, ex_id, f"pick:{name}", len(items))
-            )
+            index = 0 if len(items) == 1 else draw(example, _purpose("pick", name)) % len(items)
             if len(items) > 1:
                 picks[name] = index
             out[name] = items[index]
