@@ -250,20 +250,26 @@ TEMPLATE_PURPOSE = "template"
 
 
 class Picks:
-    """The seeded pick of templates for a row, prepared once per call.
+    """The seeded picks of templates (and options) for a row, prepared once per call.
 
     Templates are drawn from the set sorted by id (so the order they were listed in does not
-    matter): the first ``count`` of a seeded shuffle (see ``_hashing``).
+    matter): the first ``count`` of a seeded shuffle (see ``_hashing``). With ``every``, each
+    row gets every template, in the given order.
     """
 
-    __slots__ = ("canonical", "code")
+    __slots__ = ("canonical", "code", "every", "given", "options")
 
-    def __init__(self, templates: Sequence[Template]) -> None:
+    def __init__(self, templates: Sequence[Template], *, every: bool = False) -> None:
+        self.given = list(templates)
+        self.every = every
         self.canonical = tuple(sorted(templates, key=lambda t: t.id))
         self.code = purpose_code(TEMPLATE_PURPOSE)
+        self.options = {t.id: options_code(t) for t in templates}
 
     def templates(self, example: int, count: int) -> list[Template]:
         """The templates for the example with hash ``example``, best first."""
+        if self.every:
+            return self.given
         canonical = self.canonical
         if count == 1:
             return [canonical[draw(example, self.code) % len(canonical)]]
@@ -288,7 +294,7 @@ def _run(
     on_error: OnError,
     report: ItemReport | None,
 ) -> Iterator[Any]:
-    plan = None if every else Picks(templates)
+    plan = Picks(templates, every=every)
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
@@ -310,12 +316,12 @@ def _convert_row(
     templates: tuple[Template, ...],
     settings: Settings,
     count: int,
-    plan: Picks | None,
+    plan: Picks,
     rate: float,
     pool: Pool | None,
     output: Output,
 ) -> list[Instruction | Conversation]:
-    if not isinstance(row, Mapping):
+    if row.__class__ is not dict and not isinstance(row, Mapping):
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
@@ -323,12 +329,10 @@ def _convert_row(
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
     example = seeded(settings.seed, dataset).example(example_id)
-    # plan is None: every template, in the given order.
-    chosen = list(templates) if plan is None else plan.templates(example, count)
     out: list[Instruction | Conversation] = []
-    for template in chosen:
+    for template in plan.templates(example, count):
         with_options = rate >= 1.0 or (
-            rate > 0.0 and unit(draw(example, options_code(template))) < rate
+            rate > 0.0 and unit(draw(example, plan.options[template.id])) < rate
         )
         target = render_row(
             template,
@@ -337,6 +341,7 @@ def _convert_row(
             with_options=with_options,
             example_id=example_id,
             example=example,
+            dataset=dataset,
         )
         out.append(_assemble(target, row, templates, settings, pool, output, with_options))
     return out

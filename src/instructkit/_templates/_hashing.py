@@ -118,13 +118,16 @@ class Seeded:
         data = example_id.encode("utf-8", "surrogatepass")
         size = len(data)
         h = self._k0 ^ ((size * _GOLDEN) & _MASK)
+        # _mix, inlined: this runs once per row of every conversion.
         for start in range(0, size, 8):
             z = h ^ int.from_bytes(data[start : start + 8], "little")
-            # _mix, inlined: this loop runs once per row of every conversion.
             z = ((z ^ (z >> 30)) * _M1) & _MASK
             z = ((z ^ (z >> 27)) * _M2) & _MASK
             h = z ^ (z >> 31)
-        return _mix(h ^ self._k1)
+        z = h ^ self._k1
+        z = ((z ^ (z >> 30)) * _M1) & _MASK
+        z = ((z ^ (z >> 27)) * _M2) & _MASK
+        return z ^ (z >> 31)
 
     def examples(self, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """:meth:`example` of every id of a text column, as a ``uint64`` array.
@@ -177,7 +180,10 @@ def seeded(seed: int, dataset: str) -> Seeded:
 
 def draw(example: int, code: int, step: int = 0) -> int:
     """Draw ``step`` of the decision with purpose code ``code`` for an example's hash."""
-    return _mix(((example ^ code) + (step + 1) * _GOLDEN) & _MASK)
+    z = ((example ^ code) + (step + 1) * _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
 
 
 def draws(examples: pa.Array, code: int, step: int = 0) -> pa.Array:

@@ -18,7 +18,7 @@ import orjson
 
 from instructkit._errors import ConfigurationError, TemplateError
 from instructkit._limits import INT_MAX, INT_MIN
-from instructkit._records import Instruction, JsonValue
+from instructkit._records import Instruction, JsonValue, construct_record
 from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
 from instructkit._templates._options import (
     DEFAULT_OPTION_STYLES,
@@ -27,7 +27,6 @@ from instructkit._templates._options import (
     render_options,
     resolve_style,
 )
-from instructkit._templates._pattern import Slot
 from instructkit._templates._row_values import (
     gold_index,
     label_space,
@@ -210,9 +209,13 @@ def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
     return "h" + hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rendered:
-    """One row rendered with one template, before it becomes a record."""
+    """One row rendered with one template, before it becomes a record (never changed after).
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, a cost
+    paid for every rendering.
+    """
 
     template: Template
     example_id: str
@@ -270,10 +273,6 @@ class Rendered:
         return f"{self.dataset}/{self.example_id}/{self.template.id}"
 
 
-def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
-    return "".join([p if isinstance(p, str) else values[p.name] for p in pieces])
-
-
 @functools.lru_cache(maxsize=4096)
 def sorted_positions(keys: tuple[str, ...]) -> tuple[int, ...]:
     """The positions of ``keys`` in the order of the keys.
@@ -284,6 +283,28 @@ def sorted_positions(keys: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted(range(len(keys)), key=keys.__getitem__))
 
 
+_STYLE_ORDERS: dict[int, tuple[tuple[OptionStyle, ...], tuple[int, ...]]] = {}
+
+
+def _style_order(candidates: tuple[OptionStyle, ...]) -> tuple[int, ...]:
+    # sorted_positions of the style names, keyed by the tuple's identity (hashing styles
+    # hashes all their fields); the entry holds the tuple, so its identity is not reused.
+    found = _STYLE_ORDERS.get(id(candidates))
+    if found is None or found[0] is not candidates:
+        if len(_STYLE_ORDERS) >= 4096:
+            _STYLE_ORDERS.clear()
+        found = _STYLE_ORDERS[id(candidates)] = (
+            candidates,
+            sorted_positions(tuple(s.name for s in candidates)),
+        )
+    return found[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(count: int) -> tuple[int, ...]:
+    return tuple(range(count))
+
+
 @functools.lru_cache(maxsize=4096)
 def _purpose(prefix: str, name: str) -> int:
     # The code of f"{prefix}:{name}" (a template id, a field name): the same few repeat for
@@ -291,12 +312,22 @@ def _purpose(prefix: str, name: str) -> int:
     return purpose_code(f"{prefix}:{name}")
 
 
-@functools.lru_cache(maxsize=4096)
+_FIXED_OPTIONS: dict[tuple[int, tuple[str, ...], int | None], RenderedOptions] = {}
+
+
 def _fixed_options(
     style: OptionStyle, shown: tuple[str, ...], answer: int | None
 ) -> RenderedOptions:
     # A fixed label space has few orders and styles, so its blocks repeat row after row.
-    return render_options(style, shown, answer=answer)
+    # Keyed by the style's identity (hashing a style hashes all its fields); the block
+    # keeps its style alive, so the identity is not reused while the entry exists.
+    key = (id(style), shown, answer)
+    found = _FIXED_OPTIONS.get(key)
+    if found is None:
+        if len(_FIXED_OPTIONS) >= 4096:
+            _FIXED_OPTIONS.clear()
+        found = _FIXED_OPTIONS[key] = render_options(style, shown, answer=answer)
+    return found
 
 
 @functools.cache
@@ -313,7 +344,7 @@ def _pick_style(
     candidates = styles or settings.styles or _default_styles()
     if len(candidates) == 1:
         return candidates[0]
-    canonical = sorted_positions(tuple(s.name for s in candidates))
+    canonical = _style_order(candidates)
     pick = draw(example, _purpose("options-style", template.id)) % len(candidates)
     return candidates[canonical[pick]]
 
@@ -361,6 +392,7 @@ def render_row(
     with_options: bool,
     example_id: str | None = None,
     example: int | None = None,
+    dataset: str | None = None,
     style: OptionStyle | None = None,
 ) -> Rendered:
     """Render ``row`` with ``template`` (the engine behind :func:`render` and ``convert``).
@@ -373,6 +405,8 @@ def render_row(
         example_id: The example id, if already known.
         example: The example's hash under ``(seed, dataset)`` (see ``_hashing``), if
             already known.
+        dataset: The row's dataset name (``settings.dataset_for(task, row)``), if already
+            known.
         style: Force this option style (few-shot exemplars follow their target's style).
 
     Returns:
@@ -382,13 +416,14 @@ def render_row(
         TemplateError: the row lacks a field, has a value of the wrong kind, a label outside
             the label space, or renders an empty text.
     """
-    if not isinstance(row, Mapping):
+    if row.__class__ is not dict and not isinstance(row, Mapping):
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
     plan = compiled(template)
     task = template.task
-    dataset = settings.dataset_for(task, row)
+    if dataset is None:
+        dataset = settings.dataset_for(task, row)
     ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
     if example is None:
         example = seeded(settings.seed, dataset).example(ex_id)
@@ -427,9 +462,8 @@ def render_row(
         response_values = {**text_values, task.target: options.answer}
     texts: dict[str, str | None] = {"system": None}
     for part, pattern in plan.patterns.items():
-        rendered = _join(
-            pattern.pieces if shows_options else pattern.plain,
-            response_values if part == "response" else text_values,
+        rendered = (pattern.formatted if shows_options else pattern.plain_formatted).format_map(
+            response_values if part == "response" else text_values
         )
         if not rendered.strip():
             raise TemplateError(
@@ -462,6 +496,9 @@ def _options_block(
     fixed: bool,
 ) -> tuple[RenderedOptions, tuple[JsonValue, ...]]:
     """The options block in its (possibly shuffled) order, and that order for provenance."""
+    if fixed and not settings.shuffle_options:
+        # The common case: the labels in their own order, one block per (style, answer).
+        return _fixed_options(style, space.texts, gold), _identity(len(space.texts))
     positions = list(range(len(space.texts)))
     if settings.shuffle_options:
         # Shuffled from the labels sorted by key, so their listed order does not matter.
@@ -655,13 +692,23 @@ def instruction_record(
         and instruction
         and response
         and record_id
-        and _utf8(instruction)
-        and _utf8(response)
-        and _utf8(record_id)
-        and (system is None or (system != "" and _utf8(system)))
+        # isascii first, inline: almost every text is ASCII, and this runs per record.
+        and (instruction.isascii() or _utf8(instruction))
+        and (response.isascii() or _utf8(response))
+        and (record_id.isascii() or _utf8(record_id))
+        and (system is None or (system != "" and (system.isascii() or _utf8(system))))
     ):
-        return Instruction.model_construct(
-            instruction=instruction, response=response, system=system, id=record_id, meta=meta
+        return construct_record(
+            Instruction,
+            {
+                "instruction": instruction,
+                "input": "",
+                "response": response,
+                "system": system,
+                "id": record_id,
+                "meta": meta,
+            },
+            {"instruction", "response", "system", "id", "meta"},
         )
     return Instruction(
         instruction=instruction, response=response, system=system, id=record_id, meta=meta
