@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
@@ -31,7 +32,7 @@ from instructkit._templates._render import (
 )
 from instructkit._templates._template import Template
 
-__all__ = ["convert"]
+__all__ = ["Call", "Picks", "check_call", "convert", "convert_row", "options_code"]
 
 Output = Literal["instruction", "conversation"]
 
@@ -208,6 +209,57 @@ def convert(
         >>> report.summary()
         '2 seen, 1 valid, 1 rejected, 0 blank'
     """
+    call = check_call(
+        templates,
+        seed=seed,
+        dataset=dataset,
+        per_example=per_example,
+        options=options,
+        option_styles=option_styles,
+        shuffle_options=shuffle_options,
+        fewshot=fewshot,
+        record=record,
+        id_field=id_field,
+        on_error=on_error,
+        report=report,
+    )
+    return _run(rows, call, report)
+
+
+@dataclass(frozen=True)
+class Call:
+    """The checked arguments of one conversion, shared by the per-row and columnar paths."""
+
+    templates: tuple[Template, ...]
+    settings: Settings
+    count: int
+    every: bool
+    rate: float
+    pool: Pool | None
+    output: Output
+    on_error: OnError
+
+
+def check_call(
+    templates: Template | Sequence[Template],
+    *,
+    seed: object,
+    dataset: object,
+    per_example: object,
+    options: object,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None,
+    shuffle_options: object,
+    fewshot: object,
+    record: object,
+    id_field: object,
+    on_error: object,
+    report: ItemReport | None,
+) -> Call:
+    """Check a conversion's arguments (before any row is read).
+
+    Raises:
+        ConfigurationError: a bad argument (see :func:`convert`).
+    """
     items = _check_templates(templates)
     count = _check_per_example(per_example, len(items))
     rate = _check_options(options)
@@ -231,17 +283,15 @@ def convert(
         id_field=id_field,
     )
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
-    return _run(
-        rows,
-        items,
-        settings,
+    return Call(
+        templates=items,
+        settings=settings,
         count=count,
         every=per_example == "all",
         rate=rate,
         pool=pool,
         output=output,
         on_error=policy,
-        report=report,
     )
 
 
@@ -281,56 +331,45 @@ def options_code(template: Template) -> int:
     return purpose_code(f"with-options:{template.id}")
 
 
-def _run(
-    rows: Iterable[Mapping[str, Any]],
-    templates: tuple[Template, ...],
-    settings: Settings,
-    *,
-    count: int,
-    every: bool,
-    rate: float,
-    pool: Pool | None,
-    output: Output,
-    on_error: OnError,
-    report: ItemReport | None,
-) -> Iterator[Any]:
-    plan = Picks(templates, every=every)
+def _run(rows: Iterable[Mapping[str, Any]], call: Call, report: ItemReport | None) -> Iterator[Any]:
+    plan = Picks(call.templates, every=call.every)
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
         try:
-            records = _convert_row(row, templates, settings, count, plan, rate, pool, output)
+            records = convert_row(row, call, plan)
         except DataError as err:
             located = err.located(row=index)
             if report is None:
                 raise located from err
-            report.reject(located, on_error=on_error)
+            report.reject(located, on_error=call.on_error)
             continue
         if report is not None:
             report.valid += 1
         yield from records
 
 
-def _convert_row(
-    row: Mapping[str, Any],
-    templates: tuple[Template, ...],
-    settings: Settings,
-    count: int,
-    plan: Picks,
-    rate: float,
-    pool: Pool | None,
-    output: Output,
+def convert_row(
+    row: Mapping[str, Any], call: Call, plan: Picks
 ) -> list[Instruction | Conversation]:
+    """The records of one row (all of its picked templates), or the error that rejects it.
+
+    Raises:
+        DataError: the row cannot be rendered with one of its templates.
+    """
     if row.__class__ is not dict and not isinstance(row, Mapping):
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
+    templates = call.templates
+    settings = call.settings
+    rate = call.rate
     task = templates[0].task
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
     example = seeded(settings.seed, dataset).example(example_id)
     out: list[Instruction | Conversation] = []
-    for template in plan.templates(example, count):
+    for template in plan.templates(example, call.count):
         with_options = rate >= 1.0 or (
             rate > 0.0 and unit(draw(example, plan.options[template.id])) < rate
         )
@@ -343,7 +382,9 @@ def _convert_row(
             example=example,
             dataset=dataset,
         )
-        out.append(_assemble(target, row, templates, settings, pool, output, with_options))
+        out.append(
+            _assemble(target, row, templates, settings, call.pool, call.output, with_options)
+        )
     return out
 
 

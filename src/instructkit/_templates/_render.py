@@ -43,13 +43,19 @@ __all__ = [
     "PROVENANCE_KEY",
     "Rendered",
     "Settings",
+    "candidate_styles",
     "check_dataset",
     "check_marker_variant",
     "example_id_of",
+    "fixed_options",
+    "identity",
     "instruction_record",
+    "purpose",
     "render",
     "render_row",
     "resolve_styles",
+    "sorted_positions",
+    "style_order",
 ]
 
 PROVENANCE_KEY = "provenance"
@@ -286,9 +292,10 @@ def sorted_positions(keys: tuple[str, ...]) -> tuple[int, ...]:
 _STYLE_ORDERS: dict[int, tuple[tuple[OptionStyle, ...], tuple[int, ...]]] = {}
 
 
-def _style_order(candidates: tuple[OptionStyle, ...]) -> tuple[int, ...]:
-    # sorted_positions of the style names, keyed by the tuple's identity (hashing styles
-    # hashes all their fields); the entry holds the tuple, so its identity is not reused.
+def style_order(candidates: tuple[OptionStyle, ...]) -> tuple[int, ...]:
+    """:func:`sorted_positions` of the styles' names: a style is drawn from this order."""
+    # Keyed by the tuple's identity (hashing styles hashes all their fields); the entry
+    # holds the tuple, so its identity is not reused while the entry exists.
     found = _STYLE_ORDERS.get(id(candidates))
     if found is None or found[0] is not candidates:
         if len(_STYLE_ORDERS) >= 4096:
@@ -301,23 +308,25 @@ def _style_order(candidates: tuple[OptionStyle, ...]) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _identity(count: int) -> tuple[int, ...]:
+def identity(count: int) -> tuple[int, ...]:
+    """``(0, 1, ..., count - 1)``: the order of options that are not shuffled."""
     return tuple(range(count))
 
 
 @functools.lru_cache(maxsize=4096)
-def _purpose(prefix: str, name: str) -> int:
-    # The code of f"{prefix}:{name}" (a template id, a field name): the same few repeat for
-    # every row of a dataset.
+def purpose(prefix: str, name: str) -> int:
+    """The purpose code of ``f"{prefix}:{name}"`` (``name``: a template id, a field name)."""
+    # Cached: the same few repeat for every row of a dataset.
     return purpose_code(f"{prefix}:{name}")
 
 
 _FIXED_OPTIONS: dict[tuple[int, tuple[str, ...], int | None], RenderedOptions] = {}
 
 
-def _fixed_options(
+def fixed_options(
     style: OptionStyle, shown: tuple[str, ...], answer: int | None
 ) -> RenderedOptions:
+    """:func:`render_options` of a fixed label space's texts, made once and kept."""
     # A fixed label space has few orders and styles, so its blocks repeat row after row.
     # Keyed by the style's identity (hashing a style hashes all its fields); the block
     # keeps its style alive, so the identity is not reused while the entry exists.
@@ -335,6 +344,11 @@ def _default_styles() -> tuple[OptionStyle, ...]:
     return resolve_styles(None)
 
 
+def candidate_styles(template: Template, settings: Settings) -> tuple[OptionStyle, ...]:
+    """The option styles a row's style is drawn from: the template's, else the call's."""
+    return compiled(template).styles or settings.styles or _default_styles()
+
+
 def _pick_style(
     template: Template,
     styles: tuple[OptionStyle, ...],
@@ -344,8 +358,8 @@ def _pick_style(
     candidates = styles or settings.styles or _default_styles()
     if len(candidates) == 1:
         return candidates[0]
-    canonical = _style_order(candidates)
-    pick = draw(example, _purpose("options-style", template.id)) % len(candidates)
+    canonical = style_order(candidates)
+    pick = draw(example, purpose("options-style", template.id)) % len(candidates)
     return candidates[canonical[pick]]
 
 
@@ -498,17 +512,17 @@ def _options_block(
     """The options block in its (possibly shuffled) order, and that order for provenance."""
     if fixed and not settings.shuffle_options:
         # The common case: the labels in their own order, one block per (style, answer).
-        return _fixed_options(style, space.texts, gold), _identity(len(space.texts))
+        return fixed_options(style, space.texts, gold), identity(len(space.texts))
     positions = list(range(len(space.texts)))
     if settings.shuffle_options:
         # Shuffled from the labels sorted by key, so their listed order does not matter.
         canonical = sorted_positions(space.keys)
-        code = _purpose("options-order", template.id)
+        code = purpose("options-order", template.id)
         positions = [canonical[i] for i in shuffled(example, code, len(canonical))]
     shown = tuple([space.texts[i] for i in positions])
     answer = positions.index(gold) if gold is not None else None
     if fixed:
-        return _fixed_options(style, shown, answer), tuple(positions)
+        return fixed_options(style, shown, answer), tuple(positions)
     return render_options(style, shown, answer=answer), tuple(positions)
 
 
@@ -557,7 +571,7 @@ def _field_texts(
                     f"expected at least one alternative in field {name!r}, got []",
                     loc=f"$.{name}",
                 )
-            index = 0 if len(items) == 1 else draw(example, _purpose("pick", name)) % len(items)
+            index = 0 if len(items) == 1 else draw(example, purpose("pick", name)) % len(items)
             if len(items) > 1:
                 picks[name] = index
             out[name] = items[index]
