@@ -54,9 +54,17 @@ _SCHEMA = arrow_schema(Instruction)
 _KEY = "__row_order__"
 _I64 = pa.int64()
 _STRING = pa.string()
+# The parts a batch's records are assembled from: the columns (meta as its JSON text), and
+# where each record goes.
+_PART = pa.schema([pa.field(name, _STRING) for name in _SCHEMA.names] + [pa.field(_KEY, _I64)])
 # Shuffled options are grouped by their order: at most this many labels (8**8 orders fit).
 _MAX_SHUFFLED = 8
 _U64 = pa.uint64()
+# Text that str.strip() leaves empty: only the characters str.isspace() accepts.
+_BLANK = (
+    r"^[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}]*$"
+)
 # Characters JSON text escapes; a value holding none of them is its own JSON body.
 _ESCAPED = r'[\x00-\x1f"\\]'
 
@@ -212,16 +220,26 @@ def _has_text(pieces: Sequence[Piece]) -> bool:
     return any(isinstance(p, str) and p.strip() for p in pieces)
 
 
-def _never_blank(template: Template) -> bool:
-    """Whether every part of the template, in both variants, shows non-blank literal text.
+def _blank_risks(template: Template) -> list[list[str]]:
+    """The sets of text fields that, all blank, would make a part of the template blank.
 
-    Then no row renders a blank part, which the per-row path refuses; templates whose parts
-    may be nothing but field values are left to it.
+    The per-row path refuses a blank part. A part with non-blank literal text, or showing a
+    label or the options (whose texts are never blank), never is; any other part is blank
+    exactly when all of its text fields are (an empty set: always).
     """
-    return all(
-        _has_text(pattern.pieces) and _has_text(pattern.plain)
-        for pattern in compiled(template).patterns.values()
-    )
+    task = template.task
+    labels = compiled(template).labels
+    shown_ok = labels is not None and all(text.strip() for text in labels.texts)
+    risks = []
+    for pattern in compiled(template).patterns.values():
+        for pieces in (pattern.pieces, pattern.plain):
+            if _has_text(pieces):
+                continue
+            names = [p.name for p in pieces if not isinstance(p, str)]
+            if shown_ok and any(n in (OPTIONS_PLACEHOLDER, task.target) for n in names):
+                continue
+            risks.append(names)
+    return risks
 
 
 def _meta_storage(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -365,8 +383,6 @@ class _Converter:
         task = self.task
         plan = compiled(template)
         names = batch.schema.names
-        if not _never_blank(template):
-            return True
         if (
             self.settings.shuffle_options
             and plan.uses_options
@@ -390,6 +406,14 @@ class _Converter:
                 return True
             missing = pc.is_null(gold)
             bad = missing if bad is None else pc.or_(bad, missing)
+        for names_ in _blank_risks(template):
+            if not names_:
+                return True
+            blank = None
+            for name in names_:
+                empty = pc.match_substring_regex(batch.column(name), _BLANK)
+                blank = empty if blank is None else pc.and_(blank, empty)
+            bad = blank if bad is None else pc.or_(bad, blank)
         return bad
 
     def _gold(self, batch: pa.RecordBatch) -> pa.Array | None:
@@ -447,8 +471,8 @@ class _Converter:
                 records.append(record)
                 keys.append(index * self.width + slot)
         table = to_arrow(records, record=Instruction)
-        table = table.set_column(5, "meta", _meta_storage(table.column("meta")))
-        return table.append_column(_KEY, pa.array(keys, _I64))
+        columns = [*table.columns[:5], _meta_storage(table.column("meta"))]
+        return pa.Table.from_arrays([*columns, pa.array(keys, _I64)], schema=_PART)
 
 
 class _Group:
@@ -528,8 +552,9 @@ class _Group:
         out = []
         for value in pc.unique(key).to_pylist():
             digits = []
+            rest = value
             for _ in range(count):
-                value, digit = divmod(value, count)
+                rest, digit = divmod(rest, count)
                 digits.append(digit)
             order = tuple(canonical[d] for d in reversed(digits))
             out.append((order, pc.indices_nonzero(pc.equal(key, value))))
@@ -602,7 +627,8 @@ class _Group:
                 "id": record_ids,
                 "meta": self._meta(part_datasets, part_ids, options, order),
                 _KEY: pc.add(pc.multiply(rows, owner.width), self.slot),
-            }
+            },
+            schema=_PART,
         )
 
     def _meta(
