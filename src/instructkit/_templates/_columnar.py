@@ -414,7 +414,8 @@ class _Converter:
                 empty = pc.match_substring_regex(batch.column(name), _BLANK)
                 blank = empty if blank is None else pc.and_(blank, empty)
             bad = blank if bad is None else pc.or_(bad, blank)
-        return bad
+        # A null (a missing value met a check) means unfit: no row may fall between paths.
+        return None if bad is None else pc.fill_null(bad, True)
 
     def _gold(self, batch: pa.RecordBatch) -> pa.Array | None:
         """Each row's label as its index in the task's labels (null: none of them)."""
