@@ -280,11 +280,12 @@ class _Converter:
             report.valid += columnar
         if len(fallback):
             parts.append(self._per_row(batch, fallback, start, report))
+        # The records back in the per-row order: each column gathered whole (taking from
+        # many chunks costs several times more than from one array).
         whole = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        ordered = whole.take(pc.sort_indices(whole.column(_KEY)))
-        columns = [ordered.column(name).combine_chunks() for name in _SCHEMA.names[:-1]]
-        meta = ordered.column("meta").combine_chunks()
-        columns.append(pa.ExtensionArray.from_storage(_SCHEMA.field("meta").type, meta))
+        order = pc.sort_indices(whole.column(_KEY).combine_chunks())
+        columns = [pc.take(whole.column(name).combine_chunks(), order) for name in _SCHEMA.names]
+        columns[-1] = pa.ExtensionArray.from_storage(_SCHEMA.field("meta").type, columns[-1])
         return pa.RecordBatch.from_arrays(columns, schema=_SCHEMA)
 
     def _prepare(self, batch: pa.RecordBatch) -> tuple[pa.Array, ...] | None:
@@ -347,6 +348,8 @@ class _Converter:
             chosen = picks.canonical
             slots = _shuffled(examples, picks.code, len(chosen), self.call.count)
         gold = self._gold(batch)
+        # The JSON text of the ids and names, once per batch (each group takes its rows').
+        self.json_bodies = (_json_body(datasets), _json_body(ids))
         groups: list[tuple[int, Template, pa.Array]] = []
         for slot, picked in enumerate(slots):
             for position, template in enumerate(chosen):
@@ -626,7 +629,7 @@ class _Group:
                 "response": texts["response"],
                 "system": texts.get("system", pa.nulls(count, _STRING)),
                 "id": record_ids,
-                "meta": self._meta(part_datasets, part_ids, options, order),
+                "meta": self._meta(rows, options, order),
                 _KEY: pc.add(pc.multiply(rows, owner.width), self.slot),
             },
             schema=_PART,
@@ -634,8 +637,7 @@ class _Group:
 
     def _meta(
         self,
-        datasets: pa.Array,
-        ids: pa.Array,
+        rows: pa.Array,
         options: RenderedOptions | None,
         order: tuple[int, ...] | None,
     ) -> pa.Array:
@@ -657,5 +659,10 @@ class _Group:
         head, rest = text.split(dataset_mark)
         middle, tail = rest.split(id_mark)
         return pc.binary_join_element_wise(
-            head, _json_body(datasets), middle, _json_body(ids), tail, ""
+            head,
+            pc.take(owner.json_bodies[0], rows),
+            middle,
+            pc.take(owner.json_bodies[1], rows),
+            tail,
+            "",
         )
