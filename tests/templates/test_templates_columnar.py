@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -208,3 +209,29 @@ def test_a_task_without_labels_renders_columnar() -> None:
     template = Template(id="qa", task=task, instruction="Q: {question}", response="{answer}")
     table = pa.table({"id": [1, 2, 3], "question": ["a?", "b?", None], "answer": ["x", " ", "z"]})
     assert_same(table, [template], seed=1)
+
+
+def test_a_report_stopped_by_raise_counts_as_the_per_row_one() -> None:
+    rows = [
+        {"id": f"e{i}", "premise": "P.", "hypothesis": "H.", "label": -1 if i == 4 else 0}
+        for i in range(9)
+    ]
+    expected, got = ItemReport(), ItemReport()
+    with pytest.raises(TemplateError):
+        list(convert(rows, NLI, seed=0, report=expected))
+    with pytest.raises(TemplateError):
+        convert_table(pa.Table.from_pylist(rows), NLI, seed=0, report=got)
+    assert got.summary() == expected.summary() == "5 seen, 4 valid, 1 rejected, 0 blank"
+
+
+def test_dictionary_encoded_and_large_text_columns_render_alike() -> None:
+    rows = [
+        {"id": f"e{i}", "premise": f"P{i % 3}.", "hypothesis": "H.", "label": i % 3}
+        for i in range(30)
+    ]
+    table = pa.Table.from_pylist(rows)
+    encoded = table.set_column(1, "premise", pc.dictionary_encode(table.column("premise")))
+    large = table.set_column(2, "hypothesis", table.column("hypothesis").cast(pa.large_string()))
+    expected = to_arrow(list(convert(rows, NLI, seed=2, options=0.5)))
+    for data in (encoded, large):
+        assert convert_table(data, NLI, seed=2, options=0.5).equals(expected)

@@ -169,9 +169,22 @@ def _empty() -> pa.RecordBatch:
 
 
 def _is_text(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
-    )
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with dictionary-encoded text columns (as Parquet often reads them) decoded."""
+    columns = list(batch.columns)
+    changed = False
+    for index, column in enumerate(columns):
+        kind = column.type
+        if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+            columns[index] = pc.cast(column, kind.value_type)
+            changed = True
+    if not changed:
+        return batch
+    fields = [pa.field(f.name, c.type) for f, c in zip(batch.schema, columns, strict=True)]
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _constant(value: Any, count: int, kind: pa.DataType = _STRING) -> pa.Array:
@@ -266,6 +279,7 @@ class _Converter:
         rows = batch.num_rows
         if rows == 0:
             return _empty()
+        batch = _decoded(batch)
         parts: list[pa.Table] = []
         fit = self._prepare(batch)
         if fit is not None:
@@ -274,12 +288,11 @@ class _Converter:
             fallback = pc.indices_nonzero(pc.invert(fit))
         else:
             fallback = pa.array(range(rows), _I64)
-        columnar = rows - len(fallback)
-        if report is not None:
-            report.seen += columnar
-            report.valid += columnar
         if len(fallback):
             parts.append(self._per_row(batch, fallback, start, report))
+        elif report is not None:
+            report.seen += rows
+            report.valid += rows
         # The records back in the per-row order: each column gathered whole (taking from
         # many chunks costs several times more than from one array).
         whole = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
@@ -457,9 +470,14 @@ class _Converter:
         call = self.call
         records: list[Instruction] = []
         keys: list[int] = []
+        previous = -1
         for index, row in zip(rows.to_pylist(), batch.take(rows).to_pylist(), strict=True):
             if report is not None:
-                report.seen += 1
+                # The columnar rows before this one were valid; counted in row order, so a
+                # report stopped by "raise" reads as the per-row one does.
+                report.seen += index - previous
+                report.valid += index - previous - 1
+            previous = index
             try:
                 made = convert_row(row, call, self.picks)
             except DataError as err:
@@ -471,9 +489,13 @@ class _Converter:
             if report is not None:
                 report.valid += 1
             for slot, record in enumerate(made):
-                assert isinstance(record, Instruction)
+                assert isinstance(record, Instruction)  # convert_table makes no other
                 records.append(record)
                 keys.append(index * self.width + slot)
+        if report is not None:
+            tail = batch.num_rows - previous - 1
+            report.seen += tail
+            report.valid += tail
         table = to_arrow(records, record=Instruction)
         columns = [*table.columns[:5], _meta_storage(table.column("meta"))]
         return pa.Table.from_arrays([*columns, pa.array(keys, _I64)], schema=_PART)
