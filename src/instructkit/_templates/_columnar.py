@@ -25,7 +25,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from instructkit._arrow import arrow_schema, meta_text, to_arrow
+from instructkit._arrow import arrow_schema, json_text, meta_text, to_arrow
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Instruction
 from instructkit._reports import ItemReport, OnError
@@ -273,7 +273,11 @@ class _Converter:
         # Few-shot renders per row; per-row answer choices are lists (no label kernels).
         self.columnar = call.pool is None and self.task.choices is None
         # The provenance text splits at these: unique, and their own JSON text.
-        self.marks = (uuid.uuid4().hex, uuid.uuid4().hex)
+        self.marks = (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex)
+        # Per template and variant: the provenance text around what differs per row.
+        self.meta_pieces: dict[tuple[str, bool], tuple[str, str, tuple[str, ...]]] = {}
+        self.batch_ids = pa.array([], _STRING)
+        self.batch_datasets = pa.array([], _STRING)
 
     def batch(self, batch: pa.RecordBatch, start: int, report: ItemReport | None) -> Any:
         rows = batch.num_rows
@@ -363,6 +367,7 @@ class _Converter:
         gold = self._gold(batch)
         # The JSON text of the ids and names, once per batch (each group takes its rows').
         self.json_bodies = (_json_body(datasets), _json_body(ids))
+        self.batch_ids, self.batch_datasets = ids, datasets
         groups: list[tuple[int, Template, pa.Array]] = []
         for slot, picked in enumerate(slots):
             for position, template in enumerate(chosen):
@@ -382,10 +387,7 @@ class _Converter:
                 group = _Group(self, batch, template, rows, slot)
                 tables.extend(
                     group.render(
-                        pc.take(examples, rows),
-                        pc.take(ids, rows),
-                        pc.take(datasets, rows),
-                        None if gold is None else pc.take(gold, rows),
+                        pc.take(examples, rows), None if gold is None else pc.take(gold, rows)
                     )
                 )
         return tables, fit
@@ -501,8 +503,17 @@ class _Converter:
         return pa.Table.from_arrays([*columns, pa.array(keys, _I64)], schema=_PART)
 
 
+# Each row's variant of the options (an index into the list), and the variants present.
+_Variants = tuple[pa.Array, list[tuple[OptionStyle, tuple[int, ...]]]]
+
+
 class _Group:
-    """The rows of a batch that one template renders in one slot of their picks."""
+    """The rows of a batch that one template renders in one slot of their picks.
+
+    The rows showing options are rendered together: their option style and order (the
+    variant) only change the options block, the answer and the provenance's ``options``,
+    which are taken per row from small tables of the variants present.
+    """
 
     def __init__(
         self,
@@ -518,9 +529,7 @@ class _Group:
         self.rows = rows
         self.slot = slot
 
-    def render(
-        self, examples: pa.Array, ids: pa.Array, datasets: pa.Array, gold: pa.Array | None
-    ) -> list[pa.Table]:
+    def render(self, examples: pa.Array, gold: pa.Array | None) -> list[pa.Table]:
         owner = self.owner
         template = self.template
         task = template.task
@@ -540,63 +549,58 @@ class _Group:
             ]
         out: list[pa.Table] = []
         for with_options, members in variants:
-            if not len(members):
-                continue
-            if not with_options:
-                out.append(self._part(members, examples, ids, datasets, gold, None, None))
-                continue
-            for style, chosen in self._styles(pc.take(examples, members)):
-                picked = pc.take(members, chosen)
-                for order, inside in self._orders(pc.take(examples, picked)):
-                    part = pc.take(picked, inside)
-                    out.append(self._part(part, examples, ids, datasets, gold, style, order))
+            if len(members):
+                shown = self._variants(pc.take(examples, members)) if with_options else None
+                out.append(self._part(members, gold, shown))
         return out
 
-    def _styles(self, examples: pa.Array) -> list[tuple[OptionStyle, pa.Array]]:
-        candidates = candidate_styles(self.template, self.owner.settings)
-        if len(candidates) == 1:
-            return [(candidates[0], pa.array(range(len(examples)), _I64))]
-        canonical = style_order(candidates)
-        picks = _mod(draws(examples, purpose("options-style", self.template.id)), len(candidates))
-        out = []
-        for pick in pc.unique(picks).to_pylist():
-            out.append((candidates[canonical[pick]], pc.indices_nonzero(pc.equal(picks, pick))))
-        return out
-
-    def _orders(self, examples: pa.Array) -> list[tuple[tuple[int, ...], pa.Array]]:
-        labels = compiled(self.template).labels
+    def _variants(self, examples: pa.Array) -> _Variants:
+        """Each row's variant (an index into the list) and the variants: (style, order)."""
+        template = self.template
+        labels = compiled(template).labels
         assert labels is not None
         count = len(labels.texts)
-        if not self.owner.settings.shuffle_options:
-            return [(identity(count), pa.array(range(len(examples)), _I64))]
-        canonical = sorted_positions(labels.keys)
-        columns = _shuffled(examples, purpose("options-order", self.template.id), count, count)
-        # One number per permutation (positions in base ``count``) to group the rows by.
-        key = _constant(0, len(examples), _I64)
-        for column in columns:
-            key = pc.add(pc.multiply(key, count), column)
-        out = []
-        for value in pc.unique(key).to_pylist():
-            digits = []
-            rest = value
-            for _ in range(count):
-                rest, digit = divmod(rest, count)
-                digits.append(digit)
-            order = tuple(canonical[d] for d in reversed(digits))
-            out.append((order, pc.indices_nonzero(pc.equal(key, value))))
-        return out
+        candidates = candidate_styles(template, self.owner.settings)
+        rows = len(examples)
+        if len(candidates) == 1:
+            styles = _constant(0, rows, _I64)
+        else:
+            draw_ = draws(examples, purpose("options-style", template.id))
+            styles = _mod(draw_, len(candidates))
+        # An order is a permutation of the labels: a number in base ``count``.
+        shuffle = self.owner.settings.shuffle_options
+        orders = _constant(0, rows, _I64)
+        if shuffle:
+            code = purpose("options-order", template.id)
+            for column in _shuffled(examples, code, count, count):
+                orders = pc.add(pc.multiply(orders, count), column)
+        combined = pc.add(pc.multiply(styles, count**count), orders)
+        present = pc.unique(combined)
+        index = pc.cast(pc.index_in(combined, value_set=present), _I64)
+        canonical_styles = style_order(candidates)
+        canonical_labels = sorted_positions(labels.keys)
+        found = []
+        for value in present.to_pylist():
+            style_pick, key = divmod(value, count**count)
+            style = candidates[canonical_styles[style_pick]]
+            if shuffle:
+                digits = []
+                for _ in range(count):
+                    key, digit = divmod(key, count)
+                    digits.append(digit)
+                order = tuple(canonical_labels[d] for d in reversed(digits))
+            else:
+                order = identity(count)
+            found.append((style, order))
+        return index, found
 
     def _part(
         self,
         members: pa.Array,
-        examples: pa.Array,
-        ids: pa.Array,
-        datasets: pa.Array,
         gold: pa.Array | None,
-        style: OptionStyle | None,
-        order: tuple[int, ...] | None,
+        variants: _Variants | None,
     ) -> pa.Table:
-        """The records of ``members`` (positions in the group), all rendered alike."""
+        """The records of ``members`` (positions in the group), with or without options."""
         owner = self.owner
         template = self.template
         task = template.task
@@ -614,62 +618,90 @@ class _Group:
             assert row_gold is not None
             values[task.target] = pc.take(pa.array(labels.texts, _STRING), row_gold)
         response_values = values
-        options: RenderedOptions | None = None
-        if style is not None:
+        options_json = None
+        if variants is not None:
             assert labels is not None
-            assert order is not None
-            shown = tuple(labels.texts[i] for i in order)
-            options = fixed_options(style, shown, None)
-            values[OPTIONS_PLACEHOLDER] = options.block
+            index, found = variants
+            blocks: list[str] = []
+            answers: list[str] = []
+            texts: list[str] = []
+            size = len(labels.texts)
+            for style, order in found:
+                options = fixed_options(style, tuple(labels.texts[i] for i in order), None)
+                blocks.append(options.block)
+                shown = options.tokens if style.target == "marker" else options.texts
+                # The answer of gold label g is the one displayed where order puts g.
+                answers.extend(shown[order.index(g)] for g in range(size))
+                provenance = self._stand_in(options, order).provenance(owner.settings.seed)
+                texts.append(json_text(provenance["options"]))
+            values[OPTIONS_PLACEHOLDER] = pc.take(pa.array(blocks, _STRING), index)
+            options_json = pc.take(pa.array(texts, _STRING), index)
             if task.target in plan.used:
                 assert row_gold is not None
-                inverse = [0] * len(order)
-                for display, position in enumerate(order):
-                    inverse[position] = display
-                answers = options.tokens if style.target == "marker" else options.texts
-                display = pc.take(pa.array(inverse, _I64), row_gold)
+                where = pc.add(pc.multiply(index, size), row_gold)
                 response_values = {
                     **values,
-                    task.target: pc.take(pa.array(answers, _STRING), display),
+                    task.target: pc.take(pa.array(answers, _STRING), where),
                 }
-        texts: dict[str, Any] = {}
+        parts: dict[str, Any] = {}
         for part, pattern in plan.patterns.items():
-            pieces = pattern.pieces if style is not None else pattern.plain
+            pieces = pattern.pieces if variants is not None else pattern.plain
             source = response_values if part == "response" else values
-            texts[part] = _join(
+            parts[part] = _join(
                 [p if isinstance(p, str) else source[p.name] for p in pieces], count
             )
-        part_ids = pc.take(ids, members)
-        part_datasets = pc.take(datasets, members)
+        datasets = pc.take(owner.batch_datasets, rows)
         record_ids = pc.binary_join_element_wise(
-            part_datasets, "/", part_ids, f"/{template.id}", ""
+            datasets, "/", pc.take(owner.batch_ids, rows), f"/{template.id}", ""
         )
         return pa.table(
             {
-                "instruction": texts["instruction"],
+                "instruction": parts["instruction"],
                 "input": _constant("", count),
-                "response": texts["response"],
-                "system": texts.get("system", pa.nulls(count, _STRING)),
+                "response": parts["response"],
+                "system": parts.get("system", pa.nulls(count, _STRING)),
                 "id": record_ids,
-                "meta": self._meta(rows, options, order),
+                "meta": self._meta(rows, options_json),
                 _KEY: pc.add(pc.multiply(rows, owner.width), self.slot),
             },
             schema=_PART,
         )
 
-    def _meta(
+    def _meta(self, rows: pa.Array, options_json: pa.Array | None) -> pa.Array:
+        """The meta JSON text: a stand-in's provenance, split where rows differ."""
+        owner = self.owner
+        shown = options_json is not None
+        key = (self.template.id, shown)
+        pieces = owner.meta_pieces.get(key)
+        if pieces is None:
+            pieces = owner.meta_pieces[key] = self._meta_pieces(shown)
+        head, middle, rest = pieces
+        parts: list[Any] = [
+            head,
+            pc.take(owner.json_bodies[0], rows),
+            middle,
+            pc.take(owner.json_bodies[1], rows),
+        ]
+        if options_json is not None:
+            before, tail = rest
+            parts += [before, options_json, tail]
+        else:
+            parts.append(rest[0])
+        return pc.binary_join_element_wise(*parts, "")
+
+    def _stand_in(
         self,
-        rows: pa.Array,
         options: RenderedOptions | None,
         order: tuple[int, ...] | None,
-    ) -> pa.Array:
-        """The meta JSON text: the provenance of a stand-in row, split at its dataset and id."""
-        owner = self.owner
-        dataset_mark, id_mark = owner.marks
-        stand_in = Rendered(
+        *,
+        dataset: str = "",
+        example_id: str = "",
+    ) -> Rendered:
+        """A rendering of this template whose provenance is every row's, but for the row."""
+        return Rendered(
             template=self.template,
-            example_id=id_mark,
-            dataset=dataset_mark,
+            example_id=example_id,
+            dataset=dataset,
             system=None,
             instruction="",
             response="",
@@ -677,14 +709,26 @@ class _Group:
             order=order,
             picks={},
         )
-        text = meta_text({PROVENANCE_KEY: stand_in.provenance(owner.settings.seed, [], 0)})
+
+    def _meta_pieces(self, shown: bool) -> tuple[str, str, tuple[str, ...]]:
+        owner = self.owner
+        dataset_mark, id_mark, options_mark = owner.marks
+        labels = compiled(self.template).labels
+        options = None
+        if shown:
+            # Any style will do: its options object is replaced by the mark below.
+            assert labels is not None
+            style = candidate_styles(self.template, owner.settings)[0]
+            options = fixed_options(style, labels.texts, None)
+        order = identity(len(labels.texts)) if labels is not None and shown else None
+        stand_in = self._stand_in(options, order, dataset=dataset_mark, example_id=id_mark)
+        provenance = stand_in.provenance(owner.settings.seed)
+        if shown:
+            provenance["options"] = options_mark
+        text = meta_text({PROVENANCE_KEY: provenance})
         head, rest = text.split(dataset_mark)
-        middle, tail = rest.split(id_mark)
-        return pc.binary_join_element_wise(
-            head,
-            pc.take(owner.json_bodies[0], rows),
-            middle,
-            pc.take(owner.json_bodies[1], rows),
-            tail,
-            "",
-        )
+        middle, rest = rest.split(id_mark)
+        if not shown:
+            return head, middle, (rest,)
+        before, tail = rest.split(f'"{options_mark}"')
+        return head, middle, (before, tail)
