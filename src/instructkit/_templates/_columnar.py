@@ -2,10 +2,11 @@
 
 The seeded picks are computed for the batch at once (``_hashing`` gives the same numbers per
 column as per row), the rows are grouped by what was picked (template, with or without
-options, option style, option order), and each group is rendered by joining the pattern's
-literal pieces with its field columns (``binary_join_element_wise``). The provenance is
-the same JSON text for every row of a group but for the dataset and the example id, so it
-is joined the same way.
+options), and each group is rendered by joining the pattern's literal pieces with its field
+columns (``binary_join_element_wise``); the option style and order of a row showing options
+pick its block, answer and provenance ``options`` from small tables. The provenance is the
+same JSON text for every row of a group but for the dataset, the example id and the
+options, so it is joined the same way.
 
 Rows this path cannot render exactly take the per-row path of
 :func:`~instructkit.convert` instead, so the result is always the same: rows without an id
