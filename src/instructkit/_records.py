@@ -64,6 +64,7 @@ __all__ = [
     "check_meta_limits",
     "check_text",
     "check_turns",
+    "construct_record",
     "content_text",
     "has_images",
     "resolve_record_type",
@@ -773,6 +774,30 @@ class Conversation(Record):
             id=self.id,
             meta=meta,
         )
+
+
+_new = object.__new__
+# pydantic keeps these in slots; their descriptors set them without a name lookup.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def construct_record(cls: type[_R], values: dict[str, Any], fields_set: set[str]) -> _R:
+    """A record of ``cls`` holding ``values``, built the way ``model_construct`` does.
+
+    Nothing is checked: the caller guarantees the record's rules, and gives every field in
+    field order (pydantic serialises a model's ``__dict__`` in its order) and the fields set
+    as validation would have recorded them. About ten times cheaper than
+    ``model_construct``, which looks up every field's default.
+    """
+    record: _R = _new(cls)
+    _set_dict(record, values)
+    _set_fields_set(record, fields_set)
+    _set_extra(record, None)
+    _set_private(record, None)
+    return record
 
 
 def split_input(text: str, offset: object) -> tuple[str, str]:

@@ -236,9 +236,7 @@ def test_round_trip_laws(
     check_laws(data.draw(records), dialect, layout)
 
 
-@given(
-    iks.conversations(min_exchanges=1, max_exchanges=1, max_system_turns=0, max_tool_calls=0)
-)
+@given(iks.conversations(min_exchanges=1, max_exchanges=1, max_system_turns=0, max_tool_calls=0))
 def test_alpaca_reads_one_plain_exchange_back_as_the_instruction_it_is(
     chat: ik.Conversation,
 ) -> None:

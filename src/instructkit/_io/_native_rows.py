@@ -38,6 +38,7 @@ from instructkit._records import (
     check_json_text,
     check_message,
     check_turns,
+    construct_record,
 )
 
 __all__ = ["build_native", "native_duplicate_free"]
@@ -87,13 +88,7 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _build(cls: type[Record], values: dict[str, Any]) -> Any:
-    # What pydantic's model_construct does, minus its generality.
-    record = _new(cls)
-    _set_dict(record, values)
-    _set_fields_set(record, set(values))
-    _set_extra(record, None)
-    _set_private(record, None)
-    return record
+    return construct_record(cls, values, set(values))
 
 
 def _optional_text(value: Any) -> bool:

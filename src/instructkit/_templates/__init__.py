@@ -82,6 +82,7 @@ is ``convert(..., fewshot=FewShot(pool=train_rows, k=3))``; mixtures are
 
 from __future__ import annotations
 
+from instructkit._templates._columnar import convert_table
 from instructkit._templates._convert import convert
 from instructkit._templates._fewshot import FewShot
 from instructkit._templates._lint import LINT_CODES, LintFinding, lint_templates
@@ -111,6 +112,7 @@ __all__ = [
     "Task",
     "Template",
     "convert",
+    "convert_table",
     "lint_templates",
     "load_templates",
     "mix",

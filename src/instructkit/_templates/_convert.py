@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
@@ -20,7 +21,7 @@ from instructkit._templates._fewshot import (
     fit_budget,
     flan_prompt,
 )
-from instructkit._templates._hashing import Ranking, stable_unit
+from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled, unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import (
     PROVENANCE_KEY,
@@ -33,7 +34,7 @@ from instructkit._templates._render import (
 )
 from instructkit._templates._template import Template
 
-__all__ = ["convert"]
+__all__ = ["Call", "Picks", "check_call", "convert", "convert_row", "options_code"]
 
 Output = Literal["instruction", "conversation"]
 
@@ -220,6 +221,70 @@ def convert(
         >>> report.summary()
         '2 seen, 1 valid, 1 rejected, 0 blank'
     """
+    call = check_call(
+        templates,
+        seed=seed,
+        dataset=dataset,
+        per_example=per_example,
+        options=options,
+        option_styles=option_styles,
+        shuffle_options=shuffle_options,
+        fewshot=fewshot,
+        record=record,
+        id_field=id_field,
+        on_error=on_error,
+        report=report,
+    )
+    progress = check_progress(progress)
+    return _run(
+        track(
+            iter_rows(rows),
+            progress,
+            desc=f"convert {dataset or call.templates[0].task.name}",
+            unit="rows",
+            # The rows as given know their length (a list, a table, a dataset); the lazy
+            # rows made of them do not. Nothing is asked of them with progress off.
+            total=known_length(rows) if progress is not False else None,
+        ),
+        call,
+        report,
+    )
+
+
+@dataclass(frozen=True)
+class Call:
+    """The checked arguments of one conversion, shared by the per-row and columnar paths."""
+
+    templates: tuple[Template, ...]
+    settings: Settings
+    count: int
+    every: bool
+    rate: float
+    pool: Pool | None
+    output: Output
+    on_error: OnError
+
+
+def check_call(
+    templates: Template | Sequence[Template],
+    *,
+    seed: object,
+    dataset: object,
+    per_example: object,
+    options: object,
+    option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None,
+    shuffle_options: object,
+    fewshot: object,
+    record: object,
+    id_field: object,
+    on_error: object,
+    report: ItemReport | None,
+) -> Call:
+    """Check a conversion's arguments (before any row is read).
+
+    Raises:
+        ConfigurationError: a bad argument (see :func:`convert`).
+    """
     items = _check_templates(templates)
     count = _check_per_example(per_example, len(items))
     rate = _check_options(options)
@@ -243,94 +308,108 @@ def convert(
         id_field=id_field,
     )
     pool = Pool(fewshot, items[0].task, id_field) if fewshot is not None else None
-    progress = check_progress(progress)
-    return _run(
-        track(
-            iter_rows(rows),
-            progress,
-            desc=f"convert {dataset or items[0].task.name}",
-            unit="rows",
-            # The rows as given know their length (a list, a table, a dataset); the lazy
-            # rows made of them do not. Nothing is asked of them with progress off.
-            total=known_length(rows) if progress is not False else None,
-        ),
-        items,
-        settings,
+    return Call(
+        templates=items,
+        settings=settings,
         count=count,
         every=per_example == "all",
         rate=rate,
         pool=pool,
         output=output,
         on_error=policy,
-        report=report,
     )
 
 
-def _run(
-    rows: Iterable[Mapping[str, Any]],
-    templates: tuple[Template, ...],
-    settings: Settings,
-    *,
-    count: int,
-    every: bool,
-    rate: float,
-    pool: Pool | None,
-    output: Output,
-    on_error: OnError,
-    report: ItemReport | None,
-) -> Iterator[Any]:
-    ranking = None if every else Ranking([t.id for t in templates], "template")
+TEMPLATE_PURPOSE = "template"
+"""The purpose of the pick of templates for a row."""
+
+
+class Picks:
+    """The seeded picks of templates (and options) for a row, prepared once per call.
+
+    Templates are drawn from the set sorted by id (so the order they were listed in does not
+    matter): the first ``count`` of a seeded shuffle (see ``_hashing``). With ``every``, each
+    row gets every template, in the given order.
+    """
+
+    __slots__ = ("canonical", "code", "every", "given", "options")
+
+    def __init__(self, templates: Sequence[Template], *, every: bool = False) -> None:
+        self.given = list(templates)
+        self.every = every
+        self.canonical = tuple(sorted(templates, key=lambda t: t.id))
+        self.code = purpose_code(TEMPLATE_PURPOSE)
+        self.options = {t.id: options_code(t) for t in templates}
+
+    def templates(self, example: int, count: int) -> list[Template]:
+        """The templates for the example with hash ``example``, best first."""
+        if self.every:
+            return self.given
+        canonical = self.canonical
+        if count == 1:
+            return [canonical[draw(example, self.code) % len(canonical)]]
+        return [canonical[i] for i in shuffled(example, self.code, len(canonical), count)]
+
+
+def options_code(template: Template) -> int:
+    """The purpose code of "does this (row, template) show its options"."""
+    return purpose_code(f"with-options:{template.id}")
+
+
+def _run(rows: Iterable[Mapping[str, Any]], call: Call, report: ItemReport | None) -> Iterator[Any]:
+    plan = Picks(call.templates, every=call.every)
     for index, row in enumerate(rows):
         if report is not None:
             report.seen += 1
         try:
-            records = _convert_row(row, templates, settings, count, ranking, rate, pool, output)
+            records = convert_row(row, call, plan)
         except DataError as err:
             located = err.located(row=index)
             if report is None:
                 raise located from err
-            report.reject(located, on_error=on_error)
+            report.reject(located, on_error=call.on_error)
             continue
         if report is not None:
             report.valid += 1
         yield from records
 
 
-def _convert_row(
-    row: Mapping[str, Any],
-    templates: tuple[Template, ...],
-    settings: Settings,
-    count: int,
-    ranking: Ranking | None,
-    rate: float,
-    pool: Pool | None,
-    output: Output,
+def convert_row(
+    row: Mapping[str, Any], call: Call, plan: Picks
 ) -> list[Instruction | Conversation]:
-    if not isinstance(row, Mapping):
+    """The records of one row (all of its picked templates), or the error that rejects it.
+
+    Raises:
+        DataError: the row cannot be rendered with one of its templates.
+    """
+    if row.__class__ is not dict and not isinstance(row, Mapping):
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
+    templates = call.templates
+    settings = call.settings
+    rate = call.rate
     task = templates[0].task
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
-    if ranking is None:  # every template, in the given order
-        chosen = list(templates)
-    elif count == 1:
-        chosen = [templates[ranking.first(settings.seed, dataset, example_id)]]
-    else:
-        order = ranking.order(settings.seed, dataset, example_id)
-        chosen = [templates[i] for i in order[:count]]
+    example = seeded(settings.seed, dataset).example(example_id)
     out: list[Instruction | Conversation] = []
-    for template in chosen:
+    for template in plan.templates(example, call.count):
         with_options = rate >= 1.0 or (
-            rate > 0.0
-            and stable_unit(settings.seed, dataset, example_id, f"with-options:{template.id}")
-            < rate
+            rate > 0.0 and unit(draw(example, plan.options[template.id])) < rate
         )
         target = render_row(
-            template, row, settings, with_options=with_options, example_id=example_id
+            template,
+            row,
+            settings,
+            with_options=with_options,
+            example_id=example_id,
+            example=example,
+            dataset=dataset,
         )
-        out.append(_assemble(target, row, templates, settings, pool, output, with_options))
+        out.append(
+            _assemble(target, row, templates, settings, call.pool, call.output, with_options)
+        )
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,17 +12,13 @@ import orjson
 
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Message
-from instructkit._templates._hashing import stable_index, stable_ranked, stable_unit
+from instructkit._templates._hashing import draw, purpose_code, seeded, unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import Rendered, Settings, example_id_of, render_row
 from instructkit._templates._task import Task
 from instructkit._templates._template import Template
 
 __all__ = ["FewShot", "Pool", "Shots", "content_key"]
-
-# Below this pool size every pool row is ranked per example (exact, O(pool)); above it,
-# seeded probing keeps the cost per example O(k) whatever the pool size.
-_RANK_ALL_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -139,6 +135,7 @@ class Pool:
     keys: list[str] = field(default_factory=list)
     usable: list[bool] = field(default_factory=list)
     rank_keys: list[str] = field(default_factory=list)
+    canonical: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for row in self.shots.pool:
@@ -153,21 +150,23 @@ class Pool:
                 self.keys.append("")
                 self.usable.append(False)
         self.rank_keys = self._distinct_keys()
+        # The pool sorted by its keys, so that the order of the pool rows does not matter.
+        self.canonical = sorted(range(len(self.ids)), key=self.rank_keys.__getitem__)
 
-    def candidates(self, settings: Settings, dataset: str, example_id: str) -> list[int]:
-        """Pool indices in this example's seeded order of preference (possibly with repeats)."""
-        n = len(self.ids)
-        if n == 0:
-            return []
-        if n <= _RANK_ALL_LIMIT:
-            return stable_ranked(
-                list(range(n)), self.rank_keys, settings.seed, dataset, example_id, "exemplar"
-            )
-        attempts = 8 * self.shots.k + 32
-        return [
-            stable_index(settings.seed, dataset, example_id, f"exemplar:{i}", n)
-            for i in range(attempts)
-        ]
+    def candidates(self, example: int) -> Iterator[int]:
+        """Pool indices in the seeded order of preference of the example with this hash.
+
+        A Fisher-Yates shuffle of the sorted pool, made lazily (only the swaps it made are
+        kept), so the cost per example grows with the exemplars taken, not the pool size.
+        """
+        code = purpose_code("exemplar")
+        swapped: dict[int, int] = {}
+        remaining = len(self.canonical)
+        for step in range(remaining):
+            other = step + draw(example, code, step) % (remaining - step)
+            found = swapped.get(other, other)
+            swapped[other] = swapped.get(step, step)
+            yield self.canonical[found]
 
     def _distinct_keys(self) -> list[str]:
         # Ranking needs distinct keys: the pool ids, made unique by position where they repeat.
@@ -200,16 +199,17 @@ def choose_exemplars(
     """Draw up to ``k`` renderable exemplars for ``target`` (before the length budget)."""
     shots = pool.shots
     dataset = target.dataset
+    example = seeded(settings.seed, dataset).example(target.example_id)
     if shots.probability < 1.0 and (
-        stable_unit(settings.seed, dataset, target.example_id, f"fewshot:{target.template.id}")
-        >= shots.probability
+        unit(draw(example, purpose_code(f"fewshot:{target.template.id}"))) >= shots.probability
     ):
         return []
     target_key = content_key(target_row, target.template.task)
     seen_keys = {target_key}
     style: OptionStyle | None = target.options.style if target.options is not None else None
     chosen: list[Rendered] = []
-    for index in pool.candidates(settings, dataset, target.example_id):
+    canonical = sorted(templates, key=lambda t: t.id)
+    for index in pool.candidates(example):
         if len(chosen) >= shots.k:
             break
         if not pool.usable[index]:
@@ -218,14 +218,8 @@ def choose_exemplars(
             continue
         template = target.template
         if shots.mixed_templates and len(templates) > 1:
-            template = stable_ranked(
-                list(templates),
-                [t.id for t in templates],
-                settings.seed,
-                dataset,
-                target.example_id,
-                f"exemplar-template:{len(chosen)}",
-            )[0]
+            code = purpose_code(f"exemplar-template:{len(chosen)}")
+            template = canonical[draw(example, code) % len(canonical)]
         try:
             rendered = render_row(
                 template,

@@ -6,31 +6,218 @@ several gold answers, whether a mixture keeps it) is a pure function of
 which process renders it, or how the stream was sharded, so any record can be re-rendered in
 isolation and gives the same result.
 
-BLAKE2b is used rather than :func:`hash` (salted per process for strings) or
-:class:`random.Random` (whose derived methods may change between Python versions).
+How the number for one choice is made, in three steps:
+
+1. **A key per call**: the first 16 bytes of BLAKE2b of the compact JSON array
+   ``[seed, dataset]``, read as two little-endian 64-bit words ``k0, k1`` (once per
+   ``(seed, dataset)``; :class:`Seeded`).
+2. **One hash per example**: the example id's UTF-8 bytes, read as little-endian 64-bit
+   words (the last one zero-padded), are absorbed one by one into
+   ``h = k0 XOR (length * GOLDEN)`` with ``h = mix(h XOR word)``; the example's hash is
+   ``mix(h XOR k1)``. ``mix`` is SplitMix64's finaliser, a bijection of 64-bit integers, so
+   two ids of one length never collide.
+3. **One draw per decision**: a decision with a purpose (``"template"``,
+   ``"with-options:nli-3"``) draws from SplitMix64 seeded with the example's hash XOR the
+   purpose's code (the first 8 bytes of BLAKE2b of the purpose's UTF-8, little-endian):
+   draw ``j`` is ``mix(state + (j + 1) * GOLDEN)``. A yes/no with probability ``p`` is
+   ``(draw >> 11) * 2**-53 < p``; an index in ``range(n)`` is ``draw % n``; a seeded order
+   of ``n`` items is a Fisher-Yates shuffle of them sorted by their keys, draw ``j``
+   choosing the item for position ``j``.
+
+So a row costs one hash of its id, and each decision a few integer operations, instead of
+one BLAKE2b per candidate. Everything here is plain 64-bit integer arithmetic, so the same
+numbers are computed for a whole Arrow column at once (:meth:`Seeded.examples`,
+:func:`draws`), which is what columnar conversion relies on to pick exactly what the per-row
+path picks. BLAKE2b is used for the keys rather than :func:`hash` (salted per process for
+strings); these are for sampling, not for security.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["Ranking", "stable_bits", "stable_index", "stable_ranked", "stable_unit"]
+__all__ = [
+    "Seeded",
+    "draw",
+    "draws",
+    "purpose_code",
+    "seeded",
+    "shuffled",
+    "stable_bits",
+    "stable_index",
+    "stable_ranked",
+    "stable_unit",
+    "unit",
+    "units",
+]
 
 _T = TypeVar("_T")
-_SCALE = float(1 << 64)
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_UNIT = 2.0**-53
 _blake2b = hashlib.blake2b
-_dumps = orjson.dumps
+_U64 = pa.uint64()
+
+
+def _mix(z: int) -> int:
+    # SplitMix64's finaliser: every output bit depends on every input bit.
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def _u64(value: int) -> pa.Scalar:
+    return pa.scalar(value, _U64)
+
+
+def _mix_array(z: Any) -> Any:
+    # _mix over a uint64 column: Arrow's unchecked multiply wraps modulo 2**64, as & _MASK.
+    z = pc.multiply(pc.bit_wise_xor(z, pc.shift_right(z, _u64(30))), _u64(_M1))
+    z = pc.multiply(pc.bit_wise_xor(z, pc.shift_right(z, _u64(27))), _u64(_M2))
+    return pc.bit_wise_xor(z, pc.shift_right(z, _u64(31)))
+
+
+@functools.lru_cache(maxsize=65536)
+def purpose_code(purpose: str) -> int:
+    """The 64-bit code of a purpose (the first 8 bytes of its BLAKE2b, little-endian)."""
+    data = purpose.encode("utf-8", "surrogatepass")
+    return int.from_bytes(_blake2b(data, digest_size=8).digest(), "little")
+
+
+class Seeded:
+    """The key of one ``(seed, dataset)``: hashes example ids into 64-bit numbers.
+
+    Args:
+        seed: The user's seed.
+        dataset: The dataset (or mixture source) name.
+
+    Example:
+        >>> keyed = Seeded(0, "snli")
+        >>> keyed.example("ex-1") == Seeded(0, "snli").example("ex-1") != keyed.example("ex-2")
+        True
+    """
+
+    __slots__ = ("_k0", "_k1")
+
+    def __init__(self, seed: int, dataset: str) -> None:
+        digest = _blake2b(orjson.dumps([seed, dataset]), digest_size=16).digest()
+        self._k0 = int.from_bytes(digest[:8], "little")
+        self._k1 = int.from_bytes(digest[8:], "little")
+
+    def example(self, example_id: str) -> int:
+        """The example's 64-bit hash under this key (step 2 of the module's definition)."""
+        data = example_id.encode("utf-8", "surrogatepass")
+        size = len(data)
+        h = self._k0 ^ ((size * _GOLDEN) & _MASK)
+        # _mix, inlined: this runs once per row of every conversion.
+        for start in range(0, size, 8):
+            z = h ^ int.from_bytes(data[start : start + 8], "little")
+            z = ((z ^ (z >> 30)) * _M1) & _MASK
+            z = ((z ^ (z >> 27)) * _M2) & _MASK
+            h = z ^ (z >> 31)
+        z = h ^ self._k1
+        z = ((z ^ (z >> 30)) * _M1) & _MASK
+        z = ((z ^ (z >> 27)) * _M2) & _MASK
+        return z ^ (z >> 31)
+
+    def examples(self, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """:meth:`example` of every id of a text column, as a ``uint64`` array.
+
+        Args:
+            ids: Text ids without nulls (``string``, ``large_string`` or a binary type).
+
+        Returns:
+            One hash per id, computed with Arrow kernels (no Python object per id).
+        """
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+        if pa.types.is_string(ids.type):
+            ids = ids.cast(pa.binary())
+        elif pa.types.is_large_string(ids.type):
+            ids = ids.cast(pa.large_binary())
+        count = len(ids)
+        sizes = pc.cast(pc.binary_length(ids), pa.int64())
+        h = pc.bit_wise_xor(pc.multiply(pc.cast(sizes, _U64), _u64(_GOLDEN)), _u64(self._k0))
+        longest = pc.max(sizes).as_py() if count else 0
+        if longest:
+            offsets_type = pa.int64() if pa.types.is_large_binary(ids.type) else pa.int32()
+            buffers = ids.buffers()
+            all_offsets = pa.Array.from_buffers(
+                offsets_type, ids.offset + count + 1, [None, buffers[1]]
+            )
+            starts = pc.cast(all_offsets.slice(ids.offset, count), pa.int64())
+            data = buffers[2]
+            assert data is not None
+            octets = pa.Array.from_buffers(pa.uint8(), data.size, [None, data])
+            for word_start in range(0, longest, 8):
+                word = None
+                for shift in range(8):
+                    position = word_start + shift
+                    inside = pc.greater(sizes, position)
+                    where = pc.if_else(inside, pc.add(starts, position), 0)
+                    octet = pc.if_else(inside, pc.take(octets, where), 0)
+                    part = pc.shift_left(pc.cast(octet, _U64), _u64(8 * shift))
+                    word = part if word is None else pc.bit_wise_or(word, part)
+                mixed = _mix_array(pc.bit_wise_xor(h, word))
+                h = pc.if_else(pc.greater(sizes, word_start), mixed, h)
+        return _mix_array(pc.bit_wise_xor(h, _u64(self._k1)))
+
+
+@functools.lru_cache(maxsize=1024)
+def seeded(seed: int, dataset: str) -> Seeded:
+    """The :class:`Seeded` key of ``(seed, dataset)``, made once and kept."""
+    return Seeded(seed, dataset)
+
+
+def draw(example: int, code: int, step: int = 0) -> int:
+    """Draw ``step`` of the decision with purpose code ``code`` for an example's hash."""
+    z = ((example ^ code) + (step + 1) * _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def draws(examples: pa.Array, code: int, step: int = 0) -> pa.Array:
+    """:func:`draw` for a ``uint64`` column of example hashes."""
+    state = pc.add(pc.bit_wise_xor(examples, _u64(code)), _u64(((step + 1) * _GOLDEN) & _MASK))
+    return _mix_array(state)
+
+
+def unit(bits: int) -> float:
+    """A number in ``[0, 1)`` from a draw: its top 53 bits, exactly."""
+    return (bits >> 11) * _UNIT
+
+
+def units(bits: pa.Array) -> pa.Array:
+    """:func:`unit` for a ``uint64`` column of draws (the same floats, bit for bit)."""
+    return pc.multiply(pc.cast(pc.shift_right(bits, _u64(11)), pa.float64()), _UNIT)
+
+
+def shuffled(example: int, code: int, count: int, take: int | None = None) -> list[int]:
+    """The first ``take`` (default all) positions of a seeded shuffle of ``range(count)``.
+
+    A Fisher-Yates shuffle whose step ``j`` swaps position ``j`` with ``j + draw(j) % (count
+    - j)``; stopping early gives the same prefix as shuffling everything.
+    """
+    positions = list(range(count))
+    last = count if take is None else min(take, count)
+    for step in range(last):
+        other = step + draw(example, code, step) % (count - step)
+        positions[step], positions[other] = positions[other], positions[step]
+    return positions[:last]
 
 
 def stable_bits(seed: int, dataset: str, example_id: str, purpose: str) -> int:
-    """A 64-bit integer determined only by the four arguments.
-
-    It is the first 8 bytes (big-endian) of the BLAKE2b hash of the compact JSON array
-    ``[seed, dataset, example_id, purpose]``.
+    """A 64-bit integer determined only by the four arguments (see the module docstring).
 
     Args:
         seed: The user's seed.
@@ -40,11 +227,9 @@ def stable_bits(seed: int, dataset: str, example_id: str, purpose: str) -> int:
             that different choices about one example are independent.
 
     Returns:
-        An integer in ``[0, 2**64)``.
+        An integer in ``[0, 2**64)``: the first draw of that decision.
     """
-    # JSON framing keeps ("a|b", "c") and ("a", "b|c") apart, unlike joining with a separator.
-    key = _dumps([seed, dataset, example_id, purpose])
-    return int.from_bytes(_blake2b(key, digest_size=8).digest(), "big")
+    return draw(seeded(seed, dataset).example(example_id), purpose_code(purpose))
 
 
 def stable_unit(seed: int, dataset: str, example_id: str, purpose: str) -> float:
@@ -55,7 +240,7 @@ def stable_unit(seed: int, dataset: str, example_id: str, purpose: str) -> float
         >>> a == stable_unit(0, "snli", "ex-1", "with-options") and 0.0 <= a < 1.0
         True
     """
-    return stable_bits(seed, dataset, example_id, purpose) / _SCALE
+    return unit(stable_bits(seed, dataset, example_id, purpose))
 
 
 def stable_index(seed: int, dataset: str, example_id: str, purpose: str, n: int) -> int:
@@ -63,25 +248,13 @@ def stable_index(seed: int, dataset: str, example_id: str, purpose: str, n: int)
     return stable_bits(seed, dataset, example_id, purpose) % n
 
 
-def _head(seed: int, dataset: str, example_id: str) -> bytes:
-    # The JSON array of stable_bits up to its last item: compact JSON of [a, b, c, d] is the
-    # bytes of [a, b, c] without the "]", a ",", then d and "]". Ranking many keys for one
-    # example then serialises the shared part once.
-    return _dumps([seed, dataset, example_id])[:-1] + b","
-
-
-def _tail(purpose: str) -> bytes:
-    return _dumps(purpose) + b"]"
-
-
 def stable_ranked(
     items: Sequence[_T], keys: Sequence[str], seed: int, dataset: str, example_id: str, purpose: str
 ) -> list[_T]:
     """``items`` in a seeded order that does not depend on the order they were given in.
 
-    Each item is ranked by :func:`stable_bits` of ``f"{purpose}:{key}"`` for its own key (a
-    template id, a label value as text), so adding an item moves others only relative to it,
-    and reordering the input changes nothing.
+    The items are sorted by their keys (a template id, a label value as text), then
+    shuffled by the decision ``purpose`` (see :func:`shuffled`).
 
     Args:
         items: What to order.
@@ -94,64 +267,6 @@ def stable_ranked(
     Returns:
         A new list.
     """
-    head = _head(seed, dataset, example_id)
-    ranks = [
-        int.from_bytes(_blake2b(head + _tail(f"{purpose}:{key}"), digest_size=8).digest(), "big")
-        for key in keys
-    ]
-    # The key breaks (astronomically unlikely) hash ties so the order stays input-independent.
-    order = sorted(range(len(items)), key=lambda i: (ranks[i], keys[i]))
-    return [items[i] for i in order]
-
-
-class Ranking:
-    """:func:`stable_ranked` for a fixed list of keys and one purpose, prepared once.
-
-    Converting a dataset ranks the same template ids (or option style names) for every
-    example; this keeps their serialised form so each example only hashes.
-
-    Args:
-        keys: The distinct keys (at least one), in the order positions refer to.
-        purpose: What the order is for.
-
-    Example:
-        >>> ranking = Ranking(["b", "a", "c"], "template")
-        >>> order = ranking.order(0, "snli", "ex-1")
-        >>> [["b", "a", "c"][i] for i in order] == stable_ranked(
-        ...     ["b", "a", "c"], ["b", "a", "c"], 0, "snli", "ex-1", "template")
-        True
-    """
-
-    __slots__ = ("_keys", "_tails")
-
-    def __init__(self, keys: Sequence[str], purpose: str) -> None:
-        self._keys = tuple(keys)
-        self._tails = tuple(_tail(f"{purpose}:{key}") for key in self._keys)
-
-    def order(self, seed: int, dataset: str, example_id: str) -> list[int]:
-        """The positions of the keys, best ranked first (as :func:`stable_ranked` orders them)."""
-        head = _head(seed, dataset, example_id)
-        # Big-endian digests of one length sort as the integers stable_bits makes of them.
-        ranked = sorted(
-            zip(
-                [_blake2b(head + tail, digest_size=8).digest() for tail in self._tails],
-                self._keys,
-                range(len(self._keys)),
-                strict=True,
-            )
-        )
-        # Keys are distinct, so a (rank, key) pair never ties and the position never decides.
-        return [position for _, _, position in ranked]
-
-    def first(self, seed: int, dataset: str, example_id: str) -> int:
-        """The position of the best ranked key (``order(...)[0]``, without sorting)."""
-        head = _head(seed, dataset, example_id)
-        best = min(
-            zip(
-                [_blake2b(head + tail, digest_size=8).digest() for tail in self._tails],
-                self._keys,
-                range(len(self._keys)),
-                strict=True,
-            )
-        )
-        return best[2]
+    canonical = sorted(range(len(items)), key=keys.__getitem__)
+    example = seeded(seed, dataset).example(example_id)
+    return [items[canonical[i]] for i in shuffled(example, purpose_code(purpose), len(canonical))]

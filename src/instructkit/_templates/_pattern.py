@@ -7,6 +7,7 @@ without-options variant, so that rendering never parses text again.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from instructkit._templates._task import OPTIONS_PLACEHOLDER
@@ -43,11 +44,16 @@ class Pattern:
         pieces: Literal text (escapes already resolved) and slots, in order.
         plain: The pieces of the without-options variant: the ``{options}`` slot and the
             whitespace that leads into it removed.
+        formatted: ``pieces`` as a :meth:`str.format_map` pattern (literal braces doubled),
+            which joins the pieces in C, the cost of one call per rendering.
+        plain_formatted: ``plain`` as a :meth:`str.format_map` pattern.
     """
 
     raw: str
     pieces: tuple[Piece, ...]
     plain: tuple[Piece, ...]
+    formatted: str
+    plain_formatted: str
 
     @property
     def slots(self) -> tuple[Slot, ...]:
@@ -143,7 +149,15 @@ def parse_pattern(text: str) -> Pattern:
             i += 1
     if literal:
         pieces.append("".join(literal))
-    return Pattern(text, tuple(pieces), _without_options(pieces))
+    plain = _without_options(pieces)
+    return Pattern(text, tuple(pieces), plain, _formatted(pieces), _formatted(plain))
+
+
+def _formatted(pieces: Sequence[Piece]) -> str:
+    return "".join(
+        p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{" + p.name + "}"
+        for p in pieces
+    )
 
 
 def _without_options(pieces: list[Piece]) -> tuple[Piece, ...]:

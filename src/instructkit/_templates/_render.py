@@ -18,8 +18,8 @@ import orjson
 
 from instructkit._errors import ConfigurationError, TemplateError
 from instructkit._limits import INT_MAX, INT_MIN
-from instructkit._records import Instruction, JsonValue
-from instructkit._templates._hashing import Ranking, stable_index, stable_ranked
+from instructkit._records import Instruction, JsonValue, construct_record
+from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
 from instructkit._templates._options import (
     DEFAULT_OPTION_STYLES,
     OptionStyle,
@@ -27,7 +27,6 @@ from instructkit._templates._options import (
     render_options,
     resolve_style,
 )
-from instructkit._templates._pattern import Slot
 from instructkit._templates._row_values import (
     gold_index,
     label_space,
@@ -44,13 +43,19 @@ __all__ = [
     "PROVENANCE_KEY",
     "Rendered",
     "Settings",
+    "candidate_styles",
     "check_dataset",
     "check_marker_variant",
     "example_id_of",
+    "fixed_options",
+    "identity",
     "instruction_record",
+    "purpose",
     "render",
     "render_row",
     "resolve_styles",
+    "sorted_positions",
+    "style_order",
 ]
 
 PROVENANCE_KEY = "provenance"
@@ -210,9 +215,13 @@ def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
     return "h" + hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rendered:
-    """One row rendered with one template, before it becomes a record."""
+    """One row rendered with one template, before it becomes a record (never changed after).
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, a cost
+    paid for every rendering.
+    """
 
     template: Template
     example_id: str
@@ -270,22 +279,64 @@ class Rendered:
         return f"{self.dataset}/{self.example_id}/{self.template.id}"
 
 
-def _join(pieces: Sequence[str | Slot], values: Mapping[str, str]) -> str:
-    return "".join([p if isinstance(p, str) else values[p.name] for p in pieces])
+@functools.lru_cache(maxsize=4096)
+def sorted_positions(keys: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of ``keys`` in the order of the keys.
+
+    A seeded order starts from it, so that it does not depend on the order the keys were
+    listed in.
+    """
+    return tuple(sorted(range(len(keys)), key=keys.__getitem__))
+
+
+_STYLE_ORDERS: dict[int, tuple[tuple[OptionStyle, ...], tuple[int, ...]]] = {}
+
+
+def style_order(candidates: tuple[OptionStyle, ...]) -> tuple[int, ...]:
+    """:func:`sorted_positions` of the styles' names: a style is drawn from this order."""
+    # Keyed by the tuple's identity (hashing styles hashes all their fields); the entry
+    # holds the tuple, so its identity is not reused while the entry exists.
+    found = _STYLE_ORDERS.get(id(candidates))
+    if found is None or found[0] is not candidates:
+        if len(_STYLE_ORDERS) >= 4096:
+            _STYLE_ORDERS.clear()
+        found = _STYLE_ORDERS[id(candidates)] = (
+            candidates,
+            sorted_positions(tuple(s.name for s in candidates)),
+        )
+    return found[1]
+
+
+@functools.lru_cache(maxsize=256)
+def identity(count: int) -> tuple[int, ...]:
+    """``(0, 1, ..., count - 1)``: the order of options that are not shuffled."""
+    return tuple(range(count))
 
 
 @functools.lru_cache(maxsize=4096)
-def _ranking(purpose: str, keys: tuple[str, ...]) -> Ranking:
-    # Templates and their candidate styles or labels repeat for every row of a dataset.
-    return Ranking(keys, purpose)
+def purpose(prefix: str, name: str) -> int:
+    """The purpose code of ``f"{prefix}:{name}"`` (``name``: a template id, a field name)."""
+    # Cached: the same few repeat for every row of a dataset.
+    return purpose_code(f"{prefix}:{name}")
 
 
-@functools.lru_cache(maxsize=4096)
-def _fixed_options(
+_FIXED_OPTIONS: dict[tuple[int, tuple[str, ...], int | None], RenderedOptions] = {}
+
+
+def fixed_options(
     style: OptionStyle, shown: tuple[str, ...], answer: int | None
 ) -> RenderedOptions:
+    """:func:`render_options` of a fixed label space's texts, made once and kept."""
     # A fixed label space has few orders and styles, so its blocks repeat row after row.
-    return render_options(style, shown, answer=answer)
+    # Keyed by the style's identity (hashing a style hashes all its fields); the block
+    # keeps its style alive, so the identity is not reused while the entry exists.
+    key = (id(style), shown, answer)
+    found = _FIXED_OPTIONS.get(key)
+    if found is None:
+        if len(_FIXED_OPTIONS) >= 4096:
+            _FIXED_OPTIONS.clear()
+        found = _FIXED_OPTIONS[key] = render_options(style, shown, answer=answer)
+    return found
 
 
 @functools.cache
@@ -293,18 +344,23 @@ def _default_styles() -> tuple[OptionStyle, ...]:
     return resolve_styles(None)
 
 
+def candidate_styles(template: Template, settings: Settings) -> tuple[OptionStyle, ...]:
+    """The option styles a row's style is drawn from: the template's, else the call's."""
+    return compiled(template).styles or settings.styles or _default_styles()
+
+
 def _pick_style(
     template: Template,
     styles: tuple[OptionStyle, ...],
     settings: Settings,
-    dataset: str,
-    example_id: str,
+    example: int,
 ) -> OptionStyle:
     candidates = styles or settings.styles or _default_styles()
     if len(candidates) == 1:
         return candidates[0]
-    ranking = _ranking(f"options-style:{template.id}", tuple(s.name for s in candidates))
-    return candidates[ranking.first(settings.seed, dataset, example_id)]
+    canonical = style_order(candidates)
+    pick = draw(example, purpose("options-style", template.id)) % len(candidates)
+    return candidates[canonical[pick]]
 
 
 def check_marker_variant(template: Template, *, with_options: bool | float) -> None:
@@ -349,6 +405,8 @@ def render_row(
     *,
     with_options: bool,
     example_id: str | None = None,
+    example: int | None = None,
+    dataset: str | None = None,
     style: OptionStyle | None = None,
 ) -> Rendered:
     """Render ``row`` with ``template`` (the engine behind :func:`render` and ``convert``).
@@ -359,6 +417,10 @@ def render_row(
         settings: Seed, dataset name, default option styles, shuffling, id field.
         with_options: Render the with-options variant (else the without-options one).
         example_id: The example id, if already known.
+        example: The example's hash under ``(seed, dataset)`` (see ``_hashing``), if
+            already known.
+        dataset: The row's dataset name (``settings.dataset_for(task, row)``), if already
+            known.
         style: Force this option style (few-shot exemplars follow their target's style).
 
     Returns:
@@ -368,14 +430,17 @@ def render_row(
         TemplateError: the row lacks a field, has a value of the wrong kind, a label outside
             the label space, or renders an empty text.
     """
-    if not isinstance(row, Mapping):
+    if row.__class__ is not dict and not isinstance(row, Mapping):
         raise TemplateError(
             f"expected a row mapping field names to values, got {type(row).__name__}"
         )
     plan = compiled(template)
     task = template.task
-    dataset = settings.dataset_for(task, row)
+    if dataset is None:
+        dataset = settings.dataset_for(task, row)
     ex_id = example_id if example_id is not None else example_id_of(row, task, settings.id_field)
+    if example is None:
+        example = seeded(settings.seed, dataset).example(ex_id)
     used = plan.used
     labelled = task.labels is not None or task.choices is not None
     shows_options = with_options and plan.uses_options and labelled
@@ -392,17 +457,15 @@ def render_row(
     if shows_options:
         assert space is not None
         chosen = (
-            style
-            if style is not None
-            else _pick_style(template, plan.styles, settings, dataset, ex_id)
+            style if style is not None else _pick_style(template, plan.styles, settings, example)
         )
         options, order = _options_block(
-            template, space, gold, chosen, settings, dataset, ex_id, fixed=plan.labels is not None
+            template, space, gold, chosen, settings, example, fixed=plan.labels is not None
         )
         text_values[OPTIONS_PLACEHOLDER] = options.block
     elif plan.uses_options:
         text_values[OPTIONS_PLACEHOLDER] = ""
-    picks = _field_texts(task, row, used, space, gold, settings, dataset, ex_id, text_values)
+    picks = _field_texts(task, row, used, space, gold, example, text_values)
     response_values = text_values
     if options is not None and options.answer is not None and task.target in used:
         if options.answer not in options.answers:  # pragma: no cover - guarded invariant
@@ -413,9 +476,8 @@ def render_row(
         response_values = {**text_values, task.target: options.answer}
     texts: dict[str, str | None] = {"system": None}
     for part, pattern in plan.patterns.items():
-        rendered = _join(
-            pattern.pieces if shows_options else pattern.plain,
-            response_values if part == "response" else text_values,
+        rendered = (pattern.formatted if shows_options else pattern.plain_formatted).format_map(
+            response_values if part == "response" else text_values
         )
         if not rendered.strip():
             raise TemplateError(
@@ -443,23 +505,24 @@ def _options_block(
     gold: int | None,
     style: OptionStyle,
     settings: Settings,
-    dataset: str,
-    ex_id: str,
+    example: int,
     *,
     fixed: bool,
 ) -> tuple[RenderedOptions, tuple[JsonValue, ...]]:
     """The options block in its (possibly shuffled) order, and that order for provenance."""
+    if fixed and not settings.shuffle_options:
+        # The common case: the labels in their own order, one block per (style, answer).
+        return fixed_options(style, space.texts, gold), identity(len(space.texts))
     positions = list(range(len(space.texts)))
     if settings.shuffle_options:
-        purpose = f"options-order:{template.id}"
-        if fixed:
-            positions = _ranking(purpose, space.keys).order(settings.seed, dataset, ex_id)
-        else:
-            positions = stable_ranked(positions, space.keys, settings.seed, dataset, ex_id, purpose)
+        # Shuffled from the labels sorted by key, so their listed order does not matter.
+        canonical = sorted_positions(space.keys)
+        code = purpose("options-order", template.id)
+        positions = [canonical[i] for i in shuffled(example, code, len(canonical))]
     shown = tuple([space.texts[i] for i in positions])
     answer = positions.index(gold) if gold is not None else None
     if fixed:
-        return _fixed_options(style, shown, answer), tuple(positions)
+        return fixed_options(style, shown, answer), tuple(positions)
     return render_options(style, shown, answer=answer), tuple(positions)
 
 
@@ -469,9 +532,7 @@ def _field_texts(
     used: tuple[str, ...],
     space: LabelSpace | None,
     gold: int | None,
-    settings: Settings,
-    dataset: str,
-    ex_id: str,
+    example: int,
     out: dict[str, str],
 ) -> dict[str, int]:
     """Put the text of every field the template uses into ``out``; return the picks made.
@@ -510,11 +571,7 @@ def _field_texts(
                     f"expected at least one alternative in field {name!r}, got []",
                     loc=f"$.{name}",
                 )
-            index = (
-                0
-                if len(items) == 1
-                else stable_index(settings.seed, dataset, ex_id, f"pick:{name}", len(items))
-            )
+            index = 0 if len(items) == 1 else draw(example, purpose("pick", name)) % len(items)
             if len(items) > 1:
                 picks[name] = index
             out[name] = items[index]
@@ -649,13 +706,23 @@ def instruction_record(
         and instruction
         and response
         and record_id
-        and _utf8(instruction)
-        and _utf8(response)
-        and _utf8(record_id)
-        and (system is None or (system != "" and _utf8(system)))
+        # isascii first, inline: almost every text is ASCII, and this runs per record.
+        and (instruction.isascii() or _utf8(instruction))
+        and (response.isascii() or _utf8(response))
+        and (record_id.isascii() or _utf8(record_id))
+        and (system is None or (system != "" and (system.isascii() or _utf8(system))))
     ):
-        return Instruction.model_construct(
-            instruction=instruction, response=response, system=system, id=record_id, meta=meta
+        return construct_record(
+            Instruction,
+            {
+                "instruction": instruction,
+                "input": "",
+                "response": response,
+                "system": system,
+                "id": record_id,
+                "meta": meta,
+            },
+            {"instruction", "response", "system", "id", "meta"},
         )
     return Instruction(
         instruction=instruction, response=response, system=system, id=record_id, meta=meta
