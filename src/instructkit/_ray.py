@@ -296,7 +296,9 @@ def write_parquet(
     Raises:
         ConfigurationError: a bad argument, or a path that is not ``.parquet``.
         DataError: a batch whose columns are not a record type's, or a bad row (the first
-            one, located within its batch).
+            one, located within its batch). Ray hands an error raised in a worker back
+            wrapped in its ``UserCodeException`` unless the dataset's ``DataContext`` has
+            ``raise_original_map_exception = True``; then it is instructkit's own error.
     """
     if not os.fspath(path).lower().endswith(_PARQUET):
         raise ConfigurationError(f"expected a .parquet destination, got {os.fspath(path)!r}")
