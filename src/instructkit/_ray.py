@@ -303,6 +303,8 @@ def write_parquet(
     if not os.fspath(path).lower().endswith(_PARQUET):
         raise ConfigurationError(f"expected a .parquet destination, got {os.fspath(path)!r}")
     kind = resolve_record_type(record) if record is not None else None
+    # The workers' current folder is not the driver's: they get the absolute path.
+    path = os.path.abspath(os.fspath(path))
     options: dict[str, Any] = {
         "compression": compression,
         "compression_level": compression_level,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import instructkit as ik
@@ -32,27 +32,39 @@ import instructkit.ray as ikr  # noqa: E402  (after the skip: it needs Ray)
 
 pytestmark = [
     pytest.mark.xdist_group("ray"),
-    # Ray's own modules warn about their deprecations on import and at shutdown.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::FutureWarning"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    # Ray warns about its own deprecations from inside its modules.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
 ]
 
-FEW = settings(max_examples=8, deadline=None)
+# local_ray only makes sure that Ray runs, which holds for every example alike.
+FEW = settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 TEMPLATES = builtin_templates("nli")
 
 
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
+def _start_ray() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     # instructkit's own errors (with their location) instead of Ray's UserCodeException.
     context.raise_original_map_exception = True
+
+
+@pytest.fixture(scope="session")
+def session_ray() -> Iterator[None]:
     yield
-    ray.shutdown()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def local_ray(session_ray: None) -> None:
+    # Started once; again only if something stopped it (the example in docs/scale.md stops
+    # the Ray it started, as a user's script would).
+    if not ray.is_initialized():
+        _start_ray()
 
 
 def make_rows(n: int) -> list[dict[str, Any]]:
@@ -246,3 +258,16 @@ def test_write_refuses_other_formats(local_ray: None, tmp_path: Path) -> None:
     source = ray.data.from_arrow(ik.to_arrow(_instructions(3, "a")))
     with pytest.raises(ConfigurationError, match=r"expected a \.parquet destination"):
         ikr.write_parquet(source, tmp_path / "train.jsonl")
+
+
+def test_a_relative_destination_is_the_drivers(
+    local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ray's workers run in folders of their own: a relative path must still mean the
+    # driver's folder.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    source = ray.data.from_arrow(ik.to_arrow(_instructions(4, "a")))
+    result = ikr.write_parquet(source, "out/train.parquet")
+    assert [p.parent for p in result.paths] == [tmp_path / "out"]
+    assert ik.read_table(list(result.paths)).num_rows == 4
