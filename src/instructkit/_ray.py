@@ -27,7 +27,6 @@ import pyarrow as pa
 import ray.data
 
 from instructkit._arrow import (
-    arrow_schema,
     conform_table,
     from_arrow,
     record_type_of,
@@ -36,7 +35,7 @@ from instructkit._arrow import (
 )
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._io import ShardSet, WriteResult, check_max_rows, write_parquet_table
-from instructkit._records import RECORD_TYPES, Record, resolve_record_type
+from instructkit._records import Record, resolve_record_type
 from instructkit._reports import OnError
 from instructkit._templates import (
     BatchConverter,
@@ -329,11 +328,11 @@ def write_parquet(
 
 def _empty_record_type(dataset: ray.data.Dataset) -> type[Record]:
     schema = dataset.schema()
-    names = [] if schema is None else list(schema.names)
-    for kind in RECORD_TYPES:
-        if set(names) == set(arrow_schema(kind).names):
-            return kind
-    raise ConfigurationError(
-        "expected record= (Instruction, Conversation or Preference) for a dataset without "
-        f"rows, got none, and columns {names}"
-    )
+    arrow = getattr(schema, "base_schema", None)
+    kind = record_type_of(arrow) if isinstance(arrow, pa.Schema) else None
+    if kind is None:
+        raise ConfigurationError(
+            "expected record= (Instruction, Conversation or Preference) for a dataset without "
+            f"rows, got none, and columns {None if schema is None else list(schema.names)}"
+        )
+    return kind

@@ -252,6 +252,9 @@ def test_an_empty_dataset_writes_one_empty_shard(local_ray: None, tmp_path: Path
     assert [p.name for p in result.paths] == ["train-00000-of-00001.parquet"]
     assert result.rows == 0
     assert ik.read_table(list(result.paths)).num_rows == 0
+    # Without record=, the columns tell the record type.
+    again = ikr.write_parquet(empty, tmp_path / "again.parquet")
+    assert ik.read_table(list(again.paths)).schema.equals(arrow_schema(Instruction))
 
 
 def test_write_refuses_other_formats(local_ray: None, tmp_path: Path) -> None:
