@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from instructkit._arrow import storage_schema, to_arrow
+from instructkit._arrow import to_arrow
 from instructkit._errors import ConfigurationError
 from instructkit._records import Instruction
 from instructkit._reports import OnError
@@ -37,10 +37,11 @@ class BatchConverter:
       :class:`~instructkit.Instruction`, equal to ``to_arrow(list(convert(rows, ...)))``.
     * Hugging Face ``datasets``: ``dataset.map(BatchConverter(...), batched=True,
       num_proc=N, remove_columns=dataset.column_names)``; a batch is a mapping of column
-      names to lists, and so is the result: the Instruction columns, with ``meta`` as its
-      JSON text (the schema's storage form, :func:`~instructkit.arrow.storage_schema`), so
-      that ``datasets`` infers nothing from its content. ``from_arrow`` and ``read`` take such
-      columns back as they are.
+      names to lists (or a table, with ``with_format("arrow")``), and the result is the same
+      table. ``datasets`` takes its types as they are: ``meta`` becomes its ``Json()``
+      feature (Python values when read), as in instructkit's Parquet files, and no column is
+      typed from the first batch alone (a first batch without a system prompt would
+      otherwise fix ``system`` as null).
 
     The records of a row depend only on the row and the arguments, never on the batch it
     came in, so any split of the rows into batches, in any order, gives the same records.
@@ -76,8 +77,8 @@ class BatchConverter:
         >>> converter(pa.table({"id": ["a"], "question": ["2+2?"], "answer": ["4"]}))[
         ...     "instruction"].to_pylist()
         ['Q: 2+2?']
-        >>> converter({"id": ["a"], "question": ["2+2?"], "answer": ["4"]})["meta"][0][:15]
-        '{"provenance":{'
+        >>> converter({"id": ["a"], "question": ["2+2?"], "answer": ["4"]})["id"].to_pylist()
+        ['qa/a/qa-1']
     """
 
     def __init__(
@@ -119,7 +120,7 @@ class BatchConverter:
         ids = ", ".join(t.id for t in self._templates)
         return f"BatchConverter([{ids}], seed={self._arguments['seed']!r})"
 
-    def __call__(self, batch: Any) -> Any:
+    def __call__(self, batch: Any) -> pa.Table:
         """Convert one batch.
 
         Args:
@@ -127,8 +128,8 @@ class BatchConverter:
                 mapping of column names to equally long lists (``datasets``' batches).
 
         Returns:
-            A :class:`pyarrow.Table` for Arrow input; a ``dict`` of the Instruction columns
-            (``meta`` as JSON text) for a mapping.
+            A :class:`pyarrow.Table` with :func:`~instructkit.arrow.arrow_schema` of
+            :class:`~instructkit.Instruction`, for either kind of batch.
 
         Raises:
             ConfigurationError: a batch of another kind.
@@ -138,9 +139,10 @@ class BatchConverter:
         if isinstance(batch, (pa.Table, pa.RecordBatch)):
             return self._convert_batch(batch)
         if isinstance(batch, Mapping):
-            table = self._convert_batch(pa.Table.from_pydict(dict(batch)))
-            plain = table.cast(storage_schema(table.schema))
-            return plain.to_pydict()
+            # A table, not a dict of lists: datasets would type each column from the first
+            # batch it writes, and a first batch without a system prompt would fix `system`
+            # as null and fail on the next.
+            return self._convert_batch(pa.Table.from_pydict(dict(batch)))
         raise ConfigurationError(
             "expected a batch as a pyarrow Table or RecordBatch, or a mapping of column names "
             f"to lists, got {type(batch).__name__}"
