@@ -30,6 +30,7 @@ MODULES = {
     "instructkit.adapters": "Dataset adapters.",
     "instructkit.curation": "Describing a set of records.",
     "instructkit.strategies": "Hypothesis strategies (imports Hypothesis).",
+    "instructkit.ray": "Ray Data: converting, mixing and writing from workers (imports Ray).",
 }
 
 

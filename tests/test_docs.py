@@ -28,7 +28,21 @@ def python_blocks(page: Path) -> list[str]:
     return FENCE.findall(page.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+# A page that starts a local Ray runs on the xdist worker of the Ray tests (see
+# tests/ray/test_ray.py), so that two Rays never run at once on the test machine.
+RAY_PAGES = {"scale.md"}
+# Ray warns about its own deprecations from inside its modules.
+RAY_MARKS = [
+    pytest.mark.xdist_group("ray"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(page, marks=RAY_MARKS) if page.name in RAY_PAGES else page for page in PAGES],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_markdown_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}

@@ -33,12 +33,15 @@ LAYERS: dict[str, int] = {
     "_io": 2,
     "_adapters": 2,
     "_describe": 2,
+    # Ray Data's workers (imports Ray; only the instructkit.ray face imports it)
+    "_ray": 2,
     # the public faces
     "__init__": 3,
     "adapters": 3,
     "arrow": 3,
     "curation": 3,
     "dialects": 3,
+    "ray": 3,
     "templates": 3,
     # strategies
     "_from_type": 4,

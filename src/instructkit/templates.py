@@ -18,6 +18,7 @@ from __future__ import annotations
 from instructkit._library import builtin_families, builtin_tasks, builtin_templates
 from instructkit._public import expose as _expose
 from instructkit._templates import (
+    BatchConverter,
     FewShot,
     LintFinding,
     Mixture,
@@ -36,6 +37,7 @@ from instructkit._templates import (
 )
 
 __all__ = [
+    "BatchConverter",
     "FewShot",
     "LintFinding",
     "Mixture",
@@ -58,6 +60,7 @@ __all__ = [
 
 _expose(
     __name__,
+    BatchConverter,
     FewShot,
     LintFinding,
     Mixture,

@@ -22,7 +22,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import instructkit._io._atomic as atomic
-from instructkit import Instruction, ShardSetError, read, read_raw, read_table, write
+from instructkit import (
+    ConfigurationError,
+    Instruction,
+    ShardSetError,
+    read,
+    read_raw,
+    read_table,
+    write,
+)
 
 posix_only = pytest.mark.skipif(atomic.fcntl is None, reason="needs fcntl locks and SIGKILL")
 
@@ -384,3 +392,36 @@ def test_after_any_writes_and_kills_readers_see_the_last_committed_set_or_refuse
                 got = "refused"
             assert got == ("refused" if broken else committed)
             assert outcome(listed(Path(folder), ".jsonl")) in (committed, "refused")
+
+
+def test_files_written_into_the_workspace_by_others_are_committed_as_shards(
+    tmp_path: Path,
+) -> None:
+    # How Ray workers' shards become a set: written in the workspace, adopted in order.
+    records = batch("w", 5)
+    parts = [records[:2], records[2:]]
+    with atomic.ShardSet(tmp_path / "train.jsonl", max_rows_per_file=None) as shards:
+        for index, part in enumerate(parts):
+            done = shards.workspace() / f"worker-{index}.jsonl"
+            write(part, done)
+            shards.adopt(done)
+    assert [p.name for p in shards.paths] == [
+        "train-00000-of-00002.jsonl",
+        "train-00001-of-00002.jsonl",
+    ]
+    with read(list(shards.paths)) as reader:
+        assert list(reader) == records
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_only_files_in_the_workspace_are_adopted(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.jsonl"
+    write(batch("o", 1), outside)
+    with atomic.ShardSet(tmp_path / "train.jsonl", max_rows_per_file=None) as shards:
+        with pytest.raises(ConfigurationError, match="expected a file in the shard set's"):
+            shards.adopt(outside)
+        shards.abort()
+    assert outside.exists()
+    assert not list(tmp_path.glob("train-*"))
+    with pytest.raises(ConfigurationError, match="already finished"):
+        shards.workspace()

@@ -10,7 +10,9 @@ the one table of formats, suffixes and shard names (and expands globs and folder
 from here, never from the modules inside.
 """
 
+from instructkit._io._atomic import ShardSet, check_max_rows
 from instructkit._io._llama_factory import llama_factory_dataset_info
+from instructkit._io._parquet_writer import write_parquet_table
 from instructkit._io._reader import Reader, ReadPosition, read, read_raw
 from instructkit._io._table import read_table
 from instructkit._io._writer import WriteResult, write
@@ -18,10 +20,13 @@ from instructkit._io._writer import WriteResult, write
 __all__ = [
     "ReadPosition",
     "Reader",
+    "ShardSet",
     "WriteResult",
+    "check_max_rows",
     "llama_factory_dataset_info",
     "read",
     "read_raw",
     "read_table",
     "write",
+    "write_parquet_table",
 ]

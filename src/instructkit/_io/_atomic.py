@@ -429,7 +429,7 @@ class ShardSet:
         paths: The final shard paths, filled in when the set is committed.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_rows_per_file: int) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, max_rows_per_file: int | None) -> None:
         self.max_rows_per_file = check_max_rows(max_rows_per_file)
         base, self.suffix = split_suffix(path)
         self.folder = base.parent
@@ -442,15 +442,43 @@ class ShardSet:
 
     def add(self) -> Path:
         """Create the next shard's (empty) temporary file and return its path."""
+        tmp = self.workspace() / f"{len(self._temps):0{SHARD_DIGITS}d}{self.suffix}"
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        self._temps.append(tmp)
+        return tmp
+
+    def workspace(self) -> Path:
+        """The set's hidden temporary folder, created on first use.
+
+        Other processes (workers on a file system the caller shares) may write finished
+        shards into it and hand them to :meth:`adopt`; whatever is left in it when the set
+        ends is removed with it.
+        """
         if self._done:
             raise ConfigurationError("expected an open ShardSet, got one already finished")
         if self._workspace is None:
             name = f"{self.stem}{self.suffix}"
             remove_stale_temps(self.folder, name)
             self._workspace, self._lock = _claim_temp(self.folder, name, directory=True)
-        tmp = self._workspace / f"{len(self._temps):0{SHARD_DIGITS}d}{self.suffix}"
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        self._temps.append(tmp)
+        return self._workspace
+
+    def adopt(self, file: str | os.PathLike[str]) -> Path:
+        """Take a finished file in :meth:`workspace` as the next shard.
+
+        Returns:
+            The shard's temporary path (the file has been moved there).
+
+        Raises:
+            ConfigurationError: ``file`` is not in the set's workspace (a rename from
+                elsewhere might cross file systems, and would not be atomic).
+        """
+        source = Path(file)
+        if source.parent != self.workspace():
+            raise ConfigurationError(
+                f"expected a file in the shard set's workspace {self.workspace()}, got {source}"
+            )
+        tmp = self.add()
+        os.replace(source, tmp)
         return tmp
 
     def __enter__(self) -> ShardSet:

@@ -41,6 +41,7 @@ from instructkit._arrow import (
     huggingface_metadata,
     json_text,
     record_batches,
+    record_type_of,
     resolve_record_type,
     retype,
     storage_type,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_ROW_GROUP_SIZE",
     "ParquetWritten",
     "write_parquet",
+    "write_parquet_table",
 ]
 
 DEFAULT_ROW_GROUP_SIZE = 100_000
@@ -660,6 +662,62 @@ def write_parquet(
         writer = _GroupedWriter(max_rows_per_file=max_rows, next_path=shards.add, **options)
         _drain(writer, tables, empty_schema)
     return ParquetWritten(list(shards.paths), writer.rows_per_file)
+
+
+def write_parquet_table(
+    table: pa.Table,
+    path: str | os.PathLike[str],
+    *,
+    compression: str = "zstd",
+    compression_level: int | None = None,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    metadata: Mapping[str, str] | None = None,
+) -> int:
+    """Write a table of records, already in its record type's schema, as one Parquet file.
+
+    The file is what :func:`write_parquet` writes for the same records (schema, footer,
+    compression, page checksums), but it is written in place, not atomically: this is for a
+    shard's temporary file, made atomic by the :class:`~instructkit._io._atomic.ShardSet`
+    that adopts it (as the shards Ray workers write).
+
+    Args:
+        table: A table whose schema is :func:`~instructkit.arrow.arrow_schema` of its record
+            type (as :func:`~instructkit._arrow.conform_table` returns it).
+        path: The file to create.
+        compression: As for :func:`write_parquet`.
+        compression_level: As for :func:`write_parquet`.
+        row_group_size: As for :func:`write_parquet`.
+        metadata: As for :func:`write_parquet`.
+
+    Returns:
+        The rows written.
+
+    Raises:
+        ConfigurationError: bad options, or a table of no record type's schema.
+    """
+    codec = compression.lower() if isinstance(compression, str) else compression
+    if codec not in _COMPRESSIONS:
+        raise ConfigurationError(
+            f"expected compression to be one of {list(_COMPRESSIONS)}, got {compression!r}"
+        )
+    check_positive("row_group_size", row_group_size)
+    kind = record_type_of(table.schema)
+    if kind is None or not table.schema.equals(arrow_schema(kind)):
+        raise ConfigurationError(
+            "expected a table with the schema of a record type (conform it first), "
+            f"got columns {table.schema.names}"
+        )
+    writer = _GroupedWriter(
+        compression=codec,
+        compression_level=compression_level,
+        row_group_size=row_group_size,
+        row_group_bytes=DEFAULT_ROW_GROUP_BYTES,
+        max_rows_per_file=None,
+        next_path=lambda: path,
+        footer=_footer(kind, NATIVE_DIALECT, True, metadata),
+    )
+    _drain(writer, iter([table]), arrow_schema(kind))
+    return writer.rows
 
 
 def _dialect_tables(

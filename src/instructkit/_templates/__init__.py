@@ -82,11 +82,20 @@ is ``convert(..., fewshot=FewShot(pool=train_rows, k=3))``; mixtures are
 
 from __future__ import annotations
 
+from instructkit._templates._batch import BatchConverter
 from instructkit._templates._columnar import convert_table
 from instructkit._templates._convert import convert
 from instructkit._templates._fewshot import FewShot
 from instructkit._templates._lint import LINT_CODES, LintFinding, lint_templates
-from instructkit._templates._mixture import Mixture, MixtureManifest, SourceStats, mix, plan_mixture
+from instructkit._templates._mixture import (
+    Mixture,
+    MixtureManifest,
+    SourceStats,
+    copies_in_mixture,
+    mix,
+    mix_key,
+    plan_mixture,
+)
 from instructkit._templates._options import (
     BUILTIN_OPTION_STYLES,
     DEFAULT_OPTION_STYLES,
@@ -102,6 +111,7 @@ __all__ = [
     "DEFAULT_OPTION_STYLES",
     "LINT_CODES",
     "PROVENANCE_KEY",
+    "BatchConverter",
     "FewShot",
     "FieldKind",
     "LintFinding",
@@ -113,9 +123,11 @@ __all__ = [
     "Template",
     "convert",
     "convert_table",
+    "copies_in_mixture",
     "lint_templates",
     "load_templates",
     "mix",
+    "mix_key",
     "plan_mixture",
     "render",
     "save_templates",

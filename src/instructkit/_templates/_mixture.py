@@ -17,7 +17,15 @@ from instructkit._records import Record
 from instructkit._templates._hashing import stable_unit
 from instructkit._templates._render import PROVENANCE_KEY
 
-__all__ = ["Mixture", "MixtureManifest", "SourceStats", "mix", "plan_mixture"]
+__all__ = [
+    "Mixture",
+    "MixtureManifest",
+    "SourceStats",
+    "copies_in_mixture",
+    "mix",
+    "mix_key",
+    "plan_mixture",
+]
 
 Source = Iterable[Record] | Callable[[], Iterable[Record]]
 
@@ -203,7 +211,12 @@ def plan_mixture(
     return {name: (shares[name], expected[name]) for name in sizes}
 
 
-def _record_key(record: Any) -> str:
+def mix_key(record: Any) -> str:
+    """What identifies a record in a mixture's seeded choice: its id, else a hash of its data.
+
+    Raises:
+        ConfigurationError: neither a record nor JSON data.
+    """
     record_id = getattr(record, "id", None)
     if isinstance(record_id, str) and record_id:
         return record_id
@@ -215,6 +228,18 @@ def _record_key(record: Any) -> str:
             f"expected records (or JSON data) in mixture sources, got {type(record).__name__}"
         ) from err
     return "h" + hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def copies_in_mixture(seed: int, source: str, key: str, probability: float) -> int:
+    """How many times the record ``key`` of ``source`` is in a mixture (0 when left out).
+
+    The whole part of ``probability`` always, plus one more with the probability of its
+    fraction, by a seeded hash of ``(seed, source, key)``: the choice depends on nothing
+    else, so any order or split of a source gives the same records.
+    """
+    u = stable_unit(seed, source, key, "mix")
+    whole = math.floor(probability)
+    return whole + (1 if u < probability - whole else 0)
 
 
 class Mixture:
@@ -285,9 +310,7 @@ class Mixture:
         seed = self.manifest.seed
         for record in iterator:
             stats.seen += 1
-            u = stable_unit(seed, name, _record_key(record), "mix")
-            whole = math.floor(stats.probability)
-            copies = whole + (1 if u < stats.probability - whole else 0)
+            copies = copies_in_mixture(seed, name, mix_key(record), stats.probability)
             if copies:
                 pending.extend([record] * copies)
                 return True
