@@ -53,11 +53,12 @@ _PARQUET = ".parquet"
 
 
 def convert(
-    dataset: ray.data.Dataset,
+    rows: ray.data.Dataset,
     templates: Template | Sequence[Template],
+    /,
     *,
     seed: int,
-    dataset_name: str | None = None,
+    dataset: str | None = None,
     per_example: int | Literal["all"] = 1,
     options: bool | float = True,
     option_styles: Sequence[str | OptionStyle] | str | OptionStyle | None = None,
@@ -74,11 +75,10 @@ def convert(
     (:func:`~instructkit.arrow.arrow_schema`).
 
     Args:
-        dataset: Rows of the task's fields (and ``id_field``).
+        rows: A Ray dataset of rows of the task's fields (and ``id_field``).
         templates: One template or several, all of one task.
         seed: The seed of every choice.
-        dataset_name: :func:`~instructkit.convert`'s ``dataset=`` (renamed here, where
-            ``dataset`` is the Ray dataset).
+        dataset: The dataset name, as for :func:`~instructkit.convert`.
         per_example: As for :func:`~instructkit.convert`.
         options: As for :func:`~instructkit.convert`.
         option_styles: As for :func:`~instructkit.convert`.
@@ -97,7 +97,7 @@ def convert(
     converter = BatchConverter(
         templates,
         seed=seed,
-        dataset=dataset_name,
+        dataset=dataset,
         per_example=per_example,
         options=options,
         option_styles=option_styles,
@@ -107,7 +107,7 @@ def convert(
         on_error=on_error,
     )
     batching: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
-    return dataset.map_batches(converter, batch_format="pyarrow", **batching)
+    return rows.map_batches(converter, batch_format="pyarrow", **batching)
 
 
 def _record_type(schema: pa.Schema, record: type[Record] | str | None, name: str) -> type[Record]:

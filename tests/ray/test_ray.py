@@ -123,7 +123,7 @@ def test_convert_gives_one_process_records_for_any_partitioning(
     if source is None:
         source = ray.data.from_items([{"id": "x", "premise": "p", "hypothesis": "h", "label": 0}])
         source = source.limit(0)
-    converted = ikr.convert(source, TEMPLATES, dataset_name="snli", batch_size=7, **arguments)
+    converted = ikr.convert(source, TEMPLATES, dataset="snli", batch_size=7, **arguments)
     assert collect(converted) == by_id(expected)
 
 

@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import instructkit as ik
-from instructkit import ConfigurationError, Instruction, Task, Template, TemplateError
+from instructkit import (
+    ConfigurationError,
+    DataError,
+    Instruction,
+    Task,
+    Template,
+    TemplateError,
+)
 from instructkit.arrow import arrow_schema
 from instructkit.templates import BatchConverter, FewShot
 
@@ -187,6 +194,8 @@ def test_other_batches_are_refused_and_bad_rows_raise() -> None:
     converter = BatchConverter(TEMPLATES, seed=0)
     with pytest.raises(ConfigurationError, match="got list"):
         converter(make_rows(2))
+    with pytest.raises(DataError, match="expected a batch of equally long columns"):
+        converter({"id": ["a", "b"], "premise": ["p", 3], "hypothesis": ["h", "h"]})
     rows = make_rows(3)
     rows[1]["label"] = 7
     with pytest.raises(TemplateError) as caught:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from instructkit._errors import ConfigurationError
+from instructkit._errors import ConfigurationError, DataError
 from instructkit._reports import OnError
 from instructkit._templates._columnar import convert_table
 from instructkit._templates._convert import convert
@@ -134,6 +134,8 @@ class BatchConverter:
 
         Raises:
             ConfigurationError: a batch of another kind.
+            DataError: a mapping whose columns Arrow cannot hold (unequal lengths, or two
+                types in one column).
             TemplateError: a row that cannot be rendered (its ``row`` counts within the
                 batch).
         """
@@ -143,7 +145,14 @@ class BatchConverter:
             # A table, not a dict of lists: datasets would type each column from the first
             # batch it writes, and a first batch without a system prompt would fix `system`
             # as null and fail on the next.
-            return self._convert_batch(pa.Table.from_pydict(dict(batch)))
+            try:
+                table = pa.Table.from_pydict(dict(batch))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+                raise DataError(
+                    "expected a batch of equally long columns, each of one type, got one "
+                    f"Arrow cannot hold: {err}"
+                ) from err
+            return self._convert_batch(table)
         raise ConfigurationError(
             "expected a batch as a pyarrow Table or RecordBatch, or a mapping of column names "
             f"to lists, got {type(batch).__name__}"
