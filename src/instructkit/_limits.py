@@ -142,7 +142,8 @@ def _tokens(text: bytes) -> Iterator[tuple[re.Match[bytes], Path, int]]:
             last_string = match.group()
             continue
         if first == _COLON:
-            if stack:
+            # Only an object has keys: a damaged line may hold "k": inside an array.
+            if stack and stack[-1][0]:
                 stack[-1][2] = _key(last_string)
             continue
         if first == _COMMA:

@@ -29,6 +29,7 @@ from instructkit import (
     DataError,
     Instruction,
     InstructkitError,
+    ItemReport,
     MalformedJSONError,
     read,
     read_raw,
@@ -487,3 +488,16 @@ def test_whitespace_before_a_json_array_is_sniffed_in_linear_time(
     with pytest.raises(DataError) as caught:
         list(read(path, dialect=None))
     assert caught.value.line == (2 << 20) + 1
+
+
+def test_a_damaged_line_with_keys_inside_an_array_is_an_ordinary_parse_error(
+    tmp_path: Path,
+) -> None:
+    # An object whose opening brace became "[": its "key": pairs sit in an array.
+    line = b'["instruction":"0","input":"","response":"' + b"0" * 64 + b'","meta":{}}\n'
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(line)
+    report = ItemReport()
+    assert list(read(path, on_error="collect", report=report)) == []
+    assert (report.seen, report.valid, report.rejected) == (1, 0, 1)
+    assert report.rejections[0].line == 1
