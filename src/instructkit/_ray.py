@@ -66,7 +66,7 @@ def convert(
     fewshot: FewShot | None = None,
     id_field: str = "id",
     on_error: OnError = "raise",
-    batch_size: int | None = None,
+    batch_size: int | None = 65_536,
 ) -> ray.data.Dataset:
     """Render a Ray dataset of rows with a task's templates, in the workers.
 
@@ -86,7 +86,10 @@ def convert(
         fewshot: As for :func:`~instructkit.convert`.
         id_field: As for :func:`~instructkit.convert`.
         on_error: Only ``"raise"`` (see :class:`~instructkit.templates.BatchConverter`).
-        batch_size: Rows per batch handed to a worker; ``None``: Ray's default.
+        batch_size: Rows per batch handed to a worker; ``None``: each block whole. Each
+            batch is converted column by column at a fixed cost per template, so batches of
+            tens of thousands of rows convert several times faster than Ray's default of
+            about a thousand.
 
     Returns:
         A lazy Ray dataset of Instruction rows.
@@ -106,8 +109,7 @@ def convert(
         id_field=id_field,
         on_error=on_error,
     )
-    batching: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
-    return rows.map_batches(converter, batch_format="pyarrow", **batching)
+    return rows.map_batches(converter, batch_format="pyarrow", batch_size=batch_size)
 
 
 def _record_type(schema: pa.Schema, record: type[Record] | str | None, name: str) -> type[Record]:
