@@ -188,6 +188,20 @@ def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
 
 
+def _gathered(columns: list[pa.ChunkedArray]) -> pa.Array:
+    """The pieces of one column as one array, released as they are copied."""
+    kind = columns[0].type
+    chunks = [chunk for column in columns for chunk in column.chunks]
+    columns.clear()
+    if len(chunks) == 1:
+        return chunks[0]
+    if not chunks:
+        return pa.array([], kind)
+    combined = pa.concat_arrays(chunks)
+    chunks.clear()
+    return combined
+
+
 def _constant(value: Any, count: int, kind: pa.DataType = _STRING) -> pa.Array:
     return pa.nulls(count, kind).fill_null(pa.scalar(value, kind))
 
@@ -288,8 +302,7 @@ class _Converter:
         parts: list[pa.Table] = []
         fit = self._prepare(batch)
         if fit is not None:
-            rendered, fit = self._render(batch, *fit)
-            parts.extend(rendered)
+            parts, fit = self._render(batch, *fit)
             fallback = pc.indices_nonzero(pc.invert(fit))
         else:
             fallback = pa.array(range(rows), _I64)
@@ -299,10 +312,13 @@ class _Converter:
             report.seen += rows
             report.valid += rows
         # The records back in the per-row order: each column gathered whole (taking from
-        # many chunks costs several times more than from one array).
-        whole = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        order = pc.sort_indices(whole.column(_KEY).combine_chunks())
-        columns = [pc.take(whole.column(name).combine_chunks(), order) for name in _SCHEMA.names]
+        # many chunks costs several times more than from one array), one column at a time,
+        # letting go of the groups' pieces of each column once it is gathered, so that the
+        # records are held about twice at the most rather than three times.
+        pieces = {name: [part.column(name) for part in parts] for name in _PART.names}
+        parts.clear()
+        order = pc.sort_indices(_gathered(pieces.pop(_KEY)))
+        columns = [pc.take(_gathered(pieces.pop(name)), order) for name in _SCHEMA.names]
         columns[-1] = pa.ExtensionArray.from_storage(_SCHEMA.field("meta").type, columns[-1])
         return pa.RecordBatch.from_arrays(columns, schema=_SCHEMA)
 
