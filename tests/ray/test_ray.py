@@ -211,6 +211,33 @@ def test_sharded_write_holds_the_records_for_any_partitioning(
     assert ik.read_table(list(result.paths)).num_rows == n
 
 
+def test_shards_written_by_workers_read_the_same_in_datasets_pyarrow_and_polars(
+    local_ray: None, tmp_path: Path
+) -> None:
+    # The consumers of a sharded set read every shard: what trains is what was converted.
+    import datasets
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    records = list(ik.convert(make_rows(40), TEMPLATES, seed=5, dataset="snli", options=0.5))
+    source = partitioned(ik.to_arrow(records), [7, 23, 31], random.Random(1))
+    result = ikr.write_parquet(source, tmp_path / "train.parquet", max_rows_per_file=16)
+    files = [str(path) for path in result.paths]
+    expected = {r.id: (r.instruction, r.response, r.meta) for r in records}
+
+    loaded = datasets.load_dataset("parquet", data_files=files, split="train")
+    assert {
+        row["id"]: (row["instruction"], row["response"], row["meta"]) for row in loaded
+    } == expected
+    table = pq.read_table(files[0]).schema
+    assert table.field("meta").type == arrow_schema(Instruction).field("meta").type
+    frame = pl.read_parquet(files)
+    assert {
+        row["id"]: (row["instruction"], row["response"], json.loads(row["meta"]))
+        for row in frame.iter_rows(named=True)
+    } == expected
+
+
 def test_a_failed_write_keeps_the_previous_set(local_ray: None, tmp_path: Path) -> None:
     records = list(ik.convert(make_rows(10), TEMPLATES, seed=3, dataset="snli"))
     first = ikr.write_parquet(
