@@ -15,9 +15,10 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from instructkit._errors import ConfigurationError, DataError
+from instructkit._records import Instruction
 from instructkit._reports import OnError
 from instructkit._templates._columnar import convert_table
-from instructkit._templates._convert import convert
+from instructkit._templates._convert import check_call
 from instructkit._templates._fewshot import FewShot
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._template import Template
@@ -113,9 +114,11 @@ class BatchConverter:
             "fewshot": fewshot,
             "id_field": id_field,
         }
-        # convert checks every argument when called, before it reads a row: do it now, so a
-        # mistake shows on the driver instead of in the first worker.
-        convert((), self._templates, **self._arguments)
+        # The checks convert and convert_table make, now: a mistake shows on the driver
+        # instead of in the first worker.
+        check_call(
+            self._templates, record=Instruction, on_error="raise", report=None, **self._arguments
+        )
 
     def __repr__(self) -> str:
         ids = ", ".join(t.id for t in self._templates)
