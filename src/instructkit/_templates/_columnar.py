@@ -1,32 +1,35 @@
 """Columnar conversion: a whole Arrow batch rendered with Arrow kernels, no object per row.
 
 The seeded picks are computed for the batch at once (``_hashing`` gives the same numbers per
-column as per row), the rows are grouped by what was picked (template, with or without
-options), and each group is rendered by joining the pattern's literal pieces with its field
-columns (``binary_join_element_wise``); the option style and order of a row showing options
-pick its block, answer and provenance ``options`` from small tables. The provenance is the
-same JSON text for every row of a group but for the dataset, the example id and the
-options, so it is joined the same way.
+column as per row). What a record's text is made of depends only on its *variant*: the
+template, whether it shows options, and their style and order. Each variant's texts
+(instruction, response, system, id and the provenance's JSON text) are literal pieces and
+references to per-row values (the row's fields, its label or answer, its dataset and id).
+The variants' pieces are aligned slot by slot, so every record's text is one join of the
+same number of pieces (``binary_join_element_wise``): a literal taken per record from the
+variants' texts, a value chosen per record from the columns. The records come out in row
+order, with no grouping and no reordering.
 
 Rows this path cannot render exactly take the per-row path of
-:func:`~instructkit.convert` instead, so the result is always the same: rows without an id
-(their id is a hash of their content), values of other kinds than text and fixed labels
-(alternatives, numbers, lists, per-row choices), values a row-level check would refuse
-(a missing field, a label outside the label space), rows whose text could render blank,
-and every row when few-shot exemplars are asked for.
+:func:`~instructkit.convert` instead, and their records are merged back in place, so the
+result is always the same: rows without an id (their id is a hash of their content), values
+of other kinds than text and fixed labels (alternatives, numbers, lists, per-row choices),
+values a row-level check would refuse (a missing field, a label outside the label space),
+rows whose text could render blank, and every row when few-shot exemplars are asked for.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from instructkit._arrow import arrow_schema, json_text, meta_text, to_arrow
+from instructkit._arrow import arrow_schema, meta_text, to_arrow
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Instruction
 from instructkit._reports import ItemReport, OnError
@@ -188,32 +191,21 @@ def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
 
 
-def _gathered(columns: list[pa.ChunkedArray]) -> pa.Array:
-    """The pieces of one column as one array, released as they are copied."""
-    kind = columns[0].type
-    chunks = [chunk for column in columns for chunk in column.chunks]
-    columns.clear()
-    if len(chunks) == 1:
-        return chunks[0]
-    if not chunks:
-        return pa.array([], kind)
-    combined = pa.concat_arrays(chunks)
-    chunks.clear()
-    return combined
-
-
 def _constant(value: Any, count: int, kind: pa.DataType = _STRING) -> pa.Array:
     return pa.nulls(count, kind).fill_null(pa.scalar(value, kind))
 
 
-def _mod(values: pa.Array, modulus: int) -> pa.Array:
+def _mod(values: pa.Array, modulus: int | pa.Array) -> pa.Array:
     # Arrow has no modulo kernel; unsigned integer division truncates.
-    divisor = pa.scalar(modulus, _U64)
+    divisor = modulus if isinstance(modulus, pa.Array) else pa.scalar(modulus, _U64)
     return pc.cast(pc.subtract(values, pc.multiply(pc.divide(values, divisor), divisor)), _I64)
 
 
-def _shuffled(examples: pa.Array, code: int, count: int, take: int) -> list[pa.Array]:
-    """``_hashing.shuffled`` per row: ``take`` columns of positions in ``range(count)``."""
+def _shuffled(examples: pa.Array, code: int | pa.Array, count: int, take: int) -> list[pa.Array]:
+    """``_hashing.shuffled`` per row: ``take`` columns of positions in ``range(count)``.
+
+    ``code`` is the decision's purpose code, or a ``uint64`` column of one per row.
+    """
     rows = len(examples)
     positions = [_constant(k, rows, _I64) for k in range(count)]
     for step in range(min(take, count)):
@@ -275,6 +267,42 @@ def _meta_storage(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, _STRING)
 
 
+@dataclass(frozen=True)
+class _Ref:
+    """A per-row value in a variant's text: a field's column, or one the converter makes."""
+
+    name: str
+
+
+# The values a variant's text takes per row besides the task's text fields. Their names are
+# not identifiers, so no field can be called so.
+_LABEL = _Ref(" label")  # the gold label's text
+_ANSWER = _Ref(" answer")  # the answer as the variant's options show it
+_DATASET = _Ref(" dataset")
+_EXAMPLE = _Ref(" example id")
+_DATASET_JSON = _Ref(" dataset json")
+_EXAMPLE_JSON = _Ref(" example id json")
+_NOTHING = _Ref(" nothing")  # fills the slots of a shorter variant: ""
+
+_Spec = tuple[str | _Ref, ...]
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """How the records of one (template, options shown, style, order) are made.
+
+    Each text is literal pieces and references to per-row values; ``system`` is ``None``
+    for a template without a system pattern.
+    """
+
+    instruction: _Spec
+    response: _Spec
+    system: _Spec | None
+    record_id: _Spec
+    meta: _Spec
+    answers: tuple[str, ...]  # per gold label index, the answer the response shows
+
+
 class _Converter:
     """Everything prepared once per call, then applied to each batch."""
 
@@ -287,40 +315,49 @@ class _Converter:
         self.width = len(self.templates) if call.every else call.count
         # Few-shot renders per row; per-row answer choices are lists (no label kernels).
         self.columnar = call.pool is None and self.task.choices is None
+        # The templates a row's picks index: the given order for "all", else by id.
+        self.chosen = self.templates if call.every else self.picks.canonical
+        labels = self.task.labels
+        self.label_count = 0 if labels is None else len(labels)
+        self.shuffle = self.settings.shuffle_options and self.label_count > 1
+        self.candidates = [candidate_styles(t, self.settings) for t in self.chosen]
+        self.style_span = max(len(c) for c in self.candidates)
+        self.order_span = self.label_count**self.label_count if self.shuffle else 1
         # The provenance text splits at these: unique, and their own JSON text.
         self.marks = (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex)
-        # Per template and variant: the provenance text around what differs per row.
-        self.meta_pieces: dict[tuple[str, bool], tuple[str, str, tuple[str, ...]]] = {}
-        self.batch_ids = pa.array([], _STRING)
-        self.batch_datasets = pa.array([], _STRING)
+        self.variants: dict[int, _Variant] = {}
 
     def batch(self, batch: pa.RecordBatch, start: int, report: ItemReport | None) -> Any:
         rows = batch.num_rows
         if rows == 0:
             return _empty()
         batch = _decoded(batch)
-        parts: list[pa.Table] = []
-        fit = self._prepare(batch)
-        if fit is not None:
-            parts, fit = self._render(batch, *fit)
-            fallback = pc.indices_nonzero(pc.invert(fit))
-        else:
-            fallback = pa.array(range(rows), _I64)
-        if len(fallback):
-            parts.append(self._per_row(batch, fallback, start, report))
-        elif report is not None:
-            report.seen += rows
-            report.valid += rows
-        # The records back in the per-row order: each column gathered whole (taking from
-        # many chunks costs several times more than from one array), one column at a time,
-        # letting go of the groups' pieces of each column once it is gathered, so that the
-        # records are held about twice at the most rather than three times.
-        pieces = {name: [part.column(name) for part in parts] for name in _PART.names}
-        parts.clear()
-        order = pc.sort_indices(_gathered(pieces.pop(_KEY)))
-        columns = [pc.take(_gathered(pieces.pop(name)), order) for name in _SCHEMA.names]
-        columns[-1] = pa.ExtensionArray.from_storage(_SCHEMA.field("meta").type, columns[-1])
-        return pa.RecordBatch.from_arrays(columns, schema=_SCHEMA)
+        prepared = self._prepare(batch)
+        if prepared is None:
+            # Every row per row: its records come in row order already.
+            part = self._per_row(batch, pa.array(range(rows), _I64), start, report)
+            return _record_batch(part.columns[:-1])
+        columns, fit = self._render(batch, *prepared)
+        fallback = pc.cast(pc.indices_nonzero(pc.invert(fit)), _I64)
+        if not len(fallback):
+            if report is not None:
+                report.seen += rows
+                report.valid += rows
+            return _record_batch(columns)
+        # Some rows take the per-row path: the others' records, and theirs, are merged back
+        # into the per-row order by each record's position (row * width + slot).
+        width = self.width
+        keep = _expanded(fit, width) if width > 1 else fit
+        positions = pc.cast(pc.indices_nonzero(keep), _I64)
+        rendered = [pc.filter(column, keep) for column in columns]
+        part = self._per_row(batch, fallback, start, report)
+        keys = pa.concat_arrays([positions, part.column(_KEY).combine_chunks()])
+        order = pc.sort_indices(keys)
+        merged = [
+            pc.take(pa.concat_arrays([ours, *theirs.chunks]), order)
+            for ours, theirs in zip(rendered, part.columns[:-1], strict=True)
+        ]
+        return _record_batch(merged)
 
     def _prepare(self, batch: pa.RecordBatch) -> tuple[pa.Array, ...] | None:
         """The rows the columnar path may take, their example hashes, ids and datasets."""
@@ -369,45 +406,193 @@ class _Converter:
         examples: pa.Array,
         ids: pa.Array,
         datasets: pa.Array,
-    ) -> tuple[list[pa.Table], pa.Array]:
-        """The records of the rows that stay fit, and the final mask of those rows."""
+    ) -> tuple[list[pa.Array], pa.Array]:
+        """Every row's records in row order, and which rows they are right for.
+
+        The records of rows outside the returned mask are to be thrown away (they may be
+        null or wrong); those rows take the per-row path.
+        """
+        rows = batch.num_rows
+        width = self.width
         picks = self.picks
+        chosen = self.chosen
         if picks.every:
-            chosen: Sequence[Template] = self.templates
-            slots = [_constant(i, batch.num_rows, _I64) for i in range(len(chosen))]
-        elif self.call.count == 1:
-            chosen = picks.canonical
+            slots = [_constant(i, rows, _I64) for i in range(len(chosen))]
+        elif width == 1:
             slots = [_mod(draws(examples, picks.code), len(chosen))]
         else:
-            chosen = picks.canonical
-            slots = _shuffled(examples, picks.code, len(chosen), self.call.count)
+            slots = _shuffled(examples, picks.code, len(chosen), width)
         gold = self._gold(batch)
-        # The JSON text of the ids and names, once per batch (each group takes its rows').
-        self.json_bodies = (_json_body(datasets), _json_body(ids))
-        self.batch_ids, self.batch_datasets = ids, datasets
-        groups: list[tuple[int, Template, pa.Array]] = []
-        for slot, picked in enumerate(slots):
+        unfit: dict[int, Any] = {}
+        for picked in slots:
             for position, template in enumerate(chosen):
-                members = pc.equal(picked, position)
-                if not pc.any(members).as_py():
+                if position not in unfit:
+                    unfit[position] = self._unfit(batch, template, gold)
+                bad = unfit[position]
+                if bad is None:
                     continue
-                unfit = self._unfit(batch, template, gold)
-                if unfit is True:
-                    fit = pc.and_(fit, pc.invert(members))
-                elif unfit is not None:
-                    fit = pc.and_(fit, pc.invert(pc.and_(members, unfit)))
-                groups.append((slot, template, members))
-        tables: list[pa.Table] = []
-        for slot, template, members in groups:
-            rows = pc.indices_nonzero(pc.and_(members, fit))
-            if len(rows):
-                group = _Group(self, batch, template, rows, slot)
-                tables.extend(
-                    group.render(
-                        pc.take(examples, rows), None if gold is None else pc.take(gold, rows)
-                    )
-                )
-        return tables, fit
+                members = pc.equal(picked, position)
+                fit = pc.and_(fit, pc.invert(members if bad is True else pc.and_(members, bad)))
+        # The records in output order: row r's slot s is record r * width + s.
+        if width == 1:
+            where = None
+            picked = slots[0]
+        else:
+            count = rows * width
+            output = pc.subtract(pc.cumulative_sum(_constant(1, count, _I64)), 1)
+            where = pc.divide(output, width)
+            slot = pc.subtract(output, pc.multiply(where, width))
+            picked = pc.take(pa.concat_arrays(slots), pc.add(pc.multiply(slot, rows), where))
+            examples = pc.take(examples, where)
+            gold = None if gold is None else pc.take(gold, where)
+        variant, keys = self._variant_index(picked, examples)
+        present = [self._variant(key) for key in keys]
+        count = len(variant)
+        values = _Values(batch, where, ids, datasets, count)
+        labels = compiled(chosen[0]).labels
+        if gold is None or labels is None:
+            # Every record that shows a label is unfit then: its value is never used.
+            values.made[_LABEL] = values.made[_ANSWER] = pa.nulls(count, _STRING)
+        else:
+            values.made[_LABEL] = _Lazy(lambda: pc.take(pa.array(labels.texts, _STRING), gold))
+            answers = pa.array([text for v in present for text in v.answers], _STRING)
+            values.made[_ANSWER] = _Lazy(
+                lambda: pc.take(answers, pc.add(pc.multiply(variant, self.label_count), gold))
+            )
+        columns = [
+            _assemble([v.instruction for v in present], variant, values, count),
+            _constant("", count),
+            _assemble([v.response for v in present], variant, values, count),
+            self._system(present, variant, values, count),
+            _assemble([v.record_id for v in present], variant, values, count),
+            _assemble([v.meta for v in present], variant, values, count),
+        ]
+        return columns, fit
+
+    def _variant_index(self, picked: pa.Array, examples: pa.Array) -> tuple[pa.Array, list[int]]:
+        """Each record's variant (an index into the keys) and the keys of the variants."""
+        call = self.call
+        chosen = self.chosen
+        rate = call.rate
+        can_show = [compiled(t).uses_options and self.label_count > 0 for t in chosen]
+        positions = pc.cast(picked, _I64)
+        shown: Any
+        if rate <= 0.0 or not any(can_show):
+            shown = None
+        else:
+            shown = pc.take(pa.array(can_show), positions)
+            if rate < 1.0:
+                codes = pa.array([self.picks.options[t.id] for t in chosen], _U64)
+                drawn = units(draws(examples, pc.take(codes, positions)))
+                shown = pc.and_(shown, pc.less(drawn, rate))
+        key = pc.multiply(positions, 2)
+        if shown is not None:
+            key = pc.add(key, pc.cast(shown, _I64))
+        key = pc.multiply(key, self.style_span)
+        if shown is not None and self.style_span > 1:
+            codes = pa.array([purpose("options-style", t.id) for t in chosen], _U64)
+            sizes = pa.array([len(c) for c in self.candidates], _U64)
+            style = _mod(draws(examples, pc.take(codes, positions)), pc.take(sizes, positions))
+            key = pc.add(key, pc.if_else(shown, style, 0))
+        key = pc.multiply(key, self.order_span)
+        if shown is not None and self.shuffle:
+            codes = pa.array([purpose("options-order", t.id) for t in chosen], _U64)
+            count = self.label_count
+            order = _constant(0, len(key), _I64)
+            for column in _shuffled(examples, pc.take(codes, positions), count, count):
+                order = pc.add(pc.multiply(order, count), column)
+            key = pc.add(key, pc.if_else(shown, order, 0))
+        present = pc.unique(key)
+        return pc.cast(pc.index_in(key, value_set=present), pa.int32()), present.to_pylist()
+
+    def _variant(self, key: int) -> _Variant:
+        """The variant of a key of :meth:`_variant_index`, made once per call."""
+        found = self.variants.get(key)
+        if found is not None:
+            return found
+        rest, order_key = divmod(key, self.order_span)
+        rest, style_pick = divmod(rest, self.style_span)
+        position, shown = divmod(rest, 2)
+        template = self.chosen[position]
+        task = self.task
+        plan = compiled(template)
+        labels = plan.labels
+        answers: tuple[str, ...] = () if labels is None else labels.texts
+        options = None
+        order = None
+        if shown:
+            assert labels is not None
+            candidates = self.candidates[position]
+            style = candidates[style_order(candidates)[style_pick]]
+            count = len(labels.texts)
+            if self.shuffle:
+                digits = []
+                for _ in range(count):
+                    order_key, digit = divmod(order_key, count)
+                    digits.append(digit)
+                canonical = sorted_positions(labels.keys)
+                order = tuple(canonical[d] for d in reversed(digits))
+            else:
+                order = identity(count)
+            options = fixed_options(style, tuple(labels.texts[i] for i in order), None)
+            shown_answers = options.tokens if style.target == "marker" else options.texts
+            # The answer of gold label g is the one displayed where the order puts g.
+            answers = tuple(shown_answers[order.index(g)] for g in range(count))
+        texts: dict[str, _Spec] = {}
+        for part, pattern in plan.patterns.items():
+            spec: list[str | _Ref] = []
+            for piece in pattern.pieces if shown else pattern.plain:
+                if isinstance(piece, str):
+                    spec.append(piece)
+                elif piece.name == OPTIONS_PLACEHOLDER:
+                    assert options is not None
+                    spec.append(options.block)
+                elif piece.name == task.target and task.labels is not None:
+                    spec.append(_ANSWER if part == "response" else _LABEL)
+                else:
+                    spec.append(_Ref(piece.name))
+            texts[part] = tuple(spec)
+        found = self.variants[key] = _Variant(
+            instruction=texts.get("instruction", ()),
+            response=texts.get("response", ()),
+            system=texts.get("system"),
+            record_id=(_DATASET, "/", _EXAMPLE, f"/{template.id}"),
+            meta=self._meta(template, options, order),
+            answers=answers,
+        )
+        return found
+
+    def _meta(
+        self, template: Template, options: RenderedOptions | None, order: tuple[int, ...] | None
+    ) -> _Spec:
+        """The meta JSON text of a variant: its provenance, but for the dataset and id."""
+        dataset_mark, id_mark, _ = self.marks
+        stand_in = Rendered(
+            template=template,
+            example_id=id_mark,
+            dataset=dataset_mark,
+            system=None,
+            instruction="",
+            response="",
+            options=options,
+            order=order,
+            picks={},
+        )
+        text = meta_text({PROVENANCE_KEY: stand_in.provenance(self.settings.seed)})
+        head, rest = text.split(dataset_mark)
+        middle, tail = rest.split(id_mark)
+        return (head, _DATASET_JSON, middle, _EXAMPLE_JSON, tail)
+
+    def _system(
+        self, present: list[_Variant], variant: pa.Array, values: _Values, count: int
+    ) -> pa.Array:
+        has = [v.system is not None for v in present]
+        if not any(has):
+            return pa.nulls(count, _STRING)
+        text = _assemble([v.system or () for v in present], variant, values, count)
+        if all(has):
+            return text
+        return pc.if_else(pc.take(pa.array(has), variant), text, pa.scalar(None, _STRING))
 
     def _unfit(self, batch: pa.RecordBatch, template: Template, gold: pa.Array | None) -> Any:
         """Which rows the template cannot render here.
@@ -434,13 +619,15 @@ class _Converter:
             column = batch.column(name)
             if not _is_text(column.type):
                 return True
-            missing = pc.is_null(column)
-            bad = missing if bad is None else pc.or_(bad, missing)
+            if column.null_count:
+                missing = pc.is_null(column)
+                bad = missing if bad is None else pc.or_(bad, missing)
         if task.labels is not None and (task.target in plan.used or plan.uses_options):
             if gold is None:
                 return True
-            missing = pc.is_null(gold)
-            bad = missing if bad is None else pc.or_(bad, missing)
+            if gold.null_count:
+                missing = pc.is_null(gold)
+                bad = missing if bad is None else pc.or_(bad, missing)
         for names_ in _blank_risks(template):
             if not names_:
                 return True
@@ -520,232 +707,113 @@ class _Converter:
         return pa.Table.from_arrays([*columns, pa.array(keys, _I64)], schema=_PART)
 
 
-# Each row's variant of the options (an index into the list), and the variants present.
-_Variants = tuple[pa.Array, list[tuple[OptionStyle, tuple[int, ...]]]]
+class _Lazy:
+    """A per-record value made only if a variant's text refers to it."""
+
+    def __init__(self, make: Callable[[], pa.Array]) -> None:
+        self.make = make
 
 
-class _Group:
-    """The rows of a batch that one template renders in one slot of their picks.
-
-    The rows showing options are rendered together: their option style and order (the
-    variant) only change the options block, the answer and the provenance's ``options``,
-    which are taken per row from small tables of the variants present.
-    """
+class _Values:
+    """The per-record values a variant's text refers to, made when first asked for."""
 
     def __init__(
         self,
-        owner: _Converter,
         batch: pa.RecordBatch,
-        template: Template,
-        rows: pa.Array,
-        slot: int,
+        where: pa.Array | None,
+        ids: pa.Array,
+        datasets: pa.Array,
+        count: int,
     ) -> None:
-        self.owner = owner
         self.batch = batch
-        self.template = template
-        self.rows = rows
-        self.slot = slot
+        self.where = where  # each record's row (None: one record per row)
+        self.made: dict[_Ref, pa.Array | _Lazy] = {}
+        self.ids = ids
+        self.datasets = datasets
+        self.count = count
 
-    def render(self, examples: pa.Array, gold: pa.Array | None) -> list[pa.Table]:
-        owner = self.owner
-        template = self.template
-        task = template.task
-        plan = compiled(template)
-        rate = owner.call.rate
-        everything = pa.array(range(len(self.rows)), _I64)
-        can_show = plan.uses_options and task.labels is not None
-        if not can_show or rate <= 0.0:
-            variants = [(False, everything)]
-        elif rate >= 1.0:
-            variants = [(True, everything)]
+    def __getitem__(self, ref: _Ref) -> pa.Array:
+        found = self.made.get(ref)
+        if isinstance(found, _Lazy):
+            found = self.made[ref] = found.make()
+        elif found is None:
+            found = self.made[ref] = self._make(ref)
+        return found
+
+    def _make(self, ref: _Ref) -> pa.Array:
+        if ref == _NOTHING:
+            return _constant("", self.count)
+        if ref == _DATASET:
+            row_values = self.datasets
+        elif ref == _EXAMPLE:
+            row_values = self.ids
+        elif ref == _DATASET_JSON:
+            row_values = _json_body(self.datasets)
+        elif ref == _EXAMPLE_JSON:
+            row_values = _json_body(self.ids)
         else:
-            shown = pc.less(units(draws(examples, owner.picks.options[template.id])), rate)
-            variants = [
-                (True, pc.indices_nonzero(shown)),
-                (False, pc.indices_nonzero(pc.invert(shown))),
-            ]
-        out: list[pa.Table] = []
-        for with_options, members in variants:
-            if len(members):
-                shown = self._variants(pc.take(examples, members)) if with_options else None
-                out.append(self._part(members, gold, shown))
-        return out
+            names = self.batch.schema.names
+            if ref.name not in names or not _is_text(self.batch.schema.field(ref.name).type):
+                # The template is unfit for every row then: the value is never used.
+                return pa.nulls(self.count, _STRING)
+            row_values = pc.cast(self.batch.column(ref.name), _STRING)
+        return row_values if self.where is None else pc.take(row_values, self.where)
 
-    def _variants(self, examples: pa.Array) -> _Variants:
-        """Each row's variant (an index into the list) and the variants: (style, order)."""
-        template = self.template
-        labels = compiled(template).labels
-        assert labels is not None
-        count = len(labels.texts)
-        candidates = candidate_styles(template, self.owner.settings)
-        rows = len(examples)
-        if len(candidates) == 1:
-            styles = _constant(0, rows, _I64)
+
+def _assemble(specs: Sequence[_Spec], variant: pa.Array, values: _Values, count: int) -> pa.Array:
+    """One text column: each record's variant's spec, with its own values in the slots.
+
+    The specs are aligned as literal, value, literal, ... (a shorter one padded with empty
+    literals and :data:`_NOTHING`); a literal that differs between variants is taken per
+    record from the variants' texts, a value that differs is chosen per record from the
+    columns. So each record's text is one join of the same number of pieces, in row order.
+    """
+    aligned = [_alternating(spec) for spec in specs]
+    width = max(len(refs) for _, refs in aligned)
+    for literals, refs in aligned:
+        literals.extend([""] * (width + 1 - len(literals)))
+        refs.extend([_NOTHING] * (width - len(refs)))
+    parts: list[Any] = []
+    for slot in range(width + 1):
+        texts = [literals[slot] for literals, _ in aligned]
+        if len(set(texts)) == 1:
+            if texts[0]:
+                parts.append(texts[0])
         else:
-            draw_ = draws(examples, purpose("options-style", template.id))
-            styles = _mod(draw_, len(candidates))
-        # An order is a permutation of the labels: a number in base ``count``.
-        shuffle = self.owner.settings.shuffle_options
-        orders = _constant(0, rows, _I64)
-        if shuffle:
-            code = purpose("options-order", template.id)
-            for column in _shuffled(examples, code, count, count):
-                orders = pc.add(pc.multiply(orders, count), column)
-        combined = pc.add(pc.multiply(styles, count**count), orders)
-        present = pc.unique(combined)
-        index = pc.cast(pc.index_in(combined, value_set=present), _I64)
-        canonical_styles = style_order(candidates)
-        canonical_labels = sorted_positions(labels.keys)
-        found = []
-        for value in present.to_pylist():
-            style_pick, key = divmod(value, count**count)
-            style = candidates[canonical_styles[style_pick]]
-            if shuffle:
-                digits = []
-                for _ in range(count):
-                    key, digit = divmod(key, count)
-                    digits.append(digit)
-                order = tuple(canonical_labels[d] for d in reversed(digits))
-            else:
-                order = identity(count)
-            found.append((style, order))
-        return index, found
-
-    def _part(
-        self,
-        members: pa.Array,
-        gold: pa.Array | None,
-        variants: _Variants | None,
-    ) -> pa.Table:
-        """The records of ``members`` (positions in the group), with or without options."""
-        owner = self.owner
-        template = self.template
-        task = template.task
-        plan = compiled(template)
-        rows = pc.take(self.rows, members)
-        count = len(rows)
-        values: dict[str, Any] = {}
-        for name in plan.used:
-            if name == OPTIONS_PLACEHOLDER or (name == task.target and task.labels is not None):
-                continue
-            values[name] = pc.cast(pc.take(self.batch.column(name), rows), _STRING)
-        row_gold = None if gold is None else pc.take(gold, members)
-        labels = plan.labels
-        if labels is not None and task.target in plan.used:
-            assert row_gold is not None
-            values[task.target] = pc.take(pa.array(labels.texts, _STRING), row_gold)
-        response_values = values
-        options_json = None
-        if variants is not None:
-            assert labels is not None
-            index, found = variants
-            blocks: list[str] = []
-            answers: list[str] = []
-            texts: list[str] = []
-            size = len(labels.texts)
-            for style, order in found:
-                options = fixed_options(style, tuple(labels.texts[i] for i in order), None)
-                blocks.append(options.block)
-                shown = options.tokens if style.target == "marker" else options.texts
-                # The answer of gold label g is the one displayed where order puts g.
-                answers.extend(shown[order.index(g)] for g in range(size))
-                provenance = self._stand_in(options, order).provenance(owner.settings.seed)
-                texts.append(json_text(provenance["options"]))
-            values[OPTIONS_PLACEHOLDER] = pc.take(pa.array(blocks, _STRING), index)
-            options_json = pc.take(pa.array(texts, _STRING), index)
-            if task.target in plan.used:
-                assert row_gold is not None
-                where = pc.add(pc.multiply(index, size), row_gold)
-                response_values = {
-                    **values,
-                    task.target: pc.take(pa.array(answers, _STRING), where),
-                }
-        parts: dict[str, Any] = {}
-        for part, pattern in plan.patterns.items():
-            pieces = pattern.pieces if variants is not None else pattern.plain
-            source = response_values if part == "response" else values
-            parts[part] = _join(
-                [p if isinstance(p, str) else source[p.name] for p in pieces], count
-            )
-        datasets = pc.take(owner.batch_datasets, rows)
-        record_ids = pc.binary_join_element_wise(
-            datasets, "/", pc.take(owner.batch_ids, rows), f"/{template.id}", ""
-        )
-        return pa.table(
-            {
-                "instruction": parts["instruction"],
-                "input": _constant("", count),
-                "response": parts["response"],
-                "system": parts.get("system", pa.nulls(count, _STRING)),
-                "id": record_ids,
-                "meta": self._meta(rows, options_json),
-                _KEY: pc.add(pc.multiply(rows, owner.width), self.slot),
-            },
-            schema=_PART,
-        )
-
-    def _meta(self, rows: pa.Array, options_json: pa.Array | None) -> pa.Array:
-        """The meta JSON text: a stand-in's provenance, split where rows differ."""
-        owner = self.owner
-        shown = options_json is not None
-        key = (self.template.id, shown)
-        pieces = owner.meta_pieces.get(key)
-        if pieces is None:
-            pieces = owner.meta_pieces[key] = self._meta_pieces(shown)
-        head, middle, rest = pieces
-        parts: list[Any] = [
-            head,
-            pc.take(owner.json_bodies[0], rows),
-            middle,
-            pc.take(owner.json_bodies[1], rows),
-        ]
-        if options_json is not None:
-            before, tail = rest
-            parts += [before, options_json, tail]
+            parts.append(pc.take(pa.array(texts, _STRING), variant))
+        if slot == width:
+            break
+        refs = [found[slot] for _, found in aligned]
+        distinct = list(dict.fromkeys(refs))
+        if len(distinct) == 1:
+            parts.append(values[distinct[0]])
         else:
-            parts.append(rest[0])
-        return pc.binary_join_element_wise(*parts, "")
+            which = pa.array([distinct.index(ref) for ref in refs], pa.int8())
+            parts.append(pc.choose(pc.take(which, variant), *[values[ref] for ref in distinct]))
+    return _join(parts, count)
 
-    def _stand_in(
-        self,
-        options: RenderedOptions | None,
-        order: tuple[int, ...] | None,
-        *,
-        dataset: str = "",
-        example_id: str = "",
-    ) -> Rendered:
-        """A rendering of this template whose provenance is every row's, but for the row."""
-        return Rendered(
-            template=self.template,
-            example_id=example_id,
-            dataset=dataset,
-            system=None,
-            instruction="",
-            response="",
-            options=options,
-            order=order,
-            picks={},
-        )
 
-    def _meta_pieces(self, shown: bool) -> tuple[str, str, tuple[str, ...]]:
-        owner = self.owner
-        dataset_mark, id_mark, options_mark = owner.marks
-        labels = compiled(self.template).labels
-        options = None
-        if shown:
-            # Any style will do: its options object is replaced by the mark below.
-            assert labels is not None
-            style = candidate_styles(self.template, owner.settings)[0]
-            options = fixed_options(style, labels.texts, None)
-        order = identity(len(labels.texts)) if labels is not None and shown else None
-        stand_in = self._stand_in(options, order, dataset=dataset_mark, example_id=id_mark)
-        provenance = stand_in.provenance(owner.settings.seed)
-        if shown:
-            provenance["options"] = options_mark
-        text = meta_text({PROVENANCE_KEY: provenance})
-        head, rest = text.split(dataset_mark)
-        middle, rest = rest.split(id_mark)
-        if not shown:
-            return head, middle, (rest,)
-        before, tail = rest.split(f'"{options_mark}"')
-        return head, middle, (before, tail)
+def _alternating(spec: _Spec) -> tuple[list[str], list[_Ref]]:
+    """A spec as literals and references, a literal before, between and after each value."""
+    literals = [""]
+    refs: list[_Ref] = []
+    for piece in spec:
+        if isinstance(piece, str):
+            literals[-1] += piece
+        else:
+            refs.append(piece)
+            literals.append("")
+    return literals, refs
+
+
+def _expanded(mask: pa.Array, width: int) -> pa.Array:
+    """A per-row mask repeated for each of a row's ``width`` records."""
+    rows = len(mask)
+    output = pc.subtract(pc.cumulative_sum(_constant(1, rows * width, _I64)), 1)
+    return pc.take(mask, pc.divide(output, width))
+
+
+def _record_batch(columns: Sequence[Any]) -> pa.RecordBatch:
+    arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+    arrays[-1] = pa.ExtensionArray.from_storage(_SCHEMA.field("meta").type, arrays[-1])
+    return pa.RecordBatch.from_arrays(arrays, schema=_SCHEMA)

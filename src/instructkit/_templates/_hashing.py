@@ -186,9 +186,17 @@ def draw(example: int, code: int, step: int = 0) -> int:
     return z ^ (z >> 31)
 
 
-def draws(examples: pa.Array, code: int, step: int = 0) -> pa.Array:
-    """:func:`draw` for a ``uint64`` column of example hashes."""
-    state = pc.add(pc.bit_wise_xor(examples, _u64(code)), _u64(((step + 1) * _GOLDEN) & _MASK))
+def draws(examples: pa.Array, code: int | pa.Array, step: int = 0) -> pa.Array:
+    """:func:`draw` for a ``uint64`` column of example hashes.
+
+    Args:
+        examples: The example hashes.
+        code: One purpose code for every row, or a ``uint64`` column of one per row (rows
+            deciding about different templates draw in one pass).
+        step: The draw's step.
+    """
+    codes = code if isinstance(code, pa.Array) else _u64(code)
+    state = pc.add(pc.bit_wise_xor(examples, codes), _u64(((step + 1) * _GOLDEN) & _MASK))
     return _mix_array(state)
 
 
