@@ -52,6 +52,19 @@ def test_column_draws_equal_row_draws(examples: list[int], purpose: str, step: i
     assert all(0.0 <= u < 1.0 for u in units(column).to_pylist())
 
 
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 2**64 - 1), st.text(max_size=10)), max_size=20),
+    step=st.integers(0, 5),
+)
+def test_column_draws_with_a_code_per_row_equal_row_draws(
+    pairs: list[tuple[int, str]], step: int
+) -> None:
+    examples = pa.array([e for e, _ in pairs], pa.uint64())
+    codes = [purpose_code(p) for _, p in pairs]
+    column = draws(examples, pa.array(codes, pa.uint64()), step)
+    assert column.to_pylist() == [draw(e, c, step) for (e, _), c in zip(pairs, codes, strict=True)]
+
+
 @given(example=st.integers(0, 2**64 - 1), count=st.integers(1, 12), take=st.integers(0, 12))
 def test_shuffles_are_permutations_and_stopping_early_keeps_the_prefix(
     example: int, count: int, take: int

@@ -240,6 +240,16 @@ def _has_text(pieces: Sequence[Piece]) -> bool:
     return any(isinstance(p, str) and p.strip() for p in pieces)
 
 
+def _blank(column: pa.Array) -> pa.Array | None:
+    """Which values ``str.strip()`` leaves empty (``None``: none of them)."""
+    # Only a value that is empty or starts with whitespace can be blank: the first
+    # character of each tells whether any needs the whole look.
+    first = pc.utf8_slice_codeunits(column, 0, 1)
+    if not pc.any(pc.match_substring_regex(first, _BLANK)).as_py():
+        return None
+    return pc.match_substring_regex(column, _BLANK)
+
+
 def _blank_risks(template: Template) -> list[list[str]]:
     """The sets of text fields that, all blank, would make a part of the template blank.
 
@@ -258,7 +268,8 @@ def _blank_risks(template: Template) -> list[list[str]]:
             names = [p.name for p in pieces if not isinstance(p, str)]
             if shown_ok and any(n in (OPTIONS_PLACEHOLDER, task.target) for n in names):
                 continue
-            risks.append(names)
+            if names not in risks:
+                risks.append(names)
     return risks
 
 
@@ -359,8 +370,11 @@ class _Converter:
         ]
         return _record_batch(merged)
 
-    def _prepare(self, batch: pa.RecordBatch) -> tuple[pa.Array, ...] | None:
-        """The rows the columnar path may take, their example hashes, ids and datasets."""
+    def _prepare(self, batch: pa.RecordBatch) -> tuple[Any, ...] | None:
+        """The rows the columnar path may take, their example hashes, ids and datasets.
+
+        The last item is the batch's one dataset name (``None``: the rows name several).
+        """
         if not self.columnar:
             return None
         rows = batch.num_rows
@@ -391,13 +405,14 @@ class _Converter:
         else:
             datasets = _constant(default, rows)
         examples = None
-        for name in pc.unique(datasets).to_pylist():
+        names_ = pc.unique(datasets).to_pylist()
+        for name in names_:
             keyed = seeded(settings.seed, name).examples(ids)
             examples = (
                 keyed if examples is None else pc.if_else(pc.equal(datasets, name), keyed, examples)
             )
         assert examples is not None
-        return fit, examples, ids, datasets
+        return fit, examples, ids, datasets, names_[0] if len(names_) == 1 else None
 
     def _render(
         self,
@@ -406,6 +421,7 @@ class _Converter:
         examples: pa.Array,
         ids: pa.Array,
         datasets: pa.Array,
+        dataset: str | None,
     ) -> tuple[list[pa.Array], pa.Array]:
         """Every row's records in row order, and which rows they are right for.
 
@@ -424,10 +440,11 @@ class _Converter:
             slots = _shuffled(examples, picks.code, len(chosen), width)
         gold = self._gold(batch)
         unfit: dict[int, Any] = {}
+        blanks: dict[str, pa.Array | None] = {}
         for picked in slots:
             for position, template in enumerate(chosen):
                 if position not in unfit:
-                    unfit[position] = self._unfit(batch, template, gold)
+                    unfit[position] = self._unfit(batch, template, gold, blanks)
                 bad = unfit[position]
                 if bad is None:
                     continue
@@ -449,6 +466,10 @@ class _Converter:
         present = [self._variant(key) for key in keys]
         count = len(variant)
         values = _Values(batch, where, ids, datasets, count)
+        if dataset is not None:
+            # One dataset for the batch: its name is literal text in every record.
+            values.literals[_DATASET] = dataset
+            values.literals[_DATASET_JSON] = orjson.dumps(dataset).decode()[1:-1]
         labels = compiled(chosen[0]).labels
         if gold is None or labels is None:
             # Every record that shows a label is unfit then: its value is never used.
@@ -594,8 +615,14 @@ class _Converter:
             return text
         return pc.if_else(pc.take(pa.array(has), variant), text, pa.scalar(None, _STRING))
 
-    def _unfit(self, batch: pa.RecordBatch, template: Template, gold: pa.Array | None) -> Any:
-        """Which rows the template cannot render here.
+    def _unfit(
+        self,
+        batch: pa.RecordBatch,
+        template: Template,
+        gold: pa.Array | None,
+        blanks: dict[str, pa.Array | None],
+    ) -> Any:
+        """Which rows the template cannot render here (``blanks``: masks found so far).
 
         Returns:
             ``True`` for all of them, else a mask over the batch (``None``: no row).
@@ -631,11 +658,17 @@ class _Converter:
         for names_ in _blank_risks(template):
             if not names_:
                 return True
-            blank = None
+            blank: Any = True
             for name in names_:
-                empty = pc.match_substring_regex(batch.column(name), _BLANK)
-                blank = empty if blank is None else pc.and_(blank, empty)
-            bad = blank if bad is None else pc.or_(bad, blank)
+                if name not in blanks:
+                    blanks[name] = _blank(batch.column(name))
+                empty = blanks[name]
+                if empty is None:
+                    blank = None
+                    break
+                blank = empty if blank is True else pc.and_(blank, empty)
+            if blank is not None:
+                bad = blank if bad is None else pc.or_(bad, blank)
         # A null (a missing value met a check) means unfit: no row may fall between paths.
         return None if bad is None else pc.fill_null(bad, True)
 
@@ -728,6 +761,7 @@ class _Values:
         self.batch = batch
         self.where = where  # each record's row (None: one record per row)
         self.made: dict[_Ref, pa.Array | _Lazy] = {}
+        self.literals: dict[_Ref, str] = {}  # values that are the same for every record
         self.ids = ids
         self.datasets = datasets
         self.count = count
@@ -768,7 +802,7 @@ def _assemble(specs: Sequence[_Spec], variant: pa.Array, values: _Values, count:
     record from the variants' texts, a value that differs is chosen per record from the
     columns. So each record's text is one join of the same number of pieces, in row order.
     """
-    aligned = [_alternating(spec) for spec in specs]
+    aligned = [_alternating(spec, values.literals) for spec in specs]
     width = max(len(refs) for _, refs in aligned)
     for literals, refs in aligned:
         literals.extend([""] * (width + 1 - len(literals)))
@@ -793,11 +827,16 @@ def _assemble(specs: Sequence[_Spec], variant: pa.Array, values: _Values, count:
     return _join(parts, count)
 
 
-def _alternating(spec: _Spec) -> tuple[list[str], list[_Ref]]:
-    """A spec as literals and references, a literal before, between and after each value."""
+def _alternating(spec: _Spec, known: dict[_Ref, str]) -> tuple[list[str], list[_Ref]]:
+    """A spec as literals and references, a literal before, between and after each value.
+
+    References to values in ``known`` (the same for every record) become literal text.
+    """
     literals = [""]
     refs: list[_Ref] = []
     for piece in spec:
+        if isinstance(piece, _Ref) and piece in known:
+            piece = known[piece]
         if isinstance(piece, str):
             literals[-1] += piece
         else:

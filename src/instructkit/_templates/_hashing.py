@@ -147,28 +147,26 @@ class Seeded:
         count = len(ids)
         sizes = pc.cast(pc.binary_length(ids), pa.int64())
         h = pc.bit_wise_xor(pc.multiply(pc.cast(sizes, _U64), _u64(_GOLDEN)), _u64(self._k0))
-        longest = pc.max(sizes).as_py() if count else 0
-        if longest:
-            offsets_type = pa.int64() if pa.types.is_large_binary(ids.type) else pa.int32()
-            buffers = ids.buffers()
-            all_offsets = pa.Array.from_buffers(
-                offsets_type, ids.offset + count + 1, [None, buffers[1]]
+        if not count:
+            return pa.array([], _U64)
+        bounds = pc.min_max(sizes).as_py()
+        shortest, longest = bounds["min"], bounds["max"]
+        # Each id zero-padded by whole words, so every word below is 8 bytes: its bytes from
+        # word_start as fixed-size binary, whose data buffer is the little-endian words.
+        words = -(-longest // 8)
+        padding = pa.scalar(b"\0" * (8 * words), ids.type)
+        padded = pc.binary_join_element_wise(ids, padding, pa.scalar(b"", ids.type))
+        for word_start in range(0, longest, 8):
+            octets = pc.binary_slice(padded, word_start, word_start + 8).cast(pa.binary(8))
+            word = pa.Array.from_buffers(
+                _U64, count, [None, octets.buffers()[1]], offset=octets.offset
             )
-            starts = pc.cast(all_offsets.slice(ids.offset, count), pa.int64())
-            data = buffers[2]
-            assert data is not None
-            octets = pa.Array.from_buffers(pa.uint8(), data.size, [None, data])
-            for word_start in range(0, longest, 8):
-                word = None
-                for shift in range(8):
-                    position = word_start + shift
-                    inside = pc.greater(sizes, position)
-                    where = pc.if_else(inside, pc.add(starts, position), 0)
-                    octet = pc.if_else(inside, pc.take(octets, where), 0)
-                    part = pc.shift_left(pc.cast(octet, _U64), _u64(8 * shift))
-                    word = part if word is None else pc.bit_wise_or(word, part)
-                mixed = _mix_array(pc.bit_wise_xor(h, word))
-                h = pc.if_else(pc.greater(sizes, word_start), mixed, h)
+            mixed = _mix_array(pc.bit_wise_xor(h, word))
+            h = (
+                mixed
+                if word_start < shortest
+                else pc.if_else(pc.greater(sizes, word_start), mixed, h)
+            )
         return _mix_array(pc.bit_wise_xor(h, _u64(self._k1)))
 
 
