@@ -21,6 +21,7 @@ from instructkit import (
     to_arrow,
 )
 from instructkit import strategies as iks
+from instructkit._templates import _columnar as columnar_module
 from instructkit.templates import FewShot, builtin_templates, convert_table
 
 NLI = builtin_templates("nli")
@@ -235,3 +236,20 @@ def test_dictionary_encoded_and_large_text_columns_render_alike() -> None:
     expected = to_arrow(list(convert(rows, NLI, seed=2, options=0.5)))
     for data in (encoded, large):
         assert convert_table(data, NLI, seed=2, options=0.5).equals(expected)
+
+
+def test_large_batches_are_converted_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar_module, "_SLICE", 3)
+    rows = [
+        {"id": f"e{i}", "premise": f"P {i}.", "hypothesis": f"H {i}.", "label": i % 3}
+        for i in range(10)
+    ]
+    rows[4]["label"] = -1  # rejected: its index counts across the slices
+    table = pa.Table.from_pylist(rows)
+    report = ItemReport()
+    out = convert_table(table, NLI, seed=5, per_example=2, report=report, on_error="collect")
+    expected = list(convert(rows, NLI, seed=5, per_example=2, report=ItemReport(), on_error="skip"))
+    assert out.equals(to_arrow(expected))
+    # Each slice of 3 rows gives its own chunk of at most 6 records.
+    assert [len(chunk) for chunk in out.column("id").chunks] == [6, 4, 6, 2]
+    assert [r.row for r in report.rejections] == [4]

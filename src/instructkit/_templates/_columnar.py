@@ -63,6 +63,10 @@ _STRING = pa.string()
 _PART = pa.schema([pa.field(name, _STRING) for name in _SCHEMA.names] + [pa.field(_KEY, _I64)])
 # Shuffled options are grouped by their order: at most this many labels (8**8 orders fit).
 _MAX_SHUFFLED = 8
+# A table's batches are converted this many rows at a time at most: the kernels' fixed cost
+# is paid per slice, and each slice's temporary pieces (a few times its records' size) are
+# let go before the next, so the memory they take is reused instead of growing with the table.
+_SLICE = 65_536
 _U64 = pa.uint64()
 # Text that str.strip() leaves empty: only the characters str.isspace() accepts.
 _BLANK = (
@@ -162,7 +166,7 @@ def convert_table(
     converter = _Converter(call)
     batches: list[pa.RecordBatch] = []
     start = 0
-    for batch in data.to_batches():
+    for batch in data.to_batches(max_chunksize=_SLICE):
         batches.append(converter.batch(batch, start, report))
         start += batch.num_rows
     return pa.Table.from_batches(batches, schema=_SCHEMA)
