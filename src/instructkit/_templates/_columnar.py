@@ -75,6 +75,11 @@ _BLANK = (
 )
 # Characters JSON text escapes; a value holding none of them is its own JSON body.
 _ESCAPED = r'[\x00-\x1f"\\]'
+_QUOTES = pa.array([ord('"'), ord("\\")], pa.uint8())
+# The first bytes of the UTF-8 of every character str.isspace() accepts.
+_SPACE_LEADS = pa.array(
+    [*range(0x09, 0x0E), *range(0x1C, 0x21), 0xC2, 0xE1, 0xE2, 0xE3], pa.uint8()
+)
 
 
 def convert_table(
@@ -221,11 +226,29 @@ def _shuffled(examples: pa.Array, code: int | pa.Array, count: int, take: int) -
     return positions[: min(take, count)]
 
 
+def _octets(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """A text column's data buffer as ``uint8`` values, and its ``len + 1`` offsets into it."""
+    buffers = values.buffers()
+    large = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    offsets = pa.Array.from_buffers(
+        pa.int64() if large else pa.int32(),
+        len(values) + 1,
+        [None, buffers[1]],
+        offset=values.offset,
+    )
+    data = buffers[2]
+    size = 0 if data is None else data.size
+    return pa.Array.from_buffers(pa.uint8(), size, [None, data]), offsets
+
+
 def _json_body(values: pa.Array) -> pa.Array:
     """The JSON string bodies (without quotes) of text values, as orjson writes them."""
-    needs = pc.match_substring_regex(values, _ESCAPED)
-    if not pc.any(needs).as_py():
+    octets, offsets = _octets(values)
+    span = octets.slice(offsets[0].as_py(), offsets[-1].as_py() - offsets[0].as_py())
+    # One look at all of the values' bytes first: almost always nothing needs escaping.
+    if not pc.any(pc.or_(pc.less(span, 32), pc.is_in(span, value_set=_QUOTES))).as_py():
         return values
+    needs = pc.match_substring_regex(values, _ESCAPED)
     # Rare (quotes, backslashes, control characters): escaped per value, exactly as orjson.
     escaped = [
         orjson.dumps(v).decode()[1:-1] if flag else v
@@ -246,11 +269,16 @@ def _has_text(pieces: Sequence[Piece]) -> bool:
 
 def _blank(column: pa.Array) -> pa.Array | None:
     """Which values ``str.strip()`` leaves empty (``None``: none of them)."""
-    # Only a value that is empty or starts with whitespace can be blank: the first
-    # character of each tells whether any needs the whole look.
-    first = pc.utf8_slice_codeunits(column, 0, 1)
-    if not pc.any(pc.match_substring_regex(first, _BLANK)).as_py():
-        return None
+    # Only a value that is empty or starts with whitespace can be blank: each value's first
+    # byte tells whether any needs the whole look.
+    octets, offsets = _octets(column)
+    empty = pc.equal(pc.binary_length(column), 0)
+    if len(octets):
+        starts = offsets.slice(0, len(column))
+        first = pc.take(octets, pc.if_else(empty, 0, starts))
+        maybe = pc.or_(empty, pc.is_in(first, value_set=_SPACE_LEADS))
+        if not pc.any(maybe).as_py():
+            return None
     return pc.match_substring_regex(column, _BLANK)
 
 
