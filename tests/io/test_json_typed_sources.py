@@ -297,3 +297,29 @@ def test_any_json_value_reads_back_exactly(values: list[Any]) -> None:
     assert list(iter_rows(table)) == _expected(values)
     with read_raw(table) as reader:
         assert list(reader) == _expected(values)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    answers=st.lists(
+        st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=6), min_size=1),
+        min_size=1,
+        max_size=6,
+    ),
+    seed=st.integers(0, 2**32),
+)
+def test_convert_of_a_dataset_equals_convert_of_the_rows_datasets_gives(
+    answers: list[list[str]], seed: int
+) -> None:
+    rows = [
+        {"id": f"r{i}", "context": "c", "question": "q", "answers": a}
+        for i, a in enumerate(answers)
+    ]
+    features = Features(
+        {name: Value("string") for name in ("id", "context", "question")} | {"answers": Json()}
+    )
+    dataset = datasets.Dataset.from_list(rows, features=features)
+    assert list(dataset) == rows
+    assert list(convert(dataset, QA_TEMPLATE, seed=seed)) == list(
+        convert(rows, QA_TEMPLATE, seed=seed)
+    )
