@@ -22,13 +22,14 @@ LAYERS: dict[str, int] = {
     "_limits": 0,
     "_progress": 0,
     "_records": 0,
-    # rows that other libraries hold (datasets, Arrow batches), for readers and converters
-    "_sources": 0,
     # dialects and templates (and Arrow, which only knows the records)
     "_dialects": 1,
     "_templates": 1,
     "_library": 1,
     "_arrow": 1,
+    # rows that other libraries hold (datasets, Arrow batches), for readers and converters;
+    # their JSON-typed values are parsed as Arrow's JSON columns are
+    "_sources": 1,
     # files, adapters and curation
     "_io": 2,
     "_adapters": 2,

@@ -8,7 +8,9 @@ Arrow record batches, a bounded number of rows at a time, never as one list of e
   :class:`pyarrow.Table`, :class:`pyarrow.RecordBatch`, :class:`pyarrow.RecordBatchReader`, or
   a list or iterator of record batches, as an :class:`ArrowSource`: a name for errors and a
   way to open its batches from a given row;
-* :func:`iter_rows` -- rows of any of these (or of any iterable of rows) as Python values.
+* :func:`iter_rows` -- rows of any of these (or of any iterable of rows) as Python values,
+  as ``datasets`` gives them: values of Arrow's JSON type (``datasets``' ``Json()`` feature,
+  such as tool schemas and tool-call arguments) parsed, not left as JSON text.
 
 ``datasets`` is never imported here: its objects are recognised only when it is already
 loaded (it must be, for such an object to exist), so ``import instructkit`` stays free of it.
@@ -24,9 +26,10 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from instructkit._errors import ConfigurationError, with_article
+from instructkit._arrow import decode_json_typed, holds_json
+from instructkit._errors import ConfigurationError, DataError, with_article
 
-__all__ = ["BATCH_ROWS", "ArrowRows", "ArrowSource", "arrow_source", "iter_rows"]
+__all__ = ["BATCH_ROWS", "ArrowRows", "ArrowSource", "arrow_source", "batch_rows", "iter_rows"]
 
 BATCH_ROWS: Final = 1024
 """Rows converted from Arrow to Python at a time: bounds memory on large tables."""
@@ -201,9 +204,13 @@ def iter_rows(data: Iterable[Any]) -> Iterator[Any]:
     """The rows of ``data`` as Python values, lazily.
 
     Rows held in Arrow (see :func:`arrow_source`) come a batch of :data:`BATCH_ROWS` at a
-    time as dicts (``to_pylist``); an iterable whose first item is a table or batch is read
-    the same way; any other iterable gives its items as they are. Nothing is read before the
-    first ``next()``.
+    time as dicts (:func:`batch_rows`); an iterable whose first item is a table or batch is
+    read the same way; any other iterable gives its items as they are. Nothing is read
+    before the first ``next()``.
+
+    Raises:
+        DataError: (while iterating) a value of Arrow's JSON type is not JSON text; located
+            at its path, the 0-based row and the source.
     """
     source = None if isinstance(data, Iterator) else arrow_source(data)
     if source is not None:
@@ -211,10 +218,48 @@ def iter_rows(data: Iterable[Any]) -> Iterator[Any]:
     return _rows_or_batches(iter(data))
 
 
+def batch_rows(
+    batch: pa.RecordBatch, *, start: int = 0, source: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows of a record batch as dicts of Python values, as ``datasets`` gives them.
+
+    ``to_pylist()`` leaves a value of Arrow's JSON type (``datasets``' ``Json()`` feature) as
+    its JSON text; ``datasets`` parses it, and so does this, so that a dialect or template
+    sees a tool schema or tool-call arguments as the dict they are, not as text. Values are
+    parsed wherever the type holds JSON: in a column of it, or in lists and structs of it.
+
+    Args:
+        batch: The rows.
+        start: The 0-based row of the batch's first row in its source, for errors.
+        source: The source's name, for errors (``<datasets.Dataset>``).
+
+    Raises:
+        DataError: a JSON-typed value is not JSON text, located at its path (``$.tools[0]``),
+            its row and the source.
+    """
+    rows: list[dict[str, Any]] = batch.to_pylist()
+    typed = [(field.name, field.type) for field in batch.schema if holds_json(field.type)]
+    if not typed:
+        return rows
+    for index, row in enumerate(rows):
+        try:
+            for name, kind in typed:
+                row[name] = decode_json_typed(row[name], kind, (name,))
+        except DataError as err:
+            raise err.located(row=start + index, file=source) from err
+    return rows
+
+
+def _batches_rows(batches: Iterable[pa.RecordBatch], source: str) -> Iterator[Any]:
+    start = 0
+    for batch in batches:
+        yield from batch_rows(batch, start=start, source=source)
+        start += batch.num_rows
+
+
 def _rows_of(source: ArrowSource) -> Iterator[Any]:
     _, batches = source.open()
-    for batch in batches:
-        yield from batch.to_pylist()
+    yield from _batches_rows(batches, source.name)
 
 
 def _rows_or_batches(items: Iterator[Any]) -> Iterator[Any]:
@@ -223,7 +268,6 @@ def _rows_or_batches(items: Iterator[Any]) -> Iterator[Any]:
         return
     rest = chain([first], items)
     if _is_batch(first):
-        for batch in _of_tables(rest):
-            yield from batch.to_pylist()
+        yield from _batches_rows(_of_tables(rest), "<pyarrow.RecordBatch stream>")
         return
     yield from rest

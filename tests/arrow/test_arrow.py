@@ -38,20 +38,7 @@ from instructkit._arrow import (
     validate_table,
 )
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
-from instructkit.strategies import conversations, instructions, preferences
-
-RECORDS = {
-    Instruction: instructions(),
-    Conversation: conversations() | conversations(content_parts=True),
-    Preference: preferences() | preferences(content_parts=True),
-}
-any_record_type = st.sampled_from(list(RECORDS))
-
-
-@st.composite
-def record_lists(draw: st.DrawFn, max_size: int = 4) -> tuple[type[Any], list[Any]]:
-    kind = draw(any_record_type)
-    return kind, draw(st.lists(RECORDS[kind], max_size=max_size))
+from record_fixtures import RECORD_STRATEGIES, record_lists
 
 
 def no_null_types(kind: pa.DataType) -> bool:
@@ -85,7 +72,7 @@ def test_schema_columns_and_metadata() -> None:
         "id",
         "meta",
     ]
-    for kind in RECORDS:
+    for kind in RECORD_STRATEGIES:
         schema = arrow_schema(kind)
         assert schema.metadata == {
             b"instructkit.record": kind.__name__.encode(),
@@ -141,7 +128,7 @@ def test_schema_accessor_rejects_non_record_types() -> None:
 # --- to_arrow / from_arrow -----------------------------------------------------------------
 
 
-@given(record_lists())
+@given(record_lists(content_parts=True))
 def test_round_trip_through_arrow(case: tuple[type[Any], list[Any]]) -> None:
     kind, records = case
     table = to_arrow(records, record=kind)
@@ -150,7 +137,7 @@ def test_round_trip_through_arrow(case: tuple[type[Any], list[Any]]) -> None:
     assert from_arrow(table) == records
 
 
-@given(record_lists(max_size=3))
+@given(record_lists(max_size=3, content_parts=True))
 def test_round_trip_through_arrow_rows_as_python(case: tuple[type[Any], list[Any]]) -> None:
     # The table holds what to_dict() holds, with meta as JSON text of the same object.
     kind, records = case
@@ -204,7 +191,7 @@ def test_none_and_empty_content_stay_apart_and_empty_lists_keep_types() -> None:
 
 
 def test_empty_input_gives_the_fixed_schema() -> None:
-    for kind in RECORDS:
+    for kind in RECORD_STRATEGIES:
         table = to_arrow([], record=kind)
         assert table.num_rows == 0
         assert table.schema.equals(arrow_schema(kind), check_metadata=True)
@@ -289,7 +276,7 @@ def _reference_table(kind: type[Any], records: list[Any]) -> pa.Table:
     return plain.cast(arrow_schema(kind))
 
 
-@given(record_lists(max_size=6), st.integers(1, 4))
+@given(record_lists(max_size=6, content_parts=True), st.integers(1, 4))
 def test_columns_equal_the_tables_built_from_the_records_json_rows(
     case: tuple[type[Any], list[Any]], batch_size: int
 ) -> None:
@@ -606,7 +593,7 @@ _MESSAGE_MUTATIONS = [
 
 @st.composite
 def mutated_tables(draw: st.DrawFn) -> tuple[type[Any], pa.Table]:
-    kind, records = draw(record_lists(max_size=4).filter(lambda case: case[1]))
+    kind, records = draw(record_lists(max_size=4, content_parts=True).filter(lambda case: case[1]))
     rows = to_arrow(records, record=kind).to_pylist()
     for _ in range(draw(st.integers(1, 3))):
         row = draw(st.sampled_from(rows))
@@ -686,7 +673,7 @@ def test_arrow_checks_apply_the_record_limits_to_json_text(column: str, value: A
     assert by_arrow.value.reason == by_records.value.reason
 
 
-@given(record_lists())
+@given(record_lists(content_parts=True))
 def test_valid_tables_pass_the_arrow_checks_unchanged(case: tuple[type[Any], list[Any]]) -> None:
     kind, records = case
     table = to_arrow(records, record=kind)
@@ -701,7 +688,7 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
     return path
 
 
-@given(record_lists(), st.sampled_from(["jsonl", "parquet"]))
+@given(record_lists(content_parts=True), st.sampled_from(["jsonl", "parquet"]))
 def test_read_table_round_trip(
     tmp_path_factory: pytest.TempPathFactory, case: tuple[type[Any], list[Any]], fmt: str
 ) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from instructkit import (
     ConfigurationError,
@@ -17,7 +16,6 @@ from instructkit import (
     DataError,
     Instruction,
     Message,
-    Preference,
     RecordValidationError,
     ToolCall,
     from_arrow,
@@ -27,21 +25,9 @@ from instructkit import (
 )
 from instructkit._arrow import storage_schema
 from instructkit.arrow import arrow_schema
-from instructkit.strategies import conversations, instructions, preferences
+from record_fixtures import record_lists
 
 datasets = pytest.importorskip("datasets")
-
-RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
-    Instruction: instructions(),
-    Conversation: conversations(),
-    Preference: preferences(),
-}
-
-
-@st.composite
-def record_lists(draw: st.DrawFn) -> tuple[type[Any], list[Any]]:
-    kind = draw(st.sampled_from(sorted(RECORDS, key=lambda k: k.__name__)))
-    return kind, draw(st.lists(RECORDS[kind], max_size=4))
 
 
 def _types(schema: pa.Schema) -> list[tuple[str, str]]:

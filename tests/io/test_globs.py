@@ -11,14 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from instructkit import Instruction, ShardSetError, read, read_raw, read_table, write
+from instructkit import ShardSetError, read, read_raw, read_table, write
 from instructkit._io._paths import source_paths
+from record_fixtures import numbered_instructions
 
 READERS = [read, read_raw, read_table]
-
-
-def make(n: int, start: int = 0) -> list[Instruction]:
-    return [Instruction(instruction=f"q {i}", response=f"a {i}") for i in range(start, start + n)]
 
 
 def _count(reader: Any, source: Any) -> int:
@@ -31,7 +28,7 @@ def _count(reader: Any, source: Any) -> int:
 def test_a_folder_and_a_glob_read_in_sorted_order(stems: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         names = sorted(f"{stem}.jsonl" for stem in stems)  # by the whole name's text
-        expected = make(len(names))  # one record per file, in that order
+        expected = numbered_instructions(len(names))  # one record per file, in that order
         # Written in another order than sorted, so the listing order cannot pass for it.
         for index, name in sorted(enumerate(names), key=lambda p: p[1][::-1]):
             write([expected[index]], os.path.join(folder, name))
@@ -42,14 +39,14 @@ def test_a_folder_and_a_glob_read_in_sorted_order(stems: list[str]) -> None:
 
 
 def test_a_folder_holds_its_own_readable_files_only(tmp_path: Path) -> None:
-    write(make(2), tmp_path / "b.jsonl")
-    write(make(2, 2), tmp_path / "a.parquet")
+    write(numbered_instructions(2), tmp_path / "b.jsonl")
+    write(numbered_instructions(2, start=2), tmp_path / "a.parquet")
     (tmp_path / "notes.txt").write_text("not data")
     (tmp_path / ".hidden.jsonl").write_text("not json\n")
     (tmp_path / "sub").mkdir()
-    write(make(1, 9), tmp_path / "sub" / "c.jsonl")
+    write(numbered_instructions(1, start=9), tmp_path / "sub" / "c.jsonl")
     assert [os.path.basename(p) for p in source_paths(tmp_path)] == ["a.parquet", "b.jsonl"]
-    assert list(read(tmp_path)) == make(2, 2) + make(2)
+    assert list(read(tmp_path)) == numbered_instructions(2, start=2) + numbered_instructions(2)
     # `**` reaches into folders; hidden names stay out.
     found = source_paths(str(tmp_path / "**" / "*.jsonl"))
     assert [os.path.relpath(p, tmp_path) for p in found] == [
@@ -59,7 +56,7 @@ def test_a_folder_holds_its_own_readable_files_only(tmp_path: Path) -> None:
 
 
 def test_a_glob_of_a_sharded_write_leaves_its_manifest_and_lock_out(tmp_path: Path) -> None:
-    records = make(10)
+    records = numbered_instructions(10)
     result = write(records, tmp_path / "train.jsonl.gz", max_rows_per_file=3)
     assert (tmp_path / ".train.jsonl.gz.shards.json").exists()
     assert list(source_paths(str(tmp_path / "*"))) == [str(p) for p in result.paths]
@@ -70,7 +67,7 @@ def test_a_glob_of_a_sharded_write_leaves_its_manifest_and_lock_out(tmp_path: Pa
 
 @pytest.mark.parametrize("reader", READERS)
 def test_a_glob_missing_a_shard_is_refused(tmp_path: Path, reader: Any) -> None:
-    result = write(make(10), tmp_path / "train.parquet", max_rows_per_file=3)
+    result = write(numbered_instructions(10), tmp_path / "train.parquet", max_rows_per_file=3)
     result.paths[2].unlink()
     pattern = str(tmp_path / "train-*.parquet")
     with pytest.raises(ShardSetError, match="expected all 4 shards") as caught:
@@ -96,14 +93,16 @@ def test_a_pattern_or_folder_without_files_names_itself(tmp_path: Path, reader: 
 
 def test_an_existing_name_with_brackets_is_a_file_not_a_pattern(tmp_path: Path) -> None:
     path = tmp_path / "train[1].jsonl"
-    write(make(2), path)
+    write(numbered_instructions(2), path)
     assert source_paths(path) == (path,)
-    assert list(read(path)) == make(2)
+    assert list(read(path)) == numbered_instructions(2)
 
 
 def test_a_list_expands_each_item_in_the_list_order(tmp_path: Path) -> None:
-    write(make(1), tmp_path / "a.jsonl")
-    write(make(1, 1), tmp_path / "b.jsonl")
-    write(make(1, 2), tmp_path / "c.jsonl")
+    write(numbered_instructions(1), tmp_path / "a.jsonl")
+    write(numbered_instructions(1, start=1), tmp_path / "b.jsonl")
+    write(numbered_instructions(1, start=2), tmp_path / "c.jsonl")
     got = list(read([tmp_path / "c.jsonl", str(tmp_path / "[ab].jsonl")]))
-    assert got == make(1, 2) + make(1) + make(1, 1)
+    assert got == numbered_instructions(1, start=2) + numbered_instructions(
+        1
+    ) + numbered_instructions(1, start=1)

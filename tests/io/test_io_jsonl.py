@@ -37,18 +37,12 @@ from instructkit._io._jsonl import (
     locate_duplicate_key,
 )
 from instructkit.strategies import (
-    conversations,
     corrupt_jsonl_documents,
     instructions,
     jsonl_documents,
-    preferences,
 )
+from record_fixtures import RECORDS_BY_NAME
 
-RECORDS = {
-    "instruction": instructions(),
-    "conversation": conversations(),
-    "preference": preferences(),
-}
 TEXT_FORMATS = ["jsonl", "jsonl.gz", "jsonl.zst"]
 
 
@@ -83,10 +77,10 @@ def is_blank(line: bytes) -> bool:
 # -- round trips -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(RECORDS))
+@pytest.mark.parametrize("kind", sorted(RECORDS_BY_NAME))
 @given(data=st.data())
 def test_write_then_read_gives_back_equal_records(kind: str, data: st.DataObject) -> None:
-    records = data.draw(st.lists(RECORDS[kind], max_size=4))
+    records = data.draw(st.lists(RECORDS_BY_NAME[kind], max_size=4))
     fmt = data.draw(st.sampled_from(TEXT_FORMATS))
     dialect = data.draw(st.sampled_from(["auto", None, "instructkit"]))
     with tempfile.TemporaryDirectory() as folder:
@@ -98,7 +92,7 @@ def test_write_then_read_gives_back_equal_records(kind: str, data: st.DataObject
         assert reader.report.valid == reader.report.seen == len(records)
 
 
-@given(records=st.lists(st.one_of(*RECORDS.values()), max_size=6))
+@given(records=st.lists(st.one_of(*RECORDS_BY_NAME.values()), max_size=6))
 def test_mixed_record_types_round_trip_and_write_is_deterministic(records: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         first, second = Path(folder) / "a.jsonl", Path(folder) / "b.jsonl"

@@ -25,17 +25,7 @@ from instructkit import (
     read,
     write,
 )
-from instructkit.strategies import conversations, instructions, preferences
-
-RECORDS = {
-    "instruction": instructions(),
-    "conversation": conversations(),
-    "preference": preferences(),
-}
-
-
-def make(n: int) -> list[Instruction]:
-    return [Instruction(instruction=f"question {i}", response=f"answer {i}") for i in range(n)]
+from record_fixtures import RECORDS_BY_NAME, numbered_instructions
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -58,23 +48,23 @@ def test_an_exception_leaves_the_destination_as_it_was(
     tmp_path: Path, suffix: str, shards: int | None
 ) -> None:
     path = tmp_path / f"train.{suffix}"
-    write(make(3), path)
+    write(numbered_instructions(3), path)
     before = sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir())
     with pytest.raises(RuntimeError, match="broke"):
-        write(failing(make(10), 5), path, max_rows_per_file=shards)
+        write(failing(numbered_instructions(10), 5), path, max_rows_per_file=shards)
     assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == before
     # And when there was nothing before, there is nothing after.
     fresh = tmp_path / "fresh" / f"train.{suffix}"
     fresh.parent.mkdir()
     with pytest.raises(RuntimeError):
-        write(failing(make(10), 5), fresh, max_rows_per_file=shards)
+        write(failing(numbered_instructions(10), 5), fresh, max_rows_per_file=shards)
     assert list(fresh.parent.iterdir()) == []
 
 
 def test_a_bad_item_is_a_configuration_error_and_nothing_is_written(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     with pytest.raises(ConfigurationError, match="expected instructkit records"):
-        write([*make(2), {"instruction": "q"}], path)  # type: ignore[list-item]
+        write([*numbered_instructions(2), {"instruction": "q"}], path)  # type: ignore[list-item]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -107,7 +97,7 @@ def test_a_killed_writer_leaves_the_previous_content_or_nothing(
     tmp_path: Path, shards: int, previous: bool
 ) -> None:
     path = tmp_path / "train.jsonl"
-    old = make(2)
+    old = numbered_instructions(2)
     if previous:
         write(old, path, max_rows_per_file=shards or None)
     before = {p.name: contents(p) for p in tmp_path.iterdir()}
@@ -134,7 +124,7 @@ def test_a_killed_writer_leaves_the_previous_content_or_nothing(
 
 
 @given(
-    records=st.lists(st.one_of(*RECORDS.values()), max_size=7),
+    records=st.lists(st.one_of(*RECORDS_BY_NAME.values()), max_size=7),
     size=st.integers(1, 4),
     suffix=st.sampled_from(["jsonl", "jsonl.gz", "json"]),
 )
@@ -168,11 +158,11 @@ def test_empty_input_still_writes_one_file(tmp_path: Path, suffix: str) -> None:
 
 def test_rewriting_shards_removes_stale_ones_only(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
-    write(make(10), path, max_rows_per_file=2)
+    write(numbered_instructions(10), path, max_rows_per_file=2)
     (tmp_path / "train.jsonl").write_text("unsharded file: kept\n")
     (tmp_path / "train-notes.txt").write_text("kept\n")
     (tmp_path / "other-00000-of-00001.jsonl").write_text("kept\n")
-    result = write(make(3), path, max_rows_per_file=2)
+    result = write(numbered_instructions(3), path, max_rows_per_file=2)
     listed = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert listed == [
         "other-00000-of-00001.jsonl",
@@ -181,7 +171,7 @@ def test_rewriting_shards_removes_stale_ones_only(tmp_path: Path) -> None:
         "train-notes.txt",
         "train.jsonl",
     ]
-    assert [r for p in result.paths for r in read(p)] == make(3)
+    assert [r for p in result.paths for r in read(p)] == numbered_instructions(3)
 
 
 @pytest.mark.parametrize("shards", [None, 10_000])
@@ -207,7 +197,7 @@ def test_stream_with_a_shard_size_does_not_read_ahead_more_than_a_batch(tmp_path
     seen: list[int] = []
 
     def records() -> Iterator[Instruction]:
-        for index, record in enumerate(make(100)):
+        for index, record in enumerate(numbered_instructions(100)):
             seen.append(index)
             if index == 50:
                 raise RuntimeError("stop")
@@ -254,7 +244,7 @@ def test_strict_dialect_writes_raise_and_leave_nothing(tmp_path: Path) -> None:
 
 
 def test_record_keyword_converts_before_writing(tmp_path: Path) -> None:
-    records = make(3)
+    records = numbered_instructions(3)
     path = tmp_path / "chats.jsonl"
     write(records, path, record=Conversation)
     assert all(type(r) is Conversation for r in read(path))
@@ -263,10 +253,10 @@ def test_record_keyword_converts_before_writing(tmp_path: Path) -> None:
         write(records, tmp_path / "p.jsonl", record=Preference)
 
 
-@pytest.mark.parametrize("kind", sorted(RECORDS))
+@pytest.mark.parametrize("kind", sorted(RECORDS_BY_NAME))
 @given(data=st.data())
 def test_parquet_round_trip_through_the_same_verbs(kind: str, data: st.DataObject) -> None:
-    records = data.draw(st.lists(RECORDS[kind], min_size=1, max_size=4))
+    records = data.draw(st.lists(RECORDS_BY_NAME[kind], min_size=1, max_size=4))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "data.parquet"
         result = write(records, path)
@@ -280,12 +270,12 @@ def test_parquet_round_trip_through_the_same_verbs(kind: str, data: st.DataObjec
 
 
 def test_parquet_shards_and_dialects(tmp_path: Path) -> None:
-    result = write(make(5), tmp_path / "train.parquet", max_rows_per_file=2)
+    result = write(numbered_instructions(5), tmp_path / "train.parquet", max_rows_per_file=2)
     assert [p.name for p in result.paths] == [f"train-{i:05d}-of-00003.parquet" for i in range(3)]
     assert result.rows_per_file == (2, 2, 1)
-    write(make(3), tmp_path / "alpaca.parquet", dialect="alpaca")
+    write(numbered_instructions(3), tmp_path / "alpaca.parquet", dialect="alpaca")
     with read(tmp_path / "alpaca.parquet") as reader:
-        assert list(reader) == make(3)
+        assert list(reader) == numbered_instructions(3)
     assert reader.dialect == "alpaca"
 
 
@@ -323,7 +313,7 @@ def test_parquet_rows_that_fail_are_rejected_by_row(tmp_path: Path) -> None:
 )
 def test_bad_write_keywords(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        write(make(1), tmp_path / "a.jsonl", **kwargs)
+        write(numbered_instructions(1), tmp_path / "a.jsonl", **kwargs)
     assert list(tmp_path.iterdir()) == []
 
 

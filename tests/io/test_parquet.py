@@ -23,7 +23,6 @@ from instructkit import (
     Instruction,
     ItemReport,
     Message,
-    Preference,
     RecordValidationError,
     __version__,
     parse_row,
@@ -39,24 +38,10 @@ from instructkit._io._parquet import (
 )
 from instructkit._io._parquet_writer import write_parquet
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
-from instructkit.strategies import conversations, instructions, preferences
-
-RECORDS = {Instruction: instructions(), Conversation: conversations(), Preference: preferences()}
+from record_fixtures import numbered_instructions, record_lists
 
 
-@st.composite
-def record_lists(draw: st.DrawFn, max_size: int = 5) -> tuple[type[Any], list[Any]]:
-    kind = draw(st.sampled_from(list(RECORDS)))
-    return kind, draw(st.lists(RECORDS[kind], max_size=max_size))
-
-
-def instructions_numbered(count: int) -> list[Instruction]:
-    return [
-        Instruction(instruction=f"Question {i}?", response=f"Answer {i}.") for i in range(count)
-    ]
-
-
-@given(record_lists(), st.integers(1, 3))
+@given(record_lists(max_size=5), st.integers(1, 3))
 def test_round_trip_records_and_rows(
     tmp_path_factory: pytest.TempPathFactory, case: tuple[type[Any], list[Any]], group: int
 ) -> None:
@@ -86,7 +71,7 @@ def test_writing_is_deterministic(
 
 def test_footer_metadata(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
-    write_parquet(instructions_numbered(2), path, metadata={"source": "unit test"})
+    write_parquet(numbered_instructions(2), path, metadata={"source": "unit test"})
     footer = pq.ParquetFile(path).metadata.metadata
     assert footer[b"instructkit.version"] == __version__.encode()
     assert footer[b"instructkit.record"] == b"Instruction"
@@ -112,7 +97,7 @@ def test_empty_input_writes_a_file_with_the_schema(tmp_path: Path) -> None:
 
 
 def test_row_groups_end_by_rows_and_by_bytes(tmp_path: Path) -> None:
-    records = instructions_numbered(10)
+    records = numbered_instructions(10)
     write_parquet(records, tmp_path / "rows.parquet", row_group_size=4)
     sizes = [
         pq.ParquetFile(tmp_path / "rows.parquet").metadata.row_group(i).num_rows for i in range(3)
@@ -128,7 +113,7 @@ def test_streaming_consumes_the_input_lazily(tmp_path: Path) -> None:
     pulled = []
 
     def records() -> Iterator[Instruction]:
-        for i, record in enumerate(instructions_numbered(20_000)):
+        for i, record in enumerate(numbered_instructions(20_000)):
             pulled.append(i)
             yield record
         raise AssertionError("unreachable")  # pragma: no cover
@@ -150,11 +135,11 @@ def test_streaming_consumes_the_input_lazily(tmp_path: Path) -> None:
 
 def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     target = tmp_path / "keep.parquet"
-    write_parquet(instructions_numbered(3), target)
+    write_parquet(numbered_instructions(3), target)
     before = target.read_bytes()
 
     def broken() -> Iterator[Instruction]:
-        yield from instructions_numbered(2)
+        yield from numbered_instructions(2)
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -168,7 +153,7 @@ def test_errors_while_writing_a_row_group_reach_the_caller(
 ) -> None:
     # Row groups are written on a background thread; its errors must not be lost.
     target = tmp_path / "disk.parquet"
-    write_parquet(instructions_numbered(3), target)
+    write_parquet(numbered_instructions(3), target)
     before = target.read_bytes()
 
     def full_disk(
@@ -178,14 +163,14 @@ def test_errors_while_writing_a_row_group_reach_the_caller(
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        write_parquet(instructions_numbered(50), target, row_group_size=10)
+        write_parquet(numbered_instructions(50), target, row_group_size=10)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.parquet"]
 
 
 def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
     target = tmp_path / "killed.parquet"
-    write_parquet(instructions_numbered(3), target)
+    write_parquet(numbered_instructions(3), target)
     before = target.read_bytes()
     script = textwrap.dedent(
         f"""
@@ -208,7 +193,7 @@ def test_killed_writer_leaves_previous_content(tmp_path: Path) -> None:
 
 
 def test_shards_concatenate_to_the_unsharded_output(tmp_path: Path) -> None:
-    records = instructions_numbered(25)
+    records = numbered_instructions(25)
     paths, counts = write_parquet(
         records, tmp_path / "train.parquet", max_rows_per_file=10, row_group_size=4
     )
@@ -243,7 +228,7 @@ def test_dialect_writing_round_trips_through_the_dialect(tmp_path: Path) -> None
 
 
 def test_dialect_columns_never_get_null_types(tmp_path: Path) -> None:
-    records = instructions_numbered(3)  # system and id are None everywhere
+    records = numbered_instructions(3)  # system and id are None everywhere
     path = tmp_path / "renamed.parquet"
     write_parquet(records, path, dialect="instructkit", column_map={"response": "answer"})
     schema = pq.read_schema(path)
@@ -259,7 +244,7 @@ def test_dialect_rows_that_grow_a_column_later_are_refused(
 
     monkeypatch.setattr(parquet_module, "_CHUNK", 2)  # the first 2 rows fix the columns
     records = [
-        *instructions_numbered(3),
+        *numbered_instructions(3),
         Instruction(instruction="q", response="a", meta={"lang": "en"}),
     ]
     with pytest.raises(DataError, match="new column 'lang'") as caught:
@@ -301,7 +286,7 @@ def test_dialect_side_columns_are_json_and_keep_their_types(tmp_path: Path) -> N
 
 
 def test_bad_options_are_configuration_errors(tmp_path: Path) -> None:
-    records = instructions_numbered(1)
+    records = numbered_instructions(1)
     with pytest.raises(ConfigurationError, match="compression"):
         write_parquet(records, tmp_path / "a.parquet", compression="zip")
     with pytest.raises(ConfigurationError, match="row_group_size"):
@@ -318,11 +303,11 @@ def test_bad_options_are_configuration_errors(tmp_path: Path) -> None:
 
 
 def good_rows(count: int = 3) -> list[dict[str, Any]]:
-    return to_arrow(instructions_numbered(count)).to_pylist()
+    return to_arrow(numbered_instructions(count)).to_pylist()
 
 
 def test_missing_and_extra_columns_are_named(tmp_path: Path) -> None:
-    table = to_arrow(instructions_numbered(2))
+    table = to_arrow(numbered_instructions(2))
     path = tmp_path / "bad.parquet"
     pq.write_table(
         table.drop_columns(["response"]).append_column("output", pa.array(["a", "b"])), path
@@ -338,7 +323,7 @@ def test_missing_and_extra_columns_are_named(tmp_path: Path) -> None:
 
 def test_mistyped_columns_are_named_down_to_nested_fields(tmp_path: Path) -> None:
     path = tmp_path / "typed.parquet"
-    table = to_arrow(instructions_numbered(2)).set_column(2, "response", pa.array([1, 2]))
+    table = to_arrow(numbered_instructions(2)).set_column(2, "response", pa.array([1, 2]))
     pq.write_table(table, path)
     with pytest.raises(DataError, match="column 'response': expected string, got int64"):
         list(iter_parquet_records(path))
@@ -398,8 +383,8 @@ def test_invalid_rows_are_located_by_row(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_in_a_parquet_file_is_a_located_data_error(tmp_path: Path) -> None:
-    table = to_arrow(instructions_numbered(3))
-    texts = pa.array([b"Question 0?", b"bad \xff byte", b"Question 2?"], pa.binary())
+    table = to_arrow(numbered_instructions(3))
+    texts = pa.array([b"question 0", b"bad \xff byte", b"question 2"], pa.binary())
     table = table.set_column(0, table.schema.field(0), texts.view(pa.string()))
     path = tmp_path / "utf8.parquet"
     pq.write_table(table, path)
@@ -422,7 +407,7 @@ def test_not_parquet_and_truncated_files_are_data_errors(tmp_path: Path) -> None
     with pytest.raises(DataError, match="Parquet"):
         parquet_info(junk)
     good = tmp_path / "good.parquet"
-    write_parquet(instructions_numbered(100), good)
+    write_parquet(numbered_instructions(100), good)
     cut = tmp_path / "cut.parquet"
     cut.write_bytes(good.read_bytes()[:-40])
     with pytest.raises(DataError):

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from template_fixtures import nli_rows, nli_templates
 
 import instructkit as ik
 from instructkit import (
@@ -27,29 +28,8 @@ from instructkit.templates import BatchConverter, FewShot
 
 datasets.disable_progress_bars()
 
-NLI = Task(
-    name="nli",
-    fields={"premise": "text", "hypothesis": "text", "label": "label"},
-    target="label",
-    labels={0: "yes", 1: "maybe", 2: "no"},
-)
-TEMPLATES = [
-    Template(
-        id=f"nli-{i}",
-        task=NLI,
-        instruction=f"Premise: {{premise}}\nHypothesis {i}: {{hypothesis}}\n{{options}}",
-        response="{label}",
-        system="Answer briefly." if i == 2 else None,
-    )
-    for i in range(4)
-]
-
-
-def make_rows(n: int) -> list[dict[str, Any]]:
-    return [
-        {"id": f"e{i}", "premise": f"Premise {i}.", "hypothesis": f"Hyp {i % 5}", "label": i % 3}
-        for i in range(n)
-    ]
+# A system prompt on one template, so that batches carry the system column too.
+TEMPLATES = nli_templates(system_at=2)
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -110,7 +90,7 @@ def test_any_split_of_the_rows_gives_the_records_of_one_convert(
     order: random.Random,
     fewshot: bool,
 ) -> None:
-    shots = FewShot(pool=make_rows(6), k=2) if fewshot else None
+    shots = FewShot(pool=nli_rows(6), k=2) if fewshot else None
     records = ik.convert(rows, TEMPLATES, fewshot=shots, **arguments)
     whole = ik.to_arrow(list(records), record=Instruction)
     converter = BatchConverter(TEMPLATES, fewshot=shots, **arguments)
@@ -159,9 +139,9 @@ def test_a_first_batch_without_a_system_prompt_keeps_system_typed_for_datasets()
 
 
 def test_the_converter_pickles_and_converts_the_same_after() -> None:
-    rows = make_rows(12)
+    rows = nli_rows(12)
     converter = BatchConverter(
-        TEMPLATES, seed=5, options=0.5, fewshot=FewShot(pool=make_rows(5), k=1)
+        TEMPLATES, seed=5, options=0.5, fewshot=FewShot(pool=nli_rows(5), k=1)
     )
     copy = pickle.loads(pickle.dumps(converter))
     batch = pa.Table.from_pylist(rows)
@@ -171,7 +151,7 @@ def test_the_converter_pickles_and_converts_the_same_after() -> None:
 
 def test_an_empty_batch_gives_an_empty_instruction_table() -> None:
     converter = BatchConverter(TEMPLATES, seed=0)
-    empty = converter(pa.Table.from_pylist([], schema=pa.Table.from_pylist(make_rows(1)).schema))
+    empty = converter(pa.Table.from_pylist([], schema=pa.Table.from_pylist(nli_rows(1)).schema))
     assert empty.num_rows == 0
     assert empty.schema.equals(arrow_schema(Instruction))
     assert converter({"id": [], "premise": [], "hypothesis": [], "label": []}).num_rows == 0
@@ -193,10 +173,10 @@ def test_bad_arguments_fail_when_the_converter_is_built() -> None:
 def test_other_batches_are_refused_and_bad_rows_raise() -> None:
     converter = BatchConverter(TEMPLATES, seed=0)
     with pytest.raises(ConfigurationError, match="got list"):
-        converter(make_rows(2))
+        converter(nli_rows(2))
     with pytest.raises(DataError, match="expected a batch of equally long columns"):
         converter({"id": ["a", "b"], "premise": ["p", 3], "hypothesis": ["h", "h"]})
-    rows = make_rows(3)
+    rows = nli_rows(3)
     rows[1]["label"] = 7
     with pytest.raises(TemplateError) as caught:
         converter(pa.Table.from_pylist(rows))
@@ -210,7 +190,7 @@ def test_other_batches_are_refused_and_bad_rows_raise() -> None:
 def test_datasets_map_with_num_proc_gives_the_records_of_one_convert(
     num_proc: int, batch_size: int, arrow: bool, tmp_path: Any
 ) -> None:
-    rows = make_rows(40)
+    rows = nli_rows(40)
     arguments: dict[str, Any] = {"seed": 11, "options": 0.5, "per_example": 2}
     source = datasets.Dataset.from_list(rows)
     mapped = (source.with_format("arrow") if arrow else source).map(
@@ -242,7 +222,7 @@ def test_datasets_map_with_num_proc_gives_the_records_of_one_convert(
 def test_datasets_shards_in_any_order_give_the_records_of_one_convert(
     shards: int, contiguous: bool, batch_size: int, order: random.Random, arguments: dict[str, Any]
 ) -> None:
-    rows = make_rows(30)
+    rows = nli_rows(30)
     source = datasets.Dataset.from_list(rows)
     converter = BatchConverter(TEMPLATES, **arguments)
     parts = [

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from template_fixtures import COT, FLAN_NLI_LABELS, MC, nli_task
 
 from instructkit import (
     ConfigurationError,
@@ -27,29 +28,11 @@ from instructkit._templates._options import BUILTIN_OPTION_STYLES, render_option
 from instructkit._templates._pattern import PatternProblem, parse_pattern
 from instructkit.templates import OptionStyle, load_templates, save_templates
 
-NLI = Task(
-    name="nli",
-    cluster="natural language inference",
-    fields={"premise": "text", "hypothesis": "text", "label": "label"},
-    target="label",
-    labels={0: "yes", 1: "it is not possible to tell", 2: "no"},
-)
-MC = Task(
-    name="mc",
-    fields={"question": "text", "choices": "choices", "answer": "label"},
-    target="answer",
-    choices="choices",
-)
+NLI = nli_task(labels=FLAN_NLI_LABELS, cluster="natural language inference")
 QA = Task(
     name="qa",
     fields={"context": "text", "question": "text", "answers": "alternatives"},
     target="answers",
-)
-COT = Task(
-    name="cot",
-    fields={"question": "text", "rationale": "text", "answer": "text"},
-    target="answer",
-    rationale="rationale",
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from template_fixtures import INVERTED, NLI, nli_rows, nli_templates
 
 import instructkit
 from instructkit import (
@@ -24,44 +25,10 @@ from instructkit import (
 )
 from instructkit.templates import FewShot
 
-NLI = Task(
-    name="nli",
-    fields={"premise": "text", "hypothesis": "text", "label": "label"},
-    target="label",
-    labels={0: "yes", 1: "maybe", 2: "no"},
-)
-TEMPLATES = [
-    Template(
-        id=f"nli-{i}",
-        task=NLI,
-        instruction=f"Premise: {{premise}}\nHypothesis {i}: {{hypothesis}}\n{{options}}",
-        response="{label}",
-    )
-    for i in range(4)
-]
-INVERTED = Template(
-    id="nli-inv",
-    task=NLI,
-    instruction="Premise: {premise}\nWrite a hypothesis whose answer is '{label}'.",
-    response="{hypothesis}",
-    inverted=True,
-)
+TEMPLATES = nli_templates()
 
-
-def make_rows(n: int, *, start: int = 0) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"e{i}",
-            "premise": f"Premise number {i}.",
-            "hypothesis": f"Hypothesis {i % 7}",
-            "label": i % 3,
-        }
-        for i in range(start, start + n)
-    ]
-
-
-ROWS = make_rows(30)
-POOL = make_rows(40, start=100)
+ROWS = nli_rows(30)
+POOL = nli_rows(40, start=100)
 
 
 def provenance(record: Instruction | Conversation) -> dict[str, Any]:
@@ -131,7 +98,7 @@ def test_single_template_conversion_equals_render() -> None:
 
 
 def test_template_choice_is_spread_and_order_free() -> None:
-    records = list(convert(make_rows(200), TEMPLATES, seed=0))
+    records = list(convert(nli_rows(200), TEMPLATES, seed=0))
     used = {provenance(r)["template_id"] for r in records}
     assert used == {t.id for t in TEMPLATES}
     counts = [sum(provenance(r)["template_id"] == t.id for r in records) for t in TEMPLATES]
@@ -155,7 +122,7 @@ def test_seed_changes_choices() -> None:
 
 
 def test_options_probability_mixes_both_variants() -> None:
-    records = list(convert(make_rows(200), TEMPLATES, seed=3, options=0.5))
+    records = list(convert(nli_rows(200), TEMPLATES, seed=3, options=0.5))
     with_options = sum(provenance(r)["template_type"] == "zs_opt" for r in records)
     assert 60 < with_options < 140
     for record in records:
@@ -405,7 +372,7 @@ def test_unrenderable_pool_rows_are_passed_over() -> None:
 
 
 def test_large_pool_uses_seeded_probing() -> None:
-    pool = make_rows(600, start=1000)
+    pool = nli_rows(600, start=1000)
     records = list(convert(ROWS[:10], TEMPLATES, seed=0, fewshot=FewShot(pool=pool, k=3)))
     assert all(len(provenance(r)["exemplar_ids"]) == 3 for r in records)
     again = list(convert(ROWS[:10], TEMPLATES, seed=0, fewshot=FewShot(pool=pool, k=3)))
@@ -453,7 +420,7 @@ def _provenance(record: Instruction) -> dict[str, Any]:
 def test_rows_that_name_their_dataset_convert_as_if_it_were_given(
     seed: int, name: str, options: bool | float
 ) -> None:
-    rows = make_rows(12)
+    rows = nli_rows(12)
     stamped = [{**row, "dataset": name} for row in rows]
     given_once = list(convert(rows, TEMPLATES, seed=seed, dataset=name, options=options))
     from_rows = list(convert(stamped, TEMPLATES, seed=seed, options=options))
@@ -475,7 +442,7 @@ def test_adapted_rows_keep_the_adapters_dataset_name() -> None:
 
 
 def test_a_row_contradicting_dataset_is_rejected_where_it_says_so() -> None:
-    rows = [*make_rows(2), {**make_rows(1, start=2)[0], "dataset": "mnli"}]
+    rows = [*nli_rows(2), {**nli_rows(1, start=2)[0], "dataset": "mnli"}]
     report = ItemReport()
     kept = list(convert(rows, TEMPLATES, seed=1, dataset="snli", on_error="collect", report=report))
     assert len(kept) == 2
@@ -490,7 +457,7 @@ def test_a_row_contradicting_dataset_is_rejected_where_it_says_so() -> None:
 
 @pytest.mark.parametrize("bad", [7, "", "a\ud800", ["snli"]])
 def test_a_dataset_name_that_is_not_text_is_rejected(bad: object) -> None:
-    rows = [{**make_rows(1)[0], "dataset": bad}]
+    rows = [{**nli_rows(1)[0], "dataset": bad}]
     with pytest.raises(TemplateError, match=r"dataset name to be non-empty text.*- at \$\.dataset"):
         list(convert(rows, TEMPLATES, seed=1))
     with pytest.raises(TemplateError, match=r"- at \$\.dataset"):

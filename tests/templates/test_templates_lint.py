@@ -5,23 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from template_fixtures import COT, MC, NLI
+
 from instructkit import Task, Template
 from instructkit._templates._lint import LINT_CODES
 from instructkit.templates import LintFinding, lint_templates
 
-NLI = Task(
-    name="nli",
-    fields={"premise": "text", "hypothesis": "text", "label": "label"},
-    target="label",
-    labels={0: "yes", 1: "maybe", 2: "no"},
-)
 SUM = Task(name="summary", fields={"article": "text", "summary": "text"}, target="summary")
-COT = Task(
-    name="cot",
-    fields={"question": "text", "rationale": "text", "answer": "text"},
-    target="answer",
-    rationale="rationale",
-)
 
 GOOD = Template(
     id="nli-ok",
@@ -213,12 +203,6 @@ def test_raw_templates_report_build_problems_with_positions() -> None:
     assert "(premise, hypothesis, label, options)" in findings[1].message
 
 
-MC = Task(
-    name="mc",
-    fields={"question": "text", "choices": "choices", "answer": "label"},
-    target="answer",
-    choices="choices",
-)
 MC_ROWS = [{"question": "Sky?", "choices": ["green", "blue"], "answer": 1}]
 
 

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from template_fixtures import FLAN_NLI_LABELS, MC, nli_task
 
 from instructkit import (
     ConfigurationError,
@@ -34,19 +35,7 @@ from instructkit import (
 from instructkit._templates._hashing import stable_bits, stable_index, stable_ranked, stable_unit
 from instructkit.templates import FewShot
 
-NLI = Task(
-    name="nli",
-    cluster="nli",
-    fields={"premise": "text", "hypothesis": "text", "label": "label"},
-    target="label",
-    labels={0: "yes", 1: "it is not possible to tell", 2: "no"},
-)
-MC = Task(
-    name="mc",
-    fields={"question": "text", "choices": "choices", "answer": "label"},
-    target="answer",
-    choices="choices",
-)
+NLI = nli_task(labels=FLAN_NLI_LABELS, cluster="nli")
 QA = Task(
     name="qa",
     fields={

@@ -19,7 +19,15 @@ from instructkit._arrow._convert import (
     to_arrow,
 )
 from instructkit._arrow._datasets import to_dataset
-from instructkit._arrow._json import json_text, json_value, meta_text, meta_value, strip_nulls
+from instructkit._arrow._json import (
+    decode_json_typed,
+    holds_json,
+    json_text,
+    json_value,
+    meta_text,
+    meta_value,
+    strip_nulls,
+)
 from instructkit._arrow._rules import (
     Findings,
     check_utf8,
@@ -65,7 +73,9 @@ __all__ = [
     "arrow_schema",
     "check_utf8",
     "conform_table",
+    "decode_json_typed",
     "from_arrow",
+    "holds_json",
     "huggingface_metadata",
     "json_text",
     "json_value",

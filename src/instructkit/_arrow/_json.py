@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from instructkit._errors import (
     RecordValidationError,
@@ -21,6 +23,8 @@ from instructkit._errors import (
 )
 
 __all__ = [
+    "decode_json_typed",
+    "holds_json",
     "json_text",
     "json_value",
     "meta_text",
@@ -119,12 +123,14 @@ def json_text(value: Any, loc: str = "$", what: str = "JSON values") -> str:
     return data.decode()
 
 
-def json_value(text: str, field: str = "value") -> Any:
+def json_value(text: str, field: str = "value", *, path: Sequence[str | int] = ()) -> Any:
     """Parse JSON text, keeping integers beyond 64 bits exact.
 
     Args:
         text: The JSON text.
         field: The field it came from, for the error location.
+        path: The full path of the value, for the error location, when it is nested
+            (``("tools", 0)``); ``field`` is the location when it is empty.
 
     Returns:
         The parsed value.
@@ -137,8 +143,61 @@ def json_value(text: str, field: str = "value") -> Any:
         return json.loads(text) if _LONG_INTEGER.search(text) else orjson.loads(text)
     except ValueError as err:
         raise RecordValidationError(
-            f"expected JSON text, got {_short(text)} ({err})", loc=format_loc((field,))
+            f"expected JSON text, got {_short(text)} ({err})", loc=format_loc(path or (field,))
         ) from None
+
+
+# --- values of Arrow's JSON type ---------------------------------------------------------
+
+_LISTS = (pa.ListType, pa.LargeListType, pa.FixedSizeListType)
+
+
+def holds_json(kind: pa.DataType) -> bool:
+    """Whether ``kind`` is Arrow's JSON type or holds it (in lists or structs, at any depth)."""
+    if isinstance(kind, pa.JsonType):
+        return True
+    if isinstance(kind, _LISTS):
+        return holds_json(kind.value_type)
+    if isinstance(kind, pa.StructType):
+        return any(holds_json(field.type) for field in kind)
+    return False
+
+
+def decode_json_typed(value: Any, kind: pa.DataType, path: Sequence[str | int]) -> Any:
+    """A Python value of Arrow type ``kind`` with the texts of its JSON-typed parts parsed.
+
+    ``to_pylist()`` gives a value of Arrow's JSON type as its text, where ``datasets`` (its
+    ``Json()`` feature) gives the value the text stands for; this gives the same values as
+    ``datasets``, nested in lists and structs too, except that numbers are read exactly.
+    Struct fields missing from ``value`` (stripped nulls) stay missing.
+
+    Args:
+        value: The value, as ``to_pylist()`` gives it (``None`` stays ``None``).
+        kind: Its Arrow type.
+        path: Where the value is, for the error location (``("messages", 1)``).
+
+    Returns:
+        The value with every JSON text in a JSON-typed place parsed (a new value where
+        something was parsed; ``value`` itself otherwise).
+
+    Raises:
+        RecordValidationError: a JSON-typed text is not JSON (located at its full path).
+    """
+    if value is None:
+        return None
+    if isinstance(kind, pa.JsonType):
+        return json_value(value, path=path)
+    if isinstance(kind, _LISTS):
+        inner = kind.value_type
+        return [decode_json_typed(item, inner, (*path, i)) for i, item in enumerate(value)]
+    if isinstance(kind, pa.StructType):
+        return {
+            key: decode_json_typed(item, kind.field(key).type, (*path, key))
+            if kind.get_field_index(key) >= 0
+            else item
+            for key, item in value.items()
+        }
+    return value
 
 
 def meta_value(text: str | None) -> dict[str, Any]:

@@ -52,6 +52,8 @@ from instructkit._arrow import (
     META_SCHEMA_VERSION,
     META_VERSION,
     conform_table,
+    decode_json_typed,
+    holds_json,
     json_value,
     merge_parts,
     meta_value,
@@ -598,7 +600,7 @@ def batch_row_items(
         json_columns = [name for name in listed if name in schema.names]
     # Values typed as JSON (by instructkit's dialect writer, or by `datasets` for its Json()
     # feature) are decoded, nested or not.
-    typed = {f.name: f.type for f in schema if _holds_json(f.type)}
+    typed = {f.name: f.type for f in schema if holds_json(f.type)}
     for batch in batches:
         for offset, row, error in _batch_rows(batch, start, file):
             if error is not None:
@@ -620,7 +622,7 @@ def batch_row_items(
                             row[name] = json_value(row[name], name)
                     for name, kind in typed.items():
                         if name in row:
-                            row[name] = _decode_json(row[name], kind, name)
+                            row[name] = decode_json_typed(row[name], kind, (name,))
             except DataError as err:
                 yield start + offset, stored, err.located(row=start + offset, file=file)
                 continue
@@ -649,34 +651,6 @@ def _batch_rows(
             yield offset, _stored_row(one, 0), error
             continue
         yield offset, one.to_pylist()[0], None
-
-
-def _holds_json(kind: pa.DataType) -> bool:
-    if isinstance(kind, pa.JsonType):
-        return True
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _holds_json(kind.value_type)
-    if pa.types.is_struct(kind):
-        return any(_holds_json(f.type) for f in kind)
-    return False
-
-
-def _decode_json(value: Any, kind: pa.DataType, name: str) -> Any:
-    """``value`` (a row's column, nulls stripped) with its JSON-typed texts parsed."""
-    if value is None:
-        return None
-    if isinstance(kind, pa.JsonType):
-        return json_value(value, name)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return [_decode_json(item, kind.value_type, name) for item in value]
-    if pa.types.is_struct(kind):
-        return {
-            key: _decode_json(item, kind.field(key).type, name)
-            if kind.get_field_index(key) >= 0
-            else item
-            for key, item in value.items()
-        }
-    return value
 
 
 def _valid(batch: pa.RecordBatch) -> bool:
