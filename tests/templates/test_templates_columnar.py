@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from instructkit import (
     ConfigurationError,
+    DataError,
     Instruction,
     ItemReport,
     Task,
@@ -253,3 +254,26 @@ def test_large_batches_are_converted_a_slice_at_a_time(monkeypatch: pytest.Monke
     # Each slice of 3 rows gives its own chunk of at most 6 records.
     assert [len(chunk) for chunk in out.column("id").chunks] == [6, 4, 6, 2]
     assert [r.row for r in report.rejections] == [4]
+
+
+def test_json_typed_columns_render_as_the_values_they_hold() -> None:
+    # datasets' Json() feature: alternatives stored as JSON text are a list of answers.
+    task = Task(name="qa", fields={"question": "text", "answer": "alternatives"}, target="answer")
+    template = Template(id="qa-1", task=task, instruction="Q: {question}", response="{answer}")
+    answers = ['["x", "y"]', '"z"', "[1, 2"]
+    table = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "question": ["one?", "two?", "three?"],
+            "answer": pa.array(answers, pa.json_()),
+        }
+    )
+    ok = table.slice(0, 2)
+    values = [["x", "y"], "z"]
+    rows = [{**row, "answer": value} for row, value in zip(ok.to_pylist(), values, strict=True)]
+    got = convert_table(ok, template, seed=3)
+    assert got.equals(to_arrow(list(convert(rows, template, seed=3))))
+    assert got.column("response").to_pylist()[1] == "z"
+    # Text that is not JSON is refused at its own row.
+    with pytest.raises(DataError, match=r"row 2"):
+        convert_table(table, template, seed=3)

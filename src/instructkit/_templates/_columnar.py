@@ -29,10 +29,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from instructkit._arrow import arrow_schema, meta_text, to_arrow
+from instructkit._arrow import arrow_schema, holds_json, meta_text, to_arrow
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Instruction
 from instructkit._reports import ItemReport, OnError
+from instructkit._sources import batch_rows
 from instructkit._templates._convert import Call, Picks, check_call, convert_row
 from instructkit._templates._fewshot import FewShot
 from instructkit._templates._hashing import draws, seeded, units
@@ -742,7 +743,7 @@ class _Converter:
         records: list[Instruction] = []
         keys: list[int] = []
         previous = -1
-        for index, row in zip(rows.to_pylist(), batch.take(rows).to_pylist(), strict=True):
+        for index, row in zip(rows.to_pylist(), _rows(batch, rows, start), strict=True):
             if report is not None:
                 # The columnar rows before this one were valid; counted in row order, so a
                 # report stopped by "raise" reads as the per-row one does.
@@ -770,6 +771,15 @@ class _Converter:
         table = to_arrow(records, record=Instruction)
         columns = [*table.columns[:5], _meta_storage(table.column("meta"))]
         return pa.Table.from_arrays([*columns, pa.array(keys, _I64)], schema=_PART)
+
+
+def _rows(batch: pa.RecordBatch, rows: pa.Array, start: int) -> list[dict[str, Any]]:
+    """The rows at ``rows`` as ``convert`` gets them (JSON-typed values parsed)."""
+    if not any(holds_json(field.type) for field in batch.schema):
+        rows_: list[dict[str, Any]] = batch.take(rows).to_pylist()
+        return rows_
+    # One row at a time, so that a value that is not JSON is located at its own row.
+    return [batch_rows(batch.slice(index, 1), start=start + index)[0] for index in rows.to_pylist()]
 
 
 class _Lazy:
