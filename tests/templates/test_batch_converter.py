@@ -127,6 +127,46 @@ def test_any_split_of_the_rows_gives_the_records_of_one_convert(
 
 
 @settings(max_examples=20, deadline=None)
+@given(rows=_rows, arguments=_arguments, cuts=st.lists(st.integers(0, 40), max_size=7))
+def test_a_table_in_chunks_gives_the_records_of_one_convert_in_its_order(
+    rows: list[dict[str, Any]], arguments: dict[str, Any], cuts: list[int]
+) -> None:
+    pieces = [
+        pa.Table.from_pylist(part, schema=ROW_SCHEMA)
+        for part in _parts(rows, cuts, random.Random(0))
+    ]
+    chunked = pa.concat_tables(pieces) if pieces else pa.Table.from_pylist([], schema=ROW_SCHEMA)
+    out = BatchConverter(TEMPLATES, **arguments)(chunked)
+    expected = ik.to_arrow(
+        list(ik.convert(chunked.to_pylist(), TEMPLATES, **arguments)), record=Instruction
+    )
+    assert out.equals(expected)
+
+
+def test_a_table_in_chunks_is_converted_as_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # datasets memory-maps its files as batches of 1,000 rows, and Ray builds batches from
+    # blocks: converted chunk by chunk, such a table paid convert_table's fixed cost per
+    # template once for every chunk.
+    from instructkit._templates import _batch
+
+    seen: list[int] = []
+    original = _batch.convert_table
+
+    def spy(data: pa.Table | pa.RecordBatch, *args: Any, **kwargs: Any) -> Any:
+        seen.append(data.column(0).num_chunks if isinstance(data, pa.Table) else 1)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(_batch, "convert_table", spy)
+    rows = make_rows(40)
+    chunked = pa.Table.from_pylist(rows).to_batches(max_chunksize=7)
+    table = pa.Table.from_batches(chunked)
+    assert table.column(0).num_chunks == 6
+    out = BatchConverter(TEMPLATES, seed=3, options=0.5)(table)
+    assert seen == [1]
+    assert out.equals(ik.to_arrow(list(ik.convert(rows, TEMPLATES, seed=3, options=0.5))))
+
+
+@settings(max_examples=20, deadline=None)
 @given(rows=_rows.filter(bool), arguments=_arguments)
 def test_a_mapping_batch_gives_the_table_of_the_same_records(
     rows: list[dict[str, Any]], arguments: dict[str, Any]
