@@ -61,6 +61,7 @@ per-row records, which streams too), in a child process whose peak RSS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +72,7 @@ import shlex
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,7 +86,11 @@ SEED = 0
 DATASET = "snli"
 OPTIONS = 0.5
 WARM_UP_ROWS = 2_000
-BLOCKS = 8  # Ray blocks: enough for 2 workers to share evenly
+# The engine cases convert more rows: a job on an engine has fixed costs (scheduling, a
+# process pool, the results' cache files) that real jobs of millions of rows amortise.
+ENGINE_ROWS = 1_000_000
+BLOCKS = 16  # Ray blocks: shared evenly by 1 or 2 workers, and one batch each
+ENGINE_BATCH = 65_536  # rows per batch on both engines (instructkit.ray.convert's default)
 
 # --- data ----------------------------------------------------------------------------------
 
@@ -141,6 +147,24 @@ def ensure_parquet(count: int, folder: Path) -> Path:
         f"{time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
+    return path
+
+
+def ensure_datasets(count: int, folder: Path) -> Path:
+    """The ``datasets`` cases' input: the Parquet rows saved as a ``datasets`` folder, once.
+
+    ``datasets.load_from_disk`` memory-maps it, as ``load_dataset`` gives a dataset, in
+    record batches of 1,000 rows.
+    """
+    import datasets
+    import pyarrow.parquet as pq
+
+    path = folder / f"snli-{count}.datasets"
+    if not path.exists():
+        source = ensure_parquet(count, folder)
+        tmp = path.with_suffix(".tmp")
+        datasets.Dataset(pq.read_table(source)).save_to_disk(str(tmp))
+        tmp.replace(path)
     return path
 
 
@@ -264,28 +288,33 @@ def _case_jinja(rows: list[dict[str, Any]], prepared: Any) -> int:
     return count
 
 
-def _case_ray(table: Any, prepared: Any, workers: int) -> int:
-    import ray
+def _case_ray(data: Any, prepared: Any) -> int:
+    import instructkit.ray
 
-    converter = prepared
-    data = ray.data.from_arrow(table).repartition(BLOCKS)
-    # One block per batch (batch_size=None): convert_table's cost per batch is fixed per
-    # template, so Ray's default of small batches would measure that overhead instead.
-    done = data.map_batches(converter, batch_format="pyarrow", batch_size=None, concurrency=workers)
+    # The library's own path, with its defaults (batches of 65,536 rows).
+    done = instructkit.ray.convert(data, prepared, **keywords())
     return int(done.materialize().count())
 
 
-def _case_datasets(table: Any, prepared: Any, workers: int) -> int:
-    import datasets
+def _ray_dataset(table: Any) -> Any:
+    """``table`` in ``BLOCKS`` even blocks in Ray's object store (put there now, untimed)."""
+    import ray
 
-    converter = prepared
-    data = datasets.Dataset(table).with_format("arrow")
+    step = -(-table.num_rows // BLOCKS)
+    return ray.data.from_arrow([table.slice(at, step) for at in range(0, table.num_rows, step)])
+
+
+def _case_datasets(data: Any, prepared: Any, workers: int) -> int:
+    converter, folder = prepared
     done = data.map(
         converter,
         batched=True,
-        batch_size=25_000,  # large batches, as for Ray (see above)
+        batch_size=ENGINE_BATCH,  # large batches, as for Ray
         num_proc=workers if workers > 1 else None,
         remove_columns=data.column_names,
+        # A fresh result file every run: an earlier run's cache must not stand in for work.
+        cache_file_name=str(folder / f"converted-{time.perf_counter_ns()}.arrow"),
+        load_from_cache_file=False,
     )
     return len(done)
 
@@ -324,21 +353,52 @@ def _prepare(case: str) -> tuple[str, Callable[[Any, Any], int], Any]:
             for pair in _patterns()
         ]
         return "rows", _case_jinja, compiled
+    raise ValueError(f"not a single-process case: {case}")
+
+
+def _prepare_engine(
+    case: str, *, rows: int, folder: Path, scratch: Path
+) -> tuple[Callable[[Any], int], Any, Any]:
+    """An engine case: its function of an input, and its warm-up and timed inputs, untimed.
+
+    Both engines read the ``--engine-rows`` rows the parent generated into ``folder``: Ray
+    gets them as ``BLOCKS`` blocks already in its object store, ``datasets`` memory-maps its
+    own copy. The timed run converts them all; the 1- and 2-worker runs do the same work.
+
+    Raises:
+        ImportError: the engine is not installed.
+    """
+    import pyarrow.parquet as pq
+
     workers = int(case.rsplit("_", 1)[1])
     if case.startswith("ray_"):
+        import instructkit.ray  # noqa: F401 - not available is reported before any work
         import ray
 
-        converter = _batch_converter()
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        # A small job first, untimed: it starts the workers and imports instructkit in them,
-        # so the timed run measures converting on a running cluster (starting one is a
-        # separate, fixed cost: see docs/scale.md).
-        _case_ray(snli_table(BLOCKS * 100), converter, workers)
-        return "table", lambda t, p: _case_ray(t, p, workers), converter
-    import datasets  # noqa: F401 - not available is reported before any work
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        table = pq.read_table(ensure_parquet(rows, folder))
+        prepared = templates()
+        # The warm-up job starts the workers and imports instructkit in them, so the timed
+        # run measures converting on a running cluster (starting one is a separate, fixed
+        # cost: see docs/scale.md).
+        return (
+            lambda data: _case_ray(data, prepared),
+            _ray_dataset(table.slice(0, WARM_UP_ROWS)),
+            _ray_dataset(table),
+        )
+    import datasets
 
-    converter = _batch_converter()
-    return "table", lambda t, p: _case_datasets(t, p, workers), converter
+    datasets.disable_progress_bars()
+    data = datasets.load_from_disk(str(ensure_datasets(rows, folder))).with_format("arrow")
+    converter = (_batch_converter(), scratch)
+    return (
+        lambda data: _case_datasets(data, converter, workers),
+        data.select(range(min(WARM_UP_ROWS, len(data)))),
+        data,
+    )
 
 
 CASES = [
@@ -357,10 +417,10 @@ LABELS = {
     "convert_table": "instructkit.templates.convert_table (columnar, Arrow)",
     "str_format_loop": "plain loop: stable-hash pick + str.format (dicts)",
     "jinja2_promptsource": "plain loop: stable-hash pick + Jinja2 promptsource-style (dicts)",
-    "ray_1": "Ray Data map_batches(BatchConverter), 1 worker",
-    "ray_2": "Ray Data map_batches(BatchConverter), 2 workers",
-    "datasets_map_1": "datasets.Dataset.map(BatchConverter, batched), num_proc 1",
-    "datasets_map_2": "datasets.Dataset.map(BatchConverter, batched), num_proc 2",
+    "ray_1": "Ray Data instructkit.ray.convert, 1 worker (engine rows)",
+    "ray_2": "Ray Data instructkit.ray.convert, 2 workers (engine rows)",
+    "datasets_map_1": "datasets.Dataset.map(BatchConverter, batched), num_proc 1 (engine rows)",
+    "datasets_map_2": "datasets.Dataset.map(BatchConverter, batched), num_proc 2 (engine rows)",
 }
 
 # (case, baseline, required ratio of rows/s), as the targets are stated.
@@ -372,19 +432,32 @@ TARGETS = [
     ("datasets_map_2", "datasets_map_1", 1.6),
 ]
 REFERENCES = [("jinja2_promptsource", "str_format_loop")]
+ENGINES = ["ray_1", "ray_2", "datasets_map_1", "datasets_map_2"]
 
 
-def _child_case(case: str, rows: int) -> dict[str, Any]:
+def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[str, Any]:
+    if case in ENGINES:
+        with tempfile.TemporaryDirectory(prefix="convert-bench-") as scratch:
+            try:
+                function, warm, data = _prepare_engine(
+                    case, rows=engine_rows, folder=folder, scratch=Path(scratch)
+                )
+            except ImportError as err:
+                return {"unavailable": str(err).split(" (")[0][:100]}
+            function(warm)
+            started = time.perf_counter()
+            converted = function(data)
+            return {"seconds": time.perf_counter() - started, "rows": converted}
     try:
-        kind, function, prepared = _prepare(case)
+        kind, single, prepared = _prepare(case)
     except ImportError as err:
         # "cannot import name 'X' from 'instructkit.templates' (/path)": the name is enough.
         return {"unavailable": str(err).split(" (")[0][:100]}
     data: Any = list(snli_rows(rows)) if kind == "rows" else snli_table(rows)
     warm = data[:WARM_UP_ROWS] if kind == "rows" else data.slice(0, WARM_UP_ROWS)
-    function(warm, prepared)
+    single(warm, prepared)
     started = time.perf_counter()
-    converted = function(data, prepared)
+    converted = single(data, prepared)
     return {"seconds": time.perf_counter() - started, "rows": converted}
 
 
@@ -513,15 +586,30 @@ def main() -> None:
     parser.add_argument(
         "--rss-rows", type=int, default=RSS_ROWS, help=f"rows for --rss (default {RSS_ROWS:,})"
     )
-    parser.add_argument("--data-dir", default=str(DATA), help="where the --rss input lives")
+    parser.add_argument(
+        "--engine-rows",
+        type=int,
+        default=ENGINE_ROWS,
+        help=f"input rows of the Ray and datasets cases (default {ENGINE_ROWS:,})",
+    )
+    parser.add_argument(
+        "--data-dir", default=str(DATA), help="where the --rss and engine inputs live"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-engines", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.prepare_engines:
+            ensure_parquet(args.engine_rows, Path(args.data_dir))
+            with contextlib.suppress(ImportError):  # the datasets cases say "not available"
+                ensure_datasets(args.engine_rows, Path(args.data_dir))
+            print(json.dumps({}))
+            return
         if args.rss:
             result = _child_rss(args.rss_rows, Path(args.data_dir))
         else:
-            result = _child_case(args.case, args.rows)
+            result = _child_case(args.case, args.rows, args.engine_rows, Path(args.data_dir))
         result["peak_rss"] = _peak_rss()
         print(json.dumps(result))
         return
@@ -546,6 +634,20 @@ def main() -> None:
         unknown = sorted(set(cases) - set(CASES))
         if unknown:
             parser.error(f"unknown case(s) {unknown}; known: {CASES}")
+        if set(cases) & set(ENGINES):
+            # Generated once, untimed, in a process of its own: a child started from a parent
+            # that had held the table would report the parent's peak RSS as its own.
+            print(f"  engine input: {args.engine_rows:,} rows in {args.data_dir}", file=sys.stderr)
+            prepared = _spawn(
+                "--prepare-engines",
+                "--engine-rows",
+                str(args.engine_rows),
+                "--data-dir",
+                args.data_dir,
+            )
+            if "error" in prepared:
+                print(f"failed: {prepared['error']}")
+                raise SystemExit(1)
         runs: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
         # Rounds visit every case in turn, so a burst of load from elsewhere hits a case and
         # its baseline alike.
@@ -553,7 +655,16 @@ def main() -> None:
             for case in cases:
                 if runs[case] and "seconds" not in runs[case][0]:
                     continue  # not available, or failed: once is enough
-                result = _spawn("--case", case, "--rows", str(args.rows))
+                result = _spawn(
+                    "--case",
+                    case,
+                    "--rows",
+                    str(args.rows),
+                    "--engine-rows",
+                    str(args.engine_rows),
+                    "--data-dir",
+                    args.data_dir,
+                )
                 runs[case].append(result)
                 shown = (
                     f"{result['seconds']:.2f} s"
@@ -562,8 +673,9 @@ def main() -> None:
                 )
                 print(f"  {case:22s} {shown}", file=sys.stderr)
         print(table({case: _best(found) for case, found in runs.items()}))
+    engines = "" if args.rss else f" ({args.engine_rows:,} for the Ray and datasets cases)"
     print(
-        f"\n`{command}`: {args.rss_rows if args.rss else args.rows:,} rows, "
+        f"\n`{command}`: {args.rss_rows if args.rss else args.rows:,} rows{engines}, "
         f"{time.perf_counter() - started:.0f} s wall time on {os.cpu_count()} CPU(s), Python "
         f"{platform.python_version()}, {_versions()}. Load average (1 min) {load_before:.1f} "
         f"at the start, {os.getloadavg()[0]:.1f} at the end."
