@@ -304,6 +304,50 @@ def _ray_dataset(table: Any) -> Any:
     return ray.data.from_arrow([table.slice(at, step) for at in range(0, table.num_rows, step)])
 
 
+def _cluster_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's descendants: a local Ray's processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, stack = 0.0, [os.getpid()]
+    while stack:
+        pid = stack.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        total += sum(used.get(child, 0.0) for child in children)
+        stack.extend(children)
+    return total
+
+
+def _wait_for_quiet_cluster(*, timeout: float = 20.0) -> None:
+    """Wait until the local Ray's processes use under a tenth of a core.
+
+    Ray Data starts its own actors (statistics, autoscaling) at a cluster's first job; they
+    spend a second or more of CPU starting up after the job is done. Timed while they do,
+    a 2-worker run would share its two cores with them and a 1-worker run would not.
+    """
+    if not Path("/proc/self/stat").exists():  # not Linux: a fixed pause instead
+        time.sleep(5)
+        return
+    deadline = time.monotonic() + timeout
+    before = _cluster_cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cluster_cpu_seconds()
+        if now - before < 0.05:
+            return
+        before = now
+
+
 def _case_datasets(data: Any, prepared: Any, workers: int) -> int:
     converter, folder = prepared
     done = data.map(
@@ -445,6 +489,8 @@ def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[st
             except ImportError as err:
                 return {"unavailable": str(err).split(" (")[0][:100]}
             function(warm)
+            if case.startswith("ray_"):
+                _wait_for_quiet_cluster()
             started = time.perf_counter()
             converted = function(data)
             return {"seconds": time.perf_counter() - started, "rows": converted}
