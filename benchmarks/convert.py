@@ -88,7 +88,7 @@ OPTIONS = 0.5
 WARM_UP_ROWS = 2_000
 # The engine cases convert more rows: a job on an engine has fixed costs (scheduling, a
 # process pool, the results' cache files) that real jobs of millions of rows amortise.
-ENGINE_ROWS = 1_000_000
+ENGINE_ROWS = 2_000_000
 BLOCKS = 16  # Ray blocks: shared evenly by 1 or 2 workers, and one batch each
 ENGINE_BATCH = 65_536  # rows per batch on both engines (instructkit.ray.convert's default)
 
