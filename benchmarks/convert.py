@@ -58,7 +58,13 @@ warms a cache for the next). The rows are generated and the templates compiled b
 timing; then each case converts the first 2,000 rows once untimed (imports, caches, a Ray
 cluster's start; for Ray, the run then waits until the cluster's processes are idle, as
 Ray Data's own actors spend a second of CPU starting up after the first job), and the timed
-run converts all of them. Each case runs ``--repeat`` times
+run converts all of them. Besides its wall time, each run records the CPU seconds of its
+processes (itself, a pool's, a Ray cluster's) and of the rest of the machine meanwhile
+(Linux; from ``/proc``): the table shows them per second of wall time as "cores" and
+"others' cores". Linux shares the CPU between sessions before it shares it between their
+processes, so while anything else keeps a core busy, a 2-worker run gets about one core
+and its ratio says nothing about scaling: trust the engine ratios only from a run whose
+"others' cores" stay near 0. Each case runs ``--repeat`` times
 (default 2) in rounds that visit every case in turn, and the fastest run counts. The table
 gives rows/s and the ratios the targets are stated in: columnar conversion against the plain
 loop and against per-row ``convert``, per-row ``convert`` against the plain loop, and each
@@ -319,8 +325,13 @@ def _ray_dataset(table: Any) -> Any:
     return ray.data.from_arrow([table.slice(at, step) for at in range(0, table.num_rows, step)])
 
 
-def _cluster_cpu_seconds() -> float:
-    """CPU seconds used so far by this process's descendants: a local Ray's processes."""
+def _descendants_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's live descendants (a local Ray's processes).
+
+    Linux only (``/proc``); 0 elsewhere.
+    """
+    if not Path("/proc/self/stat").exists():
+        return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
@@ -343,6 +354,25 @@ def _cluster_cpu_seconds() -> float:
     return total
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds used so far by this process, its finished children and its live ones."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
+    return used + _descendants_cpu_seconds()
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (Linux; 0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_for_quiet_cluster(*, timeout: float = 20.0) -> None:
     """Wait until the local Ray's processes use under a tenth of a core.
 
@@ -354,10 +384,10 @@ def _wait_for_quiet_cluster(*, timeout: float = 20.0) -> None:
         time.sleep(5)
         return
     deadline = time.monotonic() + timeout
-    before = _cluster_cpu_seconds()
+    before = _descendants_cpu_seconds()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = _cluster_cpu_seconds()
+        now = _descendants_cpu_seconds()
         if now - before < 0.05:
             return
         before = now
@@ -494,6 +524,24 @@ REFERENCES = [("jinja2_promptsource", "str_format_loop")]
 ENGINES = ["ray_1", "ray_2", "datasets_map_1", "datasets_map_2"]
 
 
+def _timed(function: Callable[[Any], int], data: Any) -> dict[str, Any]:
+    """Run ``function(data)``: its wall time, rows, and the CPU its processes and others used.
+
+    ``cpu`` counts this process and every process it started (a pool's, a Ray cluster's);
+    ``others_cpu`` what the rest of the machine used meanwhile. Two workers can only beat
+    one when nothing else wants the cores: Linux shares the CPU between sessions before it
+    shares it between their processes, so while another session keeps a core busy, this
+    run's two workers get about one core between them.
+    """
+    cpu, machine = _cpu_seconds(), _machine_cpu_seconds()
+    started = time.perf_counter()
+    converted = function(data)
+    seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
+    others = max(0.0, _machine_cpu_seconds() - machine - cpu)
+    return {"seconds": seconds, "rows": converted, "cpu": cpu, "others_cpu": others}
+
+
 def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[str, Any]:
     if case in ENGINES:
         with tempfile.TemporaryDirectory(prefix="convert-bench-") as scratch:
@@ -506,9 +554,7 @@ def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[st
             function(warm)
             if case.startswith("ray_"):
                 _wait_for_quiet_cluster()
-            started = time.perf_counter()
-            converted = function(data)
-            return {"seconds": time.perf_counter() - started, "rows": converted}
+            return _timed(function, data)
     try:
         kind, single, prepared = _prepare(case)
     except ImportError as err:
@@ -517,9 +563,7 @@ def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[st
     data: Any = list(snli_rows(rows)) if kind == "rows" else snli_table(rows)
     warm = data[:WARM_UP_ROWS] if kind == "rows" else data.slice(0, WARM_UP_ROWS)
     single(warm, prepared)
-    started = time.perf_counter()
-    converted = single(data, prepared)
-    return {"seconds": time.perf_counter() - started, "rows": converted}
+    return _timed(lambda rows: single(rows, prepared), data)
 
 
 def _child_rss(rows: int, folder: Path) -> dict[str, Any]:
@@ -589,8 +633,9 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| case | time (s) | all runs (s) | rows/s | peak RSS (MB) | ratios |",
-        "| --- | ---: | --- | ---: | ---: | --- |",
+        "| case | time (s) | all runs (s) | rows/s | CPU (s) | cores | others' cores "
+        "| peak RSS (MB) | ratios |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for case, result in results.items():
         if "seconds" not in result:
@@ -599,7 +644,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 if "unavailable" in result
                 else f"failed: {result['error']}"
             )
-            lines.append(f"| {LABELS[case]} | {why} | | | | |")
+            lines.append(f"| {LABELS[case]} | {why} | | | | | | | |")
             continue
         seconds = result["seconds"]
         ratios = []
@@ -616,7 +661,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         lines.append(
             f"| {LABELS[case]} | {seconds:.2f} | "
             f"{', '.join(f'{t:.2f}' for t in result['all_seconds'])} | "
-            f"{_rate(result['rows'], seconds)} | {result['peak_rss'] / 1e6:,.0f} | "
+            f"{_rate(result['rows'], seconds)} | {result['cpu']:.2f} | "
+            f"{result['cpu'] / seconds:.2f} | {result['others_cpu'] / seconds:.2f} | "
+            f"{result['peak_rss'] / 1e6:,.0f} | "
             f"{'; '.join(ratios)} |"
         )
     return "\n".join(lines)
@@ -728,7 +775,8 @@ def main() -> None:
                 )
                 runs[case].append(result)
                 shown = (
-                    f"{result['seconds']:.2f} s"
+                    f"{result['seconds']:.2f} s ({result['cpu']:.2f} s CPU, others "
+                    f"{result['others_cpu']:.2f} s)"
                     if "seconds" in result
                     else result.get("error") or "not available"
                 )
