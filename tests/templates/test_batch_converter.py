@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import random
+import subprocess
+import sys
 from typing import Any
 
 import datasets
@@ -23,7 +26,7 @@ from instructkit import (
     TemplateError,
 )
 from instructkit.arrow import arrow_schema
-from instructkit.templates import BatchConverter, FewShot
+from instructkit.templates import BatchConverter, FewShot, builtin_templates
 
 datasets.disable_progress_bars()
 
@@ -207,6 +210,33 @@ def test_the_converter_pickles_and_converts_the_same_after() -> None:
     batch = pa.Table.from_pylist(rows)
     assert copy(batch).equals(converter(batch))
     assert repr(copy) == "BatchConverter([nli-0, nli-1, nli-2, nli-3], seed=5)"
+
+
+_FINGERPRINT = """
+from datasets.fingerprint import Hasher
+from instructkit.templates import BatchConverter, builtin_templates
+print(Hasher.hash(BatchConverter(builtin_templates("nli"), seed=5, options=0.5)))
+"""
+
+
+def test_the_datasets_fingerprint_is_the_same_in_every_process_and_after_use() -> None:
+    # datasets finds a map's cached result by this hash: one that changed with the process
+    # (its hash seed) or once the converter had converted would convert everything again.
+    from datasets.fingerprint import Hasher
+
+    converter = BatchConverter(builtin_templates("nli"), seed=5, options=0.5)
+    before = Hasher.hash(converter)
+    converter(pa.Table.from_pylist(make_rows(30)))
+    assert Hasher.hash(converter) == before
+    for hash_seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert done.stdout.strip() == before
 
 
 def test_an_empty_batch_gives_an_empty_instruction_table() -> None:
