@@ -2,8 +2,9 @@
 
 Usage (from the repository root, with the project's virtualenv)::
 
-    python benchmarks/convert.py                    # 200,000 rows, every case
+    python benchmarks/convert.py                    # 200,000 rows (engines 2,000,000)
     python benchmarks/convert.py --rows 20000       # a tenth, for a quick look
+    python benchmarks/convert.py --only ray_1,ray_2 --engine-rows 500000
     python benchmarks/convert.py --only convert,str_format_loop --repeat 3
     python benchmarks/convert.py --rss              # stream 10,000,000 rows, report peak RSS
     python benchmarks/convert.py --rss --rss-rows 500000
@@ -35,15 +36,35 @@ Cases.
 - ``jinja2_promptsource``: the same picks, rendering promptsource-style Jinja2 templates
   (``premise ... ||| {{ answer_choices[label] }}``, the instruction and response split at
   ``|||``), compiled once before timing.
-- ``ray_1``, ``ray_2``: Ray Data, ``ray.init(num_cpus=N)``, the table split into 8 blocks,
-  ``map_batches(BatchConverter(...), batch_format="pyarrow")``, materialized.
-- ``datasets_map_1``, ``datasets_map_2``: ``datasets.Dataset(table).with_format("arrow")
-  .map(BatchConverter(...), batched=True, num_proc=N, remove_columns=...)``.
+- ``ray_1``, ``ray_2``: Ray Data, ``ray.init(num_cpus=N)``, the rows in ``BLOCKS`` (16)
+  even blocks put in the object store before timing, ``instructkit.ray.convert`` with its
+  defaults (``map_batches(BatchConverter(...), batch_format="pyarrow")`` in batches of
+  65,536 rows), materialized.
+- ``datasets_map_1``, ``datasets_map_2``: ``datasets.load_from_disk(copy).with_format("arrow")
+  .map(BatchConverter(...), batched=True, batch_size=65_536, num_proc=N, remove_columns=...)``
+  over a memory-mapped copy of the rows (as ``load_dataset`` gives a dataset), into a fresh
+  result file every run.
+
+The engine cases (Ray and ``datasets``) convert ``--engine-rows`` rows, 2,000,000 by
+default: a job on an engine has fixed costs (scheduling, a process pool, result files)
+that real jobs of millions of rows amortise, and on a 200,000-row job, which one process
+converts in well under a second, they would decide the ratio. Their input is generated
+once into ``--data-dir`` (a Parquet file and a ``datasets`` copy of it), untimed, in a
+process of its own. Both worker counts of an engine convert the same rows the same way;
+only ``N`` differs.
 
 Method. Every run of a case is a fresh Python process (its peak RSS is its own, and no case
 warms a cache for the next). The rows are generated and the templates compiled before
 timing; then each case converts the first 2,000 rows once untimed (imports, caches, a Ray
-cluster's start), and the timed run converts all of them. Each case runs ``--repeat`` times
+cluster's start; for Ray, the run then waits until the cluster's processes are idle, as
+Ray Data's own actors spend a second of CPU starting up after the first job), and the timed
+run converts all of them. Besides its wall time, each run records the CPU seconds of its
+processes (itself, a pool's, a Ray cluster's) and of the rest of the machine meanwhile
+(Linux; from ``/proc``): the table shows them per second of wall time as "cores" and
+"others' cores". Linux shares the CPU between sessions before it shares it between their
+processes, so while anything else keeps a core busy, a 2-worker run gets about one core
+and its ratio says nothing about scaling: trust the engine ratios only from a run whose
+"others' cores" stay near 0. Each case runs ``--repeat`` times
 (default 2) in rounds that visit every case in turn, and the fastest run counts. The table
 gives rows/s and the ratios the targets are stated in: columnar conversion against the plain
 loop and against per-row ``convert``, per-row ``convert`` against the plain loop, and each
@@ -61,6 +82,7 @@ per-row records, which streams too), in a child process whose peak RSS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +93,7 @@ import shlex
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,7 +107,11 @@ SEED = 0
 DATASET = "snli"
 OPTIONS = 0.5
 WARM_UP_ROWS = 2_000
-BLOCKS = 8  # Ray blocks: enough for 2 workers to share evenly
+# The engine cases convert more rows: a job on an engine has fixed costs (scheduling, a
+# process pool, the results' cache files) that real jobs of millions of rows amortise.
+ENGINE_ROWS = 2_000_000
+BLOCKS = 16  # Ray blocks: shared evenly by 1 or 2 workers, and one batch each
+ENGINE_BATCH = 65_536  # rows per batch on both engines (instructkit.ray.convert's default)
 
 # --- data ----------------------------------------------------------------------------------
 
@@ -141,6 +168,24 @@ def ensure_parquet(count: int, folder: Path) -> Path:
         f"{time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
+    return path
+
+
+def ensure_datasets(count: int, folder: Path) -> Path:
+    """The ``datasets`` cases' input: the Parquet rows saved as a ``datasets`` folder, once.
+
+    ``datasets.load_from_disk`` memory-maps it, as ``load_dataset`` gives a dataset, in
+    record batches of 1,000 rows.
+    """
+    import datasets
+    import pyarrow.parquet as pq
+
+    path = folder / f"snli-{count}.datasets"
+    if not path.exists():
+        source = ensure_parquet(count, folder)
+        tmp = path.with_suffix(".tmp")
+        datasets.Dataset(pq.read_table(source)).save_to_disk(str(tmp))
+        tmp.replace(path)
     return path
 
 
@@ -264,28 +309,101 @@ def _case_jinja(rows: list[dict[str, Any]], prepared: Any) -> int:
     return count
 
 
-def _case_ray(table: Any, prepared: Any, workers: int) -> int:
-    import ray
+def _case_ray(data: Any, prepared: Any) -> int:
+    import instructkit.ray
 
-    converter = prepared
-    data = ray.data.from_arrow(table).repartition(BLOCKS)
-    # One block per batch (batch_size=None): convert_table's cost per batch is fixed per
-    # template, so Ray's default of small batches would measure that overhead instead.
-    done = data.map_batches(converter, batch_format="pyarrow", batch_size=None, concurrency=workers)
+    # The library's own path, with its defaults (batches of 65,536 rows).
+    done = instructkit.ray.convert(data, prepared, **keywords())
     return int(done.materialize().count())
 
 
-def _case_datasets(table: Any, prepared: Any, workers: int) -> int:
-    import datasets
+def _ray_dataset(table: Any) -> Any:
+    """``table`` in ``BLOCKS`` even blocks in Ray's object store (put there now, untimed)."""
+    import ray
 
-    converter = prepared
-    data = datasets.Dataset(table).with_format("arrow")
+    step = -(-table.num_rows // BLOCKS)
+    return ray.data.from_arrow([table.slice(at, step) for at in range(0, table.num_rows, step)])
+
+
+def _descendants_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's live descendants (a local Ray's processes).
+
+    Linux only (``/proc``); 0 elsewhere.
+    """
+    if not Path("/proc/self/stat").exists():
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, stack = 0.0, [os.getpid()]
+    while stack:
+        pid = stack.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        total += sum(used.get(child, 0.0) for child in children)
+        stack.extend(children)
+    return total
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds used so far by this process, its finished children and its live ones."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
+    return used + _descendants_cpu_seconds()
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (Linux; 0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_quiet_cluster(*, timeout: float = 20.0) -> None:
+    """Wait until the local Ray's processes use under a tenth of a core.
+
+    Ray Data starts its own actors (statistics, autoscaling) at a cluster's first job; they
+    spend a second or more of CPU starting up after the job is done. Timed while they do,
+    a 2-worker run would share its two cores with them and a 1-worker run would not.
+    """
+    if not Path("/proc/self/stat").exists():  # not Linux: a fixed pause instead
+        time.sleep(5)
+        return
+    deadline = time.monotonic() + timeout
+    before = _descendants_cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _descendants_cpu_seconds()
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def _case_datasets(data: Any, prepared: Any, workers: int) -> int:
+    converter, folder = prepared
     done = data.map(
         converter,
         batched=True,
-        batch_size=25_000,  # large batches, as for Ray (see above)
+        batch_size=ENGINE_BATCH,  # large batches, as for Ray
         num_proc=workers if workers > 1 else None,
         remove_columns=data.column_names,
+        # A fresh result file every run: an earlier run's cache must not stand in for work.
+        cache_file_name=str(folder / f"converted-{time.perf_counter_ns()}.arrow"),
+        load_from_cache_file=False,
     )
     return len(done)
 
@@ -324,21 +442,52 @@ def _prepare(case: str) -> tuple[str, Callable[[Any, Any], int], Any]:
             for pair in _patterns()
         ]
         return "rows", _case_jinja, compiled
+    raise ValueError(f"not a single-process case: {case}")
+
+
+def _prepare_engine(
+    case: str, *, rows: int, folder: Path, scratch: Path
+) -> tuple[Callable[[Any], int], Any, Any]:
+    """An engine case: its function of an input, and its warm-up and timed inputs, untimed.
+
+    Both engines read the ``--engine-rows`` rows the parent generated into ``folder``: Ray
+    gets them as ``BLOCKS`` blocks already in its object store, ``datasets`` memory-maps its
+    own copy. The timed run converts them all; the 1- and 2-worker runs do the same work.
+
+    Raises:
+        ImportError: the engine is not installed.
+    """
+    import pyarrow.parquet as pq
+
     workers = int(case.rsplit("_", 1)[1])
     if case.startswith("ray_"):
+        import instructkit.ray  # noqa: F401 - not available is reported before any work
         import ray
 
-        converter = _batch_converter()
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        # A small job first, untimed: it starts the workers and imports instructkit in them,
-        # so the timed run measures converting on a running cluster (starting one is a
-        # separate, fixed cost: see docs/scale.md).
-        _case_ray(snli_table(BLOCKS * 100), converter, workers)
-        return "table", lambda t, p: _case_ray(t, p, workers), converter
-    import datasets  # noqa: F401 - not available is reported before any work
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        table = pq.read_table(ensure_parquet(rows, folder))
+        prepared = templates()
+        # The warm-up job starts the workers and imports instructkit in them, so the timed
+        # run measures converting on a running cluster (starting one is a separate, fixed
+        # cost: see docs/scale.md).
+        return (
+            lambda data: _case_ray(data, prepared),
+            _ray_dataset(table.slice(0, WARM_UP_ROWS)),
+            _ray_dataset(table),
+        )
+    import datasets
 
-    converter = _batch_converter()
-    return "table", lambda t, p: _case_datasets(t, p, workers), converter
+    datasets.disable_progress_bars()
+    data = datasets.load_from_disk(str(ensure_datasets(rows, folder))).with_format("arrow")
+    converter = (_batch_converter(), scratch)
+    return (
+        lambda data: _case_datasets(data, converter, workers),
+        data.select(range(min(WARM_UP_ROWS, len(data)))),
+        data,
+    )
 
 
 CASES = [
@@ -357,10 +506,10 @@ LABELS = {
     "convert_table": "instructkit.templates.convert_table (columnar, Arrow)",
     "str_format_loop": "plain loop: stable-hash pick + str.format (dicts)",
     "jinja2_promptsource": "plain loop: stable-hash pick + Jinja2 promptsource-style (dicts)",
-    "ray_1": "Ray Data map_batches(BatchConverter), 1 worker",
-    "ray_2": "Ray Data map_batches(BatchConverter), 2 workers",
-    "datasets_map_1": "datasets.Dataset.map(BatchConverter, batched), num_proc 1",
-    "datasets_map_2": "datasets.Dataset.map(BatchConverter, batched), num_proc 2",
+    "ray_1": "Ray Data instructkit.ray.convert, 1 worker (engine rows)",
+    "ray_2": "Ray Data instructkit.ray.convert, 2 workers (engine rows)",
+    "datasets_map_1": "datasets.Dataset.map(BatchConverter, batched), num_proc 1 (engine rows)",
+    "datasets_map_2": "datasets.Dataset.map(BatchConverter, batched), num_proc 2 (engine rows)",
 }
 
 # (case, baseline, required ratio of rows/s), as the targets are stated.
@@ -372,20 +521,49 @@ TARGETS = [
     ("datasets_map_2", "datasets_map_1", 1.6),
 ]
 REFERENCES = [("jinja2_promptsource", "str_format_loop")]
+ENGINES = ["ray_1", "ray_2", "datasets_map_1", "datasets_map_2"]
 
 
-def _child_case(case: str, rows: int) -> dict[str, Any]:
+def _timed(function: Callable[[Any], int], data: Any) -> dict[str, Any]:
+    """Run ``function(data)``: its wall time, rows, and the CPU its processes and others used.
+
+    ``cpu`` counts this process and every process it started (a pool's, a Ray cluster's);
+    ``others_cpu`` what the rest of the machine used meanwhile. Two workers can only beat
+    one when nothing else wants the cores: Linux shares the CPU between sessions before it
+    shares it between their processes, so while another session keeps a core busy, this
+    run's two workers get about one core between them.
+    """
+    cpu, machine = _cpu_seconds(), _machine_cpu_seconds()
+    started = time.perf_counter()
+    converted = function(data)
+    seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
+    others = max(0.0, _machine_cpu_seconds() - machine - cpu)
+    return {"seconds": seconds, "rows": converted, "cpu": cpu, "others_cpu": others}
+
+
+def _child_case(case: str, rows: int, engine_rows: int, folder: Path) -> dict[str, Any]:
+    if case in ENGINES:
+        with tempfile.TemporaryDirectory(prefix="convert-bench-") as scratch:
+            try:
+                function, warm, data = _prepare_engine(
+                    case, rows=engine_rows, folder=folder, scratch=Path(scratch)
+                )
+            except ImportError as err:
+                return {"unavailable": str(err).split(" (")[0][:100]}
+            function(warm)
+            if case.startswith("ray_"):
+                _wait_for_quiet_cluster()
+            return _timed(function, data)
     try:
-        kind, function, prepared = _prepare(case)
+        kind, single, prepared = _prepare(case)
     except ImportError as err:
         # "cannot import name 'X' from 'instructkit.templates' (/path)": the name is enough.
         return {"unavailable": str(err).split(" (")[0][:100]}
     data: Any = list(snli_rows(rows)) if kind == "rows" else snli_table(rows)
     warm = data[:WARM_UP_ROWS] if kind == "rows" else data.slice(0, WARM_UP_ROWS)
-    function(warm, prepared)
-    started = time.perf_counter()
-    converted = function(data, prepared)
-    return {"seconds": time.perf_counter() - started, "rows": converted}
+    single(warm, prepared)
+    return _timed(lambda rows: single(rows, prepared), data)
 
 
 def _child_rss(rows: int, folder: Path) -> dict[str, Any]:
@@ -455,8 +633,9 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| case | time (s) | all runs (s) | rows/s | peak RSS (MB) | ratios |",
-        "| --- | ---: | --- | ---: | ---: | --- |",
+        "| case | time (s) | all runs (s) | rows/s | CPU (s) | cores | others' cores "
+        "| peak RSS (MB) | ratios |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for case, result in results.items():
         if "seconds" not in result:
@@ -465,7 +644,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 if "unavailable" in result
                 else f"failed: {result['error']}"
             )
-            lines.append(f"| {LABELS[case]} | {why} | | | | |")
+            lines.append(f"| {LABELS[case]} | {why} | | | | | | | |")
             continue
         seconds = result["seconds"]
         ratios = []
@@ -482,7 +661,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         lines.append(
             f"| {LABELS[case]} | {seconds:.2f} | "
             f"{', '.join(f'{t:.2f}' for t in result['all_seconds'])} | "
-            f"{_rate(result['rows'], seconds)} | {result['peak_rss'] / 1e6:,.0f} | "
+            f"{_rate(result['rows'], seconds)} | {result['cpu']:.2f} | "
+            f"{result['cpu'] / seconds:.2f} | {result['others_cpu'] / seconds:.2f} | "
+            f"{result['peak_rss'] / 1e6:,.0f} | "
             f"{'; '.join(ratios)} |"
         )
     return "\n".join(lines)
@@ -513,15 +694,30 @@ def main() -> None:
     parser.add_argument(
         "--rss-rows", type=int, default=RSS_ROWS, help=f"rows for --rss (default {RSS_ROWS:,})"
     )
-    parser.add_argument("--data-dir", default=str(DATA), help="where the --rss input lives")
+    parser.add_argument(
+        "--engine-rows",
+        type=int,
+        default=ENGINE_ROWS,
+        help=f"input rows of the Ray and datasets cases (default {ENGINE_ROWS:,})",
+    )
+    parser.add_argument(
+        "--data-dir", default=str(DATA), help="where the --rss and engine inputs live"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-engines", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.prepare_engines:
+            ensure_parquet(args.engine_rows, Path(args.data_dir))
+            with contextlib.suppress(ImportError):  # the datasets cases say "not available"
+                ensure_datasets(args.engine_rows, Path(args.data_dir))
+            print(json.dumps({}))
+            return
         if args.rss:
             result = _child_rss(args.rss_rows, Path(args.data_dir))
         else:
-            result = _child_case(args.case, args.rows)
+            result = _child_case(args.case, args.rows, args.engine_rows, Path(args.data_dir))
         result["peak_rss"] = _peak_rss()
         print(json.dumps(result))
         return
@@ -546,6 +742,20 @@ def main() -> None:
         unknown = sorted(set(cases) - set(CASES))
         if unknown:
             parser.error(f"unknown case(s) {unknown}; known: {CASES}")
+        if set(cases) & set(ENGINES):
+            # Generated once, untimed, in a process of its own: a child started from a parent
+            # that had held the table would report the parent's peak RSS as its own.
+            print(f"  engine input: {args.engine_rows:,} rows in {args.data_dir}", file=sys.stderr)
+            prepared = _spawn(
+                "--prepare-engines",
+                "--engine-rows",
+                str(args.engine_rows),
+                "--data-dir",
+                args.data_dir,
+            )
+            if "error" in prepared:
+                print(f"failed: {prepared['error']}")
+                raise SystemExit(1)
         runs: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
         # Rounds visit every case in turn, so a burst of load from elsewhere hits a case and
         # its baseline alike.
@@ -553,17 +763,28 @@ def main() -> None:
             for case in cases:
                 if runs[case] and "seconds" not in runs[case][0]:
                     continue  # not available, or failed: once is enough
-                result = _spawn("--case", case, "--rows", str(args.rows))
+                result = _spawn(
+                    "--case",
+                    case,
+                    "--rows",
+                    str(args.rows),
+                    "--engine-rows",
+                    str(args.engine_rows),
+                    "--data-dir",
+                    args.data_dir,
+                )
                 runs[case].append(result)
                 shown = (
-                    f"{result['seconds']:.2f} s"
+                    f"{result['seconds']:.2f} s ({result['cpu']:.2f} s CPU, others "
+                    f"{result['others_cpu']:.2f} s)"
                     if "seconds" in result
                     else result.get("error") or "not available"
                 )
                 print(f"  {case:22s} {shown}", file=sys.stderr)
         print(table({case: _best(found) for case, found in runs.items()}))
+    engines = "" if args.rss else f" ({args.engine_rows:,} for the Ray and datasets cases)"
     print(
-        f"\n`{command}`: {args.rss_rows if args.rss else args.rows:,} rows, "
+        f"\n`{command}`: {args.rss_rows if args.rss else args.rows:,} rows{engines}, "
         f"{time.perf_counter() - started:.0f} s wall time on {os.cpu_count()} CPU(s), Python "
         f"{platform.python_version()}, {_versions()}. Load average (1 min) {load_before:.1f} "
         f"at the start, {os.getloadavg()[0]:.1f} at the end."

@@ -68,3 +68,15 @@ def test_the_jinja_templates_render_what_str_format_renders() -> None:
 
 def test_the_rows_are_the_same_for_the_same_indices() -> None:
     assert list(bench.snli_rows(3, start=5)) == list(bench.snli_rows(8))[5:]
+
+
+@pytest.mark.parametrize("case", ["datasets_map_1", "datasets_map_2"])
+def test_the_datasets_cases_convert_every_engine_row(case: str, tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    result = bench._child_case(case, 10, 300, tmp_path)
+    assert result["rows"] == 300
+    # The inputs stay for the next run; the converted files go.
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "snli-300.datasets",
+        "snli-300.parquet",
+    ]

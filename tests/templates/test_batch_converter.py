@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import random
+import subprocess
+import sys
 from typing import Any
 
 import datasets
@@ -24,7 +27,7 @@ from instructkit import (
     TemplateError,
 )
 from instructkit.arrow import arrow_schema
-from instructkit.templates import BatchConverter, FewShot
+from instructkit.templates import BatchConverter, FewShot, builtin_templates
 
 datasets.disable_progress_bars()
 
@@ -107,6 +110,46 @@ def test_any_split_of_the_rows_gives_the_records_of_one_convert(
 
 
 @settings(max_examples=20, deadline=None)
+@given(rows=_rows, arguments=_arguments, cuts=st.lists(st.integers(0, 40), max_size=7))
+def test_a_table_in_chunks_gives_the_records_of_one_convert_in_its_order(
+    rows: list[dict[str, Any]], arguments: dict[str, Any], cuts: list[int]
+) -> None:
+    pieces = [
+        pa.Table.from_pylist(part, schema=ROW_SCHEMA)
+        for part in _parts(rows, cuts, random.Random(0))
+    ]
+    chunked = pa.concat_tables(pieces) if pieces else pa.Table.from_pylist([], schema=ROW_SCHEMA)
+    out = BatchConverter(TEMPLATES, **arguments)(chunked)
+    expected = ik.to_arrow(
+        list(ik.convert(chunked.to_pylist(), TEMPLATES, **arguments)), record=Instruction
+    )
+    assert out.equals(expected)
+
+
+def test_a_table_in_chunks_is_converted_as_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # datasets memory-maps its files as batches of 1,000 rows, and Ray builds batches from
+    # blocks: converted chunk by chunk, such a table paid convert_table's fixed cost per
+    # template once for every chunk.
+    from instructkit._templates import _batch
+
+    seen: list[int] = []
+    original = _batch.convert_table
+
+    def spy(data: pa.Table | pa.RecordBatch, *args: Any, **kwargs: Any) -> Any:
+        seen.append(data.column(0).num_chunks if isinstance(data, pa.Table) else 1)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(_batch, "convert_table", spy)
+    rows = make_rows(40)
+    chunked = pa.Table.from_pylist(rows).to_batches(max_chunksize=7)
+    table = pa.Table.from_batches(chunked)
+    assert table.column(0).num_chunks == 6
+    out = BatchConverter(TEMPLATES, seed=3, options=0.5)(table)
+    assert seen == [1]
+    assert out.equals(ik.to_arrow(list(ik.convert(rows, TEMPLATES, seed=3, options=0.5))))
+
+
+@settings(max_examples=20, deadline=None)
 @given(rows=_rows.filter(bool), arguments=_arguments)
 def test_a_mapping_batch_gives_the_table_of_the_same_records(
     rows: list[dict[str, Any]], arguments: dict[str, Any]
@@ -147,6 +190,33 @@ def test_the_converter_pickles_and_converts_the_same_after() -> None:
     batch = pa.Table.from_pylist(rows)
     assert copy(batch).equals(converter(batch))
     assert repr(copy) == "BatchConverter([nli-0, nli-1, nli-2, nli-3], seed=5)"
+
+
+_FINGERPRINT = """
+from datasets.fingerprint import Hasher
+from instructkit.templates import BatchConverter, builtin_templates
+print(Hasher.hash(BatchConverter(builtin_templates("nli"), seed=5, options=0.5)))
+"""
+
+
+def test_the_datasets_fingerprint_is_the_same_in_every_process_and_after_use() -> None:
+    # datasets finds a map's cached result by this hash: one that changed with the process
+    # (its hash seed) or once the converter had converted would convert everything again.
+    from datasets.fingerprint import Hasher
+
+    converter = BatchConverter(builtin_templates("nli"), seed=5, options=0.5)
+    before = Hasher.hash(converter)
+    converter(pa.Table.from_pylist(make_rows(30)))
+    assert Hasher.hash(converter) == before
+    for hash_seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert done.stdout.strip() == before
 
 
 def test_an_empty_batch_gives_an_empty_instruction_table() -> None:

@@ -163,7 +163,22 @@ class BatchConverter:
 
     def _convert_batch(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
         """The Instruction table of one batch's records (the schema even when empty)."""
-        converted = convert_table(table, self._templates, **self._arguments)
+        converted = convert_table(_one_chunk(table), self._templates, **self._arguments)
         if isinstance(converted, pa.RecordBatch):
             return pa.Table.from_batches([converted])
         return converted
+
+
+def _one_chunk(table: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """``table`` as one batch of its rows, when it comes in pieces.
+
+    The engines hand over tables in many small chunks: ``datasets`` memory-maps its Arrow
+    files as record batches of 1,000 rows (its ``writer_batch_size``), and Ray builds a batch
+    from several blocks. ``convert_table`` pays a fixed cost per template for every chunk,
+    so a batch of 25,000 rows in 25 chunks converts about 2.5 times slower than the same rows
+    in one. Joining the chunks copies the input once, which costs far less (pyarrow keeps
+    more text than one string array holds, 2 GiB, in as few chunks as it needs).
+    """
+    if not isinstance(table, pa.Table) or all(column.num_chunks <= 1 for column in table.columns):
+        return table
+    return table.combine_chunks()
