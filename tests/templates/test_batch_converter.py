@@ -140,7 +140,7 @@ def test_a_table_in_chunks_is_converted_as_one_batch(monkeypatch: pytest.MonkeyP
         return original(data, *args, **kwargs)
 
     monkeypatch.setattr(_batch, "convert_table", spy)
-    rows = make_rows(40)
+    rows = nli_rows(40)
     chunked = pa.Table.from_pylist(rows).to_batches(max_chunksize=7)
     table = pa.Table.from_batches(chunked)
     assert table.column(0).num_chunks == 6
@@ -206,7 +206,7 @@ def test_the_datasets_fingerprint_is_the_same_in_every_process_and_after_use() -
 
     converter = BatchConverter(builtin_templates("nli"), seed=5, options=0.5)
     before = Hasher.hash(converter)
-    converter(pa.Table.from_pylist(make_rows(30)))
+    converter(pa.Table.from_pylist(nli_rows(30)))
     assert Hasher.hash(converter) == before
     for hash_seed in ("1", "2"):
         done = subprocess.run(
