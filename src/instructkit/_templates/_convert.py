@@ -25,6 +25,7 @@ from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import (
     PROVENANCE_KEY,
+    Prepared,
     Rendered,
     Settings,
     check_marker_variant,
@@ -332,7 +333,7 @@ class Picks:
     row gets every template, in the given order.
     """
 
-    __slots__ = ("canonical", "code", "every", "given", "options")
+    __slots__ = ("_prepared", "canonical", "code", "every", "given", "options")
 
     def __init__(self, templates: Sequence[Template], *, every: bool = False) -> None:
         self.given = list(templates)
@@ -340,6 +341,21 @@ class Picks:
         self.canonical = tuple(sorted(templates, key=lambda t: t.id))
         self.code = purpose_code(TEMPLATE_PURPOSE)
         self.options = {t.id: options_code(t) for t in templates}
+        self._prepared: tuple[Call, dict[str, Prepared] | None] | None = None
+
+    def prepared(self, call: Call) -> dict[str, Prepared] | None:
+        """Each template :class:`Prepared` for ``call``'s settings, by id (made once).
+
+        ``None`` when the call adds exemplars: a few-shot record is assembled from its
+        target's :class:`Rendered`.
+        """
+        found = self._prepared
+        if found is None or found[0] is not call:
+            ready = None
+            if call.pool is None:
+                ready = {t.id: Prepared(t, call.settings) for t in self.given}
+            found = self._prepared = (call, ready)
+        return found[1]
 
     def templates(self, example: int, count: int) -> list[Template]:
         """The templates for the example with hash ``example``, best first."""
@@ -393,11 +409,23 @@ def convert_row(
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
     example = seeded(settings.seed, dataset).example(example_id)
+    prepared = plan.prepared(call)
     out: list[Instruction | Conversation] = []
     for template in plan.templates(example, call.count):
         with_options = rate >= 1.0 or (
             rate > 0.0 and unit(draw(example, plan.options[template.id])) < rate
         )
+        if prepared is not None:
+            made = prepared[template.id].record(
+                row,
+                with_options=with_options,
+                example_id=example_id,
+                example=example,
+                dataset=dataset,
+            )
+            if made is not None:
+                out.append(made.to_conversation() if call.output == "conversation" else made)
+                continue
         target = render_row(
             template,
             row,

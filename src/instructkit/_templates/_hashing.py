@@ -118,9 +118,13 @@ class Seeded:
         data = example_id.encode("utf-8", "surrogatepass")
         size = len(data)
         h = self._k0 ^ ((size * _GOLDEN) & _MASK)
+        # The words, low first, are the 64-bit slices of the whole id read as one integer
+        # (the last one zero-padded); one conversion instead of a slice and one per word.
+        rest = int.from_bytes(data, "little")
         # _mix, inlined: this runs once per row of every conversion.
-        for start in range(0, size, 8):
-            z = h ^ int.from_bytes(data[start : start + 8], "little")
+        for _ in range((size + 7) >> 3):
+            z = h ^ (rest & _MASK)
+            rest >>= 64
             z = ((z ^ (z >> 30)) * _M1) & _MASK
             z = ((z ^ (z >> 27)) * _M2) & _MASK
             h = z ^ (z >> 31)

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from instructkit._errors import ConfigurationError, TemplateError
+from instructkit._errors import ConfigurationError, DataError, TemplateError
 from instructkit._limits import INT_MAX, INT_MIN
 from instructkit._records import Instruction, JsonValue, construct_record
 from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
@@ -41,6 +41,7 @@ from instructkit._version import __version__
 __all__ = [
     "DATASET_FIELD",
     "PROVENANCE_KEY",
+    "Prepared",
     "Rendered",
     "Settings",
     "candidate_styles",
@@ -497,6 +498,222 @@ def render_row(
         order=order,
         picks=picks,
     )
+
+
+class Prepared:
+    """One template under one call's settings, with everything constant for it worked out once.
+
+    The per-row path of :func:`~instructkit.convert` renders a row straight into its record
+    with it: the patterns, option styles and their draws, the fixed options blocks and the
+    constant part of the provenance are looked up instead of made again for every row, and
+    no :class:`Rendered` is built in between. It does only what :func:`render_row` followed
+    by :meth:`Rendered.provenance` and :func:`instruction_record` does, and gives the same
+    record; for anything it does not take on (a row that will be rejected, a few-shot
+    target) the caller takes that straightforward path, so errors stay the ones it raises.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_candidates",
+        "_canonical",
+        "_fixed",
+        "_gold",
+        "_label",
+        "_labelled",
+        "_needs_gold",
+        "_other",
+        "_patterns",
+        "_plain",
+        "_provenance",
+        "_settings",
+        "_shows",
+        "_simple_options",
+        "_space",
+        "_style_code",
+        "_suffix",
+        "_target",
+        "_text",
+        "_uses_options",
+        "template",
+    )
+
+    def __init__(self, template: Template, settings: Settings) -> None:
+        plan = compiled(template)
+        task = template.task
+        used = plan.used
+        self.template = template
+        self._settings = settings
+        labelled = task.labels is not None or task.choices is not None
+        self._labelled = labelled
+        self._uses_options = plan.uses_options
+        self._shows = plan.uses_options and labelled
+        self._needs_gold = labelled and task.target in used
+        # The response sees the options' answer only when it uses the target.
+        self._target = task.target if task.target in used else None
+        # Text fields are the common case and go in as they are, and the target label is
+        # the gold label's text; the other kinds (alternatives, numbers, lists, a second
+        # label) take _field_texts, in the template's order.
+        kinds = {n: task.fields[n] for n in used if n != OPTIONS_PLACEHOLDER}
+        self._label = task.target if kinds.get(task.target) == "label" else None
+        self._text = tuple(n for n, kind in kinds.items() if kind == "text")
+        self._other = tuple(n for n, kind in kinds.items() if kind != "text" and n != self._label)
+        parts = [(part, part == "response", pattern) for part, pattern in plan.patterns.items()]
+        self._patterns = tuple((part, r, pattern.formatted) for part, r, pattern in parts)
+        self._plain = tuple((part, r, pattern.plain_formatted) for part, r, pattern in parts)
+        candidates = candidate_styles(template, settings)
+        self._candidates = candidates
+        self._canonical = style_order(candidates)
+        self._style_code = purpose("options-style", template.id)
+        labels = plan.labels
+        self._space = labels
+        # gold_index's test (equal and of the same type) as one dict lookup; a label value
+        # the dict does not hold goes to gold_index, which finds it or says why not.
+        self._gold: dict[tuple[type, object], int] | None = None
+        if labels is not None and task.labels is not None:
+            self._gold = {(type(v), v): i for i, v in enumerate(labels.values)}
+        self._fixed = labels is not None
+        self._simple_options = labels is not None and not settings.shuffle_options
+        self._blocks: dict[tuple[int, int | None], RenderedOptions] = {}
+        self._suffix = f"/{template.id}"
+        constant: dict[str, JsonValue] = {
+            "task": task.name,
+            "cluster": task.cluster,
+            "dataset": None,
+            "example_id": None,
+            "template_id": template.id,
+            "template_hash": plan.content_hash,
+            "inverted": template.inverted,
+            "language": template.language,
+            "template_type": None,
+            "cot": plan.cot,
+            "options": None,
+            "exemplar_ids": None,
+            "exemplars_dropped": 0,
+            "picks": None,
+            "seed": settings.seed,
+            "version": __version__,
+        }
+        # Copied per record (a copy in C keeps the key order); only what differs is set.
+        self._provenance = (
+            {**constant, "template_type": "zs_noopt"},
+            {**constant, "template_type": "zs_opt"},
+        )
+
+    def record(
+        self,
+        row: Mapping[str, Any],
+        *,
+        with_options: bool,
+        example_id: str,
+        example: int,
+        dataset: str,
+    ) -> Instruction | None:
+        """The zero-shot record of ``row``, or ``None``: the row takes :func:`render_row`.
+
+        The arguments are those of :func:`render_row`.
+        """
+        template = self.template
+        task = template.task
+        shows = with_options and self._shows
+        space: LabelSpace | None = None
+        gold: int | None = None
+        try:
+            if self._labelled and (shows or self._needs_gold):
+                space = self._space or label_space(template, task, row)
+                if self._needs_gold:
+                    gold = None
+                    if self._gold is not None:
+                        value = row.get(task.target)
+                        try:
+                            gold = self._gold.get((value.__class__, value))
+                        except TypeError:  # an unhashable value: gold_index says why
+                            gold = None
+                    if gold is None:
+                        gold = gold_index(task, row, space)
+            values: dict[str, str] = {}
+            if self._label is not None:
+                assert space is not None
+                assert gold is not None
+                values[self._label] = space.texts[gold]
+            for name in self._text:
+                value = row.get(name)
+                if value.__class__ is not str:
+                    return None
+                values[name] = value
+            options: RenderedOptions | None = None
+            order: tuple[JsonValue, ...] | None = None
+            if shows:
+                assert space is not None
+                candidates = self._candidates
+                if len(candidates) == 1:
+                    pick = 0
+                else:
+                    pick = self._canonical[draw(example, self._style_code) % len(candidates)]
+                if self._simple_options:
+                    key = (pick, gold)
+                    options = self._blocks.get(key)
+                    if options is None:
+                        options = self._blocks[key] = fixed_options(
+                            candidates[pick], space.texts, gold
+                        )
+                    order = identity(len(space.texts))
+                else:
+                    options, order = _options_block(
+                        template,
+                        space,
+                        gold,
+                        candidates[pick],
+                        self._settings,
+                        example,
+                        fixed=self._fixed,
+                    )
+                values[OPTIONS_PLACEHOLDER] = options.block
+            elif self._uses_options:
+                values[OPTIONS_PLACEHOLDER] = ""
+            picks = (
+                _field_texts(task, row, self._other, space, gold, example, values)
+                if self._other
+                else {}
+            )
+        except DataError:
+            return None
+        response_values = values
+        target = self._target
+        if options is not None and options.answer is not None and target is not None:
+            if options.answer not in options.answers:  # pragma: no cover - guarded invariant
+                return None
+            response_values = {**values, target: options.answer}
+        system: str | None = None
+        instruction = response = ""
+        for part, is_response, pattern in self._patterns if shows else self._plain:
+            text = pattern.format_map(response_values if is_response else values)
+            if not text or text.isspace():  # `not text.strip()`, without a copy
+                return None
+            if is_response:
+                response = text
+            elif part == "instruction":
+                instruction = text
+            else:
+                system = text
+        provenance = self._provenance[options is not None].copy()
+        provenance["dataset"] = dataset
+        provenance["example_id"] = example_id
+        if options is not None:
+            style = options.style
+            provenance["options"] = {
+                "style": style.name,
+                "order": list(order or ()),
+                "target": style.target,
+            }
+        provenance["exemplar_ids"] = []
+        provenance["picks"] = picks
+        return instruction_record(
+            instruction,
+            response,
+            system,
+            dataset + "/" + example_id + self._suffix,
+            {PROVENANCE_KEY: provenance},
+        )
 
 
 def _options_block(
