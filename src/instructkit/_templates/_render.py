@@ -670,7 +670,7 @@ class Prepared:
                 values[OPTIONS_PLACEHOLDER] = options.block
             elif self._uses_options:
                 values[OPTIONS_PLACEHOLDER] = ""
-            picks = (
+            picks: dict[str, Any] = (
                 _field_texts(task, row, self._other, space, gold, example, values)
                 if self._other
                 else {}
