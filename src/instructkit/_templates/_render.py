@@ -529,11 +529,11 @@ class Prepared:
         "_shows",
         "_simple_options",
         "_space",
-        "_style_code",
         "_suffix",
         "_target",
         "_text",
         "_uses_options",
+        "style_code",
         "template",
     )
 
@@ -563,7 +563,7 @@ class Prepared:
         candidates = candidate_styles(template, settings)
         self._candidates = candidates
         self._canonical = style_order(candidates)
-        self._style_code = purpose("options-style", template.id)
+        self.style_code = purpose("options-style", template.id)
         labels = plan.labels
         self._space = labels
         # gold_index's test (equal and of the same type) as one dict lookup; a label value
@@ -602,15 +602,17 @@ class Prepared:
     def record(
         self,
         row: Mapping[str, Any],
-        *,
         with_options: bool,
         example_id: str,
         example: int,
         dataset: str,
+        style: int | None = None,
     ) -> Instruction | None:
         """The zero-shot record of ``row``, or ``None``: the row takes :func:`render_row`.
 
-        The arguments are those of :func:`render_row`.
+        The arguments are those of :func:`render_row` (positional: this runs per row), and
+        ``style``, the option-style draw (``draw(example, self.style_code)``) when it was
+        made already.
         """
         template = self.template
         task = template.task
@@ -648,7 +650,9 @@ class Prepared:
                 if len(candidates) == 1:
                     pick = 0
                 else:
-                    pick = self._canonical[draw(example, self._style_code) % len(candidates)]
+                    if style is None:
+                        style = draw(example, self.style_code)
+                    pick = self._canonical[style % len(candidates)]
                 if self._simple_options:
                     key = (pick, gold)
                     options = self._blocks.get(key)
@@ -699,11 +703,11 @@ class Prepared:
         provenance["dataset"] = dataset
         provenance["example_id"] = example_id
         if options is not None:
-            style = options.style
+            layout = options.style
             provenance["options"] = {
-                "style": style.name,
+                "style": layout.name,
                 "order": list(order or ()),
-                "target": style.target,
+                "target": layout.target,
             }
         provenance["exemplar_ids"] = []
         provenance["picks"] = picks
