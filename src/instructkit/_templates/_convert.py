@@ -478,6 +478,7 @@ def _batch(
         codes = Lanes.of([plan.options[t.id] for t in chosen])
         shown = [unit(d) < rate for d in lanes.draws(codes).values()]
     styles = lanes.draws(Lanes.of([prepared[t.id].style_code for t in chosen])).values()
+    conversation = call.output == "conversation"
     at = 0
     for key in keys:
         if isinstance(key, Exception):
@@ -485,21 +486,27 @@ def _batch(
             continue
         dataset, example_id = key
         template = chosen[at]
+        row = batch[good[at]]
+        at += 1
         try:
-            yield _record(
-                batch[good[at]],
-                call,
-                plan,
-                template,
-                with_options=shown[at],
-                example_id=example_id,
-                example=examples[at],
-                dataset=dataset,
-                style=styles[at],
+            made = prepared[template.id].record(
+                row, shown[at - 1], example_id, examples[at - 1], dataset, styles[at - 1]
             )
+            if made is None:
+                yield _record(
+                    row,
+                    call,
+                    plan,
+                    template,
+                    with_options=shown[at - 1],
+                    example_id=example_id,
+                    example=examples[at - 1],
+                    dataset=dataset,
+                )
+            else:
+                yield made.to_conversation() if conversation else made
         except DataError as err:
             yield err
-        at += 1
 
 
 def _check_row(row: object) -> None:

@@ -200,7 +200,7 @@ def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
                 loc=f"$.{id_field}",
             )
         text = str(value)
-        if not _utf8(text):
+        if not (text.isascii() or _utf8(text)):
             # Caught here: the id is hashed as JSON for every seeded choice.
             raise TemplateError(
                 f"expected an example id encodable as UTF-8, got {text!r} (a lone surrogate)",
@@ -500,6 +500,14 @@ def render_row(
     )
 
 
+_Shown = tuple[str, str | None, str, tuple[JsonValue, ...], str]
+"""An options block as a prepared rendering shows it: the block, the response's target
+(``None``: the target's own text), and the style name, order and target for provenance."""
+
+_INVALID = "\x00invalid answer"
+"""A stand-in for an answer outside the rendered options (never made: a guarded invariant)."""
+
+
 class Prepared:
     """One template under one call's settings, with everything constant for it worked out once.
 
@@ -573,7 +581,7 @@ class Prepared:
             self._gold = {(type(v), v): i for i, v in enumerate(labels.values)}
         self._fixed = labels is not None
         self._simple_options = labels is not None and not settings.shuffle_options
-        self._blocks: dict[tuple[int, int | None], RenderedOptions] = {}
+        self._blocks: dict[tuple[int, int | None], _Shown] = {}
         self._suffix = f"/{template.id}"
         constant: dict[str, JsonValue] = {
             "task": task.name,
@@ -598,6 +606,23 @@ class Prepared:
             {**constant, "template_type": "zs_noopt"},
             {**constant, "template_type": "zs_opt"},
         )
+
+    def _shown(
+        self,
+        options: RenderedOptions,
+        order: tuple[JsonValue, ...],
+        space: LabelSpace,
+        gold: int | None,
+    ) -> _Shown:
+        answer: str | None = options.answer
+        if answer is None or self._target is None:
+            answer = None
+        elif answer not in options.answers:  # pragma: no cover - guarded invariant
+            answer = _INVALID
+        elif self._target == self._label and gold is not None and answer == space.texts[gold]:
+            answer = None  # the target's text already
+        style = options.style
+        return (options.block, answer, style.name, order, style.target)
 
     def record(
         self,
@@ -642,8 +667,9 @@ class Prepared:
                 if value.__class__ is not str:
                     return None
                 values[name] = value
-            options: RenderedOptions | None = None
-            order: tuple[JsonValue, ...] | None = None
+            # Shown options: the block, what the response's target becomes (None: as it is)
+            # and the provenance's style, order and target.
+            shown: _Shown | None = None
             if shows:
                 assert space is not None
                 candidates = self._candidates
@@ -655,12 +681,12 @@ class Prepared:
                     pick = self._canonical[style % len(candidates)]
                 if self._simple_options:
                     key = (pick, gold)
-                    options = self._blocks.get(key)
-                    if options is None:
-                        options = self._blocks[key] = fixed_options(
-                            candidates[pick], space.texts, gold
+                    shown = self._blocks.get(key)
+                    if shown is None:
+                        options = fixed_options(candidates[pick], space.texts, gold)
+                        shown = self._blocks[key] = self._shown(
+                            options, identity(len(space.texts)), space, gold
                         )
-                    order = identity(len(space.texts))
                 else:
                     options, order = _options_block(
                         template,
@@ -671,7 +697,8 @@ class Prepared:
                         example,
                         fixed=self._fixed,
                     )
-                values[OPTIONS_PLACEHOLDER] = options.block
+                    shown = self._shown(options, order, space, gold)
+                values[OPTIONS_PLACEHOLDER] = shown[0]
             elif self._uses_options:
                 values[OPTIONS_PLACEHOLDER] = ""
             picks: dict[str, Any] = (
@@ -682,11 +709,10 @@ class Prepared:
         except DataError:
             return None
         response_values = values
-        target = self._target
-        if options is not None and options.answer is not None and target is not None:
-            if options.answer not in options.answers:  # pragma: no cover - guarded invariant
+        if shown is not None and shown[1] is not None:
+            if shown[1] is _INVALID:  # pragma: no cover - guarded invariant
                 return None
-            response_values = {**values, target: options.answer}
+            response_values = {**values, self._target: shown[1]}  # type: ignore[dict-item]
         system: str | None = None
         instruction = response = ""
         for part, is_response, pattern in self._patterns if shows else self._plain:
@@ -699,16 +725,11 @@ class Prepared:
                 instruction = text
             else:
                 system = text
-        provenance = self._provenance[options is not None].copy()
+        provenance = self._provenance[shown is not None].copy()
         provenance["dataset"] = dataset
         provenance["example_id"] = example_id
-        if options is not None:
-            layout = options.style
-            provenance["options"] = {
-                "style": layout.name,
-                "order": list(order or ()),
-                "target": layout.target,
-            }
+        if shown is not None:
+            provenance["options"] = {"style": shown[2], "order": list(shown[3]), "target": shown[4]}
         provenance["exemplar_ids"] = []
         provenance["picks"] = picks
         return instruction_record(
