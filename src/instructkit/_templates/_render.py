@@ -526,6 +526,7 @@ class Prepared:
         "_canonical",
         "_fixed",
         "_gold",
+        "_gold_field",
         "_label",
         "_labelled",
         "_needs_gold",
@@ -539,6 +540,7 @@ class Prepared:
         "_space",
         "_suffix",
         "_target",
+        "_task",
         "_text",
         "_uses_options",
         "style_code",
@@ -550,6 +552,8 @@ class Prepared:
         task = template.task
         used = plan.used
         self.template = template
+        self._task = task
+        self._gold_field = task.target
         self._settings = settings
         labelled = task.labels is not None or task.choices is not None
         self._labelled = labelled
@@ -640,7 +644,7 @@ class Prepared:
         made already.
         """
         template = self.template
-        task = template.task
+        task = self._task
         shows = with_options and self._shows
         space: LabelSpace | None = None
         gold: int | None = None
@@ -650,7 +654,7 @@ class Prepared:
                 if self._needs_gold:
                     gold = None
                     if self._gold is not None:
-                        value = row.get(task.target)
+                        value = row.get(self._gold_field)
                         try:
                             gold = self._gold.get((value.__class__, value))
                         except TypeError:  # an unhashable value: gold_index says why
