@@ -445,68 +445,67 @@ def _batch(
     """Each row's record (one template per row), or the error that rejects it, in order."""
     settings = call.settings
     task = call.templates[0].task
-    keys: list[tuple[str, str] | Exception] = []
-    for row in batch:
+    # A row refused before its picks gives its error at its turn, after the rows before it.
+    failed: dict[int, Exception] = {}
+    names: list[str] = []
+    ids: list[str] = []
+    for offset, row in enumerate(batch):
         try:
             _check_row(row)
-            keys.append(
-                (settings.dataset_for(task, row), example_id_of(row, task, settings.id_field))
-            )
+            name = settings.dataset_for(task, row)
+            example_id = example_id_of(row, task, settings.id_field)
         except Exception as err:
-            # The row's own outcome, given at its turn (after the records of the rows before).
-            keys.append(err)
-    good = [i for i, key in enumerate(keys) if not isinstance(key, Exception)]
-    if not good:
-        yield from keys  # type: ignore[misc]
+            failed[offset] = err
+            continue
+        names.append(name)
+        ids.append(example_id)
+    if not ids:
+        yield from failed.values()
         return
-    named = [keys[i] for i in good]
-    datasets = {key[0] for key in named}  # type: ignore[index]
-    if len(datasets) == 1:
-        lanes = seeded(settings.seed, datasets.pop()).example_lanes(
-            [key[1] for key in named]  # type: ignore[index]
-        )
+    if names.count(names[0]) == len(names):
+        lanes = seeded(settings.seed, names[0]).example_lanes(ids)
         examples = lanes.values()
     else:  # rows naming their datasets: one key each
-        examples = [seeded(settings.seed, d).example(i) for d, i in named]  # type: ignore[misc]
+        examples = [seeded(settings.seed, n).example(i) for n, i in zip(names, ids, strict=True)]
         lanes = Lanes.of(examples)
     canonical = plan.canonical
-    chosen = [canonical[d % len(canonical)] for d in lanes.draws(plan.code).values()]
+    count = len(canonical)
+    picked = [d % count for d in lanes.draws(plan.code).values()]
+    ready = [prepared[t.id] for t in canonical]
     rate = call.rate
     if rate >= 1.0 or rate <= 0.0:
-        shown = [rate >= 1.0] * len(chosen)
+        shown = [rate >= 1.0] * len(picked)
     else:
-        codes = Lanes.of([plan.options[t.id] for t in chosen])
-        shown = [unit(d) < rate for d in lanes.draws(codes).values()]
-    styles = lanes.draws(Lanes.of([prepared[t.id].style_code for t in chosen])).values()
+        codes = [plan.options[t.id] for t in canonical]
+        draws = lanes.draws(Lanes.of([codes[i] for i in picked])).values()
+        shown = [unit(d) < rate for d in draws]
+    styles = lanes.draws(Lanes.of([ready[i].style_code for i in picked])).values()
     conversation = call.output == "conversation"
     at = 0
-    for key in keys:
-        if isinstance(key, Exception):
-            yield key
+    for offset, row in enumerate(batch):
+        if failed and offset in failed:
+            yield failed[offset]
             continue
-        dataset, example_id = key
-        template = chosen[at]
-        row = batch[good[at]]
-        at += 1
+        chosen = ready[picked[at]]
+        example_id, name, example, with_options = ids[at], names[at], examples[at], shown[at]
         try:
-            made = prepared[template.id].record(
-                row, shown[at - 1], example_id, examples[at - 1], dataset, styles[at - 1]
-            )
+            made = chosen.record(row, with_options, example_id, example, name, styles[at])
             if made is None:
                 yield _record(
                     row,
                     call,
                     plan,
-                    template,
-                    with_options=shown[at - 1],
+                    chosen.template,
+                    with_options=with_options,
                     example_id=example_id,
-                    example=examples[at - 1],
-                    dataset=dataset,
+                    example=example,
+                    dataset=name,
                 )
             else:
                 yield made.to_conversation() if conversation else made
         except DataError as err:
             yield err
+        at += 1
 
 
 def _check_row(row: object) -> None:
