@@ -569,9 +569,20 @@ class Prepared:
         self._label = task.target if kinds.get(task.target) == "label" else None
         self._text = tuple(n for n, kind in kinds.items() if kind == "text")
         self._other = tuple(n for n, kind in kinds.items() if kind != "text" and n != self._label)
-        parts = [(part, part == "response", pattern) for part, pattern in plan.patterns.items()]
-        self._patterns = tuple((part, r, pattern.formatted) for part, r, pattern in parts)
-        self._plain = tuple((part, r, pattern.plain_formatted) for part, r, pattern in parts)
+        # (system or None, instruction, response) as format_map patterns, with options and
+        # without (a template always has the instruction and response patterns).
+        patterns = plan.patterns
+        system = patterns.get("system")
+        self._patterns = (
+            None if system is None else system.formatted,
+            patterns["instruction"].formatted,
+            patterns["response"].formatted,
+        )
+        self._plain = (
+            None if system is None else system.plain_formatted,
+            patterns["instruction"].plain_formatted,
+            patterns["response"].plain_formatted,
+        )
         candidates = candidate_styles(template, settings)
         self._candidates = candidates
         self._canonical = style_order(candidates)
@@ -717,18 +728,22 @@ class Prepared:
             if shown[1] is _INVALID:  # pragma: no cover - guarded invariant
                 return None
             response_values = {**values, self._target: shown[1]}  # type: ignore[dict-item]
+        # A blank part (`not text.strip()`, tested without a copy) is left to render_row,
+        # which names the first one in the template's order.
+        system_pattern, instruction_pattern, response_pattern = (
+            self._patterns if shows else self._plain
+        )
+        instruction = instruction_pattern.format_map(values)
+        if not instruction or instruction.isspace():
+            return None
+        response = response_pattern.format_map(response_values)
+        if not response or response.isspace():
+            return None
         system: str | None = None
-        instruction = response = ""
-        for part, is_response, pattern in self._patterns if shows else self._plain:
-            text = pattern.format_map(response_values if is_response else values)
-            if not text or text.isspace():  # `not text.strip()`, without a copy
+        if system_pattern is not None:
+            system = system_pattern.format_map(values)
+            if not system or system.isspace():
                 return None
-            if is_response:
-                response = text
-            elif part == "instruction":
-                instruction = text
-            else:
-                system = text
         provenance = self._provenance[shown is not None].copy()
         provenance["dataset"] = dataset
         provenance["example_id"] = example_id
