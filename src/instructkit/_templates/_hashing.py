@@ -28,8 +28,9 @@ So a row costs one hash of its id, and each decision a few integer operations, i
 one BLAKE2b per candidate. Everything here is plain 64-bit integer arithmetic, so the same
 numbers are computed for a whole Arrow column at once (:meth:`Seeded.examples`,
 :func:`draws`), which is what columnar conversion relies on to pick exactly what the per-row
-path picks. BLAKE2b is used for the keys rather than :func:`hash` (salted per process for
-strings); these are for sampling, not for security.
+path picks; and for a batch of rows in one Python integer (:class:`Lanes`), which is how the
+per-row path makes them. BLAKE2b is used for the keys rather than :func:`hash` (salted per
+process for strings); these are for sampling, not for security.
 """
 
 from __future__ import annotations
