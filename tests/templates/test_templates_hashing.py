@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from instructkit._templates._hashing import (
+    Lanes,
     Seeded,
     draw,
     draws,
@@ -86,3 +87,29 @@ def test_keys_differ_by_seed_and_dataset_and_decisions_are_apart() -> None:
     same = sum(x == y for x, y in zip(first, second, strict=True))
     assert 850 < same < 1150
     assert 850 < sum(first) < 1150
+
+
+# Ids around the 8-byte words with NULs (a trailing zero byte is still a word), multi-byte
+# characters and lone surrogates (hashed as surrogatepass UTF-8, like example()).
+_ANY_IDS = st.lists(
+    st.text(st.sampled_from(["a", "\x00", "é", "漢", "🙂", "\ud800"]), max_size=26)
+    | st.text(max_size=12),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(seed=_SEEDS, dataset=_TEXT, ids=_ANY_IDS, step=st.integers(0, 4), data=st.data())
+def test_lanes_give_each_example_its_own_hash_and_draws(
+    seed: int, dataset: str, ids: list[str], step: int, data: st.DataObject
+) -> None:
+    keyed = Seeded(seed, dataset)
+    lanes = keyed.example_lanes(ids)
+    examples = [keyed.example(i) for i in ids]
+    assert lanes.values() == examples
+    codes = data.draw(st.lists(st.integers(0, 2**64 - 1), min_size=len(ids), max_size=len(ids)))
+    assert lanes.draws(Lanes.of(codes), step).values() == [
+        draw(e, c, step) for e, c in zip(examples, codes, strict=True)
+    ]
+    assert lanes.draws(codes[0], step).values() == [draw(e, codes[0], step) for e in examples]
+    assert Lanes.of(examples).values() == examples

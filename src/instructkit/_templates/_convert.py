@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal, overload
 
 from instructkit._errors import ConfigurationError, DataError, TemplateError
@@ -21,10 +22,11 @@ from instructkit._templates._fewshot import (
     fit_budget,
     flan_prompt,
 )
-from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled, unit
+from instructkit._templates._hashing import Lanes, draw, purpose_code, seeded, shuffled, unit
 from instructkit._templates._options import OptionStyle
 from instructkit._templates._render import (
     PROVENANCE_KEY,
+    Prepared,
     Rendered,
     Settings,
     check_marker_variant,
@@ -332,7 +334,7 @@ class Picks:
     row gets every template, in the given order.
     """
 
-    __slots__ = ("canonical", "code", "every", "given", "options")
+    __slots__ = ("_prepared", "canonical", "code", "every", "given", "options")
 
     def __init__(self, templates: Sequence[Template], *, every: bool = False) -> None:
         self.given = list(templates)
@@ -340,6 +342,21 @@ class Picks:
         self.canonical = tuple(sorted(templates, key=lambda t: t.id))
         self.code = purpose_code(TEMPLATE_PURPOSE)
         self.options = {t.id: options_code(t) for t in templates}
+        self._prepared: tuple[Call, dict[str, Prepared] | None] | None = None
+
+    def prepared(self, call: Call) -> dict[str, Prepared] | None:
+        """Each template :class:`Prepared` for ``call``'s settings, by id (made once).
+
+        ``None`` when the call adds exemplars: a few-shot record is assembled from its
+        target's :class:`Rendered`.
+        """
+        found = self._prepared
+        if found is None or found[0] is not call:
+            ready = None
+            if call.pool is None:
+                ready = {t.id: Prepared(t, call.settings) for t in self.given}
+            found = self._prepared = (call, ready)
+        return found[1]
 
     def templates(self, example: int, count: int) -> list[Template]:
         """The templates for the example with hash ``example``, best first."""
@@ -356,22 +373,146 @@ def options_code(template: Template) -> int:
     return purpose_code(f"with-options:{template.id}")
 
 
+BATCH_ROWS = 256
+"""How many rows the per-row path reads ahead to hash and draw for together.
+
+Their example hashes and seeded picks are computed side by side in one integer per step
+(see ``_hashing.Lanes``), which costs a fraction of doing it row by row in the interpreter;
+each row is still rendered, rejected and counted on its own, in order.
+"""
+
+
 def _run(rows: Iterable[Mapping[str, Any]], call: Call, report: ItemReport | None) -> Iterator[Any]:
     plan = Picks(call.templates, every=call.every)
-    for index, row in enumerate(rows):
-        if report is not None:
-            report.seen += 1
+    prepared = plan.prepared(call)
+    if prepared is None or call.every or call.count != 1:
+        # Few-shot targets and several templates per row: one row at a time.
+        for index, row in enumerate(rows):
+            if report is not None:
+                report.seen += 1
+            try:
+                records = convert_row(row, call, plan)
+            except DataError as err:
+                located = err.located(row=index)
+                if report is None:
+                    raise located from err
+                report.reject(located, on_error=call.on_error)
+                continue
+            if report is not None:
+                report.valid += 1
+            yield from records
+        return
+    source = iter(rows)
+    index = 0
+    # The batches grow from one row to BATCH_ROWS: the first record needs the first row only,
+    # and a short stream is read hardly further ahead than it is converted.
+    size = 1
+    while True:
+        batch: list[Mapping[str, Any]] = []
+        failure: Exception | None = None
         try:
-            records = convert_row(row, call, plan)
-        except DataError as err:
-            located = err.located(row=index)
-            if report is None:
-                raise located from err
-            report.reject(located, on_error=call.on_error)
+            for row in islice(source, size):
+                batch.append(row)
+        except Exception as err:
+            # The rows read before a failing source are converted first, as they would be
+            # one at a time; then its error is raised.
+            failure = err
+        for offset, made in enumerate(_batch(batch, call, plan, prepared)):
+            if report is not None:
+                report.seen += 1
+            if isinstance(made, Exception):
+                if not isinstance(made, DataError):
+                    raise made
+                located = made.located(row=index + offset)
+                if report is None:
+                    raise located from made
+                report.reject(located, on_error=call.on_error)
+                continue
+            if report is not None:
+                report.valid += 1
+            yield made
+        index += len(batch)
+        if failure is not None:
+            raise failure
+        if len(batch) < size:
+            return
+        size = min(2 * size, BATCH_ROWS)
+
+
+def _batch(
+    batch: list[Mapping[str, Any]], call: Call, plan: Picks, prepared: dict[str, Prepared]
+) -> Iterator[Instruction | Conversation | Exception]:
+    """Each row's record (one template per row), or the error that rejects it, in order."""
+    settings = call.settings
+    task = call.templates[0].task
+    # A row refused before its picks gives its error at its turn, after the rows before it.
+    failed: dict[int, Exception] = {}
+    names: list[str] = []
+    ids: list[str] = []
+    for offset, row in enumerate(batch):
+        try:
+            _check_row(row)
+            name = settings.dataset_for(task, row)
+            example_id = example_id_of(row, task, settings.id_field)
+        except Exception as err:
+            failed[offset] = err
             continue
-        if report is not None:
-            report.valid += 1
-        yield from records
+        names.append(name)
+        ids.append(example_id)
+    if not ids:
+        yield from failed.values()
+        return
+    if names.count(names[0]) == len(names):
+        lanes = seeded(settings.seed, names[0]).example_lanes(ids)
+        examples = lanes.values()
+    else:  # rows naming their datasets: one key each
+        examples = [seeded(settings.seed, n).example(i) for n, i in zip(names, ids, strict=True)]
+        lanes = Lanes.of(examples)
+    canonical = plan.canonical
+    count = len(canonical)
+    picked = [d % count for d in lanes.draws(plan.code).values()]
+    ready = [prepared[t.id] for t in canonical]
+    rate = call.rate
+    if rate >= 1.0 or rate <= 0.0:
+        shown = [rate >= 1.0] * len(picked)
+    else:
+        codes = [plan.options[t.id] for t in canonical]
+        draws = lanes.draws(Lanes.of([codes[i] for i in picked])).values()
+        shown = [unit(d) < rate for d in draws]
+    styles = lanes.draws(Lanes.of([ready[i].style_code for i in picked])).values()
+    conversation = call.output == "conversation"
+    at = 0
+    for offset, row in enumerate(batch):
+        if failed and offset in failed:
+            yield failed[offset]
+            continue
+        chosen = ready[picked[at]]
+        example_id, name, example, with_options = ids[at], names[at], examples[at], shown[at]
+        try:
+            made = chosen.record(row, with_options, example_id, example, name, styles[at])
+            if made is None:
+                yield _record(
+                    row,
+                    call,
+                    plan,
+                    chosen.template,
+                    with_options=with_options,
+                    example_id=example_id,
+                    example=example,
+                    dataset=name,
+                )
+            else:
+                yield made.to_conversation() if conversation else made
+        except DataError as err:
+            yield err
+        at += 1
+
+
+def _check_row(row: object) -> None:
+    if row.__class__ is not dict and not isinstance(row, Mapping):
+        raise TemplateError(
+            f"expected a row mapping field names to values, got {type(row).__name__}"
+        )
 
 
 def convert_row(
@@ -382,14 +523,10 @@ def convert_row(
     Raises:
         DataError: the row cannot be rendered with one of its templates.
     """
-    if row.__class__ is not dict and not isinstance(row, Mapping):
-        raise TemplateError(
-            f"expected a row mapping field names to values, got {type(row).__name__}"
-        )
-    templates = call.templates
+    _check_row(row)
     settings = call.settings
     rate = call.rate
-    task = templates[0].task
+    task = call.templates[0].task
     dataset = settings.dataset_for(task, row)
     example_id = example_id_of(row, task, settings.id_field)
     example = seeded(settings.seed, dataset).example(example_id)
@@ -398,19 +535,57 @@ def convert_row(
         with_options = rate >= 1.0 or (
             rate > 0.0 and unit(draw(example, plan.options[template.id])) < rate
         )
-        target = render_row(
-            template,
-            row,
-            settings,
-            with_options=with_options,
-            example_id=example_id,
-            example=example,
-            dataset=dataset,
-        )
         out.append(
-            _assemble(target, row, templates, settings, call.pool, call.output, with_options)
+            _record(
+                row,
+                call,
+                plan,
+                template,
+                with_options=with_options,
+                example_id=example_id,
+                example=example,
+                dataset=dataset,
+            )
         )
     return out
+
+
+def _record(
+    row: Mapping[str, Any],
+    call: Call,
+    plan: Picks,
+    template: Template,
+    *,
+    with_options: bool,
+    example_id: str,
+    example: int,
+    dataset: str,
+    style: int | None = None,
+) -> Instruction | Conversation:
+    """The record of one row with one of its templates (``style``: its option-style draw).
+
+    Raises:
+        DataError: the row cannot be rendered with the template.
+    """
+    prepared = plan.prepared(call)
+    if prepared is not None:
+        made = prepared[template.id].record(row, with_options, example_id, example, dataset, style)
+        if made is not None:
+            return made.to_conversation() if call.output == "conversation" else made
+    # A row the prepared path leaves alone (a few-shot target, or a row it will reject):
+    # rendered, and refused, the straightforward way.
+    target = render_row(
+        template,
+        row,
+        call.settings,
+        with_options=with_options,
+        example_id=example_id,
+        example=example,
+        dataset=dataset,
+    )
+    return _assemble(
+        target, row, call.templates, call.settings, call.pool, call.output, with_options
+    )
 
 
 def _assemble(

@@ -28,14 +28,17 @@ So a row costs one hash of its id, and each decision a few integer operations, i
 one BLAKE2b per candidate. Everything here is plain 64-bit integer arithmetic, so the same
 numbers are computed for a whole Arrow column at once (:meth:`Seeded.examples`,
 :func:`draws`), which is what columnar conversion relies on to pick exactly what the per-row
-path picks. BLAKE2b is used for the keys rather than :func:`hash` (salted per process for
-strings); these are for sampling, not for security.
+path picks; and for a batch of rows in one Python integer (:class:`Lanes`), which is how the
+per-row path makes them. BLAKE2b is used for the keys rather than :func:`hash` (salted per
+process for strings); these are for sampling, not for security.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import sys
+from array import array
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -44,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = [
+    "Lanes",
     "Seeded",
     "draw",
     "draws",
@@ -118,9 +122,13 @@ class Seeded:
         data = example_id.encode("utf-8", "surrogatepass")
         size = len(data)
         h = self._k0 ^ ((size * _GOLDEN) & _MASK)
+        # The words, low first, are the 64-bit slices of the whole id read as one integer
+        # (the last one zero-padded); one conversion instead of a slice and one per word.
+        rest = int.from_bytes(data, "little")
         # _mix, inlined: this runs once per row of every conversion.
-        for start in range(0, size, 8):
-            z = h ^ int.from_bytes(data[start : start + 8], "little")
+        for _ in range((size + 7) >> 3):
+            z = h ^ (rest & _MASK)
+            rest >>= 64
             z = ((z ^ (z >> 30)) * _M1) & _MASK
             z = ((z ^ (z >> 27)) * _M2) & _MASK
             h = z ^ (z >> 31)
@@ -128,6 +136,33 @@ class Seeded:
         z = ((z ^ (z >> 30)) * _M1) & _MASK
         z = ((z ^ (z >> 27)) * _M2) & _MASK
         return z ^ (z >> 31)
+
+    def example_lanes(self, ids: Sequence[str]) -> Lanes:
+        """:meth:`example` of each id, computed side by side (see :class:`Lanes`).
+
+        Args:
+            ids: The example ids (any text; at least one).
+        """
+        datas = [i.encode("utf-8", "surrogatepass") for i in ids]
+        sizes = [len(d) for d in datas]
+        count = len(datas)
+        mask = _lane_mask(count)
+        # One call for every id's start (k0 XOR its length times GOLDEN), one per word.
+        h = (Lanes.of(sizes).packed * _GOLDEN & mask) ^ (self._k0 * (mask // _MASK))
+        words = (max(sizes) + 7) >> 3
+        if words:
+            width = 8 * words
+            table = array("Q", b"".join([d.ljust(width, b"\0") for d in datas]))
+            if sys.byteorder == "big":
+                table.byteswap()  # the words are read little-endian, as example() reads them
+            for word in range(words):
+                mixed = _mix_lanes(h ^ Lanes.of(table[word::words]).packed, mask)
+                if min(sizes) > 8 * word:
+                    h = mixed
+                else:  # an id shorter than this word keeps its hash
+                    keep = Lanes.of([_MASK if s > 8 * word else 0 for s in sizes]).packed
+                    h ^= (mixed ^ h) & keep
+        return Lanes(_mix_lanes(h ^ (self._k1 * (mask // _MASK)), mask), count)
 
     def examples(self, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """:meth:`example` of every id of a text column, as a ``uint64`` array.
@@ -182,6 +217,67 @@ def draw(example: int, code: int, step: int = 0) -> int:
     z = ((z ^ (z >> 30)) * _M1) & _MASK
     z = ((z ^ (z >> 27)) * _M2) & _MASK
     return z ^ (z >> 31)
+
+
+# The lanes' 64-bit halves that hold the numbers: the low half of each 128-bit lane, which is
+# the first of its two array items on a little-endian machine.
+_VALUE = 0 if sys.byteorder == "little" else 1
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_mask(count: int) -> int:
+    """``count`` lanes each holding 2**64 - 1."""
+    return Lanes.of([_MASK] * count).packed
+
+
+def _mix_lanes(z: int, mask: int) -> int:
+    # _mix in every lane: each shift brings the next lane's low bits into this lane's high
+    # half, and each product of two 64-bit numbers fills its 128-bit lane; masking back to
+    # the low halves before every multiplication keeps the lanes apart.
+    z = ((z ^ (z >> 30)) & mask) * _M1 & mask
+    z = ((z ^ (z >> 27)) & mask) * _M2 & mask
+    return (z ^ (z >> 31)) & mask
+
+
+class Lanes:
+    """Many 64-bit numbers side by side in one Python int, one per 128-bit lane.
+
+    One operation on the int is that operation on every number (as long as no lane
+    overflows, which :func:`_mix_lanes` sees to), in C over the whole int instead of once
+    per number in the interpreter: the per-row path hashes and draws for a batch of rows
+    this way, giving exactly what :meth:`Seeded.example` and :func:`draw` give each row.
+
+    Attributes:
+        packed: Number ``i`` is bits ``128 * i`` to ``128 * i + 63``; the rest are zero.
+        count: How many numbers.
+    """
+
+    __slots__ = ("count", "packed")
+
+    def __init__(self, packed: int, count: int) -> None:
+        self.packed = packed
+        self.count = count
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Lanes:
+        """The lanes of ``values`` (each in ``range(2**64)``)."""
+        lanes = array("Q", bytes(16 * len(values)))
+        lanes[_VALUE::2] = values if isinstance(values, array) else array("Q", values)
+        return cls(int.from_bytes(lanes, sys.byteorder), len(values))
+
+    def values(self) -> list[int]:
+        """The numbers, in order."""
+        lanes = array("Q")
+        lanes.frombytes(self.packed.to_bytes(16 * self.count, sys.byteorder))
+        return lanes[_VALUE::2].tolist()
+
+    def draws(self, codes: Lanes | int, step: int = 0) -> Lanes:
+        """:func:`draw` ``step`` for each example hash, with one purpose code or one each."""
+        mask = _lane_mask(self.count)
+        spread = mask // _MASK
+        code = codes.packed if isinstance(codes, Lanes) else codes * spread
+        state = ((self.packed ^ code) + ((step + 1) * _GOLDEN & _MASK) * spread) & mask
+        return Lanes(_mix_lanes(state, mask), self.count)
 
 
 def draws(examples: pa.Array, code: int | pa.Array, step: int = 0) -> pa.Array:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from instructkit._errors import ConfigurationError, TemplateError
+from instructkit._errors import ConfigurationError, DataError, TemplateError
 from instructkit._limits import INT_MAX, INT_MIN
 from instructkit._records import Instruction, JsonValue, construct_record
 from instructkit._templates._hashing import draw, purpose_code, seeded, shuffled
@@ -41,6 +41,7 @@ from instructkit._version import __version__
 __all__ = [
     "DATASET_FIELD",
     "PROVENANCE_KEY",
+    "Prepared",
     "Rendered",
     "Settings",
     "candidate_styles",
@@ -199,7 +200,7 @@ def example_id_of(row: Mapping[str, Any], task: Task, id_field: str) -> str:
                 loc=f"$.{id_field}",
             )
         text = str(value)
-        if not _utf8(text):
+        if not (text.isascii() or _utf8(text)):
             # Caught here: the id is hashed as JSON for every seeded choice.
             raise TemplateError(
                 f"expected an example id encodable as UTF-8, got {text!r} (a lone surrogate)",
@@ -497,6 +498,266 @@ def render_row(
         order=order,
         picks=picks,
     )
+
+
+_Shown = tuple[str, str | None, str, tuple[JsonValue, ...], str]
+"""An options block as a prepared rendering shows it: the block, the response's target
+(``None``: the target's own text), and the style name, order and target for provenance."""
+
+_INVALID = "\x00invalid answer"
+"""A stand-in for an answer outside the rendered options (never made: a guarded invariant)."""
+
+
+class Prepared:
+    """One template under one call's settings, with everything constant for it worked out once.
+
+    The per-row path of :func:`~instructkit.convert` renders a row straight into its record
+    with it: the patterns, option styles and their draws, the fixed options blocks and the
+    constant part of the provenance are looked up instead of made again for every row, and
+    no :class:`Rendered` is built in between. It does only what :func:`render_row` followed
+    by :meth:`Rendered.provenance` and :func:`instruction_record` does, and gives the same
+    record; for anything it does not take on (a row that will be rejected, a few-shot
+    target) the caller takes that straightforward path, so errors stay the ones it raises.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_candidates",
+        "_canonical",
+        "_fixed",
+        "_gold",
+        "_gold_field",
+        "_label",
+        "_labelled",
+        "_needs_gold",
+        "_other",
+        "_patterns",
+        "_plain",
+        "_provenance",
+        "_settings",
+        "_shows",
+        "_simple_options",
+        "_space",
+        "_suffix",
+        "_target",
+        "_task",
+        "_text",
+        "_uses_options",
+        "style_code",
+        "template",
+    )
+
+    def __init__(self, template: Template, settings: Settings) -> None:
+        plan = compiled(template)
+        task = template.task
+        used = plan.used
+        self.template = template
+        self._task = task
+        self._gold_field = task.target
+        self._settings = settings
+        labelled = task.labels is not None or task.choices is not None
+        self._labelled = labelled
+        self._uses_options = plan.uses_options
+        self._shows = plan.uses_options and labelled
+        self._needs_gold = labelled and task.target in used
+        # The response sees the options' answer only when it uses the target.
+        self._target = task.target if task.target in used else None
+        # Text fields are the common case and go in as they are, and the target label is
+        # the gold label's text; the other kinds (alternatives, numbers, lists, a second
+        # label) take _field_texts, in the template's order.
+        kinds = {n: task.fields[n] for n in used if n != OPTIONS_PLACEHOLDER}
+        self._label = task.target if kinds.get(task.target) == "label" else None
+        self._text = tuple(n for n, kind in kinds.items() if kind == "text")
+        self._other = tuple(n for n, kind in kinds.items() if kind != "text" and n != self._label)
+        # (system or None, instruction, response) as format_map patterns, with options and
+        # without (a template always has the instruction and response patterns).
+        patterns = plan.patterns
+        system = patterns.get("system")
+        self._patterns = (
+            None if system is None else system.formatted,
+            patterns["instruction"].formatted,
+            patterns["response"].formatted,
+        )
+        self._plain = (
+            None if system is None else system.plain_formatted,
+            patterns["instruction"].plain_formatted,
+            patterns["response"].plain_formatted,
+        )
+        candidates = candidate_styles(template, settings)
+        self._candidates = candidates
+        self._canonical = style_order(candidates)
+        self.style_code = purpose("options-style", template.id)
+        labels = plan.labels
+        self._space = labels
+        # gold_index's test (equal and of the same type) as one dict lookup; a label value
+        # the dict does not hold goes to gold_index, which finds it or says why not.
+        self._gold: dict[tuple[type, object], int] | None = None
+        if labels is not None and task.labels is not None:
+            self._gold = {(type(v), v): i for i, v in enumerate(labels.values)}
+        self._fixed = labels is not None
+        self._simple_options = labels is not None and not settings.shuffle_options
+        self._blocks: dict[tuple[int, int | None], _Shown] = {}
+        self._suffix = f"/{template.id}"
+        constant: dict[str, JsonValue] = {
+            "task": task.name,
+            "cluster": task.cluster,
+            "dataset": None,
+            "example_id": None,
+            "template_id": template.id,
+            "template_hash": plan.content_hash,
+            "inverted": template.inverted,
+            "language": template.language,
+            "template_type": None,
+            "cot": plan.cot,
+            "options": None,
+            "exemplar_ids": None,
+            "exemplars_dropped": 0,
+            "picks": None,
+            "seed": settings.seed,
+            "version": __version__,
+        }
+        # Copied per record (a copy in C keeps the key order); only what differs is set.
+        self._provenance = (
+            {**constant, "template_type": "zs_noopt"},
+            {**constant, "template_type": "zs_opt"},
+        )
+
+    def _shown(
+        self,
+        options: RenderedOptions,
+        order: tuple[JsonValue, ...],
+        space: LabelSpace,
+        gold: int | None,
+    ) -> _Shown:
+        answer: str | None = options.answer
+        if answer is None or self._target is None:
+            answer = None
+        elif answer not in options.answers:  # pragma: no cover - guarded invariant
+            answer = _INVALID
+        elif self._target == self._label and gold is not None and answer == space.texts[gold]:
+            answer = None  # the target's text already
+        style = options.style
+        return (options.block, answer, style.name, order, style.target)
+
+    def record(
+        self,
+        row: Mapping[str, Any],
+        with_options: bool,
+        example_id: str,
+        example: int,
+        dataset: str,
+        style: int | None = None,
+    ) -> Instruction | None:
+        """The zero-shot record of ``row``, or ``None``: the row takes :func:`render_row`.
+
+        The arguments are those of :func:`render_row` (positional: this runs per row), and
+        ``style``, the option-style draw (``draw(example, self.style_code)``) when it was
+        made already.
+        """
+        template = self.template
+        task = self._task
+        shows = with_options and self._shows
+        space: LabelSpace | None = None
+        gold: int | None = None
+        try:
+            if self._labelled and (shows or self._needs_gold):
+                space = self._space or label_space(template, task, row)
+                if self._needs_gold:
+                    gold = None
+                    if self._gold is not None:
+                        value = row.get(self._gold_field)
+                        try:
+                            gold = self._gold.get((value.__class__, value))
+                        except TypeError:  # an unhashable value: gold_index says why
+                            gold = None
+                    if gold is None:
+                        gold = gold_index(task, row, space)
+            values: dict[str, str] = {}
+            if self._label is not None:
+                assert space is not None
+                assert gold is not None
+                values[self._label] = space.texts[gold]
+            for name in self._text:
+                value = row.get(name)
+                if value.__class__ is not str:
+                    return None
+                values[name] = value
+            # Shown options: the block, what the response's target becomes (None: as it is)
+            # and the provenance's style, order and target.
+            shown: _Shown | None = None
+            if shows:
+                assert space is not None
+                candidates = self._candidates
+                if len(candidates) == 1:
+                    pick = 0
+                else:
+                    if style is None:
+                        style = draw(example, self.style_code)
+                    pick = self._canonical[style % len(candidates)]
+                if self._simple_options:
+                    key = (pick, gold)
+                    shown = self._blocks.get(key)
+                    if shown is None:
+                        options = fixed_options(candidates[pick], space.texts, gold)
+                        shown = self._blocks[key] = self._shown(
+                            options, identity(len(space.texts)), space, gold
+                        )
+                else:
+                    options, order = _options_block(
+                        template,
+                        space,
+                        gold,
+                        candidates[pick],
+                        self._settings,
+                        example,
+                        fixed=self._fixed,
+                    )
+                    shown = self._shown(options, order, space, gold)
+                values[OPTIONS_PLACEHOLDER] = shown[0]
+            elif self._uses_options:
+                values[OPTIONS_PLACEHOLDER] = ""
+            picks: dict[str, Any] = (
+                _field_texts(task, row, self._other, space, gold, example, values)
+                if self._other
+                else {}
+            )
+        except DataError:
+            return None
+        response_values = values
+        if shown is not None and shown[1] is not None:
+            if shown[1] is _INVALID:  # pragma: no cover - guarded invariant
+                return None
+            response_values = {**values, self._target: shown[1]}  # type: ignore[dict-item]
+        # A blank part (`not text.strip()`, tested without a copy) is left to render_row,
+        # which names the first one in the template's order.
+        system_pattern, instruction_pattern, response_pattern = (
+            self._patterns if shows else self._plain
+        )
+        instruction = instruction_pattern.format_map(values)
+        if not instruction or instruction.isspace():
+            return None
+        response = response_pattern.format_map(response_values)
+        if not response or response.isspace():
+            return None
+        system: str | None = None
+        if system_pattern is not None:
+            system = system_pattern.format_map(values)
+            if not system or system.isspace():
+                return None
+        provenance = self._provenance[shown is not None].copy()
+        provenance["dataset"] = dataset
+        provenance["example_id"] = example_id
+        if shown is not None:
+            provenance["options"] = {"style": shown[2], "order": list(shown[3]), "target": shown[4]}
+        provenance["exemplar_ids"] = []
+        provenance["picks"] = picks
+        return instruction_record(
+            instruction,
+            response,
+            system,
+            dataset + "/" + example_id + self._suffix,
+            {PROVENANCE_KEY: provenance},
+        )
 
 
 def _options_block(
