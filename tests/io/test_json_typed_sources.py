@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from instructkit import (
     Conversation,
     DataError,
+    ItemReport,
     adapt,
     convert,
     parse_row,
@@ -320,6 +321,12 @@ def test_convert_of_a_dataset_equals_convert_of_the_rows_datasets_gives(
     )
     dataset = datasets.Dataset.from_list(rows, features=features)
     assert list(dataset) == rows
-    assert list(convert(dataset, QA_TEMPLATE, seed=seed)) == list(
-        convert(rows, QA_TEMPLATE, seed=seed)
-    )
+    # A blank answer (" ") is rejected: alike on both sides, with the same reason and row.
+    reports = ItemReport(), ItemReport()
+    got = list(convert(dataset, QA_TEMPLATE, seed=seed, on_error="collect", report=reports[0]))
+    want = list(convert(rows, QA_TEMPLATE, seed=seed, on_error="collect", report=reports[1]))
+    assert got == want
+    assert [(r.row, r.reason) for r in reports[0].rejections] == [
+        (r.row, r.reason) for r in reports[1].rejections
+    ]
+    assert reports[0].summary() == reports[1].summary()
