@@ -169,6 +169,23 @@ def _key(token: bytes) -> str:
     return key
 
 
+def may_break_limits(raw: bytes, *, limit: int = MAX_DEPTH, canonical: bool = False) -> bool:
+    """Whether JSON text *could* break a limit: a cheap test, never wrong when it says no.
+
+    A text with no more ``[`` and ``{`` bytes than ``limit`` cannot nest deeper, and one
+    without 19 digits in a row holds no integer beyond 64 bits (a ``canonical`` text, as
+    orjson writes it, holds none at all). Bytes inside strings count too, so a text may
+    pass neither test and still keep within the limits.
+    """
+    classes = raw.translate(_CLASSES)
+    return classes.count(b"[") > limit or (not canonical and _NINETEEN_DIGITS in classes)
+
+
+def may_hold_long_integer(raw: bytes) -> bool:
+    """Whether JSON text has 19 digits in a row, as any integer beyond 64 bits has."""
+    return _NINETEEN_DIGITS in raw.translate(_CLASSES)
+
+
 def limit_in_bytes(
     raw: bytes, *, canonical: bool = False, limit: int = MAX_DEPTH
 ) -> tuple[Path, str, int] | None:
@@ -191,10 +208,7 @@ def limit_in_bytes(
     """
     if len(raw) <= limit and canonical:
         return None
-    classes = raw.translate(_CLASSES)
-    deep = classes.count(b"[") > limit
-    long = not canonical and _NINETEEN_DIGITS in classes
-    if not (deep or long):
+    if not may_break_limits(raw, limit=limit, canonical=canonical):
         return None
     for match, path, depth in _tokens(raw):
         if depth > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from instructkit._arrow import (
     storage_schema,
     validate_table,
 )
+from instructkit._limits import INT_MAX, INT_MIN, MAX_DEPTH
 from instructkit.arrow import ARROW_SCHEMA_VERSION, arrow_schema
 from record_fixtures import RECORD_STRATEGIES, record_lists
 
@@ -798,3 +800,36 @@ def test_read_table_long_lines_grow_the_block(
     ]
     table = read_table(write_jsonl(tmp_path / "long.jsonl", rows))
     assert table.column("instruction").to_pylist()[0] == "q" * 5000
+
+
+@given(
+    depth=st.integers(MAX_DEPTH - 4, MAX_DEPTH + 1),
+    number=st.sampled_from([0, INT_MAX, INT_MAX + 1, INT_MIN, INT_MIN - 1, -(10**18), 10**19]),
+    in_text=st.booleans(),
+)
+def test_meta_limits_in_columns_agree_with_the_records(
+    depth: int, number: int, in_text: bool
+) -> None:
+    # Around the limits: the column rules walk a meta only when its bytes say it could break
+    # one, and must still refuse exactly what a record refuses.
+    inner = json.dumps(str(number)) if in_text else str(number)
+    text = '{"a": ' + "[" * depth + inner + "]" * depth + "}"
+    try:
+        Instruction(instruction="i", response="r", meta=json.loads(text))
+        expected = 1
+    except RecordValidationError:
+        expected = 0
+    table = pa.table(
+        {
+            "instruction": ["i"],
+            "input": [""],
+            "response": ["r"],
+            "system": pa.array([None], pa.string()),
+            "id": pa.array([None], pa.string()),
+            "meta": [text],
+        }
+    )
+    kept = validate_table(
+        conform_table(table, Instruction), Instruction, on_error="skip", report=ItemReport()
+    )
+    assert kept.num_rows == expected

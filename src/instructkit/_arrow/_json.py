@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from instructkit._errors import (
     describe_type,
     format_loc,
 )
+from instructkit._limits import may_hold_long_integer
 
 __all__ = [
     "decode_json_typed",
@@ -35,7 +35,10 @@ __all__ = [
 
 # --- meta as JSON text -------------------------------------------------------------------
 
-_LONG_INTEGER = re.compile(r"\d{19}")
+
+def _long_integer(text: str) -> bool:
+    """Whether JSON text may hold an integer beyond 64 bits (19 ASCII digits in a row)."""
+    return may_hold_long_integer(text.encode("utf-8", "surrogatepass"))
 
 
 def _non_finite_path(value: Any, path: str) -> str | None:
@@ -140,7 +143,7 @@ def json_value(text: str, field: str = "value", *, path: Sequence[str | int] = (
     """
     try:
         # orjson reads integers past 64 bits as floats; the standard library keeps them exact.
-        return json.loads(text) if _LONG_INTEGER.search(text) else orjson.loads(text)
+        return json.loads(text) if _long_integer(text) else orjson.loads(text)
     except ValueError as err:
         raise RecordValidationError(
             f"expected JSON text, got {_short(text)} ({err})", loc=format_loc(path or (field,))
@@ -221,7 +224,7 @@ def meta_value(text: str | None) -> dict[str, Any]:
         # (and is told to refuse NaN and infinities, which it would read).
         value = (
             json.loads(text, parse_constant=_refuse_constant)
-            if _LONG_INTEGER.search(text)
+            if _long_integer(text)
             else orjson.loads(text)
         )
     except ValueError as err:

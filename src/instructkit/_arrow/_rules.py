@@ -55,6 +55,7 @@ from instructkit._arrow._schema import (
     storage_type,
 )
 from instructkit._errors import DataError, RecordValidationError
+from instructkit._limits import MAX_DEPTH, may_break_limits
 from instructkit._records import (
     EARLY_ROLES,
     MAX_WEIGHT,
@@ -126,8 +127,12 @@ def _bad_json_texts(values: Any, *, objects: bool = False) -> Any:
             if text == "{}":
                 continue
             try:
-                # The record's limits too (depth, 64-bit integers), as from_arrow applies them.
-                check_meta_limits(meta_value(text))
+                value = meta_value(text)
+                # The record's limits too (depth, 64-bit integers), as from_arrow applies them;
+                # walked only when the text's bytes say it could break one (meta sits a
+                # level inside its record).
+                if may_break_limits(text.encode("utf-8", "surrogatepass"), limit=MAX_DEPTH - 1):
+                    check_meta_limits(value)
             except DataError:
                 bad.append(text)
             continue
