@@ -36,6 +36,7 @@ __all__ = [
     "OnError",
     "Rejection",
     "check_on_error",
+    "reject_row",
     "settle_losses",
 ]
 
@@ -250,3 +251,19 @@ class ItemReport:
             f"{where}{self.seen} seen, {self.valid} valid, {self.rejected} rejected, "
             f"{self.blank} blank"
         )
+
+
+def reject_row(error: DataError, *, row: int, report: ItemReport | None, on_error: OnError) -> None:
+    """Locate ``error`` at a 0-based row and count it in ``report``, or raise it.
+
+    The one way a stream of rows turns a bad row into a rejection: the caller has counted
+    the row in ``report.seen`` and goes on with the next row when this returns.
+
+    Raises:
+        DataError: the located error (chained to ``error``) when there is no report, or
+            under ``on_error="raise"``.
+    """
+    located = error.located(row=row)
+    if report is None:
+        raise located from error
+    report.reject(located, on_error=on_error)

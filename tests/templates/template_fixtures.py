@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from instructkit import Task, Template
+from instructkit.templates import builtin_templates
 
 NLI_LABELS = {0: "yes", 1: "maybe", 2: "no"}
 FLAN_NLI_LABELS = {0: "yes", 1: "it is not possible to tell", 2: "no"}
@@ -79,3 +80,29 @@ def nli_rows(n: int, *, start: int = 0) -> list[dict[str, Any]]:
         }
         for i in range(start, start + n)
     ]
+
+
+BUILTIN_NLI = builtin_templates("nli")
+"""The built-in NLI templates."""
+BUILTIN_NLI_EXTRA = [
+    # Parts made of field values only (blank when the values are), a system prompt, a marker
+    # answer, a template that leaves the label out: what the built-in ones do not show.
+    Template(
+        id="x-bare", task=BUILTIN_NLI[0].task, instruction="{premise}", response="{hypothesis}"
+    ),
+    Template(
+        id="x-sys",
+        task=BUILTIN_NLI[0].task,
+        system="{hypothesis}",
+        instruction="{options}\n{premise}",
+        response="{label}",
+        options_style=("letters-answer", "flan"),
+    ),
+    Template(
+        id="x-nolabel",
+        task=BUILTIN_NLI[0].task,
+        instruction="Say: {premise} {options}",
+        response="ok",
+    ),
+]
+"""Templates of the built-in NLI task in shapes the built-in templates lack."""

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from template_fixtures import BUILTIN_NLI, BUILTIN_NLI_EXTRA
 
 from instructkit import (
     ConfigurationError,
@@ -23,24 +24,11 @@ from instructkit import (
 )
 from instructkit import strategies as iks
 from instructkit._templates import _columnar as columnar_module
-from instructkit.templates import FewShot, builtin_templates, convert_table
+from instructkit.templates import FewShot, convert_table
 
-NLI = builtin_templates("nli")
+NLI = BUILTIN_NLI
 TASK = NLI[0].task
-# Parts made of field values only (blank when the values are), a system prompt, a
-# marker answer, a template that leaves the label out.
-EXTRA = [
-    Template(id="x-bare", task=TASK, instruction="{premise}", response="{hypothesis}"),
-    Template(
-        id="x-sys",
-        task=TASK,
-        system="{hypothesis}",
-        instruction="{options}\n{premise}",
-        response="{label}",
-        options_style=("letters-answer", "flan"),
-    ),
-    Template(id="x-nolabel", task=TASK, instruction="Say: {premise} {options}", response="ok"),
-]
+EXTRA = BUILTIN_NLI_EXTRA
 TEXTS = st.text(st.characters(codec="utf-8"), max_size=10) | st.sampled_from(
     ["", " ", "\n\t", "\u3000", "\x1c", 'quote " and \\ back', "ctl \x01\x7f", "é 漢 🙂"]
 )

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from template_fixtures import BUILTIN_NLI, BUILTIN_NLI_EXTRA
 
 from instructkit import (
     ConfigurationError,
@@ -28,22 +29,10 @@ from instructkit import (
 )
 from instructkit._templates._convert import BATCH_ROWS
 from instructkit._templates._hashing import stable_index, stable_unit
-from instructkit.templates import builtin_templates
 
-NLI = builtin_templates("nli")
+NLI = BUILTIN_NLI
 TASK = NLI[0].task
-EXTRA = [
-    Template(id="x-bare", task=TASK, instruction="{premise}", response="{hypothesis}"),
-    Template(
-        id="x-sys",
-        task=TASK,
-        system="{hypothesis}",
-        instruction="{options}\n{premise}",
-        response="{label}",
-        options_style=("letters-answer", "flan"),
-    ),
-    Template(id="x-nolabel", task=TASK, instruction="Say: {premise} {options}", response="ok"),
-]
+EXTRA = BUILTIN_NLI_EXTRA
 TEXTS = st.text(st.characters(codec="utf-8"), max_size=8) | st.sampled_from(
     ["", " ", "\u3000", "é 漢 🙂", "broken \ud800", 'quote " {label}']
 )

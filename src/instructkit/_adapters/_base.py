@@ -20,7 +20,7 @@ import orjson
 from instructkit._errors import ConfigurationError, DataError, DialectError, with_article
 from instructkit._progress import Progress, check_progress, known_length, track
 from instructkit._records import check_text
-from instructkit._reports import ItemReport, OnError, check_on_error
+from instructkit._reports import ItemReport, OnError, check_on_error, reject_row
 from instructkit._sources import BATCH_ROWS, arrow_source, iter_rows
 from instructkit._templates import DATASET_FIELD, Task, Template
 
@@ -448,10 +448,7 @@ class Adapter:
             try:
                 mapped = self.map_row(item, options)
             except DataError as err:
-                located = err.located(row=index)
-                if report is None:
-                    raise located from err
-                report.reject(located, on_error=on_error)
+                reject_row(err, row=index, report=report, on_error=on_error)
                 continue
             if report is not None:
                 report.valid += 1

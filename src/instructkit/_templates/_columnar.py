@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from instructkit._arrow import arrow_schema, holds_json, meta_text, to_arrow
 from instructkit._errors import ConfigurationError, DataError
 from instructkit._records import Instruction
-from instructkit._reports import ItemReport, OnError
+from instructkit._reports import ItemReport, OnError, reject_row
 from instructkit._sources import batch_rows
 from instructkit._templates._convert import Call, Picks, check_call, convert_row
 from instructkit._templates._fewshot import FewShot
@@ -753,10 +753,7 @@ class _Converter:
             try:
                 made = convert_row(row, call, self.picks)
             except DataError as err:
-                located = err.located(row=start + index)
-                if report is None:
-                    raise located from err
-                report.reject(located, on_error=call.on_error)
+                reject_row(err, row=start + index, report=report, on_error=call.on_error)
                 continue
             if report is not None:
                 report.valid += 1

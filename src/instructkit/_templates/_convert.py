@@ -12,7 +12,7 @@ from instructkit._errors import ConfigurationError, DataError, TemplateError
 from instructkit._progress import Progress, check_progress, known_length, track
 from instructkit._public import renamed_keywords
 from instructkit._records import Conversation, Instruction, JsonValue
-from instructkit._reports import ItemReport, OnError, check_on_error
+from instructkit._reports import ItemReport, OnError, check_on_error, reject_row
 from instructkit._sources import iter_rows
 from instructkit._templates._fewshot import (
     FewShot,
@@ -393,10 +393,7 @@ def _run(rows: Iterable[Mapping[str, Any]], call: Call, report: ItemReport | Non
             try:
                 records = convert_row(row, call, plan)
             except DataError as err:
-                located = err.located(row=index)
-                if report is None:
-                    raise located from err
-                report.reject(located, on_error=call.on_error)
+                reject_row(err, row=index, report=report, on_error=call.on_error)
                 continue
             if report is not None:
                 report.valid += 1
@@ -423,10 +420,7 @@ def _run(rows: Iterable[Mapping[str, Any]], call: Call, report: ItemReport | Non
             if isinstance(made, Exception):
                 if not isinstance(made, DataError):
                     raise made
-                located = made.located(row=index + offset)
-                if report is None:
-                    raise located from made
-                report.reject(located, on_error=call.on_error)
+                reject_row(made, row=index + offset, report=report, on_error=call.on_error)
                 continue
             if report is not None:
                 report.valid += 1
