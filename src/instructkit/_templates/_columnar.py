@@ -368,7 +368,7 @@ class _Converter:
         self.style_span = max(len(c) for c in self.candidates)
         self.order_span = self.label_count**self.label_count if self.shuffle else 1
         # The provenance text splits at these: unique, and their own JSON text.
-        self.marks = (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex)
+        self.marks = (uuid.uuid4().hex, uuid.uuid4().hex)
         self.variants: dict[int, _Variant] = {}
 
     def batch(self, batch: pa.RecordBatch, start: int, report: ItemReport | None) -> Any:
@@ -620,7 +620,7 @@ class _Converter:
         self, template: Template, options: RenderedOptions | None, order: tuple[int, ...] | None
     ) -> _Spec:
         """The meta JSON text of a variant: its provenance, but for the dataset and id."""
-        dataset_mark, id_mark, _ = self.marks
+        dataset_mark, id_mark = self.marks
         stand_in = Rendered(
             template=template,
             example_id=id_mark,
